@@ -1,0 +1,156 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings for every target we write: Swift 6 mode (complete concurrency checking), the upcoming
+/// features the Hummingbird family builds with, and warnings as errors.
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-warnings-as-errors"]),
+]
+
+let package = Package(
+    name: "datarights",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "datarights", targets: ["datarights"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // MARK: C interop: each C target has exactly one Swift importer.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(
+            name: "CProcess",
+            cSettings: [.define("_GNU_SOURCE")]
+        ),
+
+        // MARK: Infrastructure floors.
+        .target(
+            name: "PostgresClient",
+            dependencies: [
+                "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "EmbeddedPostgres",
+            dependencies: [
+                "CProcess",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: The product floors: datarights → RegistryServer → RegistryStore → RegistryCore.
+        .target(
+            name: "RegistryCore",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "RegistryStore",
+            dependencies: [
+                "RegistryCore",
+                "PostgresClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedFilesPlugin"]
+        ),
+        .target(
+            name: "RegistryServer",
+            dependencies: [
+                "RegistryCore",
+                "RegistryStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: strictSettings,
+            plugins: ["EmbedFilesPlugin"]
+        ),
+        .executableTarget(
+            name: "datarights",
+            dependencies: [
+                "RegistryServer",
+                "RegistryStore",
+                "EmbeddedPostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Build tooling: embeds Schema/*.sql and docs/openapi.yaml into the binary.
+        .executableTarget(
+            name: "EmbedFiles",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        .plugin(
+            name: "EmbedFilesPlugin",
+            capability: .buildTool(),
+            dependencies: ["EmbedFiles"]
+        ),
+
+        // MARK: Benchmarks (executables; they print ratios against a baseline measured in the same run).
+        .executableTarget(
+            name: "PostgresBench",
+            dependencies: ["PostgresClient", "EmbeddedPostgres"],
+            path: "Benchmarks/PostgresBench",
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Tests. Store and server tests run on a real PostgreSQL cluster started by EmbeddedPostgres.
+        .target(
+            name: "TestSupport",
+            dependencies: ["EmbeddedPostgres", "PostgresClient", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PostgresClientTests",
+            dependencies: ["PostgresClient", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EmbeddedPostgresTests",
+            dependencies: ["EmbeddedPostgres", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RegistryStoreTests",
+            dependencies: ["RegistryStore", "PostgresClient", "TestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RegistryServerTests",
+            dependencies: [
+                "RegistryServer", "RegistryStore", "TestSupport", "datarights",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
