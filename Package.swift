@@ -53,6 +53,7 @@ let package = Package(
             name: "EmbeddedPostgres",
             dependencies: [
                 "CProcess",
+                "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
