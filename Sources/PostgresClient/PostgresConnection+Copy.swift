@@ -33,9 +33,9 @@ extension PostgresConnection {
             throw error
         }
         guard PQputCopyEnd(handle, nil) == 1 else { throw connectionError(context: "COPY end") }
-        let result = try check(PQgetResult(handle), context: sql)
-        drainResults()
-        return result.affectedRows
+        let final = PQgetResult(handle)
+        drainResults()  // libpq must see the end of the results before the connection is idle again
+        return try check(final, context: sql).affectedRows
     }
 
     /// Sends one chunk of COPY data.

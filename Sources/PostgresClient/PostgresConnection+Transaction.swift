@@ -38,6 +38,7 @@ extension PostgresConnection {
     ///
     /// A body that catches a failed statement and carries on leaves the transaction aborted; COMMIT then
     /// quietly rolls back. That is reported as an error here, never as success.
+    @discardableResult
     public func withTransaction<T>(
         isolation: PostgresIsolationLevel = .readCommitted,
         retry: PostgresTransactionRetry = .never,

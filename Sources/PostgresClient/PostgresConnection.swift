@@ -48,6 +48,14 @@ public final class PostgresConnection {
         var logger = logger
         logger[metadataKey: "db.backend_pid"] = "\(PQbackendPID(connection))"
         self.logger = logger
+        // Server notices (and the FATAL a terminated backend sends) go to the logger, not to stderr.
+        PQsetNoticeProcessor(
+            connection,
+            { context, message in
+                guard let context, let message else { return }
+                let connection = Unmanaged<PostgresConnection>.fromOpaque(context).takeUnretainedValue()
+                connection.logger.debug("PostgreSQL notice", metadata: ["db.notice": "\(PostgresConnection.trimmed(message))"])
+            }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     deinit { PQfinish(handle) }

@@ -63,9 +63,19 @@ public final class PostgresPool: Sendable {
         var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
-    /// Worker threads are named this prefix and their index (`Thread.current.name`), so that a caller can
-    /// check where a closure ran.
-    public static let workerThreadNamePrefix = "datarights-postgres-"
+    /// Worker threads are named this prefix and their index. Short, because Linux keeps 15 bytes of a
+    /// thread name.
+    public static let workerThreadNamePrefix = "dr-pg-"
+
+    /// The index of the pool worker running the calling code, or nil on any other thread (an event
+    /// loop, the cooperative pool, the main thread). Lets tests and assertions prove that libpq calls
+    /// happen only on the pool's own threads.
+    public static var currentWorker: Int? {
+        get { workerIndex.currentValue }
+        set { workerIndex.currentValue = newValue }
+    }
+
+    private static let workerIndex = ThreadSpecificValue<Int>()
 
     public let configuration: Configuration
     private let logger: Logger
@@ -84,7 +94,6 @@ public final class PostgresPool: Sendable {
         for worker in 0..<configuration.maxConnections {
             let thread = Thread { [self] in self.workerLoop(worker) }
             thread.stackSize = 1 << 20
-            thread.name = Self.workerThreadNamePrefix + String(worker)
             thread.start()
         }
     }
@@ -118,6 +127,7 @@ public final class PostgresPool: Sendable {
 
     /// Runs `body` in a transaction on a pooled connection; see
     /// ``PostgresConnection/withTransaction(isolation:retry:_:)``.
+    @discardableResult
     public func withTransaction<T: Sendable>(
         isolation: PostgresIsolationLevel = .readCommitted,
         retry: PostgresTransactionRetry = .never,
@@ -206,6 +216,8 @@ public final class PostgresPool: Sendable {
     }
 
     private func workerLoop(_ worker: Int) {
+        Thread.current.name = Self.workerThreadNamePrefix + String(worker)
+        Self.currentWorker = worker
         var connection: PostgresConnection?
         while true {
             wakeups[worker].wait()

@@ -88,6 +88,12 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
             sql += "$\(bindings.count)"
         }
 
+        /// Appends an optional value as the next bind parameter; `nil` is SQL NULL.
+        public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
+            bindings.append(value)
+            sql += "$\(bindings.count)"
+        }
+
         /// Appends a double-quoted identifier (table or column name); embedded quotes are doubled.
         public mutating func appendInterpolation(identifier: String) {
             sql += PostgresIdentifier.quote(identifier)

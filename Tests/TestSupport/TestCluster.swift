@@ -58,6 +58,16 @@ public enum TestCluster {
             logger: Logger(label: "test.pool"))
     }
 
+    /// A second cluster of this test process, for a test that must stop or restart its server without
+    /// disturbing the others. The caller stops it; its directory goes with the process's.
+    public static func makePrivateCluster(name: String) async throws -> EmbeddedPostgres {
+        let directory = "\(root)-\(getpid())/\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        let cluster = try EmbeddedPostgres(
+            configuration: .init(clusterDirectory: directory, disposable: true), logger: Logger(label: "test.embedded-postgres"))
+        try await cluster.startAsync()
+        return cluster
+    }
+
     /// Stops clusters whose test process is gone and removes their directories.
     static func sweepStaleClusters() {
         let parent = (root as NSString).deletingLastPathComponent

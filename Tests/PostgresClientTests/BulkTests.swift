@@ -1,0 +1,107 @@
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+
+/// COPY and pipeline mode move many rows in few round trips, and stay correct doing it.
+@Suite struct BulkTests {
+    @Test func copyLoadsAMillionRows() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let rowCount = 1_000_000
+        let (copied, count, sum, nulls) = try await pool.withConnection { connection in
+            try connection.executeScript("CREATE TABLE usage_event (id int8 PRIMARY KEY, key text NOT NULL, tokens int8)")
+            let copied = try connection.copyFrom(table: "usage_event", columns: ["id", "key", "tokens"]) { writer in
+                for id in 1...rowCount {
+                    try writer.append(Int64(id), "key-\(id)", id % 10 == 0 ? nil : Int64(id % 1000))
+                }
+            }
+            let stats = try connection.query("SELECT count(*), sum(tokens), count(*) FILTER (WHERE tokens IS NULL) FROM usage_event")[0]
+            return (copied, try stats.decode(Int.self, column: 0), try stats.decode(PostgresNumeric.self, column: 1), try stats.decode(Int.self, column: 2))
+        }
+        let expectedSum = (1...rowCount).reduce(0) { $1 % 10 == 0 ? $0 : $0 + $1 % 1000 }
+        #expect(copied == rowCount)
+        #expect(count == rowCount)
+        #expect(sum.description == String(expectedSum))
+        #expect(nulls == rowCount / 10)
+    }
+
+    @Test func aFailingCopyLeavesNoRows() async throws {
+        struct SourceBroke: Error {}
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        try await pool.execute("CREATE TABLE target (id int8 PRIMARY KEY)")
+        await #expect(throws: SourceBroke.self) {
+            try await pool.withConnection { connection in
+                try connection.copyFrom(table: "target", columns: ["id"]) { writer in
+                    for id in 1...100_000 { try writer.append(Int64(id)) }
+                    throw SourceBroke()
+                }
+            }
+        }
+        // The server refuses a duplicate key inside the COPY: the whole COPY fails with its SQLSTATE.
+        let duplicate = await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { connection in
+                try connection.copyFrom(table: "target", columns: ["id"]) { writer in
+                    try writer.append(Int64(1))
+                    try writer.append(Int64(1))
+                }
+            }
+        }
+        #expect(duplicate?.sqlState == "23505")
+        #expect(try await pool.query("SELECT count(*) FROM target") { try $0.decode(Int.self, column: 0) } == [0])
+    }
+
+    @Test func aPipelineRunsAHundredThousandStatements() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let statements = 100_000
+        let (affected, count) = try await pool.withConnection { connection in
+            try connection.executeScript("CREATE TABLE grant_use (id int8 PRIMARY KEY, tokens int8 NOT NULL)")
+            let affected = try connection.executePipelined(
+                "INSERT INTO grant_use (id, tokens) VALUES ($1, $2)",
+                rows: (1...statements).lazy.map { PostgresBindings(Int64($0), Int64($0 * 2)) })
+            let count = try connection.query("SELECT count(*) FROM grant_use WHERE tokens = id * 2")[0].decode(Int.self, column: 0)
+            return (affected, count)
+        }
+        #expect(affected == statements)
+        #expect(count == statements)
+    }
+
+    @Test func aFailedPipelineStatementIsReportedAndTheTransactionRollsBack() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        try await pool.execute("CREATE TABLE grant_use (id int8 PRIMARY KEY)")
+        let error = await #expect(throws: PostgresError.self) {
+            try await pool.withTransaction { connection in
+                // Row 5,000 repeats row 1: the pipeline must surface the 23505 and nothing may commit.
+                try connection.executePipelined(
+                    "INSERT INTO grant_use (id) VALUES ($1)",
+                    rows: (1...10_000).lazy.map { PostgresBindings(Int64($0 == 5_000 ? 1 : $0)) }, syncEvery: 500)
+            }
+        }
+        #expect(error?.sqlState == "23505")
+        #expect(try await pool.query("SELECT count(*) FROM grant_use") { try $0.decode(Int.self, column: 0) } == [0])
+        // The connection left pipeline mode cleanly and keeps working.
+        #expect(try await pool.query("SELECT 2") { try $0.decode(Int.self, column: 0) } == [2])
+    }
+
+    @Test func notificationsReachAListener() async throws {
+        let configuration = try await TestCluster.makeDatabase()
+        let received = try await Task.detached {
+            let listener = try PostgresConnection(configuration: configuration, logger: .init(label: "test.listen"))
+            let sender = try PostgresConnection(configuration: configuration, logger: .init(label: "test.notify"))
+            try listener.listen("grant_events")
+            try sender.notify("grant_events", payload: "grant 17 suspended")
+            try sender.notify("other_channel", payload: "not for us")
+            var notifications: [PostgresNotification] = []
+            for _ in 0..<20 where notifications.isEmpty {
+                notifications += try listener.waitForNotifications(timeout: .milliseconds(250))
+            }
+            return (notifications, sender.backendPID)
+        }.value
+        #expect(received.0.map(\.payload) == ["grant 17 suspended"])
+        #expect(received.0.first?.channel == "grant_events")
+        #expect(received.0.first?.senderPID == received.1)
+    }
+}
