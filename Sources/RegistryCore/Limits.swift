@@ -1,0 +1,38 @@
+/// Every limit of the service in one place, with the relations between them checked.
+///
+/// A limit that is not here does not exist. Values are defaults; configuration may lower them (and, for
+/// the ones marked, raise them) within what ``validate()`` accepts.
+public struct Limits: Sendable, Equatable {
+    /// Largest request body the server reads, in bytes; larger bodies get 413.
+    public var maxRequestBodyBytes: Int = 1 << 20
+    /// PostgreSQL connections in the server's pool (each on its own thread).
+    public var databasePoolConnections: Int = 8
+    /// Requests allowed to queue for a connection before new ones fail fast with 503.
+    public var databasePoolWaiters: Int = 1_024
+    /// How long a request may wait for a database connection, in milliseconds.
+    public var databaseAcquireTimeoutMilliseconds: Int = 5_000
+    /// How long readiness waits for the database before answering 503, in milliseconds.
+    public var readinessTimeoutMilliseconds: Int = 2_000
+    /// Longest a graceful shutdown waits for requests in flight, in seconds.
+    public var shutdownGraceSeconds: Int = 30
+
+    public init() {}
+
+    /// Problems with these limits, in words; empty when they are consistent.
+    public func validate() -> [String] {
+        var problems: [String] = []
+        if maxRequestBodyBytes < 1_024 || maxRequestBodyBytes > 64 << 20 {
+            problems.append("maxRequestBodyBytes must be between 1 KiB and 64 MiB, is \(maxRequestBodyBytes)")
+        }
+        if databasePoolConnections < 1 || databasePoolConnections > 256 {
+            problems.append("databasePoolConnections must be between 1 and 256, is \(databasePoolConnections)")
+        }
+        if databasePoolWaiters < databasePoolConnections {
+            problems.append("databasePoolWaiters (\(databasePoolWaiters)) must be at least databasePoolConnections (\(databasePoolConnections))")
+        }
+        if readinessTimeoutMilliseconds > databaseAcquireTimeoutMilliseconds {
+            problems.append("readinessTimeoutMilliseconds must not exceed databaseAcquireTimeoutMilliseconds")
+        }
+        return problems
+    }
+}

@@ -1,0 +1,45 @@
+public import Hummingbird
+public import Logging
+public import Prometheus
+import RegistryCore
+public import RegistryStore
+
+/// Builds the DataRights HTTP application. `main` and the tests call this same function.
+///
+/// - Parameters:
+///   - configuration: address, mode and limits.
+///   - database: the durable store (its pool must be running).
+///   - metrics: the Prometheus registry that `GET /metrics` exposes; the process's metrics factory
+///     must write into it.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    database: RegistryDatabase,
+    metrics: PrometheusCollectorRegistry,
+    logger: Logger
+) -> some ApplicationProtocol {
+    let router = buildRouter(configuration: configuration, database: database, metrics: metrics)
+    return Application(
+        router: router,
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port),
+            serverName: configuration.serverName),
+        logger: logger)
+}
+
+/// The router with every middleware and route; exposed for in-process tests.
+public func buildRouter(
+    configuration: ServerConfiguration,
+    database: RegistryDatabase,
+    metrics: PrometheusCollectorRegistry
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    // Order matters: the identity is set first so that every later layer (and every error) has it;
+    // the access log sits outside the problem mapping so that it sees every answer, errors included.
+    router.add(middleware: RequestIdentityMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes))
+    router.add(middleware: AccessLogMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: BodyLimitMiddleware())
+    router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
+    return router
+}

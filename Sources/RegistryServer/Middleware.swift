@@ -1,0 +1,144 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import RegistryStore
+
+/// Gives every request its id (the client's `X-Request-Id` when sane, else a new one), puts it in the
+/// logger's metadata and on the response, and sets the body limit of this deployment. Outermost, so
+/// that every answer, error or not, carries the id.
+struct RequestIdentityMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    static let header = HTTPField.Name("X-Request-Id")!
+    let maxRequestBodyBytes: Int
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        let offered = request.headers[Self.header]
+        let id = offered.flatMap(Self.isAcceptable) == true ? offered! : UUID().uuidString.lowercased()
+        context.requestID = id
+        context.logger[metadataKey: "request.id"] = .string(id)
+        context.maxRequestBodyBytes = maxRequestBodyBytes
+        var response = try await next(request, context)
+        response.headers[Self.header] = id
+        return response
+    }
+
+    /// 1–128 characters of letters, digits, `.`, `_`, `-`: enough for UUIDs and trace ids, nothing that
+    /// could forge a log line.
+    static func isAcceptable(_ id: String) -> Bool {
+        (1...128).contains(id.utf8.count)
+            && id.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x2D || byte == 0x2E || byte == 0x5F
+            }
+    }
+}
+
+/// Turns every error into an RFC 9457 problem+json response, and logs the ones that are the server's
+/// fault with the request id.
+struct ProblemMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            let problem = Self.problem(for: error, context: context)
+            if problem.statusCode >= 500 {
+                context.logger.error(
+                    "Request failed", metadata: ["error": "\(error)", "http.status": "\(problem.statusCode)"])
+            }
+            var response = try problem.response(from: request, context: context)
+            if problem.statusCode == 503 { response.headers[.retryAfter] = "1" }
+            return response
+        }
+    }
+
+    static func problem(for error: any Error, context: Context) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let httpError as HTTPError:
+            switch httpError.status {
+            case .notFound:
+                return .notFound(httpError.body ?? "no resource at this path")
+            case .contentTooLarge:
+                return .payloadTooLarge(limit: context.maxRequestBodyBytes)
+            case .methodNotAllowed:
+                return Problem(.methodNotAllowed, kind: "method-not-allowed", title: "Method not allowed", detail: httpError.body)
+            default:
+                let kind = httpError.status.code < 500 ? "invalid-request" : "internal-error"
+                return Problem(httpError.status, kind: kind, title: httpError.status.reasonPhrase, detail: httpError.body)
+            }
+        case let decoding as DecodingError:
+            return RequestDecoding.problem(for: decoding)
+        default:
+            if let overload = StoreErrors.overloadDescription(error) {
+                return .serviceUnavailable(overload)
+            }
+            return .internalError
+        }
+    }
+}
+
+/// Refuses a body whose declared length exceeds the limit before reading any of it. Bodies without a
+/// declared length are cut off at the same limit when collected.
+struct BodyLimitMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let declared = request.headers[.contentLength].flatMap(Int.init), declared > context.maxRequestBodyBytes {
+            throw Problem.payloadTooLarge(limit: context.maxRequestBodyBytes)
+        }
+        return try await next(request, context)
+    }
+}
+
+/// One log line per request, after it is answered: method, path, status, duration.
+struct AccessLogMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        let response = try await next(request, context)
+        let elapsed = ContinuousClock.now - started
+        context.logger.info(
+            "Request",
+            metadata: [
+                "http.method": .string(request.method.rawValue),
+                "http.path": .string(request.uri.path),
+                "http.status": .stringConvertible(response.status.code),
+                "duration_ms": .string(String(format: "%.2f", Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)),
+            ])
+        return response
+    }
+}
+
+/// Problems for request bodies that do not decode, naming the field.
+enum RequestDecoding {
+    static func problem(for error: DecodingError) -> Problem {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }.joined()
+                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let field = path(context.codingPath + [key])
+            return .badRequest("\(field) is required", errors: [.init(field: field, reason: "required")])
+        case .typeMismatch(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("\(field) has the wrong type", errors: [.init(field: field, reason: "expected \(type)")])
+        case .valueNotFound(let type, let context):
+            let field = path(context.codingPath)
+            return .badRequest("\(field) must not be null", errors: [.init(field: field, reason: "expected \(type)")])
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            return .badRequest(
+                field.isEmpty ? "the body is not valid JSON" : "\(field) is invalid",
+                errors: field.isEmpty ? nil : [.init(field: field, reason: context.debugDescription)])
+        @unknown default:
+            return .badRequest("the body could not be decoded")
+        }
+    }
+}

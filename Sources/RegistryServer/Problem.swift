@@ -1,0 +1,86 @@
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+
+/// An RFC 9457 problem details answer (`application/problem+json`): what every error of the API looks
+/// like. `type` names the kind of problem with a stable URI; `detail` says what happened this time;
+/// `errors` names each offending field of a request.
+public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
+    /// One field of the request that was wrong, and why.
+    public struct FieldError: Sendable, Encodable, Equatable {
+        /// A JSON pointer-like path to the field, e.g. `title` or `rights[0].kind`.
+        public var field: String
+        public var reason: String
+
+        public init(field: String, reason: String) {
+            self.field = field
+            self.reason = reason
+        }
+    }
+
+    public static let typeBase = "https://datarights.example/problems/"
+
+    public var type: String
+    public var title: String
+    public var statusCode: Int
+    public var detail: String?
+    public var instance: String?
+    public var requestID: String?
+    public var errors: [FieldError]?
+
+    public var status: HTTPResponse.Status { .init(code: statusCode) }
+
+    /// A problem of the given kind (the last segment of its type URI).
+    public init(_ status: HTTPResponse.Status, kind: String, title: String, detail: String? = nil, errors: [FieldError]? = nil) {
+        self.type = Self.typeBase + kind
+        self.title = title
+        self.statusCode = status.code
+        self.detail = detail
+        self.errors = errors
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, title, detail, instance, errors
+        case statusCode = "status"
+        case requestID = "requestId"
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var problem = self
+        problem.instance = problem.instance ?? request.uri.path
+        if let context = context as? AppRequestContext, !context.requestID.isEmpty {
+            problem.requestID = context.requestID
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let body = try encoder.encode(problem)
+        return Response(
+            status: status,
+            headers: [.contentType: "application/problem+json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension Problem {
+    public static func notFound(_ detail: String) -> Problem {
+        Problem(.notFound, kind: "not-found", title: "Not found", detail: detail)
+    }
+
+    public static func badRequest(_ detail: String, errors: [FieldError]? = nil) -> Problem {
+        Problem(.badRequest, kind: "invalid-request", title: "Invalid request", detail: detail, errors: errors)
+    }
+
+    public static func payloadTooLarge(limit: Int) -> Problem {
+        Problem(.contentTooLarge, kind: "payload-too-large", title: "Payload too large", detail: "request body exceeds \(limit) bytes")
+    }
+
+    public static func serviceUnavailable(_ detail: String) -> Problem {
+        Problem(.serviceUnavailable, kind: "unavailable", title: "Service unavailable", detail: detail)
+    }
+
+    public static let internalError = Problem(
+        .internalServerError, kind: "internal-error", title: "Internal error",
+        detail: "the server failed to answer this request; it has been logged with the request id")
+}
+
+import NIOCore

@@ -1,0 +1,21 @@
+public import RegistryCore
+
+/// How the HTTP server runs. Built by the `datarights serve` command from flags and environment.
+public struct ServerConfiguration: Sendable {
+    /// Address to bind; `127.0.0.1` unless deliberately exposed.
+    public var host: String
+    public var port: Int
+    /// Sandbox mode: test-clock endpoints exist only when this is on.
+    public var sandbox: Bool
+    public var limits: Limits
+    /// Sent in the `Server` header.
+    public var serverName: String
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, sandbox: Bool = false, limits: Limits = Limits(), serverName: String = "DataRights") {
+        self.host = host
+        self.port = port
+        self.sandbox = sandbox
+        self.limits = limits
+        self.serverName = serverName
+    }
+}

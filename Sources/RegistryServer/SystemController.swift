@@ -1,0 +1,71 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Metrics
+import NIOCore
+import Prometheus
+import RegistryStore
+
+/// The operational endpoints: liveness, readiness, metrics and the API description. None needs a key.
+struct SystemController: Sendable {
+    let database: RegistryDatabase
+    let metrics: PrometheusCollectorRegistry
+
+    struct Liveness: ResponseEncodable {
+        let status: String
+    }
+
+    struct ReadinessBody: ResponseEncodable {
+        struct Schema: Encodable {
+            let applied: Int
+            let expected: Int
+        }
+        let status: String
+        let database: String
+        let schema: Schema
+    }
+
+    var endpoints: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        routes.get("healthz") { _, _ in Liveness(status: "alive") }
+        routes.get("readyz") { _, _ in try await readiness() }
+        routes.get("metrics") { _, _ in metricsResponse() }
+        routes.get("openapi.yaml") { _, _ in
+            Response(
+                status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
+        }
+        return routes
+    }
+
+    func readiness() async throws -> ReadinessBody {
+        switch await database.readiness() {
+        case .ready(let applied):
+            return ReadinessBody(
+                status: "ready", database: "reachable",
+                schema: .init(applied: applied, expected: database.migrations.migrations.count))
+        case .notReady(let reason):
+            throw Problem(.serviceUnavailable, kind: "not-ready", title: "Not ready", detail: reason)
+        }
+    }
+
+    func metricsResponse() -> Response {
+        let statistics = database.poolStatistics
+        Gauge(label: "datarights_db_pool_connections").record(statistics.connections)
+        Gauge(label: "datarights_db_pool_idle_connections").record(statistics.idle)
+        Gauge(label: "datarights_db_pool_waiting_requests").record(statistics.waiting)
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))
+    }
+}
+
+/// The OpenAPI document (`docs/openapi.yaml`), embedded at build time.
+enum OpenAPIDocument {
+    static let bytes: [UInt8] = {
+        guard let file = EmbeddedDocuments.files.first(where: { $0.name == "openapi.yaml" }),
+            let data = Data(base64Encoded: file.base64)
+        else { preconditionFailure("docs/openapi.yaml was not embedded") }
+        return [UInt8](data)
+    }()
+}

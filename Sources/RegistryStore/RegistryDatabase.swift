@@ -1,0 +1,116 @@
+public import Logging
+public import PostgresClient
+public import RegistryCore
+
+/// The durable store: the connection pool and the schema it must have.
+///
+/// Owns the pool; call ``shutdown()`` when done.
+public final class RegistryDatabase: Sendable {
+    /// Whether the database can serve requests.
+    public enum Readiness: Sendable, Equatable {
+        /// Reachable, and every migration of this binary applied.
+        case ready(appliedMigrations: Int)
+        /// Not usable yet; the reason is for operators.
+        case notReady(reason: String)
+    }
+
+    public let pool: PostgresPool
+    public let migrations: MigrationRunner
+    private let logger: Logger
+    private let readinessTimeout: Duration
+
+    public init(configuration: PostgresConfiguration, limits: Limits, logger: Logger) throws {
+        self.pool = PostgresPool(
+            configuration: .init(
+                connection: configuration, maxConnections: limits.databasePoolConnections,
+                maxWaiters: limits.databasePoolWaiters,
+                acquireTimeout: .milliseconds(limits.databaseAcquireTimeoutMilliseconds)),
+            logger: logger)
+        self.migrations = try MigrationRunner(logger: logger)
+        self.logger = logger
+        self.readinessTimeout = .milliseconds(limits.readinessTimeoutMilliseconds)
+    }
+
+    /// Applies pending migrations; see ``MigrationRunner/migrate(_:)``.
+    @discardableResult
+    public func migrate() async throws -> [Migration] {
+        try await migrations.migrate(pool)
+    }
+
+    /// Checks that the database answers within the readiness timeout and holds every migration.
+    public func readiness() async -> Readiness {
+        let migrations = self.migrations
+        let pool = self.pool
+        let outcome = await Deadline.race(readinessTimeout) {
+            try await migrations.status(pool)
+        }
+        switch outcome {
+        case .finished(.success(let status)):
+            if status.isCurrent { return .ready(appliedMigrations: status.applied.count) }
+            return .notReady(reason: "\(status.pending.count) migration(s) pending: run `datarights migrate` or serve without --no-migrate")
+        case .finished(.failure(let error)):
+            return .notReady(reason: "database unreachable or unusable: \(error)")
+        case .timedOut:
+            return .notReady(reason: "database did not answer within \(readinessTimeout)")
+        }
+    }
+
+    /// Connection counts of the pool, for metrics.
+    public var poolStatistics: (connections: Int, idle: Int, waiting: Int) {
+        let statistics = pool.statistics
+        return (statistics.connections, statistics.idle, statistics.waiting)
+    }
+
+    /// Closes every connection.
+    public func shutdown() async {
+        await pool.shutdown()
+    }
+}
+
+/// Waiting for an operation with a deadline, without waiting for the operation to end when the deadline
+/// passes first (a blocked database call cannot be interrupted; its answer is simply dropped).
+enum Deadline {
+    enum Outcome<T: Sendable>: Sendable {
+        case finished(Result<T, any Error>)
+        case timedOut
+    }
+
+    static func race<T: Sendable>(
+        _ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T
+    ) async -> Outcome<T> {
+        let gate = OnceGate<Outcome<T>>()
+        return await withCheckedContinuation { continuation in
+            gate.install(continuation)
+            Task {
+                let result: Result<T, any Error>
+                do { result = .success(try await operation()) } catch { result = .failure(error) }
+                gate.resolve(.finished(result))
+            }
+            Task {
+                try? await Task.sleep(for: timeout)
+                gate.resolve(.timedOut)
+            }
+        }
+    }
+}
+
+import Synchronization
+
+/// Resumes a continuation with the first value offered; later offers are dropped.
+final class OnceGate<Value: Sendable>: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Value, Never>?, done: Bool)>((nil, false))
+
+    func install(_ continuation: CheckedContinuation<Value, Never>) {
+        state.withLock { $0.continuation = continuation }
+    }
+
+    func resolve(_ value: Value) {
+        let continuation = state.withLock { state -> CheckedContinuation<Value, Never>? in
+            guard !state.done else { return nil }
+            state.done = true
+            defer { state.continuation = nil }
+            return state.continuation
+        }
+        continuation?.resume(returning: value)
+    }
+}

@@ -1,0 +1,20 @@
+import PostgresClient
+
+/// How the layers above should read errors from the store, without importing the PostgreSQL client.
+public enum StoreErrors {
+    /// A sentence for a client when `error` means the database is overloaded or unreachable right now
+    /// (retrying later may succeed); nil for every other error.
+    public static func overloadDescription(_ error: any Error) -> String? {
+        switch error {
+        case let poolError as PostgresPoolError:
+            switch poolError {
+            case .tooManyWaiters, .acquireTimeout: return "the database is busy; retry shortly"
+            case .shutDown: return "the server is shutting down"
+            }
+        case let postgresError as PostgresError where postgresError.kind == .connection:
+            return "the database is unreachable; retry shortly"
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import RegistryCore
+import RegistryServer
+import RegistryStore
+import UnixSignals
+
+/// `datarights serve`: runs the HTTP API until SIGTERM or SIGINT, then shuts down gracefully (requests
+/// in flight finish, the pool closes, an embedded cluster this process started is stopped).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the DataRights HTTP API.")
+
+    @Option(help: "Address to listen on. (env: DATARIGHTS_HOST, default: 127.0.0.1)")
+    var host: String?
+
+    @Option(help: "Port to listen on. (env: DATARIGHTS_PORT, default: 8080)")
+    var port: Int?
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Flag(help: "Sandbox mode: enables the test-clock endpoints. Never in production. (env: DATARIGHTS_SANDBOX)")
+    var sandbox = false
+
+    @Flag(help: "Do not apply pending migrations at start; readiness stays 503 until `datarights migrate` runs. (env: DATARIGHTS_NO_MIGRATE)")
+    var noMigrate = false
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical. (env: DATARIGHTS_LOG_LEVEL, default: info)")
+    var logLevel: String?
+
+    @Option(help: "PostgreSQL connections in the pool. (env: DATARIGHTS_POOL_SIZE, default: 8)")
+    var poolSize: Int?
+
+    @Option(help: "Largest request body accepted, in bytes. (env: DATARIGHTS_MAX_BODY_BYTES, default: 1048576)")
+    var maxBodyBytes: Int?
+
+    func run() async throws {
+        let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel))
+        let metrics = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(MetricsBootstrap.factory(for: metrics))
+
+        var limits = Limits()
+        limits.databasePoolConnections = try Setting.int(poolSize, env: "DATARIGHTS_POOL_SIZE", default: limits.databasePoolConnections)
+        limits.maxRequestBodyBytes = try Setting.int(maxBodyBytes, env: "DATARIGHTS_MAX_BODY_BYTES", default: limits.maxRequestBodyBytes)
+        let problems = limits.validate()
+        guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
+        let configuration = ServerConfiguration(
+            host: Setting.string(host, env: "DATARIGHTS_HOST", default: "127.0.0.1"),
+            port: try Setting.int(port, env: "DATARIGHTS_PORT", default: 8080),
+            sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"),
+            limits: limits)
+
+        let opened = try await database.open(logger: logger)
+        do {
+            let store = try RegistryDatabase(configuration: opened.configuration, limits: limits, logger: logger)
+            do {
+                if try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE") {
+                    try await store.migrate()
+                }
+                let app = buildApplication(configuration: configuration, database: store, metrics: metrics, logger: logger)
+                logger.notice(
+                    "DataRights serving",
+                    metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
+                try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+            } catch {
+                await store.shutdown()
+                throw error
+            }
+            await store.shutdown()
+        } catch {
+            await opened.close()
+            throw error
+        }
+        await opened.close()
+        logger.notice("DataRights stopped")
+    }
+}
