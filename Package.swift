@@ -140,19 +140,22 @@ let package = Package(
         ),
         .testTarget(
             name: "EmbeddedPostgresTests",
-            dependencies: ["EmbeddedPostgres", "TestSupport"],
+            dependencies: ["EmbeddedPostgres", "PostgresClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "RegistryStoreTests",
-            dependencies: ["RegistryStore", "PostgresClient", "TestSupport"],
+            dependencies: ["RegistryStore", "PostgresClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "RegistryServerTests",
             dependencies: [
-                "RegistryServer", "RegistryStore", "TestSupport", "datarights",
+                "RegistryServer", "RegistryStore", "RegistryCore", "PostgresClient", "EmbeddedPostgres", "TestSupport", "datarights",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings
         ),

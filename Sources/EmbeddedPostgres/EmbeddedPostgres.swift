@@ -46,7 +46,8 @@ public final class EmbeddedPostgres: Sendable {
     public enum StartOutcome: Sendable, Equatable {
         /// The cluster was started by this process, which should stop it.
         case started
-        /// It was already running for another live process; leave it running.
+        /// It was already running for a live process (another one, or an earlier start in this one);
+        /// leave it running.
         case alreadyRunning
         /// It was running but whoever started it is gone; this process now owns it.
         case adopted
@@ -104,8 +105,8 @@ public final class EmbeddedPostgres: Sendable {
         }
         try writeSettings()
         if try isRunning() {
-            if let owner = recordedOwner(), owner != getpid(), kill(owner, 0) == 0 {
-                logger.info("Using the embedded PostgreSQL another process started", metadata: ["pid": "\(owner)"])
+            if let owner = recordedOwner(), owner == getpid() || kill(owner, 0) == 0 {
+                logger.info("Using the running embedded PostgreSQL", metadata: ["owner.pid": "\(owner)"])
                 return .alreadyRunning
             }
             recordOwner()

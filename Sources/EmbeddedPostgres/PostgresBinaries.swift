@@ -13,12 +13,11 @@ public struct PostgresBinaries: Sendable {
 
     /// Finds the server programs: `DATARIGHTS_PG_BINDIR`, then `pg_config --bindir`, then the Debian
     /// layout `/usr/lib/postgresql/<major>/bin` (newest first), then `PATH`.
-    public static func locate(environment: [String: String]? = nil) throws -> PostgresBinaries {
+    public static func locate(environment: [String: String]? = nil, debianRoot: String = "/usr/lib/postgresql") throws -> PostgresBinaries {
         let environment = environment ?? ProcessInfo.processInfo.environment
         var candidates: [String] = []
         if let explicit = environment["DATARIGHTS_PG_BINDIR"], !explicit.isEmpty { candidates.append(explicit) }
         if let bindir = pgConfigBindir(environment: environment) { candidates.append(bindir) }
-        let debianRoot = "/usr/lib/postgresql"
         if let majors = try? FileManager.default.contentsOfDirectory(atPath: debianRoot) {
             let sorted = majors.compactMap { Int($0) }.sorted(by: >)
             candidates += sorted.map { "\(debianRoot)/\($0)/bin" }

@@ -12,6 +12,11 @@ public struct MigrationRunner: Sendable {
     public struct Status: Sendable, Equatable {
         public var applied: [Int]
         public var pending: [Int]
+
+        public init(applied: [Int], pending: [Int]) {
+            self.applied = applied
+            self.pending = pending
+        }
         /// True when every migration is applied and none was edited.
         public var isCurrent: Bool { pending.isEmpty }
     }

@@ -1,0 +1,75 @@
+import EmbeddedPostgres
+import Foundation
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+
+/// The launcher the serve command and the test suite share: a private cluster on a Unix socket.
+@Suite struct EmbeddedPostgresTests {
+    let logger = Logger(label: "test.embedded")
+
+    func scratchDirectory() -> String {
+        "/tmp/datarights-test-\(getpid())/embedded-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    @Test func aClusterIsCreatedOnASocketOnlyAndStopsCompletely() async throws {
+        let directory = scratchDirectory() + "/postgres"
+        let cluster = try EmbeddedPostgres(configuration: .init(clusterDirectory: directory, disposable: true), logger: logger)
+        #expect(try await cluster.startAsync() == .started)
+        #expect(try await cluster.startAsync() == .alreadyRunning, "a second start reuses the running server")
+
+        let pool = PostgresPool(configuration: .init(connection: cluster.connectionConfiguration(), maxConnections: 1), logger: logger)
+        let (listen, socketDirectory) = try await pool.withConnection { connection in
+            (try connection.query("SHOW listen_addresses")[0].decode(String.self, column: 0),
+             try connection.query("SHOW unix_socket_directories")[0].decode(String.self, column: 0))
+        }
+        await pool.shutdown()
+        #expect(listen == "", "no TCP listener")
+        #expect(socketDirectory == cluster.socketDirectory)
+        let permissions = try FileManager.default.attributesOfItem(atPath: cluster.socketDirectory)[.posixPermissions] as? Int
+        #expect(permissions == 0o700)
+        if geteuid() == 0 {
+            #expect(cluster.serverUser != nil, "as root the server runs as an unprivileged account")
+            #expect(cluster.serverUser?.uid != 0)
+        }
+
+        try await cluster.stopAsync()
+        #expect(try !cluster.isRunning())
+        #expect(!FileManager.default.fileExists(atPath: directory + "/postmaster.pid"))
+    }
+
+    @Test func aClusterWhoseStarterDiedIsAdopted() async throws {
+        let directory = scratchDirectory() + "/postgres"
+        let first = try EmbeddedPostgres(configuration: .init(clusterDirectory: directory, disposable: true), logger: logger)
+        try await first.startAsync()
+        defer { try? first.stop(mode: .immediate) }
+        // Pretend the process that started it was killed: its pid no longer exists.
+        try "2147483646".write(toFile: directory + ".owner", atomically: true, encoding: .utf8)
+        let second = try EmbeddedPostgres(configuration: .init(clusterDirectory: directory, disposable: true), logger: logger)
+        #expect(try await second.startAsync() == .adopted)
+        #expect(try String(contentsOfFile: directory + ".owner", encoding: .utf8) == String(getpid()))
+    }
+
+    @Test func missingBinariesAreExplainedWithWhatToInstall() throws {
+        let error = #expect(throws: EmbeddedPostgresError.self) {
+            try PostgresBinaries.locate(environment: ["PATH": "/nonexistent"], debianRoot: "/nonexistent")
+        }
+        #expect(String(describing: error!).contains("apt-get install -y postgresql"))
+        #expect(String(describing: error!).contains("DATARIGHTS_PG_BINDIR"))
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only root has to hand the cluster to another account"))
+    func aDataDirectoryTheServerAccountCannotReachIsExplained() async throws {
+        let locked = scratchDirectory() + "-locked"
+        // Parents first with ordinary permissions: the attributes below would apply to every directory created.
+        try FileManager.default.createDirectory(atPath: (locked as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        defer { try? FileManager.default.removeItem(atPath: locked) }
+        let cluster = try EmbeddedPostgres(
+            configuration: .init(clusterDirectory: locked + "/inner/postgres", disposable: true), logger: logger)
+        let error = await #expect(throws: EmbeddedPostgresError.self) { try await cluster.startAsync() }
+        #expect(String(describing: error!).contains("cannot reach"))
+        #expect(String(describing: error!).contains("--data-dir"))
+    }
+}

@@ -1,0 +1,134 @@
+import Logging
+import PostgresClient
+import RegistryStore
+import TestSupport
+import Testing
+
+/// Migrations apply in order, once, and refuse a history that was rewritten.
+@Suite struct MigrationTests {
+    let logger = Logger(label: "test.migrations")
+
+    static func migrations(_ files: [(String, String)]) throws -> [Migration] {
+        try files.map { try Migration(fileName: $0.0, sql: $0.1) }
+    }
+
+    static let three: [(String, String)] = [
+        ("0001_party.sql", "CREATE TABLE party (id int8 PRIMARY KEY, name text NOT NULL);"),
+        ("0002_dataset.sql", "CREATE TABLE dataset (id int8 PRIMARY KEY, holder int8 NOT NULL REFERENCES party);"),
+        ("0003_seed.sql", "INSERT INTO party VALUES (1, 'Ministry of Data'); INSERT INTO dataset VALUES (10, 1);"),
+    ]
+
+    @Test func migrationsApplyInVersionOrderWhateverOrderTheyAreGiven() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        // Given backwards: 0002 references 0001's table and 0003 fills both, so any other order fails.
+        let runner = try MigrationRunner(migrations: Self.migrations(Self.three.reversed()), logger: logger)
+        let applied = try await runner.migrate(pool)
+        #expect(applied.map(\.version) == [1, 2, 3])
+        let recorded = try await pool.query("SELECT version, file_name FROM schema_migration ORDER BY applied_at, version") { row in
+            try row.decode((Int, String).self)
+        }
+        #expect(recorded.map(\.0) == [1, 2, 3])
+        #expect(recorded.map(\.1) == ["0001_party.sql", "0002_dataset.sql", "0003_seed.sql"])
+    }
+
+    @Test func runningAgainChangesNothing() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let runner = try MigrationRunner(migrations: Self.migrations(Self.three), logger: logger)
+        try await runner.migrate(pool)
+        let firstRun = try await pool.query("SELECT applied_at FROM schema_migration ORDER BY version") { try $0.decode(Date.self, column: 0) }
+        let again = try await runner.migrate(pool)
+        #expect(again.isEmpty)
+        let secondRun = try await pool.query("SELECT applied_at FROM schema_migration ORDER BY version") { try $0.decode(Date.self, column: 0) }
+        #expect(firstRun == secondRun)
+        // The seed ran once: a second run would have failed on the duplicate key anyway.
+        #expect(try await pool.query("SELECT count(*) FROM party") { try $0.decode(Int.self, column: 0) } == [1])
+        #expect(try await runner.status(pool) == .init(applied: [1, 2, 3], pending: []))
+    }
+
+    @Test func anEditedAppliedMigrationIsRefusedWithTheFileNamed() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        try await MigrationRunner(migrations: Self.migrations(Array(Self.three.prefix(2))), logger: logger).migrate(pool)
+
+        var edited = Self.three
+        edited[1].1 = "CREATE TABLE dataset (id int8 PRIMARY KEY, holder int8 NOT NULL, grade text);"
+        let runner = try MigrationRunner(migrations: Self.migrations(edited), logger: logger)
+        let error = await #expect(throws: MigrationError.self) { try await runner.migrate(pool) }
+        guard case .edited(let fileName, _, _, _) = error else {
+            Issue.record("expected .edited, got \(String(describing: error))")
+            return
+        }
+        #expect(fileName == "0002_dataset.sql")
+        #expect(String(describing: error!).contains("Schema/0002_dataset.sql was applied on"))
+        #expect(String(describing: error!).contains("new migration"))
+        // Refused before anything ran: 0003 is still pending and its seed absent.
+        #expect(try await pool.query("SELECT count(*) FROM schema_migration") { try $0.decode(Int.self, column: 0) } == [2])
+        #expect(try await pool.query("SELECT to_regclass('party') IS NOT NULL AND NOT EXISTS (SELECT 1 FROM party)") { try $0.decode(Bool.self, column: 0) } == [true])
+    }
+
+    @Test func aNewMigrationNumberedBelowAnAppliedOneIsRefused() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        try await MigrationRunner(migrations: Self.migrations([Self.three[0], Self.three[2]].map { ($0.0, $0.1.contains("INSERT") ? "SELECT 1;" : $0.1) }), logger: logger).migrate(pool)
+        let runner = try MigrationRunner(migrations: Self.migrations([Self.three[0], Self.three[1], ("0003_seed.sql", "SELECT 1;")]), logger: logger)
+        let error = await #expect(throws: MigrationError.self) { try await runner.migrate(pool) }
+        #expect(error == .outOfOrder(fileName: "0002_dataset.sql", latestApplied: "0003_seed.sql"))
+    }
+
+    @Test func aDatabaseMigratedByANewerBinaryIsRefused() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        try await MigrationRunner(migrations: Self.migrations(Self.three), logger: logger).migrate(pool)
+        let older = try MigrationRunner(migrations: Self.migrations(Array(Self.three.prefix(2))), logger: logger)
+        let error = await #expect(throws: MigrationError.self) { try await older.migrate(pool) }
+        #expect(error == .unknownApplied(version: 3, fileName: "0003_seed.sql"))
+    }
+
+    @Test func aFailingMigrationRollsBackAndIsNotRecorded() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let broken = Self.three.prefix(1) + [("0002_broken.sql", "CREATE TABLE half (id int8); INSERT INTO nowhere VALUES (1);")]
+        let runner = try MigrationRunner(migrations: Self.migrations(Array(broken)), logger: logger)
+        let error = await #expect(throws: MigrationError.self) { try await runner.migrate(pool) }
+        #expect(String(describing: error!).contains("0002_broken.sql failed"))
+        #expect(String(describing: error!).contains("42P01"))
+        #expect(try await pool.query("SELECT version FROM schema_migration") { try $0.decode(Int.self, column: 0) } == [1])
+        #expect(try await pool.query("SELECT to_regclass('half') IS NULL") { try $0.decode(Bool.self, column: 0) } == [true])
+    }
+
+    @Test func concurrentRunnersApplyEachMigrationOnce() async throws {
+        let configuration = try await TestCluster.makeDatabase()
+        let runner = try MigrationRunner(migrations: Self.migrations(Self.three), logger: logger)
+        let pools = (0..<4).map { _ in PostgresPool(configuration: .init(connection: configuration, maxConnections: 1), logger: logger) }
+        defer { Task { for pool in pools { await pool.shutdown() } } }
+        let appliedCounts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for pool in pools { group.addTask { try await runner.migrate(pool).count } }
+            return try await group.reduce(0, +)
+        }
+        #expect(appliedCounts == 3)
+        #expect(try await pools[0].query("SELECT count(*) FROM party") { try $0.decode(Int.self, column: 0) } == [1])
+    }
+
+    @Test func misnamedAndDuplicateFilesAreRefused() throws {
+        #expect(throws: MigrationError.badFileName("1_x.sql")) { try Migration(fileName: "1_x.sql", sql: "") }
+        #expect(throws: MigrationError.badFileName("0001-x.sql")) { try Migration(fileName: "0001-x.sql", sql: "") }
+        let duplicate = try Self.migrations([("0001_a.sql", ""), ("0001_b.sql", "")])
+        #expect(throws: MigrationError.duplicateVersion(1, ["0001_a.sql", "0001_b.sql"])) {
+            try MigrationRunner(migrations: duplicate, logger: logger)
+        }
+    }
+
+    @Test func theBundledSchemaAppliesToAnEmptyDatabase() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        #expect(!Migration.bundled.isEmpty)
+        #expect(Migration.bundled.map(\.version) == Array(1...Migration.bundled.count), "Schema/ is numbered without gaps")
+        let runner = try MigrationRunner(logger: logger)
+        try await runner.migrate(pool)
+        #expect(try await runner.status(pool).isCurrent)
+    }
+}
+
+import Foundation
