@@ -163,18 +163,23 @@ public final class EmbeddedPostgres: Sendable {
     /// Creates `database` if it does not exist.
     public func createDatabaseIfNeeded(_ database: String) async throws {
         let pool = PostgresPool(configuration: .init(connection: connectionConfiguration(), maxConnections: 1), logger: logger)
-        defer { Task { await pool.shutdown() } }
-        let exists = try await pool.query("SELECT 1 FROM pg_database WHERE datname = \(database)") { _ in true }
-        if exists.isEmpty {
-            do {
-                try await pool.withConnection { connection in
+        do {
+            let created = try await pool.withConnection { connection -> Bool in
+                let exists = try connection.query("SELECT 1 FROM pg_database WHERE datname = \(database)").count > 0
+                if exists { return false }
+                do {
                     try connection.executeScript("CREATE DATABASE \(PostgresIdentifier.quote(database))")
+                    return true
+                } catch let error as PostgresError where error.sqlState == "42P04" {
+                    return false  // created concurrently by another process: fine
                 }
-                logger.info("Created database", metadata: ["database": "\(database)"])
-            } catch let error as PostgresError where error.sqlState == "42P04" {
-                // Created concurrently by another process: fine.
             }
+            if created { logger.info("Created database", metadata: ["database": "\(database)"]) }
+        } catch {
+            await pool.shutdown()
+            throw error
         }
+        await pool.shutdown()
     }
 
     // MARK: Internals

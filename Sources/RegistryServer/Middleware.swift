@@ -17,7 +17,8 @@ struct RequestIdentityMiddleware: RouterMiddleware {
         let offered = request.headers[Self.header]
         let id = offered.flatMap(Self.isAcceptable) == true ? offered! : UUID().uuidString.lowercased()
         context.requestID = id
-        context.logger[metadataKey: "request.id"] = .string(id)
+        // Replaces Hummingbird's own id, so that a log line carries one id: the one the client sees.
+        context.logger[metadataKey: "hb.request.id"] = .string(id)
         context.maxRequestBodyBytes = maxRequestBodyBytes
         var response = try await next(request, context)
         response.headers[Self.header] = id

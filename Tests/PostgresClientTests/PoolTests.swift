@@ -38,9 +38,9 @@ import Testing
         let pool = try await TestCluster.makePool(maxConnections: 1, maxWaiters: 2)
         defer { Task { await pool.shutdown() } }
         let holder = Task { try await pool.execute("SELECT pg_sleep(1.5)") }
-        try await Task.sleep(for: .milliseconds(300))  // the only connection is now busy
+        try await Self.waitUntil(pool) { $0.idle == 0 }  // the only connection is now busy
         let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") { try $0.decode(Int.self, column: 0) } } }
-        try await Task.sleep(for: .milliseconds(100))  // both are queued
+        try await Self.waitUntil(pool) { $0.waiting == 2 }  // both are queued
         let started = ContinuousClock.now
         let refused = await #expect(throws: PostgresPoolError.self) {
             try await pool.execute("SELECT 1")
@@ -56,11 +56,20 @@ import Testing
         let pool = try await TestCluster.makePool(maxConnections: 1, acquireTimeout: .milliseconds(200))
         defer { Task { await pool.shutdown() } }
         let holder = Task { try await pool.execute("SELECT pg_sleep(1)") }
-        try await Task.sleep(for: .milliseconds(200))
+        try await Self.waitUntil(pool) { $0.idle == 0 }
         let error = await #expect(throws: PostgresPoolError.self) { try await pool.execute("SELECT 1") }
         #expect(error == .acquireTimeout(.milliseconds(200)))
         _ = try await holder.value
         #expect(try await pool.query("SELECT 1") { try $0.decode(Int.self, column: 0) } == [1])
+    }
+
+    /// Polls the pool's counts instead of sleeping a guessed time, so a slow machine cannot break the test.
+    static func waitUntil(_ pool: PostgresPool, _ condition: (PostgresPool.Statistics) -> Bool) async throws {
+        for _ in 0..<1_000 {
+            if condition(pool.statistics) { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        Issue.record("pool never reached the expected state: \(pool.statistics)")
     }
 
     @Test func aTerminatedBackendIsReplacedTransparently() async throws {

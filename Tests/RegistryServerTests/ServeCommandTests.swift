@@ -7,7 +7,7 @@ import FoundationNetworking
 #endif
 
 /// The README's serve command, run as a real process: it answers /readyz with no database set up by
-/// hand, and leaves no PostgreSQL process behind after SIGTERM.
+/// hand, and leaves no PostgreSQL process behind after SIGTERM or SIGINT.
 @Suite(.serialized) struct ServeCommandTests {
     static var binary: String {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("datarights").path
@@ -18,15 +18,16 @@ import FoundationNetworking
         let dataDirectory = "/tmp/datarights-test-\(getpid())/serve-\(UInt32.random(in: 0...UInt32.max))"
         defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
 
-        for run in 1...2 {  // the second run finds the cluster already created
+        // The second run finds the cluster already created, and is stopped with SIGINT (Ctrl-C) instead.
+        for (run, signal) in [(1, SIGTERM), (2, SIGINT)] {
             let port = FreePort.next()
             let server = try ServerProcess.start(Self.binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve-\(run).log")
             let ready = try await HTTP.waitForStatus(200, url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(90))
             #expect(ready.contains(#""status":"ready""#), "run \(run): \(ready)")
             #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").count >= 1, "the embedded server runs")
 
-            let status = try await server.terminate(signal: SIGTERM, timeout: .seconds(60))
-            #expect(status == 0, "serve exits cleanly on SIGTERM (run \(run)); log: \(server.logTail())")
+            let status = try await server.terminate(signal: signal, timeout: .seconds(60))
+            #expect(status == 0, "serve exits cleanly on signal \(signal) (run \(run)); log: \(server.logTail())")
             #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").isEmpty, "no PostgreSQL process is left")
             #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
             #expect(server.logTail().contains("Stopping embedded PostgreSQL"))

@@ -19,7 +19,7 @@ public enum TestCluster {
         let directory = "\(root)-\(getpid())"
         let cluster = try EmbeddedPostgres(
             configuration: .init(clusterDirectory: directory + "/postgres", disposable: true),
-            logger: Logger(label: "test.embedded-postgres"))
+            logger: quietLogger("test.embedded-postgres"))
         try await cluster.startAsync()
         clusterToStopAtExit = cluster
         atexit {
@@ -28,6 +28,13 @@ public enum TestCluster {
             try? FileManager.default.removeItem(atPath: (cluster.configuration.clusterDirectory as NSString).deletingLastPathComponent)
         }
         return cluster
+    }
+
+    /// Warnings and worse only: the test runner's summary should be the last thing a test run prints.
+    static func quietLogger(_ label: String) -> Logger {
+        var logger = Logger(label: label)
+        logger.logLevel = .warning
+        return logger
     }
 
     /// Written once, before `atexit` is registered; read only by the exit handler.
@@ -55,7 +62,7 @@ public enum TestCluster {
         return PostgresPool(
             configuration: .init(
                 connection: configuration, maxConnections: maxConnections, maxWaiters: maxWaiters, acquireTimeout: acquireTimeout),
-            logger: Logger(label: "test.pool"))
+            logger: quietLogger("test.pool"))
     }
 
     /// A second cluster of this test process, for a test that must stop or restart its server without
@@ -63,7 +70,7 @@ public enum TestCluster {
     public static func makePrivateCluster(name: String) async throws -> EmbeddedPostgres {
         let directory = "\(root)-\(getpid())/\(name)-\(UInt32.random(in: 0...UInt32.max))"
         let cluster = try EmbeddedPostgres(
-            configuration: .init(clusterDirectory: directory, disposable: true), logger: Logger(label: "test.embedded-postgres"))
+            configuration: .init(clusterDirectory: directory, disposable: true), logger: quietLogger("test.embedded-postgres"))
         try await cluster.startAsync()
         return cluster
     }
