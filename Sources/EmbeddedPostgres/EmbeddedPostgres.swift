@@ -66,10 +66,15 @@ public final class EmbeddedPostgres: Sendable {
     public init(configuration: Configuration, logger: Logger) throws {
         var configuration = configuration
         configuration.clusterDirectory = URL(fileURLWithPath: configuration.clusterDirectory).standardizedFileURL.path
-        self.configuration = configuration
         self.logger = logger
         self.binaries = try PostgresBinaries.locate()
-        self.serverUser = geteuid() == 0 ? try Self.unprivilegedUser(logger: logger) : nil
+        let serverUser = geteuid() == 0 ? try Self.unprivilegedUser(logger: logger) : nil
+        self.serverUser = serverUser
+        if let serverUser {
+            configuration.clusterDirectory = try Self.reachableClusterDirectory(
+                for: configuration.clusterDirectory, user: serverUser, logger: logger)
+        }
+        self.configuration = configuration
         self.logFile = configuration.clusterDirectory + ".log"
         // A socket path must fit in sun_path (108 bytes); fall back to /tmp for deep directories.
         let preferred = configuration.clusterDirectory + ".run"
@@ -290,6 +295,41 @@ public final class EmbeddedPostgres: Sendable {
             metadata: ["user": "\(user.name)", "uid": "\(user.uid)"])
         return user
     }
+
+    /// Where the cluster of `path` actually lives when the server account must reach it.
+    ///
+    /// A data directory under a directory the account cannot enter (root's home is mode 0700) would make
+    /// PostgreSQL fail. Then the cluster is kept under ``relocationRoot`` instead and `path` becomes a
+    /// symbolic link to it, so that people still find it where they asked for it.
+    static func reachableClusterDirectory(for path: String, user: SystemUser, logger: Logger) throws -> String {
+        let fileManager = FileManager.default
+        if let destination = try? fileManager.destinationOfSymbolicLink(atPath: path) {
+            return destination  // relocated by an earlier start
+        }
+        var existing = path
+        while !fileManager.fileExists(atPath: existing) && existing != "/" {
+            existing = (existing as NSString).deletingLastPathComponent
+        }
+        if try ChildProcess.run("/bin/sh", ["-c", "cd \"$0\"", existing], as: user) == 0 { return path }
+        guard !fileManager.fileExists(atPath: path) else {
+            throw EmbeddedPostgresError.directoryUnreachable(path: path, user: user.name)
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in path.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let relocated = "\(relocationRoot)/\(String(hash, radix: 16))/postgres"
+        try fileManager.createDirectory(
+            atPath: (relocated as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+            attributes: [.posixPermissions: 0o755])
+        try fileManager.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try fileManager.createSymbolicLink(atPath: path, withDestinationPath: relocated)
+        logger.notice(
+            "The PostgreSQL account cannot reach the data directory; the cluster lives elsewhere, linked from it",
+            metadata: ["requested": "\(path)", "cluster": "\(relocated)", "user": "\(user.name)"])
+        return relocated
+    }
+
+    /// Where clusters whose data directory the server account cannot reach are kept.
+    public static let relocationRoot = "/var/lib/datarights/embedded"
 
     static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

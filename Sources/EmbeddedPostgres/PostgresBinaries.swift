@@ -62,7 +62,7 @@ public enum EmbeddedPostgresError: Error, CustomStringConvertible, Sendable {
         case .noUnprivilegedUser(let reason):
             "PostgreSQL refuses to run as root and no unprivileged user could be used: \(reason). Create one (`useradd --system postgres`) or set DATARIGHTS_PG_USER."
         case .directoryUnreachable(let path, let user):
-            "PostgreSQL runs as user \(user), which cannot reach \(path) (a parent directory is not searchable by it, as /root usually is not). Choose a --data-dir that \(user) can reach, such as /var/lib/datarights or a directory under /tmp."
+            "PostgreSQL runs as user \(user), which cannot reach the existing cluster at \(path) (a parent directory is not searchable by it, as /root usually is not). Move it, or choose a --data-dir that \(user) can reach, such as /var/lib/datarights or a directory under /tmp."
         case .commandFailed(let command, let status, let logTail):
             "\(command) failed with status \(status). Last lines of the PostgreSQL log:\n\(logTail)"
         }

@@ -60,15 +60,38 @@ import Testing
     }
 
     @Test(.enabled(if: geteuid() == 0, "only root has to hand the cluster to another account"))
-    func aDataDirectoryTheServerAccountCannotReachIsExplained() async throws {
+    func aDataDirectoryTheServerAccountCannotReachIsRelocatedAndLinked() async throws {
         let locked = scratchDirectory() + "-locked"
         // Parents first with ordinary permissions: the attributes below would apply to every directory created.
         try FileManager.default.createDirectory(atPath: (locked as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+        let requested = locked + "/inner/postgres"
+        let cluster = try EmbeddedPostgres(configuration: .init(clusterDirectory: requested, disposable: true), logger: logger)
+        defer {
+            try? cluster.stop(mode: .immediate)
+            try? FileManager.default.removeItem(atPath: (cluster.configuration.clusterDirectory as NSString).deletingLastPathComponent)
+            try? FileManager.default.removeItem(atPath: locked)
+        }
+        #expect(cluster.configuration.clusterDirectory.hasPrefix(EmbeddedPostgres.relocationRoot))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: requested) == cluster.configuration.clusterDirectory)
+        #expect(try await cluster.startAsync() == .started)
+
+        // A later start with the same requested path finds the same cluster through the link.
+        let again = try EmbeddedPostgres(configuration: .init(clusterDirectory: requested, disposable: true), logger: logger)
+        #expect(again.configuration.clusterDirectory == cluster.configuration.clusterDirectory)
+        #expect(try await again.startAsync() == .alreadyRunning)
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "only root has to hand the cluster to another account"))
+    func anExistingClusterTheServerAccountCannotReachIsExplained() async throws {
+        let locked = scratchDirectory() + "-locked"
+        try FileManager.default.createDirectory(atPath: (locked as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: locked + "/postgres", withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: locked)
         defer { try? FileManager.default.removeItem(atPath: locked) }
-        let cluster = try EmbeddedPostgres(
-            configuration: .init(clusterDirectory: locked + "/inner/postgres", disposable: true), logger: logger)
-        let error = await #expect(throws: EmbeddedPostgresError.self) { try await cluster.startAsync() }
+        let error = #expect(throws: EmbeddedPostgresError.self) {
+            try EmbeddedPostgres(configuration: .init(clusterDirectory: locked + "/postgres", disposable: true), logger: logger)
+        }
         #expect(String(describing: error!).contains("cannot reach"))
         #expect(String(describing: error!).contains("--data-dir"))
     }
