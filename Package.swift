@@ -62,6 +62,7 @@ let package = Package(
         // MARK: The product floors: datarights → RegistryServer → RegistryStore → RegistryCore.
         .target(
             name: "RegistryCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .target(
@@ -131,6 +132,11 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["EmbeddedPostgres", "PostgresClient", .product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RegistryCoreTests",
+            dependencies: ["RegistryCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -18,6 +18,25 @@ public struct Limits: Sendable, Equatable {
 
     public init() {}
 
+    // Domain limits: fixed, not configurable.
+
+    /// Names, titles, labels.
+    public static let maxShortTextLength = 300
+    /// Descriptions, grounds, reasons, statements.
+    public static let maxLongTextLength = 10_000
+    public static let maxTagLength = 64
+    public static let maxTagsPerDataset = 32
+    public static let maxEvidencePerRegistration = 64
+    /// Holidays plus make-up working days in the calendar setting.
+    public static let maxCalendarDays = 2_000
+    /// The sandbox clock moves at most ten years at a time.
+    public static let maxClockAdvanceSeconds: Int64 = 10 * 366 * 86_400
+    /// Largest page of any list endpoint.
+    public static let maxPageSize = 200
+    public static let defaultPageSize = 50
+    /// Records a list request may scan to fill a page before it returns with a cursor.
+    public static let maxScanPerPage = 100_000
+
     /// Problems with these limits, in words; empty when they are consistent.
     public func validate() -> [String] {
         var problems: [String] = []

@@ -1,0 +1,55 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// The one JSON encoding whose bytes the audit chain and the state digest hash: sorted keys, no
+/// whitespace, slashes unescaped. Never change it; entries already hashed depend on it.
+public enum CanonicalJSON {
+    public static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            preconditionFailure("core records always encode: \(error)")
+        }
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
+        try JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
+
+extension RecordChange: Codable {
+    enum CodingKeys: String, CodingKey { case type, record }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .party(let record): try container.encode("party", forKey: .type); try container.encode(record, forKey: .record)
+        case .apiKey(let record): try container.encode("api_key", forKey: .type); try container.encode(record, forKey: .record)
+        case .dataset(let record): try container.encode("dataset", forKey: .type); try container.encode(record, forKey: .record)
+        case .registration(let record): try container.encode("registration", forKey: .type); try container.encode(record, forKey: .record)
+        case .objection(let record): try container.encode("objection", forKey: .type); try container.encode(record, forKey: .record)
+        case .certificate(let record): try container.encode("certificate", forKey: .type); try container.encode(record, forKey: .record)
+        case .settings(let record): try container.encode("settings", forKey: .type); try container.encode(record, forKey: .record)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        switch try container.decode(String.self, forKey: .type) {
+        case "party": self = .party(try container.decode(Party.self, forKey: .record))
+        case "api_key": self = .apiKey(try container.decode(APIKey.self, forKey: .record))
+        case "dataset": self = .dataset(try container.decode(Dataset.self, forKey: .record))
+        case "registration": self = .registration(try container.decode(Registration.self, forKey: .record))
+        case "objection": self = .objection(try container.decode(Objection.self, forKey: .record))
+        case "certificate": self = .certificate(try container.decode(Certificate.self, forKey: .record))
+        case "settings": self = .settings(try container.decode(RegistrySettings.self, forKey: .record))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown record type \(other)")
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/// A calendar date with no time zone: the unit of notice periods and deadlines.
+///
+/// Stored as days since 1970-01-01 (proleptic Gregorian). Conversions use Howard Hinnant's
+/// days-from-civil algorithms, exact for every date this service will see.
+public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+    public var daysSince1970: Int32
+
+    public init(daysSince1970: Int32) { self.daysSince1970 = daysSince1970 }
+
+    public init?(year: Int, month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= Self.daysInMonth(year: year, month: month) else { return nil }
+        let adjustedYear = month <= 2 ? year - 1 : year
+        let era = (adjustedYear >= 0 ? adjustedYear : adjustedYear - 399) / 400
+        let yearOfEra = adjustedYear - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        daysSince1970 = Int32(era * 146_097 + dayOfEra - 719_468)
+    }
+
+    /// Parses `YYYY-MM-DD`.
+    public init?(_ text: some StringProtocol) {
+        let parts = text.split(separator: "-")
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
+        else { return nil }
+        self.init(year: year, month: month, day: day)
+    }
+
+    public var components: (year: Int, month: Int, day: Int) {
+        let z = Int(daysSince1970) + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthPrime = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
+        let month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
+    /// ISO weekday: 1 Monday … 7 Sunday.
+    public var isoWeekday: Int {
+        // 1970-01-01 was a Thursday (4).
+        let weekday = (Int(daysSince1970) % 7 + 7 + 3) % 7 + 1
+        return weekday
+    }
+
+    public var isWeekend: Bool { isoWeekday >= 6 }
+
+    public func adding(days: Int) -> CivilDate { CivilDate(daysSince1970: daysSince1970 + Int32(days)) }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.daysSince1970 < rhs.daysSince1970 }
+
+    public var description: String {
+        let (year, month, day) = components
+        let monthText = month < 10 ? "0\(month)" : "\(month)"
+        let dayText = day < 10 ? "0\(day)" : "\(day)"
+        return "\(year)-\(monthText)-\(dayText)"
+    }
+
+    static func daysInMonth(year: Int, month: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    // Codable as "YYYY-MM-DD".
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let date = CivilDate(text) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected a date YYYY-MM-DD"))
+        }
+        self = date
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// Which days are working days: Monday to Friday, less listed public holidays, plus listed make-up
+/// working days (weekend days worked in exchange for a holiday, as China's calendar does).
+public struct WorkingCalendar: Sendable, Equatable, Codable {
+    public var holidays: Set<CivilDate>
+    public var workingWeekendDays: Set<CivilDate>
+    /// The calendar's offset from UTC in seconds; dates change at local midnight (default UTC+8).
+    public var utcOffsetSeconds: Int
+
+    public init(holidays: Set<CivilDate> = [], workingWeekendDays: Set<CivilDate> = [], utcOffsetSeconds: Int = 8 * 3600) {
+        self.holidays = holidays
+        self.workingWeekendDays = workingWeekendDays
+        self.utcOffsetSeconds = utcOffsetSeconds
+    }
+
+    public func isWorkingDay(_ date: CivilDate) -> Bool {
+        if workingWeekendDays.contains(date) { return true }
+        return !date.isWeekend && !holidays.contains(date)
+    }
+
+    /// The date `count` working days after `date` (not counting `date` itself). A notice accepted on a
+    /// Friday with `count` 1 ends on the following Monday, if that is a working day.
+    public func adding(workingDays count: Int, to date: CivilDate) -> CivilDate {
+        precondition(count >= 0, "working days to add must not be negative")
+        var current = date
+        var remaining = count
+        // Bounded: even a calendar of nothing but holidays stops after ten years of searching.
+        var guardDays = 3_660 + count * 7
+        while remaining > 0 && guardDays > 0 {
+            current = current.adding(days: 1)
+            if isWorkingDay(current) { remaining -= 1 }
+            guardDays -= 1
+        }
+        precondition(remaining == 0, "the calendar has no working days left within ten years of \(date)")
+        return current
+    }
+
+    /// The working days strictly after `start` up to and including `end`.
+    public func workingDays(after start: CivilDate, through end: CivilDate) -> Int {
+        guard end > start else { return 0 }
+        var count = 0
+        var day = start.adding(days: 1)
+        while day <= end {
+            if isWorkingDay(day) { count += 1 }
+            day = day.adding(days: 1)
+        }
+        return count
+    }
+
+    /// The local calendar date at `timestamp`.
+    public func date(at timestamp: Timestamp) -> CivilDate {
+        let localSeconds = timestamp.microsecondsSince1970 / 1_000_000 + Int64(utcOffsetSeconds)
+        let days = localSeconds >= 0 ? localSeconds / 86_400 : (localSeconds - 86_399) / 86_400
+        return CivilDate(daysSince1970: Int32(days))
+    }
+}

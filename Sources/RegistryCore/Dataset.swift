@@ -1,0 +1,82 @@
+/// R11: a dataset's grade. Where unsure, the higher one.
+public enum Grade: String, Sendable, Codable, CaseIterable, Comparable {
+    case general, important, core
+
+    var rank: Int {
+        switch self {
+        case .general: 0
+        case .important: 1
+        case .core: 2
+        }
+    }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// R11: how much personal information a dataset holds.
+public enum PersonalInformationLevel: String, Sendable, Codable, CaseIterable, Comparable {
+    case none, personal, sensitive
+
+    var rank: Int {
+        switch self {
+        case .none: 0
+        case .personal: 1
+        case .sensitive: 2
+        }
+    }
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+}
+
+/// R17: how a government dataset may be shared between departments.
+public enum SharingCategory: Sendable, Equatable, Codable {
+    case unconditional
+    case conditional(condition: String)
+    case notShared(legalBasis: String)
+
+    public var name: String {
+        switch self {
+        case .unconditional: "unconditional"
+        case .conditional: "conditional"
+        case .notShared: "not_shared"
+        }
+    }
+
+    /// The condition text or legal basis.
+    public var text: String? {
+        switch self {
+        case .unconditional: nil
+        case .conditional(let condition): condition
+        case .notShared(let legalBasis): legalBasis
+        }
+    }
+
+    public init?(name: String, text: String?) {
+        switch (name, text) {
+        case ("unconditional", _): self = .unconditional
+        case ("conditional", .some(let text)) where !text.isEmpty: self = .conditional(condition: text)
+        case ("not_shared", .some(let text)) where !text.isEmpty: self = .notShared(legalBasis: text)
+        default: return nil
+        }
+    }
+}
+
+/// A registered dataset (data resource or data product): the unit of registration (R2).
+public struct Dataset: Sendable, Equatable, Codable {
+    public var id: DatasetID
+    public var holder: PartyID
+    public var title: String
+    public var description: String
+    public var grade: Grade
+    public var personalInformation: PersonalInformationLevel
+    public var individualsCovered: Int64
+    public var region: String
+    /// Present for government data (a department's dataset), absent otherwise.
+    public var sharing: SharingCategory?
+    /// SHA-256 of the dataset's manifest, lowercase hex: what certificates bind to.
+    public var fingerprint: String
+    public var format: String
+    public var updateCycle: String
+    public var sizeBytes: Int64
+    public var tags: [String]
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+}

@@ -1,0 +1,134 @@
+/// A registration (R2, R3): one record per application; nothing is ever deleted.
+public struct Registration: Sendable, Equatable, Codable {
+    public var id: RegistrationID
+    /// The public number, unique: `REG-<year>-<id>`.
+    public var number: String
+    public var dataset: DatasetID
+    public var applicant: PartyID
+    public var right: RightKind
+    public var kind: RegistrationKind
+    public var sourceType: SourceType?
+    public var evidence: [Evidence]
+    public var truthfulnessCommitment: Bool
+    public var applicantRole: ApplicantRole
+    /// The certificate a change, transfer, renewal, cancellation or revocation acts on.
+    public var targetCertificate: CertificateID?
+    /// Who receives the right in a transfer.
+    public var transferee: PartyID?
+    /// The end of the authorisation the right rests on, when it has one (caps the certificate's expiry, R9).
+    public var authorisationEndsOn: CivilDate?
+    /// A new content fingerprint, for a change registration.
+    public var newFingerprint: String?
+    /// Free text: grounds of a revocation, reason of a cancellation.
+    public var statement: String?
+    public var status: RegistrationStatus
+    public var noticeEndsOn: CivilDate?
+    public var pendingObjections: Int
+    public var refusals: [Refusal]
+    public var certificate: CertificateID?
+    public var submittedAt: Timestamp
+    public var updatedAt: Timestamp
+
+    var lifecycle: RegistrationLifecycle {
+        RegistrationLifecycle(kind: kind, status: status, noticeEndsOn: noticeEndsOn, pendingObjections: pendingObjections)
+    }
+}
+
+/// How the registrar ruled on an objection.
+public enum ObjectionRuling: String, Sendable, Codable {
+    case upheld, dismissed
+}
+
+/// An objection lodged during public notice (R4, R5).
+public struct Objection: Sendable, Equatable, Codable {
+    public var id: ObjectionID
+    public var registration: RegistrationID
+    public var objector: PartyID
+    public var grounds: String
+    public var lodgedAt: Timestamp
+    public var ruling: ObjectionRuling?
+    public var ruledBy: PartyID?
+    public var rulingReason: String?
+    public var ruledAt: Timestamp?
+}
+
+/// The stored status of a certificate; "expired" is derived from the date.
+public enum CertificateState: String, Sendable, Codable {
+    case active, revoked, superseded
+}
+
+/// What anyone verifying a certificate is told (R9).
+public enum CertificateStatus: String, Sendable, Codable {
+    case valid, expired, revoked, superseded
+}
+
+/// A registration certificate (R9): evidence of registration, not a final judgment of ownership.
+public struct Certificate: Sendable, Equatable, Codable {
+    public static let statement =
+        "This certificate is evidence that the right was registered after review and public notice. It is not a final judgment of ownership of the data."
+
+    public var id: CertificateID
+    /// The public number, unique: `CERT-<year>-<id>`.
+    public var number: String
+    public var registration: RegistrationID
+    public var dataset: DatasetID
+    /// The dataset's content fingerprint when issued.
+    public var fingerprint: String
+    public var right: RightKind
+    public var holders: [PartyID]
+    public var sourceType: SourceType?
+    public var issuedOn: CivilDate
+    public var expiresOn: CivilDate
+    public var state: CertificateState
+    /// The certificate that replaced this one, when superseded.
+    public var supersededBy: CertificateID?
+    public var stateChangedAt: Timestamp
+
+    /// The status on `today`.
+    public func status(on today: CivilDate) -> CertificateStatus {
+        switch state {
+        case .revoked: .revoked
+        case .superseded: .superseded
+        case .active: today > expiresOn ? .expired : .valid
+        }
+    }
+
+    /// R9: three years after issue, or the end of the underlying authorisation if sooner.
+    public static func expiry(issuedOn: CivilDate, authorisationEndsOn: CivilDate?) -> CivilDate {
+        let (year, month, day) = issuedOn.components
+        let threeYears = CivilDate(year: year + 3, month: month, day: day)
+            ?? CivilDate(year: year + 3, month: month, day: day - 1)!  // 29 February → 28 February
+        if let authorisationEndsOn, authorisationEndsOn < threeYears { return authorisationEndsOn }
+        return threeYears
+    }
+}
+
+/// An API key's record: never the secret, only its SHA-256.
+public struct APIKey: Sendable, Equatable, Codable {
+    public var id: APIKeyID
+    public var party: PartyID
+    /// The public part of the key, `drk_<prefix>_…`, used to find the record.
+    public var prefix: String
+    /// SHA-256 of the secret part, lowercase hex.
+    public var secretHash: String
+    public var label: String
+    public var createdAt: Timestamp
+    public var revokedAt: Timestamp?
+}
+
+/// Who may object during public notice (R5), a deployment setting.
+public enum ObjectionPolicy: String, Sendable, Codable {
+    case anyone
+    /// Only a party with a registered right over the dataset or one of its sources.
+    case interestedParties = "interested_parties"
+}
+
+/// The deployment's settings the core decides with.
+public struct RegistrySettings: Sendable, Equatable, Codable {
+    public var objectionPolicy: ObjectionPolicy = .anyone
+    public var calendar = WorkingCalendar()
+    /// Sandbox clock offset from the real clock, in seconds (0 outside sandbox mode).
+    public var clockOffsetSeconds: Int64 = 0
+
+    public init() {}
+}

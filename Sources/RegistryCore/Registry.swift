@@ -1,0 +1,64 @@
+import Synchronization
+
+/// The in-memory core as a shared object: one writer at a time, many readers.
+///
+/// Readers take a read lock for the duration of a query; the writer takes the write lock only to apply
+/// changes that PostgreSQL has already made durable (microseconds). Planning happens under the read
+/// lock — it is the store's single writer task that guarantees no other change lands between a plan
+/// and its apply.
+public final class Registry: @unchecked Sendable {
+    // @unchecked: `state` is only touched under `lock`, a pthread read-write lock.
+    private var state: RegistryState
+    private let lock = ReadWriteLock()
+
+    public init(state: RegistryState = RegistryState()) {
+        self.state = state
+    }
+
+    /// Runs `body` with the current state under the read lock. Keep it short: it holds up the writer.
+    public func read<T>(_ body: (borrowing RegistryState) throws -> T) rethrows -> T {
+        lock.lockRead()
+        defer { lock.unlock() }
+        return try body(state)
+    }
+
+    /// Applies durable changes and returns their audit entries. Only the store's writer calls this.
+    public func apply(_ entries: [ChangeEntry], actor: String, at: Timestamp) -> [AuditEntry] {
+        lock.lockWrite()
+        defer { lock.unlock() }
+        return state.apply(entries, actor: actor, at: at)
+    }
+
+    /// Replaces the whole state (after a rebuild from the database).
+    public func replace(with newState: RegistryState) {
+        lock.lockWrite()
+        defer { lock.unlock() }
+        state = newState
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A pthread read-write lock.
+final class ReadWriteLock: @unchecked Sendable {
+    private let handle: UnsafeMutablePointer<pthread_rwlock_t>
+
+    init() {
+        handle = .allocate(capacity: 1)
+        handle.initialize(to: pthread_rwlock_t())
+        precondition(pthread_rwlock_init(handle, nil) == 0, "pthread_rwlock_init failed")
+    }
+
+    deinit {
+        pthread_rwlock_destroy(handle)
+        handle.deallocate()
+    }
+
+    func lockRead() { precondition(pthread_rwlock_rdlock(handle) == 0) }
+    func lockWrite() { precondition(pthread_rwlock_wrlock(handle) == 0) }
+    func unlock() { precondition(pthread_rwlock_unlock(handle) == 0) }
+}

@@ -1,0 +1,141 @@
+/// A field of a request that was wrong, and why.
+public struct FieldProblem: Sendable, Equatable, Codable {
+    public var field: String
+    public var reason: String
+    public init(_ field: String, _ reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+}
+
+/// Why the core would not carry out a command. Each case maps to one HTTP status.
+public enum RegistryError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The actor may not do this (403).
+    case forbidden(String)
+    /// No such thing, or not visible to the actor (404).
+    case notFound(String)
+    /// The request is malformed; each field says why (400).
+    case invalid([FieldProblem])
+    /// The request conflicts with the current state (409).
+    case conflict(String)
+    /// A domain rule refused the request; each reason names its rule (422).
+    case refused([Refusal])
+
+    public var description: String {
+        switch self {
+        case .forbidden(let reason): "forbidden: \(reason)"
+        case .notFound(let what): "not found: \(what)"
+        case .invalid(let problems): "invalid: " + problems.map { "\($0.field) \($0.reason)" }.joined(separator: "; ")
+        case .conflict(let reason): "conflict: \(reason)"
+        case .refused(let refusals): "refused: " + refusals.map(\.description).joined(separator: "; ")
+        }
+    }
+}
+
+/// A party to be created.
+public struct NewParty: Sendable, Equatable {
+    public var name: String
+    public var kind: PartyKind
+    public var region: String
+    public var jurisdiction: Jurisdiction
+    public var creditCode: String?
+
+    public init(name: String, kind: PartyKind, region: String, jurisdiction: Jurisdiction, creditCode: String?) {
+        self.name = name
+        self.kind = kind
+        self.region = region
+        self.jurisdiction = jurisdiction
+        self.creditCode = creditCode
+    }
+}
+
+/// A dataset to be registered by the acting party, who becomes its holder.
+public struct NewDataset: Sendable, Equatable {
+    public var title: String
+    public var description: String
+    public var grade: Grade
+    public var personalInformation: PersonalInformationLevel
+    public var individualsCovered: Int64
+    public var region: String
+    public var sharing: SharingCategory?
+    public var fingerprint: String
+    public var format: String
+    public var updateCycle: String
+    public var sizeBytes: Int64
+    public var tags: [String]
+
+    public init(
+        title: String, description: String, grade: Grade, personalInformation: PersonalInformationLevel, individualsCovered: Int64,
+        region: String, sharing: SharingCategory?, fingerprint: String, format: String, updateCycle: String, sizeBytes: Int64,
+        tags: [String]
+    ) {
+        self.title = title
+        self.description = description
+        self.grade = grade
+        self.personalInformation = personalInformation
+        self.individualsCovered = individualsCovered
+        self.region = region
+        self.sharing = sharing
+        self.fingerprint = fingerprint
+        self.format = format
+        self.updateCycle = updateCycle
+        self.sizeBytes = sizeBytes
+        self.tags = tags
+    }
+}
+
+/// An application for registration.
+public struct NewRegistration: Sendable, Equatable {
+    public var dataset: DatasetID
+    public var right: RightKind
+    public var kind: RegistrationKind
+    public var sourceType: SourceType?
+    public var evidence: [Evidence]
+    public var truthfulnessCommitment: Bool
+    public var applicantRole: ApplicantRole
+    /// The number of the certificate a non-initial registration acts on.
+    public var targetCertificate: String?
+    public var transferee: PartyID?
+    public var authorisationEndsOn: CivilDate?
+    public var newFingerprint: String?
+    public var statement: String?
+
+    public init(
+        dataset: DatasetID, right: RightKind, kind: RegistrationKind, sourceType: SourceType?, evidence: [Evidence],
+        truthfulnessCommitment: Bool, applicantRole: ApplicantRole, targetCertificate: String? = nil, transferee: PartyID? = nil,
+        authorisationEndsOn: CivilDate? = nil, newFingerprint: String? = nil, statement: String? = nil
+    ) {
+        self.dataset = dataset
+        self.right = right
+        self.kind = kind
+        self.sourceType = sourceType
+        self.evidence = evidence
+        self.truthfulnessCommitment = truthfulnessCommitment
+        self.applicantRole = applicantRole
+        self.targetCertificate = targetCertificate
+        self.transferee = transferee
+        self.authorisationEndsOn = authorisationEndsOn
+        self.newFingerprint = newFingerprint
+        self.statement = statement
+    }
+}
+
+/// Everything that changes the registry. Planned by ``RegistryState/plan(_:by:at:)`` against the current
+/// state, persisted, then applied.
+public enum RegistryCommand: Sendable, Equatable {
+    case registerParty(NewParty)
+    /// The shell makes the secret; the core sees only its hash.
+    case issueAPIKey(party: PartyID, prefix: String, secretHash: String, label: String)
+    case revokeAPIKey(prefix: String)
+    case registerDataset(NewDataset)
+    case submitRegistration(NewRegistration)
+    case startReview(registration: String)
+    case decide(registration: String, accept: Bool, reason: String?)
+    case lodgeObjection(registration: String, grounds: String)
+    case ruleObjection(ObjectionID, ruling: ObjectionRuling, reason: String)
+    case updateSettings(objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?)
+    /// Sandbox only: moves the registry's clock forward, then completes what became due.
+    case advanceClock(seconds: Int64)
+    /// Completes what the clock has made due (notice periods that ended).
+    case tick
+}

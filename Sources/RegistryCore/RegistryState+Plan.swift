@@ -1,0 +1,461 @@
+/// Planning: the core decides every rule here, against the current state, and returns the whole
+/// records that change. Nothing is applied until the store has made them durable.
+extension RegistryState {
+    /// The changes `command` makes when `actor` issues it at `now` (nil actor: the system or a local
+    /// operator tool). Throws when the command must not happen.
+    public func plan(_ command: RegistryCommand, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
+        switch command {
+        case .registerParty(let new):
+            try require(actor, is: [.operator], to: "register parties")
+            return [ChangeEntry("party.registered", .party(try validParty(new, at: now)))]
+
+        case .issueAPIKey(let partyID, let prefix, let secretHash, let label):
+            try require(actor, is: [.operator], to: "issue API keys")
+            guard party(partyID) != nil else { throw .notFound("party \(partyID.rawValue)") }
+            guard apiKey(prefix: prefix) == nil else { throw .conflict("an API key with prefix \(prefix) exists") }
+            guard label.count <= Limits.maxShortTextLength else { throw .invalid([FieldProblem("label", "at most \(Limits.maxShortTextLength) characters")]) }
+            let key = APIKey(
+                id: APIKeyID(rawValue: apiKeys.nextID), party: partyID, prefix: prefix, secretHash: secretHash, label: label,
+                createdAt: now, revokedAt: nil)
+            return [ChangeEntry("api_key.issued", .apiKey(key))]
+
+        case .revokeAPIKey(let prefix):
+            try require(actor, is: [.operator], to: "revoke API keys")
+            guard var key = apiKey(prefix: prefix) else { throw .notFound("API key \(prefix)") }
+            guard key.revokedAt == nil else { throw .conflict("API key \(prefix) is already revoked") }
+            key.revokedAt = now
+            return [ChangeEntry("api_key.revoked", .apiKey(key))]
+
+        case .registerDataset(let new):
+            guard let actor, actor.kind.mayHoldData else {
+                throw .forbidden("only departments, enterprises and model labs hold datasets")
+            }
+            return [ChangeEntry("dataset.registered", .dataset(try validDataset(new, holder: actor, at: now)))]
+
+        case .submitRegistration(let new):
+            return try planSubmission(new, by: actor, at: now)
+
+        case .startReview(let number):
+            try require(actor, is: [.registrar], to: "review registrations")
+            var registration = try registration(numbered: number)
+            return try transition(&registration, .startReview, kind: "registration.review_started", at: now)
+
+        case .decide(let number, let accept, let reason):
+            try require(actor, is: [.registrar], to: "decide registrations")
+            var registration = try registration(numbered: number)
+            if accept {
+                return try transition(&registration, .accept(today: today(at: now)), kind: "registration.accepted", at: now)
+            }
+            guard let reason, !reason.isEmpty, reason.count <= Limits.maxLongTextLength else {
+                throw .invalid([FieldProblem("reason", "a refusal must give its reasons")])
+            }
+            return try transition(&registration, .refuse([Refusal("review", reason)]), kind: "registration.refused", at: now)
+
+        case .lodgeObjection(let number, let grounds):
+            return try planObjection(number: number, grounds: grounds, by: actor, at: now)
+
+        case .ruleObjection(let objectionID, let ruling, let reason):
+            try require(actor, is: [.registrar], to: "rule on objections")
+            guard var objection = objection(objectionID) else { throw .notFound("objection \(objectionID.rawValue)") }
+            guard objection.ruling == nil else { throw .conflict("objection \(objectionID.rawValue) was already ruled \(objection.ruling!.rawValue)") }
+            guard !reason.isEmpty, reason.count <= Limits.maxLongTextLength else {
+                throw .invalid([FieldProblem("reason", "a ruling must give its reasons")])
+            }
+            guard var registration = registration(objection.registration) else { throw .notFound("registration of objection") }
+            objection.ruling = ruling
+            objection.ruledBy = actor?.id
+            objection.rulingReason = reason
+            objection.ruledAt = now
+            var entries = [ChangeEntry("objection.ruled", .objection(objection))]
+            entries += try transition(
+                &registration, .objectionRuled(upheld: ruling == .upheld, today: today(at: now)), kind: "registration.objection_ruled", at: now)
+            return entries
+
+        case .updateSettings(let policy, let calendar):
+            try require(actor, is: [.operator], to: "change settings")
+            var updated = settings
+            if let policy { updated.objectionPolicy = policy }
+            if let calendar {
+                guard calendar.holidays.count + calendar.workingWeekendDays.count <= Limits.maxCalendarDays else {
+                    throw .invalid([FieldProblem("calendar", "at most \(Limits.maxCalendarDays) listed days")])
+                }
+                updated.calendar = calendar
+            }
+            return [ChangeEntry("settings.changed", .settings(updated))]
+
+        case .advanceClock(let seconds):
+            try require(actor, is: [.operator], to: "move the sandbox clock")
+            guard seconds > 0, seconds <= Limits.maxClockAdvanceSeconds else {
+                throw .invalid([FieldProblem("seconds", "must be between 1 and \(Limits.maxClockAdvanceSeconds)")])
+            }
+            var updated = settings
+            updated.clockOffsetSeconds += seconds
+            var advanced = self
+            advanced.apply(.settings(updated))
+            return [ChangeEntry("clock.advanced", .settings(updated))]
+                + advanced.planDue(at: now.adding(seconds: seconds))
+
+        case .tick:
+            return planDue(at: now)
+        }
+    }
+
+    /// The local date at `now` in the registry's calendar.
+    public func today(at now: Timestamp) -> CivilDate {
+        settings.calendar.date(at: now)
+    }
+
+    // MARK: Registration
+
+    private func planSubmission(_ new: NewRegistration, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
+        guard let actor else { throw .forbidden("registrations are submitted by parties") }
+        let mayApply = actor.kind.mayHoldData || (new.kind == .revocation && (actor.kind == .registrar || actor.kind == .regulator))
+        guard mayApply else { throw .forbidden("a \(actor.kind.rawValue) does not apply for data rights") }
+
+        var problems: [FieldProblem] = []
+        guard let dataset = dataset(new.dataset) else { throw .invalid([FieldProblem("dataset", "no dataset \(new.dataset.rawValue)")]) }
+        var target: Certificate?
+        if new.kind.targetsCertificate {
+            if let number = new.targetCertificate {
+                target = certificate(number: number)
+                if target == nil { problems.append(FieldProblem("certificate", "no certificate \(number)")) }
+                if let target, target.dataset != dataset.id { problems.append(FieldProblem("certificate", "belongs to another dataset")) }
+                if let target, target.right != new.right { problems.append(FieldProblem("right", "the certificate is for the \(target.right.rawValue) right")) }
+            } else {
+                problems.append(FieldProblem("certificate", "required for a \(new.kind.rawValue) registration"))
+            }
+        } else if new.targetCertificate != nil {
+            problems.append(FieldProblem("certificate", "an initial registration does not act on a certificate"))
+        }
+        if new.kind == .transfer {
+            if let transferee = new.transferee {
+                if let party = party(transferee) {
+                    if !party.kind.mayHoldData { problems.append(FieldProblem("transferee", "a \(party.kind.rawValue) cannot hold data rights")) }
+                    if party.id == actor.id { problems.append(FieldProblem("transferee", "must be another party")) }
+                } else {
+                    problems.append(FieldProblem("transferee", "no party \(transferee.rawValue)"))
+                }
+            } else {
+                problems.append(FieldProblem("transferee", "required for a transfer"))
+            }
+        } else if new.transferee != nil {
+            problems.append(FieldProblem("transferee", "only a transfer names a transferee"))
+        }
+        if (new.kind == .initial || new.kind == .transfer) && new.sourceType == nil {
+            problems.append(FieldProblem("sourceType", "required for a \(new.kind.rawValue) registration (R8)"))
+        }
+        if new.evidence.count > Limits.maxEvidencePerRegistration {
+            problems.append(FieldProblem("evidence", "at most \(Limits.maxEvidencePerRegistration) documents"))
+        }
+        for (index, item) in new.evidence.enumerated() where !Evidence.isDigest(item.sha256) {
+            problems.append(FieldProblem("evidence[\(index)].sha256", "must be a SHA-256 digest: 64 lowercase hex digits"))
+        }
+        if let fingerprint = new.newFingerprint {
+            if new.kind != .change { problems.append(FieldProblem("newFingerprint", "only a change registration updates the fingerprint")) }
+            if !Evidence.isDigest(fingerprint) { problems.append(FieldProblem("newFingerprint", "must be a SHA-256 digest: 64 lowercase hex digits")) }
+        }
+        if new.kind == .cancellation || new.kind == .revocation {
+            if (new.statement ?? "").isEmpty { problems.append(FieldProblem("statement", "a \(new.kind.rawValue) must state its grounds")) }
+        }
+        if let statement = new.statement, statement.count > Limits.maxLongTextLength {
+            problems.append(FieldProblem("statement", "at most \(Limits.maxLongTextLength) characters"))
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
+
+        // Acting on a certificate needs to hold it, except a revocation, which interested parties and
+        // registrars may seek.
+        if let target, new.kind != .revocation, !target.holders.contains(actor.id) {
+            throw .forbidden("only a holder of \(target.number) may apply to \(new.kind.rawValue) it")
+        }
+
+        // Outright refusals: recorded as a refused registration with every failing reason.
+        var refusals: [Refusal] = []
+        if dataset.grade == .core {
+            refusals.append(Refusal("R13", "dataset \(dataset.id.rawValue) is core data, which is neither registrable nor grantable outside its holder"))
+        }
+        if new.applicantRole == .entrustedProcessor {
+            refusals.append(Refusal("R7", "an entrusted processor (outsourced processing, cloud hosting) acquires no right over the data it processes"))
+        }
+        if (new.kind == .initial || new.kind == .transfer) && new.evidence.isEmpty {
+            refusals.append(Refusal("R6", "a claim must carry source evidence: at least one document digest (contract, authorisation, review report or notarised deposit)"))
+        }
+        if !new.truthfulnessCommitment && new.kind != .revocation {
+            refusals.append(Refusal("R8", "the applicant's truthfulness commitment is required"))
+        }
+        if new.kind == .initial && new.right == .hold, let dispute = holdDispute(over: dataset.id, excluding: actor.id) {
+            refusals.append(Refusal("R6", dispute))
+        }
+        if new.kind == .initial, certificates(of: dataset.id).contains(where: {
+            $0.right == new.right && $0.holders.contains(actor.id) && $0.status(on: today(at: now)) == .valid
+        }) {
+            refusals.append(Refusal("R2", "the applicant already holds a valid \(new.right.rawValue) certificate for this dataset; apply for a change or a renewal"))
+        }
+        if let target, target.status(on: today(at: now)) != .valid, new.kind != .revocation || target.state != .active {
+            refusals.append(Refusal("R9", "certificate \(target.number) is \(target.status(on: today(at: now)).rawValue)"))
+        }
+
+        let id = RegistrationID(rawValue: registrations.nextID)
+        let registration = Registration(
+            id: id, number: Self.registrationNumber(id, on: today(at: now)), dataset: dataset.id, applicant: actor.id,
+            right: new.right, kind: new.kind, sourceType: new.sourceType, evidence: new.evidence,
+            truthfulnessCommitment: new.truthfulnessCommitment, applicantRole: new.applicantRole, targetCertificate: target?.id,
+            transferee: new.transferee, authorisationEndsOn: new.authorisationEndsOn, newFingerprint: new.newFingerprint,
+            statement: new.statement, status: refusals.isEmpty ? .submitted : .refused, noticeEndsOn: nil, pendingObjections: 0,
+            refusals: refusals, certificate: nil, submittedAt: now, updatedAt: now)
+        return [ChangeEntry(refusals.isEmpty ? "registration.submitted" : "registration.refused", .registration(registration))]
+    }
+
+    /// R6: why a new hold claim over `dataset` by someone other than `claimant` is disputed, if it is.
+    func holdDispute(over dataset: DatasetID, excluding claimant: PartyID) -> String? {
+        for certificate in certificates(of: dataset) where certificate.right == .hold && certificate.state == .active {
+            if !certificate.holders.contains(claimant) {
+                return "the hold right over dataset \(dataset.rawValue) is registered to party \(certificate.holders.map { String($0.rawValue) }.joined(separator: ", ")) (certificate \(certificate.number)); resolve that first"
+            }
+        }
+        for registration in registrations(of: dataset)
+        where registration.right == .hold && !registration.status.isFinal && registration.applicant != claimant
+            && (registration.kind == .initial || registration.kind == .transfer)
+        {
+            return "the hold right over dataset \(dataset.rawValue) is claimed by party \(registration.applicant.rawValue) in \(registration.number), not yet resolved"
+        }
+        return nil
+    }
+
+    private func planObjection(number: String, grounds: String, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
+        guard let actor, actor.kind != .operator else { throw .forbidden("objections are lodged by parties") }
+        var registration = try registration(numbered: number)
+        guard registration.applicant != actor.id else { throw .conflict("an applicant cannot object to its own registration") }
+        guard !grounds.isEmpty, grounds.count <= Limits.maxLongTextLength else {
+            throw .invalid([FieldProblem("grounds", "required, at most \(Limits.maxLongTextLength) characters")])
+        }
+        if settings.objectionPolicy == .interestedParties && !isInterested(actor.id, in: registration.dataset, on: today(at: now)) {
+            throw .forbidden("R5: only interested parties (holders of a registered right over the dataset or its sources) may object in this deployment")
+        }
+        let objection = Objection(
+            id: ObjectionID(rawValue: objections.nextID), registration: registration.id, objector: actor.id, grounds: grounds,
+            lodgedAt: now, ruling: nil, ruledBy: nil, rulingReason: nil, ruledAt: nil)
+        let entries = try transition(&registration, .objectionLodged(today: today(at: now)), kind: "registration.objection_lodged", at: now)
+        return [ChangeEntry("objection.lodged", .objection(objection))] + entries
+    }
+
+    /// R5: a party with a registered right over the dataset (its sources join with lineage).
+    func isInterested(_ party: PartyID, in dataset: DatasetID, on today: CivilDate) -> Bool {
+        certificates(of: dataset).contains { $0.holders.contains(party) && $0.status(on: today) == .valid }
+    }
+
+    private func registration(numbered number: String) throws(RegistryError) -> Registration {
+        guard let registration = registration(number: number) else { throw .notFound("registration \(number)") }
+        return registration
+    }
+
+    /// Runs the lifecycle and turns its actions into changes.
+    private func transition(
+        _ registration: inout Registration, _ event: RegistrationLifecycle.Event, kind: String, at now: Timestamp
+    ) throws(RegistryError) -> [ChangeEntry] {
+        var lifecycle = registration.lifecycle
+        let actions: [RegistrationLifecycle.Action]
+        do {
+            actions = try lifecycle.handle(event, calendar: settings.calendar)
+        } catch {
+            throw .refused([error])
+        }
+        registration.status = lifecycle.status
+        registration.noticeEndsOn = lifecycle.noticeEndsOn
+        registration.pendingObjections = lifecycle.pendingObjections
+        registration.updatedAt = now
+        var entries: [ChangeEntry] = []
+        var eventKind = kind
+        for action in actions {
+            switch action {
+            case .noticeStarted: eventKind = "registration.notice_started"
+            case .suspended: eventKind = "registration.suspended"
+            case .noticeResumed: eventKind = "registration.notice_resumed"
+            case .refused(let reasons):
+                registration.refusals += reasons
+                eventKind = "registration.refused"
+            case .issueCertificate:
+                return try issueCertificate(for: registration, at: now)
+            case .takeEffect:
+                return takeEffect(of: registration, at: now)
+            }
+        }
+        entries.append(ChangeEntry(eventKind, .registration(registration)))
+        return entries
+    }
+
+    // MARK: Effects
+
+    /// R9: issues the certificate of a registration whose notice has ended, superseding the one it acts on.
+    private func issueCertificate(for registration: Registration, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
+        var registration = registration
+        let today = today(at: now)
+        guard var dataset = dataset(registration.dataset) else { throw .notFound("dataset \(registration.dataset.rawValue)") }
+        var old: Certificate?
+        if let targetID = registration.targetCertificate {
+            old = certificate(targetID)
+            if let current = old, current.status(on: today) != .valid {
+                registration.status = .refused
+                registration.refusals.append(Refusal("R9", "certificate \(current.number) became \(current.status(on: today).rawValue) before issuance"))
+                return [ChangeEntry("registration.refused", .registration(registration))]
+            }
+        }
+        var entries: [ChangeEntry] = []
+        let id = CertificateID(rawValue: certificates.nextID)
+        var holders = old?.holders ?? [registration.applicant]
+        if registration.kind == .transfer, let transferee = registration.transferee { holders = [transferee] }
+        if registration.kind == .change, let fingerprint = registration.newFingerprint, fingerprint != dataset.fingerprint {
+            dataset.fingerprint = fingerprint
+            dataset.updatedAt = now
+            entries.append(ChangeEntry("dataset.fingerprint_changed", .dataset(dataset)))
+        }
+        if registration.kind == .transfer, registration.right == .hold, let transferee = registration.transferee {
+            dataset.holder = transferee
+            dataset.updatedAt = now
+            entries.append(ChangeEntry("dataset.holder_changed", .dataset(dataset)))
+        }
+        let certificate = Certificate(
+            id: id, number: Self.certificateNumber(id, on: today), registration: registration.id, dataset: dataset.id,
+            fingerprint: dataset.fingerprint, right: registration.right, holders: holders,
+            sourceType: registration.sourceType ?? old?.sourceType, issuedOn: today,
+            expiresOn: Certificate.expiry(issuedOn: today, authorisationEndsOn: registration.authorisationEndsOn),
+            state: .active, supersededBy: nil, stateChangedAt: now)
+        entries.append(ChangeEntry("certificate.issued", .certificate(certificate)))
+        if var old {
+            old.state = .superseded
+            old.supersededBy = id
+            old.stateChangedAt = now
+            entries.append(ChangeEntry("certificate.superseded", .certificate(old)))
+        }
+        registration.status = .issued
+        registration.certificate = id
+        registration.updatedAt = now
+        entries.insert(ChangeEntry("registration.issued", .registration(registration)), at: 0)
+        return entries
+    }
+
+    /// A cancellation or revocation accepted by the registrar revokes its certificate.
+    private func takeEffect(of registration: Registration, at now: Timestamp) -> [ChangeEntry] {
+        var entries = [ChangeEntry("registration.recorded", .registration(registration))]
+        if let targetID = registration.targetCertificate, var target = certificate(targetID), target.state == .active {
+            target.state = .revoked
+            target.stateChangedAt = now
+            entries.append(ChangeEntry("certificate.revoked", .certificate(target)))
+        }
+        return entries
+    }
+
+    /// Issues every certificate whose notice has ended by `now`.
+    func planDue(at now: Timestamp) -> [ChangeEntry] {
+        let today = today(at: now)
+        var state = self
+        var entries: [ChangeEntry] = []
+        for registration in registrationsInNotice where registration.noticeEndsOn.map({ today > $0 }) ?? false {
+            var current = registration
+            // Each issuance sees the ones before it (certificate ids, superseded certificates).
+            guard let due = try? state.transition(&current, .clock(today: today), kind: "registration.issued", at: now) else { continue }
+            for entry in due { state.apply(entry.record) }
+            entries += due
+        }
+        return entries
+    }
+
+    // MARK: Validation
+
+    private func validParty(_ new: NewParty, at now: Timestamp) throws(RegistryError) -> Party {
+        var problems: [FieldProblem] = []
+        let name = new.name.trimmingWhitespace
+        if name.isEmpty || name.count > Limits.maxShortTextLength {
+            problems.append(FieldProblem("name", "required, at most \(Limits.maxShortTextLength) characters"))
+        }
+        if !Regions.isKnown(new.region) {
+            problems.append(FieldProblem("region", "must be a provincial code such as CN-BJ, or a two-letter country code outside China"))
+        } else if new.jurisdiction == .mainland && !Regions.isMainland(new.region) {
+            problems.append(FieldProblem("region", "\(new.region) is outside the mainland jurisdiction"))
+        } else if new.jurisdiction == .outside && Regions.isMainland(new.region) {
+            problems.append(FieldProblem("jurisdiction", "\(new.region) is in the mainland jurisdiction"))
+        }
+        if let code = new.creditCode {
+            if let problem = CreditCode.problem(with: code) {
+                problems.append(FieldProblem("creditCode", problem))
+            } else if let existing = partyByCreditCode[code] {
+                throw .conflict("credit code \(code) is already registered to party \(existing.rawValue)")
+            }
+        } else if new.jurisdiction == .mainland && new.kind.mayHoldData {
+            problems.append(FieldProblem("creditCode", "required for a mainland \(new.kind.rawValue) (GB 32100-2015)"))
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
+        return Party(
+            id: PartyID(rawValue: parties.nextID), name: name, kind: new.kind, region: new.region, jurisdiction: new.jurisdiction,
+            creditCode: new.creditCode, createdAt: now)
+    }
+
+    private func validDataset(_ new: NewDataset, holder: Party, at now: Timestamp) throws(RegistryError) -> Dataset {
+        var problems: [FieldProblem] = []
+        let title = new.title.trimmingWhitespace
+        if title.isEmpty || title.count > Limits.maxShortTextLength {
+            problems.append(FieldProblem("title", "required, at most \(Limits.maxShortTextLength) characters"))
+        }
+        if new.description.count > Limits.maxLongTextLength {
+            problems.append(FieldProblem("description", "at most \(Limits.maxLongTextLength) characters"))
+        }
+        if new.individualsCovered < 0 { problems.append(FieldProblem("individualsCovered", "must not be negative")) }
+        if new.personalInformation != .none && new.individualsCovered == 0 {
+            problems.append(FieldProblem("individualsCovered", "a dataset with personal information covers at least one individual (R11)"))
+        }
+        if Regions.provincial[new.region] == nil { problems.append(FieldProblem("region", "must be a provincial code such as CN-BJ")) }
+        if !Evidence.isDigest(new.fingerprint) {
+            problems.append(FieldProblem("fingerprint", "must be the SHA-256 of the manifest: 64 lowercase hex digits"))
+        }
+        if new.format.isEmpty || new.format.count > Limits.maxTagLength { problems.append(FieldProblem("format", "required, at most \(Limits.maxTagLength) characters")) }
+        if new.updateCycle.isEmpty || new.updateCycle.count > Limits.maxTagLength {
+            problems.append(FieldProblem("updateCycle", "required, at most \(Limits.maxTagLength) characters"))
+        }
+        if new.sizeBytes < 0 { problems.append(FieldProblem("sizeBytes", "must not be negative")) }
+        if new.tags.count > Limits.maxTagsPerDataset { problems.append(FieldProblem("tags", "at most \(Limits.maxTagsPerDataset) tags")) }
+        for (index, tag) in new.tags.enumerated() where tag.isEmpty || tag.count > Limits.maxTagLength {
+            problems.append(FieldProblem("tags[\(index)]", "1 to \(Limits.maxTagLength) characters"))
+        }
+        if holder.kind == .department && new.sharing == nil {
+            problems.append(FieldProblem("sharing", "government data needs a sharing category: unconditional, conditional or not_shared (R17)"))
+        }
+        if holder.kind != .department && new.sharing != nil {
+            problems.append(FieldProblem("sharing", "only government departments' data has a sharing category (R17)"))
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
+        let id = DatasetID(rawValue: datasets.nextID)
+        return Dataset(
+            id: id, holder: holder.id, title: title, description: new.description, grade: new.grade,
+            personalInformation: new.personalInformation, individualsCovered: new.individualsCovered, region: new.region,
+            sharing: new.sharing, fingerprint: new.fingerprint, format: new.format, updateCycle: new.updateCycle,
+            sizeBytes: new.sizeBytes, tags: new.tags, createdAt: now, updatedAt: now)
+    }
+
+    private func require(_ actor: Party?, is kinds: Set<PartyKind>, to action: String) throws(RegistryError) {
+        guard let actor else { return }  // local operator tools act as the system
+        guard kinds.contains(actor.kind) else {
+            throw .forbidden("a \(actor.kind.rawValue) may not \(action)")
+        }
+    }
+
+    static func registrationNumber(_ id: RegistrationID, on date: CivilDate) -> String {
+        "REG-\(date.components.year)-" + zeroPadded(id.rawValue, width: 8)
+    }
+
+    static func certificateNumber(_ id: CertificateID, on date: CivilDate) -> String {
+        "CERT-\(date.components.year)-" + zeroPadded(id.rawValue, width: 8)
+    }
+
+    static func zeroPadded(_ value: Int64, width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}
+
+extension String {
+    var trimmingWhitespace: String {
+        var text = Substring(self)
+        while let first = text.first, first.isWhitespace { text.removeFirst() }
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return String(text)
+    }
+}

@@ -1,0 +1,166 @@
+import RegistryCore
+import Testing
+
+/// The registry's rules, decided by the core in memory (the HTTP scenario repeats this on a real server).
+@Suite struct RegistryPlanTests {
+    @Test func R1_R4_R9_aHoldRightGoesFromClaimToCertificateAndTransfers() throws {
+        var world = World()
+        let ministry = try world.party("Ministry of Transport", .department, code: World.codes[0])
+        let lab = try world.party("Deep Lab", .enterprise, code: World.codes[1])
+        let registrar = try world.party("Registration Centre", .registrar)
+        let dataset = try world.dataset("Highway traffic counts", by: ministry)
+
+        let claim = try world.submit(World.claim(dataset), by: ministry)
+        #expect(claim.status == .submitted)
+        #expect(claim.number.hasPrefix("REG-2026-"))
+        try world.run(.startReview(registration: claim.number), by: registrar)
+        try world.run(.decide(registration: claim.number, accept: true, reason: nil), by: registrar)
+        #expect(world.state.registration(claim.id)?.noticeEndsOn == CivilDate("2026-12-07"))
+
+        world.advance(days: 15)  // past 7 December
+        let due = try world.run(.tick, by: nil)
+        #expect(due.contains { $0.kind == "certificate.issued" })
+        let issued = try #require(world.state.registration(claim.id))
+        #expect(issued.status == .issued)
+        let certificate = try #require(issued.certificate.flatMap(world.state.certificate))
+        #expect(certificate.holders == [ministry.id])
+        #expect(certificate.fingerprint == World.fingerprint)
+        #expect(certificate.expiresOn == CivilDate("2029-12-08"))
+        #expect(certificate.status(on: world.state.today(at: world.now)) == .valid)
+        // R1: holding implies neither use nor operate.
+        #expect(!world.state.certificates(of: dataset.id).contains { $0.right != .hold })
+
+        var transfer = World.claim(dataset)
+        transfer.kind = .transfer
+        transfer.sourceType = .transferred
+        transfer.targetCertificate = certificate.number
+        transfer.transferee = lab.id
+        let move = try world.submit(transfer, by: ministry)
+        try world.run(.startReview(registration: move.number), by: registrar)
+        try world.run(.decide(registration: move.number, accept: true, reason: nil), by: registrar)
+        world.advance(days: 20)
+        try world.run(.tick, by: nil)
+        let old = try #require(world.state.certificate(certificate.id))
+        #expect(old.status(on: world.state.today(at: world.now)) == .superseded)
+        let newCertificate = try #require(old.supersededBy.flatMap(world.state.certificate))
+        #expect(newCertificate.holders == [lab.id])
+        #expect(world.state.dataset(dataset.id)?.holder == lab.id)
+    }
+
+    @Test func R13_R6_R7_R8_outrightRefusalsAreRecordedWithEveryReason() throws {
+        var world = World()
+        let ministry = try world.party("Ministry", .department, code: World.codes[0])
+        let core = try world.dataset("National grid topology", by: ministry, grade: .core)
+        let refused = try world.submit(World.claim(core, role: .entrustedProcessor, evidence: false), by: ministry)
+        #expect(refused.status == .refused)
+        #expect(Set(refused.refusals.map(\.rule)) == ["R13", "R7", "R6"])
+        #expect(world.audit.last?.kind == "registration.refused")
+    }
+
+    @Test func R6_aCompetingHoldClaimIsADispute() throws {
+        var world = World()
+        let first = try world.party("First", .enterprise, code: World.codes[0])
+        let second = try world.party("Second", .enterprise, code: World.codes[1])
+        let dataset = try world.dataset("Shared sensor feed", by: first)
+        let pending = try world.submit(World.claim(dataset), by: first)
+        let competing = try world.submit(World.claim(dataset), by: second)
+        #expect(competing.status == .refused)
+        #expect(competing.refusals.first?.rule == "R6")
+        #expect(competing.refusals.first?.reason.contains(pending.number) == true)
+        // A use claim is not a hold dispute (R1: rights are separate).
+        #expect(try world.submit(World.claim(dataset, .use), by: second).status == .submitted)
+    }
+
+    @Test func R5_interestedPartiesOnlyWhenTheDeploymentSaysSo() throws {
+        var world = World()
+        let operatorParty = try world.party("Operator", .operator)
+        let holder = try world.party("Holder", .enterprise, code: World.codes[0])
+        let stranger = try world.party("Stranger", .enterprise, code: World.codes[1])
+        let registrar = try world.party("Registrar", .registrar)
+        let dataset = try world.dataset("Feed", by: holder)
+        let claim = try world.submit(World.claim(dataset, .use), by: holder)
+        try world.run(.startReview(registration: claim.number), by: registrar)
+        try world.run(.decide(registration: claim.number, accept: true, reason: nil), by: registrar)
+        try world.run(.updateSettings(objectionPolicy: .interestedParties, calendar: nil), by: operatorParty)
+        let error = #expect(throws: RegistryError.self) {
+            try world.run(.lodgeObjection(registration: claim.number, grounds: "not theirs"), by: stranger)
+        }
+        guard case .forbidden(let reason) = error else {
+            Issue.record("expected forbidden, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.hasPrefix("R5"))
+        try world.run(.updateSettings(objectionPolicy: .anyone, calendar: nil), by: operatorParty)
+        try world.run(.lodgeObjection(registration: claim.number, grounds: "not theirs"), by: stranger)
+        #expect(world.state.registration(claim.id)?.status == .suspended)
+    }
+
+    @Test func R30_theChainVerifiesAndNamesTheFirstAlteredEntry() throws {
+        var world = World()
+        let ministry = try world.party("Ministry", .department, code: World.codes[0])
+        for index in 0..<5 { _ = try world.dataset("Dataset \(index)", by: ministry) }
+        #expect(world.audit.map(\.sequence) == Array(1...6))
+        var verifier = AuditVerifier()
+        for entry in world.audit { _ = verifier.check(entry) }
+        #expect(verifier.outcome == .valid(entries: 6, head: world.state.auditHead.lastHash))
+
+        var tampered = world.audit
+        tampered[3].payload = tampered[3].payload.replacingFirst("Dataset 2", with: "Dataset X")
+        var second = AuditVerifier()
+        for entry in tampered { _ = second.check(entry) }
+        #expect(second.outcome == .broken(sequence: 4, reason: "hash does not match the entry's contents"))
+
+        var gap = world.audit
+        gap.remove(at: 2)
+        var third = AuditVerifier()
+        for entry in gap { _ = third.check(entry) }
+        guard case .broken(let sequence, _) = third.outcome else {
+            Issue.record("a missing entry must break the chain")
+            return
+        }
+        #expect(sequence == 3)
+    }
+
+    @Test func theDigestOfRecordsAppliedAgainEqualsTheLiveDigest() throws {
+        var world = World()
+        let ministry = try world.party("Ministry", .department, code: World.codes[0])
+        let registrar = try world.party("Registrar", .registrar)
+        let dataset = try world.dataset("Feed", by: ministry)
+        let claim = try world.submit(World.claim(dataset), by: ministry)
+        try world.run(.startReview(registration: claim.number), by: registrar)
+        // A rebuild loads each table's latest records, in id order, and restores the audit head.
+        var rebuilt = RegistryState()
+        for party in world.state.parties.all { rebuilt.apply(.party(party)) }
+        for dataset in world.state.datasets.all { rebuilt.apply(.dataset(dataset)) }
+        for registration in world.state.registrations.all { rebuilt.apply(.registration(registration)) }
+        rebuilt.restoreAuditHead(world.state.auditHead)
+        #expect(rebuilt.digest == world.state.digest)
+        try world.run(.decide(registration: claim.number, accept: true, reason: nil), by: registrar)
+        #expect(rebuilt.digest != world.state.digest)
+    }
+
+    @Test func authorityFollowsThePartyKind() throws {
+        var world = World()
+        let lab = try world.party("Lab", .modelLab, code: World.codes[0])
+        let regulator = try world.party("Regulator", .regulator)
+        let registrar = try world.party("Registrar", .registrar)
+        #expect(throws: RegistryError.self) { _ = try world.dataset("Not allowed", by: registrar) }
+        let dataset = try world.dataset("Lab corpus", by: lab)
+        let claim = try world.submit(World.claim(dataset), by: lab)
+        #expect(throws: RegistryError.forbidden("a regulator may not review registrations")) {
+            try world.run(.startReview(registration: claim.number), by: regulator)
+        }
+        #expect(throws: RegistryError.forbidden("a model_lab may not register parties")) {
+            try world.run(.registerParty(NewParty(name: "x", kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: lab)
+        }
+    }
+}
+
+extension String {
+    func replacingFirst(_ target: String, with replacement: String) -> String {
+        guard let range = range(of: target) else { return self }
+        return replacingCharacters(in: range, with: replacement)
+    }
+}
+
+import Foundation
