@@ -17,6 +17,7 @@ public struct PostgresType: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let unknown = PostgresType(rawValue: 705)
     public static let bpchar = PostgresType(rawValue: 1042)
     public static let varchar = PostgresType(rawValue: 1043)
+    public static let date = PostgresType(rawValue: 1082)
     public static let timestamp = PostgresType(rawValue: 1114)
     public static let timestamptz = PostgresType(rawValue: 1184)
     public static let numeric = PostgresType(rawValue: 1700)
@@ -32,6 +33,7 @@ public struct PostgresType: RawRepresentable, Hashable, Sendable, CustomStringCo
     public static let int8Array = PostgresType(rawValue: 1016)
     public static let float8Array = PostgresType(rawValue: 1022)
     public static let timestamptzArray = PostgresType(rawValue: 1185)
+    public static let dateArray = PostgresType(rawValue: 1182)
     public static let numericArray = PostgresType(rawValue: 1231)
     public static let uuidArray = PostgresType(rawValue: 2951)
     public static let jsonbArray = PostgresType(rawValue: 3807)
@@ -51,6 +53,7 @@ public struct PostgresType: RawRepresentable, Hashable, Sendable, CustomStringCo
         case .float8: "float8"
         case .bpchar: "bpchar"
         case .varchar: "varchar"
+        case .date: "date"
         case .timestamp: "timestamp"
         case .timestamptz: "timestamptz"
         case .numeric: "numeric"

@@ -13,6 +13,16 @@ public struct AuditEntry: Sendable, Equatable {
     public var previousHash: [UInt8]
     public var hash: [UInt8]
 
+    public init(sequence: Int64, at: Timestamp, actor: String, kind: String, payload: String, previousHash: [UInt8], hash: [UInt8]) {
+        self.sequence = sequence
+        self.at = at
+        self.actor = actor
+        self.kind = kind
+        self.payload = payload
+        self.previousHash = previousHash
+        self.hash = hash
+    }
+
     /// SHA-256 over the canonical encoding: previous hash, sequence and time (big-endian), then actor,
     /// kind and payload, each prefixed with its UTF-8 length.
     public static func computeHash(

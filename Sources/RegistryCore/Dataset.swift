@@ -79,4 +79,23 @@ public struct Dataset: Sendable, Equatable, Codable {
     public var tags: [String]
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
+
+    public init(id: DatasetID, holder: PartyID, title: String, description: String, grade: Grade, personalInformation: PersonalInformationLevel, individualsCovered: Int64, region: String, sharing: SharingCategory?, fingerprint: String, format: String, updateCycle: String, sizeBytes: Int64, tags: [String], createdAt: Timestamp, updatedAt: Timestamp) {
+        self.id = id
+        self.holder = holder
+        self.title = title
+        self.description = description
+        self.grade = grade
+        self.personalInformation = personalInformation
+        self.individualsCovered = individualsCovered
+        self.region = region
+        self.sharing = sharing
+        self.fingerprint = fingerprint
+        self.format = format
+        self.updateCycle = updateCycle
+        self.sizeBytes = sizeBytes
+        self.tags = tags
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
 }

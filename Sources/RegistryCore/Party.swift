@@ -34,6 +34,16 @@ public struct Party: Sendable, Equatable, Codable {
     /// Unified social credit code (GB 32100-2015), required for mainland organisations that hold data.
     public var creditCode: String?
     public var createdAt: Timestamp
+
+    public init(id: PartyID, name: String, kind: PartyKind, region: String, jurisdiction: Jurisdiction, creditCode: String?, createdAt: Timestamp) {
+        self.id = id
+        self.name = name
+        self.kind = kind
+        self.region = region
+        self.jurisdiction = jurisdiction
+        self.creditCode = creditCode
+        self.createdAt = createdAt
+    }
 }
 
 /// The 34 provincial-level divisions, by ISO 3166-2:CN code.

@@ -32,6 +32,31 @@ public struct Registration: Sendable, Equatable, Codable {
     var lifecycle: RegistrationLifecycle {
         RegistrationLifecycle(kind: kind, status: status, noticeEndsOn: noticeEndsOn, pendingObjections: pendingObjections)
     }
+
+    public init(id: RegistrationID, number: String, dataset: DatasetID, applicant: PartyID, right: RightKind, kind: RegistrationKind, sourceType: SourceType?, evidence: [Evidence], truthfulnessCommitment: Bool, applicantRole: ApplicantRole, targetCertificate: CertificateID?, transferee: PartyID?, authorisationEndsOn: CivilDate?, newFingerprint: String?, statement: String?, status: RegistrationStatus, noticeEndsOn: CivilDate?, pendingObjections: Int, refusals: [Refusal], certificate: CertificateID?, submittedAt: Timestamp, updatedAt: Timestamp) {
+        self.id = id
+        self.number = number
+        self.dataset = dataset
+        self.applicant = applicant
+        self.right = right
+        self.kind = kind
+        self.sourceType = sourceType
+        self.evidence = evidence
+        self.truthfulnessCommitment = truthfulnessCommitment
+        self.applicantRole = applicantRole
+        self.targetCertificate = targetCertificate
+        self.transferee = transferee
+        self.authorisationEndsOn = authorisationEndsOn
+        self.newFingerprint = newFingerprint
+        self.statement = statement
+        self.status = status
+        self.noticeEndsOn = noticeEndsOn
+        self.pendingObjections = pendingObjections
+        self.refusals = refusals
+        self.certificate = certificate
+        self.submittedAt = submittedAt
+        self.updatedAt = updatedAt
+    }
 }
 
 /// How the registrar ruled on an objection.
@@ -50,6 +75,18 @@ public struct Objection: Sendable, Equatable, Codable {
     public var ruledBy: PartyID?
     public var rulingReason: String?
     public var ruledAt: Timestamp?
+
+    public init(id: ObjectionID, registration: RegistrationID, objector: PartyID, grounds: String, lodgedAt: Timestamp, ruling: ObjectionRuling?, ruledBy: PartyID?, rulingReason: String?, ruledAt: Timestamp?) {
+        self.id = id
+        self.registration = registration
+        self.objector = objector
+        self.grounds = grounds
+        self.lodgedAt = lodgedAt
+        self.ruling = ruling
+        self.ruledBy = ruledBy
+        self.rulingReason = rulingReason
+        self.ruledAt = ruledAt
+    }
 }
 
 /// The stored status of a certificate; "expired" is derived from the date.
@@ -101,6 +138,22 @@ public struct Certificate: Sendable, Equatable, Codable {
         if let authorisationEndsOn, authorisationEndsOn < threeYears { return authorisationEndsOn }
         return threeYears
     }
+
+    public init(id: CertificateID, number: String, registration: RegistrationID, dataset: DatasetID, fingerprint: String, right: RightKind, holders: [PartyID], sourceType: SourceType?, issuedOn: CivilDate, expiresOn: CivilDate, state: CertificateState, supersededBy: CertificateID?, stateChangedAt: Timestamp) {
+        self.id = id
+        self.number = number
+        self.registration = registration
+        self.dataset = dataset
+        self.fingerprint = fingerprint
+        self.right = right
+        self.holders = holders
+        self.sourceType = sourceType
+        self.issuedOn = issuedOn
+        self.expiresOn = expiresOn
+        self.state = state
+        self.supersededBy = supersededBy
+        self.stateChangedAt = stateChangedAt
+    }
 }
 
 /// An API key's record: never the secret, only its SHA-256.
@@ -114,6 +167,16 @@ public struct APIKey: Sendable, Equatable, Codable {
     public var label: String
     public var createdAt: Timestamp
     public var revokedAt: Timestamp?
+
+    public init(id: APIKeyID, party: PartyID, prefix: String, secretHash: String, label: String, createdAt: Timestamp, revokedAt: Timestamp?) {
+        self.id = id
+        self.party = party
+        self.prefix = prefix
+        self.secretHash = secretHash
+        self.label = label
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
+    }
 }
 
 /// Who may object during public notice (R5), a deployment setting.

@@ -16,7 +16,7 @@ public final class Registry: @unchecked Sendable {
     }
 
     /// Runs `body` with the current state under the read lock. Keep it short: it holds up the writer.
-    public func read<T>(_ body: (borrowing RegistryState) throws -> T) rethrows -> T {
+    public func read<T>(_ body: (RegistryState) throws -> T) rethrows -> T {
         lock.lockRead()
         defer { lock.unlock() }
         return try body(state)

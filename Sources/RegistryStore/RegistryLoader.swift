@@ -1,0 +1,143 @@
+import PostgresClient
+public import RegistryCore
+
+/// Rebuilds the core's state from PostgreSQL: every table in id order, then the audit head.
+public enum RegistryLoader {
+    /// Loads everything; runs on one pooled connection, in one REPEATABLE READ transaction so that the
+    /// tables and the chain head are one consistent snapshot.
+    public static func load(from database: RegistryDatabase) async throws -> RegistryState {
+        try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
+            try load(on: connection)
+        }
+    }
+
+    static func load(on connection: PostgresConnection) throws -> RegistryState {
+        var state = RegistryState()
+        for row in try connection.query("SELECT id, name, kind, region, jurisdiction, credit_code, created_at FROM party ORDER BY id").map({ $0 }) {
+            state.apply(.party(Party(
+                id: PartyID(rawValue: try row.decode(Int64.self, column: 0)), name: try row.decode(String.self, column: 1),
+                kind: try enumValue(PartyKind.self, row, 2), region: try row.decode(String.self, column: 3),
+                jurisdiction: try enumValue(Jurisdiction.self, row, 4), creditCode: try row.decode(String?.self, column: 5),
+                createdAt: try timestamp(row, 6))))
+        }
+        for row in try connection.query("SELECT id, party_id, prefix, secret_hash, label, created_at, revoked_at FROM api_key ORDER BY id").map({ $0 }) {
+            state.apply(.apiKey(APIKey(
+                id: APIKeyID(rawValue: try row.decode(Int64.self, column: 0)), party: PartyID(rawValue: try row.decode(Int64.self, column: 1)),
+                prefix: try row.decode(String.self, column: 2), secretHash: try row.decode(String.self, column: 3),
+                label: try row.decode(String.self, column: 4), createdAt: try timestamp(row, 5), revokedAt: try optionalTimestamp(row, 6))))
+        }
+        for row in try connection.query("""
+            SELECT id, holder_id, title, description, grade, pi_level, individuals_covered, region, sharing_category, sharing_text,
+                   fingerprint, format, update_cycle, size_bytes, tags, created_at, updated_at
+            FROM dataset ORDER BY id
+            """).map({ $0 }) {
+            let sharingName = try row.decode(String?.self, column: 8)
+            state.apply(.dataset(Dataset(
+                id: DatasetID(rawValue: try row.decode(Int64.self, column: 0)), holder: PartyID(rawValue: try row.decode(Int64.self, column: 1)),
+                title: try row.decode(String.self, column: 2), description: try row.decode(String.self, column: 3),
+                grade: try enumValue(Grade.self, row, 4), personalInformation: try enumValue(PersonalInformationLevel.self, row, 5),
+                individualsCovered: try row.decode(Int64.self, column: 6), region: try row.decode(String.self, column: 7),
+                sharing: try sharingName.map { name in
+                    guard let sharing = SharingCategory(name: name, text: try row.decode(String?.self, column: 9)) else {
+                        throw PostgresError(kind: .decoding, message: "dataset sharing category \(name) is incomplete")
+                    }
+                    return sharing
+                },
+                fingerprint: try row.decode(String.self, column: 10), format: try row.decode(String.self, column: 11),
+                updateCycle: try row.decode(String.self, column: 12), sizeBytes: try row.decode(Int64.self, column: 13),
+                tags: try row.decode([String].self, column: 14), createdAt: try timestamp(row, 15), updatedAt: try timestamp(row, 16))))
+        }
+        for row in try connection.query("""
+            SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
+                   applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
+                   notice_ends_on, pending_objections, refusals, certificate_id, submitted_at, updated_at
+            FROM registration ORDER BY id
+            """).map({ $0 }) {
+            state.apply(.registration(Registration(
+                id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), applicant: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
+                right: try enumValue(RightKind.self, row, 4), kind: try enumValue(RegistrationKind.self, row, 5),
+                sourceType: try optionalEnumValue(SourceType.self, row, 6), evidence: try jsonValue([Evidence].self, row, 7),
+                truthfulnessCommitment: try row.decode(Bool.self, column: 8), applicantRole: try enumValue(ApplicantRole.self, row, 9),
+                targetCertificate: try row.decode(Int64?.self, column: 10).map(CertificateID.init(rawValue:)),
+                transferee: try row.decode(Int64?.self, column: 11).map(PartyID.init(rawValue:)),
+                authorisationEndsOn: try optionalDate(row, 12), newFingerprint: try row.decode(String?.self, column: 13),
+                statement: try row.decode(String?.self, column: 14), status: try enumValue(RegistrationStatus.self, row, 15),
+                noticeEndsOn: try optionalDate(row, 16), pendingObjections: try row.decode(Int.self, column: 17),
+                refusals: try jsonValue([Refusal].self, row, 18),
+                certificate: try row.decode(Int64?.self, column: 19).map(CertificateID.init(rawValue:)),
+                submittedAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
+        }
+        for row in try connection.query("""
+            SELECT id, registration_id, objector_id, grounds, lodged_at, ruling, ruled_by, ruling_reason, ruled_at
+            FROM objection ORDER BY id
+            """).map({ $0 }) {
+            state.apply(.objection(Objection(
+                id: ObjectionID(rawValue: try row.decode(Int64.self, column: 0)),
+                registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 1)),
+                objector: PartyID(rawValue: try row.decode(Int64.self, column: 2)), grounds: try row.decode(String.self, column: 3),
+                lodgedAt: try timestamp(row, 4), ruling: try optionalEnumValue(ObjectionRuling.self, row, 5),
+                ruledBy: try row.decode(Int64?.self, column: 6).map(PartyID.init(rawValue:)),
+                rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8))))
+        }
+        for row in try connection.query("""
+            SELECT id, number, registration_id, dataset_id, fingerprint, right_kind, holder_ids, source_type, issued_on, expires_on,
+                   state, superseded_by, state_changed_at
+            FROM certificate ORDER BY id
+            """).map({ $0 }) {
+            state.apply(.certificate(Certificate(
+                id: CertificateID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
+                registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 2)),
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), fingerprint: try row.decode(String.self, column: 4),
+                right: try enumValue(RightKind.self, row, 5), holders: try row.decode([Int64].self, column: 6).map(PartyID.init(rawValue:)),
+                sourceType: try optionalEnumValue(SourceType.self, row, 7), issuedOn: try date(row, 8), expiresOn: try date(row, 9),
+                state: try enumValue(CertificateState.self, row, 10),
+                supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
+                stateChangedAt: try timestamp(row, 12))))
+        }
+        let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
+        if settings.count == 1 {
+            state.apply(.settings(try jsonValue(RegistrySettings.self, settings[0], 0)))
+        }
+        let head = try connection.query("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
+        if head.count == 1 {
+            state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))
+        }
+        return state
+    }
+
+    // MARK: Column helpers
+
+    static func enumValue<T: RawRepresentable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T where T.RawValue == String {
+        let text = try row.decode(String.self, column: column)
+        guard let value = T(rawValue: text) else {
+            throw PostgresError(kind: .decoding, message: "column \(column) holds \(text), not a \(T.self)")
+        }
+        return value
+    }
+
+    static func optionalEnumValue<T: RawRepresentable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T? where T.RawValue == String {
+        if row.isNull(column: column) { return nil }
+        return try enumValue(T.self, row, column)
+    }
+
+    static func timestamp(_ row: PostgresRow, _ column: Int) throws -> Timestamp {
+        Timestamp(microsecondsSince1970: try row.decode(PostgresTimestamp.self, column: column).microsecondsSince1970)
+    }
+
+    static func optionalTimestamp(_ row: PostgresRow, _ column: Int) throws -> Timestamp? {
+        try row.decode(PostgresTimestamp?.self, column: column).map { Timestamp(microsecondsSince1970: $0.microsecondsSince1970) }
+    }
+
+    static func date(_ row: PostgresRow, _ column: Int) throws -> CivilDate {
+        CivilDate(daysSince1970: try row.decode(PostgresDate.self, column: column).daysSince1970)
+    }
+
+    static func optionalDate(_ row: PostgresRow, _ column: Int) throws -> CivilDate? {
+        try row.decode(PostgresDate?.self, column: column).map { CivilDate(daysSince1970: $0.daysSince1970) }
+    }
+
+    static func jsonValue<T: Decodable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T {
+        try CanonicalJSON.decode(T.self, from: try row.decode(PostgresJSONB.self, column: column).text)
+    }
+}

@@ -1,0 +1,175 @@
+import Crypto
+import Foundation
+public import Logging
+public import PostgresClient
+public import RegistryCore
+
+/// The registry's write path and its reads: the in-memory core, made durable by PostgreSQL.
+///
+/// A write is planned by the core against its current state, persisted in one transaction together with
+/// its audit entries, and only then applied to the core. Writes run one at a time (``AsyncSerialLock``);
+/// reads go straight to the core under its read lock. One process writes a database: the service holds
+/// a PostgreSQL advisory lock (the writer lease) for its whole life, and a second writer refuses to start.
+public final class RegistryService: Sendable {
+    public let registry: Registry
+    public let database: RegistryDatabase
+    /// Sandbox mode: the clock offset setting applies, and the clock may be advanced.
+    public let sandbox: Bool
+    private let writer = AsyncSerialLock()
+    private let lease: PostgresPool
+    private let logger: Logger
+
+    /// Key of the writer lease ("DRWRITER" in ASCII).
+    static let writerLeaseKey: Int64 = 0x4452_5752_4954_4552
+
+    /// Takes the writer lease and loads the core from the database (which must be migrated).
+    public static func open(database: RegistryDatabase, sandbox: Bool, logger: Logger) async throws -> RegistryService {
+        let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
+        let acquired = try await lease.query("SELECT pg_try_advisory_lock(\(writerLeaseKey))") { try $0.decode(Bool.self, column: 0) }
+        guard acquired == [true] else {
+            await lease.shutdown()
+            throw RegistryServiceError.anotherWriter
+        }
+        let started = ContinuousClock.now
+        let state = try await RegistryLoader.load(from: database)
+        logger.notice(
+            "Registry core loaded", metadata: ["elapsed": "\(ContinuousClock.now - started)", "digest": "\(state.digest.prefix(16))"])
+        return RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, logger: logger)
+    }
+
+    private init(registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, logger: Logger) {
+        self.registry = registry
+        self.database = database
+        self.sandbox = sandbox
+        self.lease = lease
+        self.logger = logger
+    }
+
+    /// Releases the writer lease.
+    public func close() async {
+        await lease.shutdown()
+    }
+
+    /// The registry's time: the wall clock, plus the sandbox offset in sandbox mode.
+    public func now() -> Timestamp {
+        let wall = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+        let offset = sandbox ? registry.read { $0.settings.clockOffsetSeconds } : 0
+        return Timestamp(microsecondsSince1970: wall + offset * 1_000_000)
+    }
+
+    /// Plans, persists and applies `command`; returns the changes made (empty when nothing was due).
+    @discardableResult
+    public func execute(_ command: RegistryCommand, by actor: Party?) async throws -> [ChangeEntry] {
+        if case .advanceClock = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
+        return try await writer.withLock {
+            let now = self.now()
+            let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
+            let (entries, audit) = try registry.read { state -> ([ChangeEntry], [AuditEntry]) in
+                let entries = try state.plan(command, by: actor, at: now)
+                var head = state.auditHead
+                let audit = entries.map {
+                    head.append(at: now, actor: actorName, kind: $0.kind, payload: CanonicalJSON.encode($0.record))
+                }
+                return (entries, audit)
+            }
+            guard !entries.isEmpty else { return [] }
+            try await database.pool.withTransaction { connection in
+                for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
+                for entry in audit { try RecordSQL.insert(entry, on: connection) }
+            }
+            let applied = registry.apply(entries, actor: actorName, at: now)
+            precondition(applied == audit, "the core's audit chain must match what was persisted")
+            return entries
+        }
+    }
+
+    // MARK: API keys
+
+    /// Issues an API key for `party`; the returned secret is shown once and never stored.
+    public func issueKey(for party: PartyID, label: String, by actor: Party?) async throws -> (key: APIKey, token: String) {
+        let prefix = Self.randomToken(bytes: 6)
+        let secret = Self.randomToken(bytes: 24)
+        let entries = try await execute(.issueAPIKey(party: party, prefix: prefix, secretHash: Self.hash(secret), label: label), by: actor)
+        guard case .apiKey(let key) = entries.first?.record else { preconditionFailure("issuing a key yields the key") }
+        return (key, "drk_\(prefix)_\(secret)")
+    }
+
+    /// The party a bearer token belongs to, when the key exists and is not revoked.
+    public func authenticate(token: String) -> Party? {
+        let parts = token.split(separator: "_", maxSplits: 2)
+        guard parts.count == 3, parts[0] == "drk" else { return nil }
+        let presented = Array(Self.hash(String(parts[2])).utf8)
+        return registry.read { state -> Party? in
+            guard let key = state.apiKey(prefix: String(parts[1])), key.revokedAt == nil else { return nil }
+            // Constant time over the hash, so response timing says nothing about how much matched.
+            let stored = Array(key.secretHash.utf8)
+            guard stored.count == presented.count else { return nil }
+            var difference: UInt8 = 0
+            for index in stored.indices { difference |= stored[index] ^ presented[index] }
+            return difference == 0 ? state.party(key.party) : nil
+        }
+    }
+
+    static func hash(_ secret: String) -> String {
+        Array(SHA256.hash(data: Array(secret.utf8))).hexString
+    }
+
+    static func randomToken(bytes count: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexString
+    }
+
+    // MARK: Audit
+
+    /// Walks the whole chain in sequence order from PostgreSQL and names the first entry that does not match.
+    public func verifyAudit() async throws -> AuditVerifier.Outcome {
+        try await AuditLog.verify(database.pool)
+    }
+}
+
+public enum RegistryServiceError: Error, CustomStringConvertible {
+    case anotherWriter
+
+    public var description: String {
+        switch self {
+        case .anotherWriter:
+            "another DataRights process is writing this database (it holds the writer lease); stop it first, or use its API"
+        }
+    }
+}
+
+/// Reading the audit chain back from PostgreSQL.
+public enum AuditLog {
+    /// Entries with sequence greater than `after`, at most `limit`.
+    public static func entries(_ pool: PostgresPool, after: Int64, limit: Int) async throws -> [AuditEntry] {
+        try await pool.withConnection { connection in try page(on: connection, after: after, limit: limit) }
+    }
+
+    static func page(on connection: PostgresConnection, after: Int64, limit: Int) throws -> [AuditEntry] {
+        try connection.query("""
+            SELECT seq, at, actor, kind, payload, prev_hash, hash FROM audit_event
+            WHERE seq > \(after) ORDER BY seq LIMIT \(Int64(limit))
+            """).map { row in
+            AuditEntry(
+                sequence: try row.decode(Int64.self, column: 0), at: try RegistryLoader.timestamp(row, 1),
+                actor: try row.decode(String.self, column: 2), kind: try row.decode(String.self, column: 3),
+                payload: try row.decode(String.self, column: 4), previousHash: try row.decode([UInt8].self, column: 5),
+                hash: try row.decode([UInt8].self, column: 6))
+        }
+    }
+
+    /// Verifies the chain end to end, a page at a time.
+    public static func verify(_ pool: PostgresPool, pageSize: Int = 10_000) async throws -> AuditVerifier.Outcome {
+        try await pool.withConnection { connection in
+            var verifier = AuditVerifier()
+            var after: Int64 = 0
+            while true {
+                let entries = try page(on: connection, after: after, limit: pageSize)
+                for entry in entries where !verifier.check(entry) { return verifier.outcome }
+                guard let last = entries.last, entries.count == pageSize else { break }
+                after = last.sequence
+            }
+            return verifier.outcome
+        }
+    }
+}
