@@ -1,6 +1,7 @@
 public import Hummingbird
 import Logging
 import NIOCore
+public import RegistryCore
 
 /// The request context of every DataRights route: Hummingbird's core storage plus the request id and
 /// the body limit of this deployment.
@@ -10,11 +11,21 @@ public struct AppRequestContext: RequestContext {
     public var requestID: String
     /// The deployment's request-body limit in bytes (``RegistryCore/Limits/maxRequestBodyBytes``).
     public var maxRequestBodyBytes: Int
+    /// The party whose API key authenticated this request; nil on public endpoints.
+    public var party: Party?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
         self.maxRequestBodyBytes = 1 << 20
+        self.party = nil
+    }
+
+    /// The authenticated party; the authentication middleware guarantees it on every `/v1` route but
+    /// the public ones.
+    func requireParty() throws -> Party {
+        guard let party else { throw Problem.unauthenticated() }
+        return party
     }
 
     /// Bodies larger than this are refused with 413 when collected.

@@ -14,15 +14,17 @@ public import RegistryStore
 public func buildApplication(
     configuration: ServerConfiguration,
     database: RegistryDatabase,
+    registry: RegistryService,
     metrics: PrometheusCollectorRegistry,
     logger: Logger
 ) -> some ApplicationProtocol {
-    let router = buildRouter(configuration: configuration, database: database, metrics: metrics)
+    let router = buildRouter(configuration: configuration, database: database, registry: registry, metrics: metrics)
     return Application(
         router: router,
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
             serverName: configuration.serverName),
+        services: [RegistryClockService(service: registry, logger: logger)],
         logger: logger)
 }
 
@@ -30,6 +32,7 @@ public func buildApplication(
 public func buildRouter(
     configuration: ServerConfiguration,
     database: RegistryDatabase,
+    registry: RegistryService,
     metrics: PrometheusCollectorRegistry
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -41,5 +44,11 @@ public func buildRouter(
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: BodyLimitMiddleware())
     router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
+
+    let registryController = RegistryController(service: registry)
+    registryController.publicRoutes(router.group("v1"))
+    let authenticated = router.group("v1").add(middleware: AuthenticationMiddleware(service: registry))
+    registryController.authenticatedRoutes(authenticated)
+    OversightController(service: registry).routes(authenticated, sandbox: configuration.sandbox)
     return router
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import RegistryCore
 import RegistryStore
 
 /// Gives every request its id (the client's `X-Request-Id` when sane, else a new one), puts it in the
@@ -52,6 +53,7 @@ struct ProblemMiddleware: RouterMiddleware {
             }
             var response = try problem.response(from: request, context: context)
             if problem.statusCode == 503 { response.headers[.retryAfter] = "1" }
+            if problem.statusCode == 401 { response.headers[.wwwAuthenticate] = "Bearer" }
             return response
         }
     }
@@ -74,6 +76,8 @@ struct ProblemMiddleware: RouterMiddleware {
             }
         case let decoding as DecodingError:
             return RequestDecoding.problem(for: decoding)
+        case let registryError as RegistryError:
+            return .from(registryError)
         default:
             if let overload = StoreErrors.overloadDescription(error) {
                 return .serviceUnavailable(overload)
@@ -141,5 +145,24 @@ enum RequestDecoding {
         @unknown default:
             return .badRequest("the body could not be decoded")
         }
+    }
+}
+
+/// Authenticates `Authorization: Bearer …` against the core's API keys (no database round trip) and puts
+/// the party in the context. Routes decide what the party may do; public routes skip this middleware.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+    let service: RegistryService
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            let party = service.authenticate(token: String(header.dropFirst("Bearer ".count)))
+        else {
+            throw Problem.unauthenticated()
+        }
+        var context = context
+        context.party = party
+        context.logger[metadataKey: "party.id"] = .stringConvertible(party.id.rawValue)
+        return try await next(request, context)
     }
 }

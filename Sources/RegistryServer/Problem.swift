@@ -1,6 +1,7 @@
 import Foundation
 public import HTTPTypes
 public import Hummingbird
+public import RegistryCore
 
 /// An RFC 9457 problem details answer (`application/problem+json`): what every error of the API looks
 /// like. `type` names the kind of problem with a stable URI; `detail` says what happened this time;
@@ -27,6 +28,8 @@ public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
     public var instance: String?
     public var requestID: String?
     public var errors: [FieldError]?
+    /// For refusals by a domain rule: each rule and its reason.
+    public var refusals: [Refusal]?
 
     public var status: HTTPResponse.Status { .init(code: statusCode) }
 
@@ -40,7 +43,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case type, title, detail, instance, errors
+        case type, title, detail, instance, errors, refusals
         case statusCode = "status"
         case requestID = "requestId"
     }
@@ -72,6 +75,34 @@ extension Problem {
 
     public static func payloadTooLarge(limit: Int) -> Problem {
         Problem(.contentTooLarge, kind: "payload-too-large", title: "Payload too large", detail: "request body exceeds \(limit) bytes")
+    }
+
+    public static func unauthenticated() -> Problem {
+        Problem(
+            .unauthorized, kind: "unauthenticated", title: "Authentication required",
+            detail: "send an API key as Authorization: Bearer drk_…")
+    }
+
+    /// The problem for a refusal of the core.
+    public static func from(_ error: RegistryError) -> Problem {
+        switch error {
+        case .forbidden(let reason):
+            return Problem(.forbidden, kind: "forbidden", title: "Forbidden", detail: reason)
+        case .notFound(let what):
+            return .notFound("\(what) does not exist or is not visible to this key")
+        case .invalid(let problems):
+            return .badRequest(
+                problems.map { "\($0.field): \($0.reason)" }.joined(separator: "; "),
+                errors: problems.map { FieldError(field: $0.field, reason: $0.reason) })
+        case .conflict(let reason):
+            return Problem(.conflict, kind: "conflict", title: "Conflict", detail: reason)
+        case .refused(let refusals):
+            var problem = Problem(
+                .unprocessableContent, kind: "refused", title: "Refused by a domain rule",
+                detail: refusals.map(\.description).joined(separator: "; "))
+            problem.refusals = refusals
+            return problem
+        }
     }
 
     public static func serviceUnavailable(_ detail: String) -> Problem {

@@ -23,9 +23,21 @@ public final class RegistryService: Sendable {
     static let writerLeaseKey: Int64 = 0x4452_5752_4954_4552
 
     /// Takes the writer lease and loads the core from the database (which must be migrated).
-    public static func open(database: RegistryDatabase, sandbox: Bool, logger: Logger) async throws -> RegistryService {
+    ///
+    /// - Parameter loadState: false only for tests that probe readiness against a database that is
+    ///   unreachable or unmigrated: no lease is taken and the core starts empty.
+    public static func open(database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true) async throws -> RegistryService {
         let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
-        let acquired = try await lease.query("SELECT pg_try_advisory_lock(\(writerLeaseKey))") { try $0.decode(Bool.self, column: 0) }
+        guard loadState else {
+            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, lease: lease, logger: logger)
+        }
+        let acquired: [Bool]
+        do {
+            acquired = try await lease.query("SELECT pg_try_advisory_lock(\(writerLeaseKey))") { try $0.decode(Bool.self, column: 0) }
+        } catch {
+            await lease.shutdown()
+            throw error
+        }
         guard acquired == [true] else {
             await lease.shutdown()
             throw RegistryServiceError.anotherWriter

@@ -59,11 +59,18 @@ struct ServeCommand: AsyncParsableCommand {
                 if try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE") {
                     try await store.migrate()
                 }
-                let app = buildApplication(configuration: configuration, database: store, metrics: metrics, logger: logger)
+                let registry = try await RegistryService.open(database: store, sandbox: configuration.sandbox, logger: logger)
+                let app = buildApplication(configuration: configuration, database: store, registry: registry, metrics: metrics, logger: logger)
                 logger.notice(
                     "DataRights serving",
                     metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
-                try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+                do {
+                    try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+                } catch {
+                    await registry.close()
+                    throw error
+                }
+                await registry.close()
             } catch {
                 await store.shutdown()
                 throw error

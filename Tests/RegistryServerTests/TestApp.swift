@@ -20,6 +20,13 @@ enum TestApp {
     static func make(
         limits: Limits = Limits(), migrate: Bool = true, connection: PostgresConfiguration? = nil, function: String = #function
     ) async throws -> (app: some ApplicationProtocol, database: RegistryDatabase) {
+        let (app, database, _) = try await makeWithRegistry(limits: limits, migrate: migrate, connection: connection, function: function)
+        return (app, database)
+    }
+
+    static func makeWithRegistry(
+        limits: Limits = Limits(), migrate: Bool = true, sandbox: Bool = true, connection: PostgresConfiguration? = nil, function: String = #function
+    ) async throws -> (app: some ApplicationProtocol, database: RegistryDatabase, registry: RegistryService) {
         let configuration: PostgresConfiguration
         if let connection {
             configuration = connection
@@ -28,9 +35,11 @@ enum TestApp {
         }
         let database = try RegistryDatabase(configuration: configuration, limits: limits, logger: Logger(label: "test.server"))
         if migrate { try await database.migrate() }
+        // Without the schema the core cannot load; readiness tests then run on an empty core.
+        let registry = try await RegistryService.open(database: database, sandbox: sandbox, logger: Logger(label: "test.server"), loadState: migrate)
         let app = buildApplication(
-            configuration: ServerConfiguration(port: 0, limits: limits), database: database, metrics: metrics,
-            logger: Logger(label: "test.server"))
-        return (app, database)
+            configuration: ServerConfiguration(port: 0, sandbox: sandbox, limits: limits), database: database, registry: registry,
+            metrics: metrics, logger: Logger(label: "test.server"))
+        return (app, database, registry)
     }
 }

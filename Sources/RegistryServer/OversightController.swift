@@ -1,0 +1,141 @@
+import Hummingbird
+import RegistryCore
+import RegistryStore
+
+/// Audit (R30), state digest, settings and the sandbox clock.
+struct OversightController: Sendable {
+    let service: RegistryService
+
+    struct AuditVerification: ResponseEncodable {
+        let valid: Bool
+        let entries: Int64?
+        let head: String?
+        let firstMismatch: Int64?
+        let reason: String?
+    }
+
+    struct AuditEntryView: Encodable, Sendable {
+        let sequence: Int64
+        let at: String
+        let actor: String
+        let kind: String
+        let payload: String
+        let previousHash: String
+        let hash: String
+    }
+
+    struct StateView: ResponseEncodable {
+        let digest: String
+        let counts: [String: Int]
+        let now: String
+        let today: String
+    }
+
+    struct SettingsBody: Codable {
+        struct CalendarBody: Codable {
+            let holidays: [CivilDate]
+            let workingWeekendDays: [CivilDate]?
+            let utcOffsetSeconds: Int?
+        }
+        let objectionPolicy: ObjectionPolicy?
+        let calendar: CalendarBody?
+    }
+
+    struct ClockBody: Decodable {
+        let days: Int?
+        let seconds: Int64?
+    }
+
+    struct ClockView: ResponseEncodable {
+        let now: String
+        let today: String
+        let offsetSeconds: Int64
+        let changes: [String]
+    }
+
+    func routes(_ group: RouterGroup<AppRequestContext>, sandbox: Bool) {
+        group.get("audit/verify") { _, context in try await verify(context) }
+        group.get("audit/events") { request, context in try await events(request, context) }
+        group.get("admin/state") { _, context in try state(context) }
+        group.get("settings") { _, context in try settings(context) }
+        group.put("settings") { request, context in try await updateSettings(request, context) }
+        if sandbox {
+            group.get("sandbox/clock") { _, context in try clock(context, changes: []) }
+            group.post("sandbox/clock") { request, context in try await advanceClock(request, context) }
+        }
+    }
+
+    func requireOverseer(_ context: AppRequestContext) throws {
+        let party = try context.requireParty()
+        guard party.kind == .regulator || party.kind == .operator else {
+            throw Problem.from(.forbidden("only regulators and operators read the audit chain"))
+        }
+    }
+
+    func verify(_ context: AppRequestContext) async throws -> AuditVerification {
+        try requireOverseer(context)
+        switch try await service.verifyAudit() {
+        case .valid(let entries, let head):
+            return AuditVerification(valid: true, entries: entries, head: head.hexString, firstMismatch: nil, reason: nil)
+        case .broken(let sequence, let reason):
+            return AuditVerification(valid: false, entries: nil, head: nil, firstMismatch: sequence, reason: reason)
+        }
+    }
+
+    func events(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        try requireOverseer(context)
+        let page = try PageRequest(request)
+        let entries = try await AuditLog.entries(service.database.pool, after: page.after, limit: page.limit)
+        let views = entries.map {
+            AuditEntryView(
+                sequence: $0.sequence, at: $0.at.description, actor: $0.actor, kind: $0.kind, payload: $0.payload,
+                previousHash: $0.previousHash.hexString, hash: $0.hash.hexString)
+        }
+        let next = entries.count == page.limit ? entries.last.map { String($0.sequence) } : nil
+        return try Page(items: views, nextCursor: next).response()
+    }
+
+    func state(_ context: AppRequestContext) throws -> StateView {
+        guard try context.requireParty().kind == .operator else { throw Problem.from(.forbidden("only operators read the state digest")) }
+        let now = service.now()
+        return service.registry.read { state in
+            StateView(digest: state.digest, counts: state.counts, now: now.description, today: state.today(at: now).description)
+        }
+    }
+
+    func settings(_ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let settings = service.registry.read { $0.settings }
+        return try SettingsBody(
+            objectionPolicy: settings.objectionPolicy,
+            calendar: .init(
+                holidays: settings.calendar.holidays.sorted(), workingWeekendDays: settings.calendar.workingWeekendDays.sorted(),
+                utcOffsetSeconds: settings.calendar.utcOffsetSeconds)
+        ).response()
+    }
+
+    func updateSettings(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let body = try await request.decode(as: SettingsBody.self, context: context)
+        let calendar = body.calendar.map {
+            WorkingCalendar(
+                holidays: Set($0.holidays), workingWeekendDays: Set($0.workingWeekendDays ?? []), utcOffsetSeconds: $0.utcOffsetSeconds ?? 8 * 3600)
+        }
+        try await service.execute(.updateSettings(objectionPolicy: body.objectionPolicy, calendar: calendar), by: try context.requireParty())
+        return try settings(context)
+    }
+
+    func advanceClock(_ request: Request, _ context: AppRequestContext) async throws -> ClockView {
+        let body = try await request.decode(as: ClockBody.self, context: context)
+        let seconds = Int64(body.days ?? 0) * 86_400 + (body.seconds ?? 0)
+        let entries = try await service.execute(.advanceClock(seconds: seconds), by: try context.requireParty())
+        return try clock(context, changes: entries.map(\.kind))
+    }
+
+    func clock(_ context: AppRequestContext, changes: [String]) throws -> ClockView {
+        guard try context.requireParty().kind == .operator else { throw Problem.from(.forbidden("only operators move the sandbox clock")) }
+        let now = service.now()
+        return service.registry.read { state in
+            ClockView(now: now.description, today: state.today(at: now).description, offsetSeconds: state.settings.clockOffsetSeconds, changes: changes)
+        }
+    }
+}

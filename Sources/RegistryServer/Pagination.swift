@@ -1,0 +1,39 @@
+import Hummingbird
+import RegistryCore
+
+/// `?cursor=…&limit=…`, validated: a bad value is a 400 naming the parameter.
+struct PageRequest {
+    let after: Int64
+    let limit: Int
+
+    init(_ request: Request) throws {
+        let query = request.uri.queryParameters
+        if let cursor = query["cursor"] {
+            guard let value = Int64(String(cursor)), value >= 0 else {
+                throw Problem.badRequest("cursor is not one this API gave out", errors: [.init(field: "cursor", reason: "invalid")])
+            }
+            after = value
+        } else {
+            after = 0
+        }
+        if let limitText = query["limit"] {
+            guard let value = Int(String(limitText)), (1...Limits.maxPageSize).contains(value) else {
+                throw Problem.badRequest("limit must be 1 to \(Limits.maxPageSize)", errors: [.init(field: "limit", reason: "1 to \(Limits.maxPageSize)")])
+            }
+            limit = value
+        } else {
+            limit = Limits.defaultPageSize
+        }
+    }
+
+    static func cursor(_ next: Int64?) -> String? { next.map(String.init) }
+}
+
+/// A required enum query parameter, or a 400 naming it.
+func queryEnum<T: RawRepresentable>(_ request: Request, _ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+    guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
+    guard let value = T(rawValue: String(text)) else {
+        throw Problem.badRequest("\(name) \(text) is not recognised", errors: [.init(field: name, reason: "unknown value")])
+    }
+    return value
+}

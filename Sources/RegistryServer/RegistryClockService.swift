@@ -1,0 +1,26 @@
+import Logging
+import RegistryCore
+import RegistryStore
+import ServiceLifecycle
+
+/// Completes what the clock makes due (notice periods that ended) once a minute, and once at start.
+struct RegistryClockService: Service {
+    let service: RegistryService
+    let logger: Logger
+    var interval: Duration = .seconds(60)
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let changes = try await service.execute(.tick, by: nil)
+                if !changes.isEmpty {
+                    logger.info("Clock completed due registrations", metadata: ["changes": "\(changes.count)"])
+                }
+            } catch {
+                logger.error("Clock tick failed", metadata: ["error": "\(error)"])
+            }
+            // Sleep, but wake for a graceful shutdown.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

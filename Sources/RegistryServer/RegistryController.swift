@@ -1,0 +1,304 @@
+import Foundation
+import Hummingbird
+import RegistryCore
+import RegistryStore
+
+/// Parties, API keys, datasets, registrations, objections and certificates: `/v1`.
+struct RegistryController: Sendable {
+    let service: RegistryService
+
+    // MARK: Bodies
+
+    struct NewPartyBody: Decodable {
+        let name: String
+        let kind: PartyKind
+        let region: String
+        let jurisdiction: Jurisdiction
+        let creditCode: String?
+    }
+
+    struct NewKeyBody: Decodable {
+        let label: String?
+    }
+
+    struct IssuedKey: ResponseEncodable {
+        let prefix: String
+        let party: Int64
+        let label: String
+        let createdAt: String
+        /// Shown once; only its hash is stored.
+        let token: String
+    }
+
+    struct NewDatasetBody: Decodable {
+        let title: String
+        let description: String?
+        let grade: Grade
+        let piLevel: PersonalInformationLevel
+        let individualsCovered: Int64
+        let region: String
+        let sharing: SharingView?
+        let fingerprint: String
+        let format: String
+        let updateCycle: String
+        let sizeBytes: Int64
+        let tags: [String]?
+    }
+
+    struct NewRegistrationBody: Decodable {
+        let dataset: Int64
+        let right: RightKind
+        let kind: RegistrationKind
+        let sourceType: SourceType?
+        let evidence: [Evidence]?
+        let truthfulnessCommitment: Bool
+        let applicantRole: ApplicantRole?
+        let certificate: String?
+        let transferee: Int64?
+        let authorisationEndsOn: CivilDate?
+        let newFingerprint: String?
+        let statement: String?
+    }
+
+    struct DecisionBody: Decodable {
+        enum Decision: String, Decodable { case accept, refuse }
+        let decision: Decision
+        let reason: String?
+    }
+
+    struct ObjectionBody: Decodable {
+        let grounds: String
+    }
+
+    struct RulingBody: Decodable {
+        let ruling: ObjectionRuling
+        let reason: String
+    }
+
+    // MARK: Routes
+
+    /// Routes that need an API key.
+    func authenticatedRoutes(_ group: RouterGroup<AppRequestContext>) {
+        group.get("me") { _, context in try PartyView(try context.requireParty()).response() }
+        group.post("parties") { request, context in try await createParty(request, context) }
+        group.get("parties") { request, context in try listParties(request, context) }
+        group.get("parties/:id") { _, context in try party(context) }
+        group.post("parties/:id/keys") { request, context in try await issueKey(request, context) }
+        group.delete("keys/:prefix") { _, context in try await revokeKey(context) }
+
+        group.post("datasets") { request, context in try await createDataset(request, context) }
+        group.get("datasets") { request, context in try searchDatasets(request, context) }
+        group.get("datasets/:id") { _, context in try dataset(context) }
+
+        group.post("registrations") { request, context in try await submit(request, context) }
+        group.get("registrations") { request, context in try listRegistrations(request, context) }
+        group.get("registrations/:number") { _, context in try registration(context) }
+        group.post("registrations/:number/review") { _, context in try await startReview(context) }
+        group.post("registrations/:number/decision") { request, context in try await decide(request, context) }
+        group.post("registrations/:number/objections") { request, context in try await object(request, context) }
+        group.post("objections/:id/ruling") { request, context in try await rule(request, context) }
+    }
+
+    /// Routes anyone may call.
+    func publicRoutes(_ group: RouterGroup<AppRequestContext>) {
+        group.get("certificates/:number") { request, context in try verifyCertificate(request, context) }
+    }
+
+    // MARK: Parties and keys
+
+    func createParty(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let body = try await request.decode(as: NewPartyBody.self, context: context)
+        let entries = try await service.execute(
+            .registerParty(NewParty(name: body.name, kind: body.kind, region: body.region, jurisdiction: body.jurisdiction, creditCode: body.creditCode)),
+            by: try context.requireParty())
+        guard case .party(let party) = entries.first?.record else { throw Problem.internalError }
+        return try PartyView(party).created(location: "/v1/parties/\(party.id.rawValue)")
+    }
+
+    func listParties(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let page = try PageRequest(request)
+        let kind = try queryEnum(request, "kind", PartyKind.self)
+        let result = service.registry.read { state in
+            state.parties.page(after: page.after, limit: page.limit, budget: Limits.maxScanPerPage) { kind == nil || $0.kind == kind }
+        }
+        return try Page(items: result.records.map(PartyView.init), nextCursor: PageRequest.cursor(result.continueAfter)).response()
+    }
+
+    func party(_ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = try context.parameters.require("id", as: Int64.self)
+        guard let party = service.registry.read({ $0.party(PartyID(rawValue: id)) }) else { throw Problem.notFound("party \(id)") }
+        return try PartyView(party).response()
+    }
+
+    func issueKey(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = try context.parameters.require("id", as: Int64.self)
+        let body = try await request.decode(as: NewKeyBody.self, context: context)
+        let (key, token) = try await service.issueKey(for: PartyID(rawValue: id), label: body.label ?? "", by: actor)
+        return try IssuedKey(prefix: key.prefix, party: key.party.rawValue, label: key.label, createdAt: key.createdAt.description, token: token)
+            .created(location: nil)
+    }
+
+    func revokeKey(_ context: AppRequestContext) async throws -> Response {
+        let prefix = try context.parameters.require("prefix")
+        try await service.execute(.revokeAPIKey(prefix: prefix), by: try context.requireParty())
+        return Response(status: .noContent)
+    }
+
+    // MARK: Datasets
+
+    func createDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let body = try await request.decode(as: NewDatasetBody.self, context: context)
+        var sharing: SharingCategory?
+        if let view = body.sharing {
+            guard let category = SharingCategory(name: view.category, text: view.text) else {
+                throw Problem.badRequest(
+                    "sharing: category must be unconditional, conditional (with the condition as text) or not_shared (with the legal basis as text)",
+                    errors: [.init(field: "sharing", reason: "invalid category or missing text")])
+            }
+            sharing = category
+        }
+        let new = NewDataset(
+            title: body.title, description: body.description ?? "", grade: body.grade, personalInformation: body.piLevel,
+            individualsCovered: body.individualsCovered, region: body.region, sharing: sharing, fingerprint: body.fingerprint,
+            format: body.format, updateCycle: body.updateCycle, sizeBytes: body.sizeBytes, tags: body.tags ?? [])
+        let entries = try await service.execute(.registerDataset(new), by: actor)
+        guard case .dataset(let dataset) = entries.first?.record else { throw Problem.internalError }
+        return try DatasetView(dataset).created(location: "/v1/datasets/\(dataset.id.rawValue)")
+    }
+
+    func searchDatasets(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let page = try PageRequest(request)
+        let query = request.uri.queryParameters
+        let filter = RegistryState.DatasetFilter(
+            text: query["q"].map(String.init), grade: try queryEnum(request, "grade", Grade.self),
+            personalInformation: try queryEnum(request, "piLevel", PersonalInformationLevel.self), region: query["region"].map(String.init),
+            holder: try query["holder"].map { text in
+                guard let id = Int64(String(text)) else { throw Problem.badRequest("holder must be a party id", errors: [.init(field: "holder", reason: "not a number")]) }
+                return PartyID(rawValue: id)
+            },
+            tag: query["tag"].map(String.init))
+        let result = service.registry.read { $0.searchDatasets(filter, after: page.after, limit: page.limit) }
+        return try Page(items: result.datasets.map(DatasetView.init), nextCursor: PageRequest.cursor(result.next)).response()
+    }
+
+    func dataset(_ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = try context.parameters.require("id", as: Int64.self)
+        guard let dataset = service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) else { throw Problem.notFound("dataset \(id)") }
+        return try DatasetView(dataset).response()
+    }
+
+    // MARK: Registrations
+
+    func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let body = try await request.decode(as: NewRegistrationBody.self, context: context)
+        let new = NewRegistration(
+            dataset: DatasetID(rawValue: body.dataset), right: body.right, kind: body.kind, sourceType: body.sourceType,
+            evidence: body.evidence ?? [], truthfulnessCommitment: body.truthfulnessCommitment,
+            applicantRole: body.applicantRole ?? .controller, targetCertificate: body.certificate,
+            transferee: body.transferee.map(PartyID.init(rawValue:)), authorisationEndsOn: body.authorisationEndsOn,
+            newFingerprint: body.newFingerprint, statement: body.statement)
+        let entries = try await service.execute(.submitRegistration(new), by: actor)
+        guard case .registration(let registration) = entries.first?.record else { throw Problem.internalError }
+        let view = service.registry.read { RegistrationView(registration, in: $0) }
+        return try view.created(location: "/v1/registrations/\(registration.number)")
+    }
+
+    func listRegistrations(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let page = try PageRequest(request)
+        let status = try queryEnum(request, "status", RegistrationStatus.self)
+        let dataset = try request.uri.queryParameters["dataset"].map { text in
+            guard let id = Int64(String(text)) else { throw Problem.badRequest("dataset must be an id", errors: [.init(field: "dataset", reason: "not a number")]) }
+            return DatasetID(rawValue: id)
+        }
+        let result = service.registry.read { state in
+            let page = state.searchRegistrations(visibleTo: actor, status: status, dataset: dataset, after: page.after, limit: page.limit)
+            return (page.registrations.map { RegistrationView($0, in: state) }, page.next)
+        }
+        return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
+    }
+
+    func registration(_ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let number = try context.parameters.require("number")
+        let view = service.registry.read { state -> RegistrationView? in
+            guard let registration = state.registration(number: number), state.maySee(registration, actor) else { return nil }
+            let objections = state.objections(of: registration.id).filter { state.maySee($0, actor) }
+            return RegistrationView(registration, in: state, objections: objections)
+        }
+        guard let view else { throw Problem.notFound("registration \(number) does not exist or is not visible to this key") }
+        return try view.response()
+    }
+
+    func startReview(_ context: AppRequestContext) async throws -> Response {
+        let number = try context.parameters.require("number")
+        try await service.execute(.startReview(registration: number), by: try context.requireParty())
+        return try registration(context)
+    }
+
+    func decide(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let number = try context.parameters.require("number")
+        let body = try await request.decode(as: DecisionBody.self, context: context)
+        try await service.execute(.decide(registration: number, accept: body.decision == .accept, reason: body.reason), by: try context.requireParty())
+        return try registration(context)
+    }
+
+    func object(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let number = try context.parameters.require("number")
+        let body = try await request.decode(as: ObjectionBody.self, context: context)
+        let entries = try await service.execute(.lodgeObjection(registration: number, grounds: body.grounds), by: actor)
+        guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }
+        return try ObjectionView(objection, registrationNumber: number).created(location: "/v1/registrations/\(number)")
+    }
+
+    func rule(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id", as: Int64.self)
+        let body = try await request.decode(as: RulingBody.self, context: context)
+        let entries = try await service.execute(.ruleObjection(ObjectionID(rawValue: id), ruling: body.ruling, reason: body.reason), by: try context.requireParty())
+        guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }
+        let number = service.registry.read { $0.registration(objection.registration)?.number ?? "" }
+        return try ObjectionView(objection, registrationNumber: number).response()
+    }
+
+    // MARK: Certificates
+
+    func verifyCertificate(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        let number = try context.parameters.require("number")
+        let fingerprint = request.uri.queryParameters["fingerprint"].map(String.init)
+        let today = service.registry.read { $0.today(at: service.now()) }
+        let view = service.registry.read { state in
+            state.certificate(number: number).map { CertificateView($0, in: state, today: today, fingerprint: fingerprint) }
+        }
+        guard let view else { throw Problem.notFound("no certificate \(number)") }
+        return try view.response()
+    }
+}
+
+extension Encodable {
+    /// 200 with this value as JSON.
+    func response(status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
+    }
+
+    /// 201 with this value as JSON and, when given, its location.
+    func created(location: String?) throws -> Response {
+        var response = try self.response(status: .created)
+        if let location { response.headers[.location] = location }
+        return response
+    }
+}
+
+import HTTPTypes
+import NIOCore

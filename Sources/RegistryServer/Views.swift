@@ -1,0 +1,186 @@
+import RegistryCore
+
+/// The JSON shapes of the API. Records are never encoded as they are kept: ids are plain numbers,
+/// times ISO 8601, and only what the reader may see is included.
+struct PartyView: Encodable, Sendable {
+    let id: Int64
+    let name: String
+    let kind: String
+    let region: String
+    let jurisdiction: String
+    let creditCode: String?
+    let createdAt: String
+
+    init(_ party: Party) {
+        id = party.id.rawValue
+        name = party.name
+        kind = party.kind.rawValue
+        region = party.region
+        jurisdiction = party.jurisdiction.rawValue
+        creditCode = party.creditCode
+        createdAt = party.createdAt.description
+    }
+}
+
+struct SharingView: Codable, Sendable {
+    let category: String
+    let text: String?
+}
+
+struct DatasetView: Encodable, Sendable {
+    let id: Int64
+    let holder: Int64
+    let title: String
+    let description: String
+    let grade: String
+    let piLevel: String
+    let individualsCovered: Int64
+    let region: String
+    let sharing: SharingView?
+    let fingerprint: String
+    let format: String
+    let updateCycle: String
+    let sizeBytes: Int64
+    let tags: [String]
+    let createdAt: String
+    let updatedAt: String
+
+    init(_ dataset: Dataset) {
+        id = dataset.id.rawValue
+        holder = dataset.holder.rawValue
+        title = dataset.title
+        description = dataset.description
+        grade = dataset.grade.rawValue
+        piLevel = dataset.personalInformation.rawValue
+        individualsCovered = dataset.individualsCovered
+        region = dataset.region
+        sharing = dataset.sharing.map { SharingView(category: $0.name, text: $0.text) }
+        fingerprint = dataset.fingerprint
+        format = dataset.format
+        updateCycle = dataset.updateCycle
+        sizeBytes = dataset.sizeBytes
+        tags = dataset.tags
+        createdAt = dataset.createdAt.description
+        updatedAt = dataset.updatedAt.description
+    }
+}
+
+struct ObjectionView: Encodable, Sendable {
+    let id: Int64
+    let registration: String
+    let objector: Int64
+    let grounds: String
+    let lodgedAt: String
+    let ruling: String?
+    let rulingReason: String?
+    let ruledAt: String?
+
+    init(_ objection: Objection, registrationNumber: String) {
+        id = objection.id.rawValue
+        registration = registrationNumber
+        objector = objection.objector.rawValue
+        grounds = objection.grounds
+        lodgedAt = objection.lodgedAt.description
+        ruling = objection.ruling?.rawValue
+        rulingReason = objection.rulingReason
+        ruledAt = objection.ruledAt?.description
+    }
+}
+
+struct RegistrationView: Encodable, Sendable {
+    let number: String
+    let dataset: Int64
+    let applicant: Int64
+    let right: String
+    let kind: String
+    let sourceType: String?
+    let evidence: [Evidence]
+    let truthfulnessCommitment: Bool
+    let applicantRole: String
+    let certificate: String?
+    let transferee: Int64?
+    let authorisationEndsOn: String?
+    let newFingerprint: String?
+    let statement: String?
+    let status: String
+    let noticeEndsOn: String?
+    let pendingObjections: Int
+    let refusals: [Refusal]
+    let issuedCertificate: String?
+    let submittedAt: String
+    let updatedAt: String
+    let objections: [ObjectionView]?
+
+    init(_ registration: Registration, in state: RegistryState, objections: [Objection]? = nil) {
+        number = registration.number
+        dataset = registration.dataset.rawValue
+        applicant = registration.applicant.rawValue
+        right = registration.right.rawValue
+        kind = registration.kind.rawValue
+        sourceType = registration.sourceType?.rawValue
+        evidence = registration.evidence
+        truthfulnessCommitment = registration.truthfulnessCommitment
+        applicantRole = registration.applicantRole.rawValue
+        certificate = registration.targetCertificate.flatMap { state.certificate($0)?.number }
+        transferee = registration.transferee?.rawValue
+        authorisationEndsOn = registration.authorisationEndsOn?.description
+        newFingerprint = registration.newFingerprint
+        statement = registration.statement
+        status = registration.status.rawValue
+        noticeEndsOn = registration.noticeEndsOn?.description
+        pendingObjections = registration.pendingObjections
+        refusals = registration.refusals
+        issuedCertificate = registration.certificate.flatMap { state.certificate($0)?.number }
+        submittedAt = registration.submittedAt.description
+        updatedAt = registration.updatedAt.description
+        self.objections = objections?.map { ObjectionView($0, registrationNumber: registration.number) }
+    }
+}
+
+/// What anyone may learn about a certificate (R9).
+struct CertificateView: Encodable, Sendable {
+    struct DatasetRef: Encodable, Sendable {
+        let id: Int64
+        let title: String
+    }
+    struct HolderRef: Encodable, Sendable {
+        let id: Int64
+        let name: String
+    }
+
+    let number: String
+    let status: String
+    let dataset: DatasetRef
+    let fingerprint: String
+    let fingerprintMatches: Bool?
+    let right: String
+    let holders: [HolderRef]
+    let sourceType: String?
+    let issuedOn: String
+    let expiresOn: String
+    let supersededBy: String?
+    let registration: String?
+    let statement: String
+
+    init(_ certificate: Certificate, in state: RegistryState, today: CivilDate, fingerprint presented: String?) {
+        number = certificate.number
+        status = certificate.status(on: today).rawValue
+        dataset = DatasetRef(id: certificate.dataset.rawValue, title: state.dataset(certificate.dataset)?.title ?? "")
+        fingerprint = certificate.fingerprint
+        fingerprintMatches = presented.map { $0.lowercased() == certificate.fingerprint }
+        right = certificate.right.rawValue
+        holders = certificate.holders.map { HolderRef(id: $0.rawValue, name: state.party($0)?.name ?? "") }
+        sourceType = certificate.sourceType?.rawValue
+        issuedOn = certificate.issuedOn.description
+        expiresOn = certificate.expiresOn.description
+        supersededBy = certificate.supersededBy.flatMap { state.certificate($0)?.number }
+        registration = state.registration(certificate.registration)?.number
+        statement = Certificate.statement
+    }
+}
+
+/// A page of a list, with the cursor to ask for the next one.
+struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+    let items: [Item]
+    let nextCursor: String?
+}
