@@ -166,3 +166,16 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return try await next(request, context)
     }
 }
+
+extension Request {
+    /// Decodes a JSON body of at most the deployment's body limit. A body that does not decode is a 400
+    /// problem naming the field, never a generic message.
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+        let buffer = try await body.collect(upTo: context.maxRequestBodyBytes)
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let error as DecodingError {
+            throw RequestDecoding.problem(for: error)
+        }
+    }
+}

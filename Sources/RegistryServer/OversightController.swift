@@ -115,7 +115,7 @@ struct OversightController: Sendable {
     }
 
     func updateSettings(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let body = try await request.decode(as: SettingsBody.self, context: context)
+        let body = try await request.decodeJSON(SettingsBody.self, context: context)
         let calendar = body.calendar.map {
             WorkingCalendar(
                 holidays: Set($0.holidays), workingWeekendDays: Set($0.workingWeekendDays ?? []), utcOffsetSeconds: $0.utcOffsetSeconds ?? 8 * 3600)
@@ -125,7 +125,7 @@ struct OversightController: Sendable {
     }
 
     func advanceClock(_ request: Request, _ context: AppRequestContext) async throws -> ClockView {
-        let body = try await request.decode(as: ClockBody.self, context: context)
+        let body = try await request.decodeJSON(ClockBody.self, context: context)
         let seconds = Int64(body.days ?? 0) * 86_400 + (body.seconds ?? 0)
         let entries = try await service.execute(.advanceClock(seconds: seconds), by: try context.requireParty())
         return try clock(context, changes: entries.map(\.kind))

@@ -107,7 +107,7 @@ struct RegistryController: Sendable {
     // MARK: Parties and keys
 
     func createParty(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let body = try await request.decode(as: NewPartyBody.self, context: context)
+        let body = try await request.decodeJSON(NewPartyBody.self, context: context)
         let entries = try await service.execute(
             .registerParty(NewParty(name: body.name, kind: body.kind, region: body.region, jurisdiction: body.jurisdiction, creditCode: body.creditCode)),
             by: try context.requireParty())
@@ -135,7 +135,7 @@ struct RegistryController: Sendable {
     func issueKey(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
         let id = try context.parameters.require("id", as: Int64.self)
-        let body = try await request.decode(as: NewKeyBody.self, context: context)
+        let body = try await request.decodeJSON(NewKeyBody.self, context: context)
         let (key, token) = try await service.issueKey(for: PartyID(rawValue: id), label: body.label ?? "", by: actor)
         return try IssuedKey(prefix: key.prefix, party: key.party.rawValue, label: key.label, createdAt: key.createdAt.description, token: token)
             .created(location: nil)
@@ -151,7 +151,7 @@ struct RegistryController: Sendable {
 
     func createDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let body = try await request.decode(as: NewDatasetBody.self, context: context)
+        let body = try await request.decodeJSON(NewDatasetBody.self, context: context)
         var sharing: SharingCategory?
         if let view = body.sharing {
             guard let category = SharingCategory(name: view.category, text: view.text) else {
@@ -197,7 +197,7 @@ struct RegistryController: Sendable {
 
     func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let body = try await request.decode(as: NewRegistrationBody.self, context: context)
+        let body = try await request.decodeJSON(NewRegistrationBody.self, context: context)
         let new = NewRegistration(
             dataset: DatasetID(rawValue: body.dataset), right: body.right, kind: body.kind, sourceType: body.sourceType,
             evidence: body.evidence ?? [], truthfulnessCommitment: body.truthfulnessCommitment,
@@ -245,7 +245,7 @@ struct RegistryController: Sendable {
 
     func decide(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
-        let body = try await request.decode(as: DecisionBody.self, context: context)
+        let body = try await request.decodeJSON(DecisionBody.self, context: context)
         try await service.execute(.decide(registration: number, accept: body.decision == .accept, reason: body.reason), by: try context.requireParty())
         return try registration(context)
     }
@@ -253,7 +253,7 @@ struct RegistryController: Sendable {
     func object(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
         let number = try context.parameters.require("number")
-        let body = try await request.decode(as: ObjectionBody.self, context: context)
+        let body = try await request.decodeJSON(ObjectionBody.self, context: context)
         let entries = try await service.execute(.lodgeObjection(registration: number, grounds: body.grounds), by: actor)
         guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }
         return try ObjectionView(objection, registrationNumber: number).created(location: "/v1/registrations/\(number)")
@@ -261,7 +261,7 @@ struct RegistryController: Sendable {
 
     func rule(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id", as: Int64.self)
-        let body = try await request.decode(as: RulingBody.self, context: context)
+        let body = try await request.decodeJSON(RulingBody.self, context: context)
         let entries = try await service.execute(.ruleObjection(ObjectionID(rawValue: id), ruling: body.ruling, reason: body.reason), by: try context.requireParty())
         guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }
         let number = service.registry.read { $0.registration(objection.registration)?.number ?? "" }

@@ -1,0 +1,245 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import RegistryCore
+import RegistryServer
+import RegistryStore
+import Testing
+
+/// The registry over real HTTP on a live server and a real PostgreSQL.
+@Suite struct RegistryScenarioTests {
+    /// A live server in sandbox mode with an operator key and one party of each kind.
+    struct Cast {
+        let api: APIClient
+        let operatorKey: String
+        var keys: [String: String] = [:]
+        var ids: [String: Int64] = [:]
+
+        func `as`(_ name: String) -> APIClient { api.as_(keys[name]) }
+    }
+
+    static func withCast(_ test: @escaping @Sendable (Cast, RegistryService) async throws -> Void, function: String = #function) async throws {
+        let (app, database, registry) = try await TestApp.makeWithRegistry(function: function)
+        // The first operator key comes from the local tool path, as `datarights keys create --operator` does.
+        let entries = try await registry.execute(
+            .registerParty(NewParty(name: "Operator", kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)
+        guard case .party(let operatorParty) = entries[0].record else { throw Problem.internalError }
+        let operatorKey = try await registry.issueKey(for: operatorParty.id, label: "bootstrap", by: nil).token
+        do {
+            try await app.test(.live) { client in
+                var cast = Cast(api: APIClient(client: client, token: nil), operatorKey: operatorKey)
+                let admin = cast.api.as_(operatorKey)
+                let people: [(String, [String: Any])] = [
+                    ("ministry", Fixture.party("Ministry of Transport", "department", code: Fixture.codes[0])),
+                    ("enterprise", Fixture.party("Grid Analytics Co.", "enterprise", code: Fixture.codes[1])),
+                    ("lab", Fixture.party("Deep Model Lab", "model_lab", code: Fixture.codes[2])),
+                    ("registrar", Fixture.party("Data Registration Centre", "registrar")),
+                    ("regulator", Fixture.party("Data Administration", "regulator")),
+                ]
+                for (name, body) in people {
+                    let created = try await admin.post("/v1/parties", body)
+                    #expect(created.status == .created, "\(name): \(created.text)")
+                    let id = try #require(created.int("id"))
+                    let key = try await admin.post("/v1/parties/\(id)/keys", ["label": name])
+                    let token: String = try #require(key.string("token"), "\(key.text)")
+                    cast.ids[name] = id
+                    cast.keys[name] = token
+                }
+                try await test(cast, registry)
+            }
+        } catch {
+            await registry.close()
+            await database.shutdown()
+            throw error
+        }
+        await registry.close()
+        await database.shutdown()
+    }
+
+    @Test func R4_R9_claimNoticeObjectionRulingCertificateAndTransfer() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            let registrar = cast.as("registrar")
+            let admin = cast.api.as_(cast.operatorKey)
+
+            let dataset = try await ministry.post("/v1/datasets", Fixture.dataset("Highway traffic counts"))
+            #expect(dataset.status == .created)
+            let datasetID = try #require(dataset.int("id"))
+
+            let claim = try await ministry.post("/v1/registrations", Fixture.claim(datasetID))
+            #expect(claim.status == .created, "\(claim.text)")
+            #expect(claim.string("status") == "submitted")
+            let number = try #require(claim.string("number"))
+
+            #expect(try await registrar.post("/v1/registrations/\(number)/review").string("status") == "under_review")
+            let accepted = try await registrar.post("/v1/registrations/\(number)/decision", ["decision": "accept"])
+            #expect(accepted.string("status") == "public_notice")
+            #expect(accepted.string("noticeEndsOn") != nil)
+
+            // An objection during notice suspends issuance (R4).
+            let objection = try await cast.as("enterprise").post("/v1/registrations/\(number)/objections", ["grounds": "We collected part of this data."])
+            #expect(objection.status == .created, "\(objection.text)")
+            let objectionID = try #require(objection.int("id"))
+            #expect(try await ministry.get("/v1/registrations/\(number)").string("status") == "suspended")
+            // Suspended: even after the notice period the certificate waits for the ruling.
+            _ = try await admin.post("/v1/sandbox/clock", ["days": 20])
+            #expect(try await ministry.get("/v1/registrations/\(number)").string("status") == "suspended")
+
+            let ruling = try await registrar.post("/v1/objections/\(objectionID)/ruling", ["ruling": "dismissed", "reason": "The contract shows sole collection."])
+            #expect(ruling.status == .ok, "\(ruling.text)")
+            #expect(ruling.string("ruling") == "dismissed")
+            // The notice had ended meanwhile, so dismissal issues at once.
+            let issued = try await ministry.get("/v1/registrations/\(number)")
+            #expect(issued.string("status") == "issued")
+            let certificate = try #require(issued.string("issuedCertificate"))
+
+            // Public verification, no key, with and without the right fingerprint (R9).
+            let verified = try await cast.api.get("/v1/certificates/\(certificate)?fingerprint=\(Fixture.fingerprint)")
+            #expect(verified.status == .ok)
+            #expect(verified.string("status") == "valid")
+            #expect(verified["fingerprintMatches"] as? Bool == true)
+            #expect(verified.string("right") == "hold")
+            #expect(verified.string("statement")?.contains("not a final judgment of ownership") == true)
+            #expect((verified["holders"] as? [[String: Any]])?.first?["name"] as? String == "Ministry of Transport")
+            let wrong = try await cast.api.get("/v1/certificates/\(certificate)?fingerprint=\(String(repeating: "0", count: 64))")
+            #expect(wrong["fingerprintMatches"] as? Bool == false)
+
+            // A transfer moves the right; the old certificate reads superseded.
+            var transfer = Fixture.claim(datasetID)
+            transfer["kind"] = "transfer"
+            transfer["sourceType"] = "transferred"
+            transfer["certificate"] = certificate
+            transfer["transferee"] = cast.ids["enterprise"]!
+            let move = try await ministry.post("/v1/registrations", transfer)
+            #expect(move.string("status") == "submitted", "\(move.text)")
+            let moveNumber = try #require(move.string("number"))
+            _ = try await registrar.post("/v1/registrations/\(moveNumber)/review")
+            _ = try await registrar.post("/v1/registrations/\(moveNumber)/decision", ["decision": "accept"])
+            let advanced = try await admin.post("/v1/sandbox/clock", ["days": 20])
+            #expect((advanced["changes"] as? [String])?.contains("certificate.superseded") == true, "\(advanced.text)")
+            let old = try await cast.api.get("/v1/certificates/\(certificate)")
+            #expect(old.string("status") == "superseded")
+            let successor = try #require(old.string("supersededBy"))
+            let new = try await cast.api.get("/v1/certificates/\(successor)")
+            #expect(new.string("status") == "valid")
+            #expect((new["holders"] as? [[String: Any]])?.first?["name"] as? String == "Grid Analytics Co.")
+            #expect(try await ministry.get("/v1/datasets/\(datasetID)").int("holder") == cast.ids["enterprise"])
+
+            // R30: every step is in the chain, and the chain verifies.
+            let audit = try await cast.as("regulator").get("/v1/audit/verify")
+            #expect(audit["valid"] as? Bool == true, "\(audit.text)")
+            #expect((audit.int("entries") ?? 0) > 20)
+        }
+    }
+
+    @Test func R13_R6_R7_refusalsCarryTheirRuleAndReason() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            let core = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Grid topology", grade: "core")).int("id"))
+            let coreClaim = try await ministry.post("/v1/registrations", Fixture.claim(core))
+            #expect(coreClaim.status == .created)
+            #expect(coreClaim.string("status") == "refused")
+            #expect(coreClaim.refusalRules == ["R13"], "core data (R13): \(coreClaim.text)")
+
+            let general = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Bus timetables")).int("id"))
+            let noEvidence = try await ministry.post("/v1/registrations", Fixture.claim(general, evidence: false))
+            #expect(noEvidence.refusalRules == ["R6"], "no evidence (R6): \(noEvidence.text)")
+            #expect(noEvidence.text.contains("source evidence"))
+
+            let processor = try await cast.as("enterprise").post("/v1/registrations", Fixture.claim(general, role: "entrusted_processor"))
+            #expect(processor.refusalRules == ["R7"], "entrusted processor (R7): \(processor.text)")
+
+            let first = try await ministry.post("/v1/registrations", Fixture.claim(general))
+            #expect(first.string("status") == "submitted")
+            let competing = try await cast.as("enterprise").post("/v1/registrations", Fixture.claim(general))
+            #expect(competing.refusalRules == ["R6"], "competing hold claim (R6 dispute): \(competing.text)")
+            #expect(competing.text.contains(first.string("number")!))
+        }
+    }
+
+    @Test func R4_anObjectionAfterNoticeIsRefusedWithTheRouteOfRevocation() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            let registrar = cast.as("registrar")
+            let dataset = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Port throughput")).int("id"))
+            let number = try #require(try await ministry.post("/v1/registrations", Fixture.claim(dataset)).string("number"))
+            _ = try await registrar.post("/v1/registrations/\(number)/review")
+            _ = try await registrar.post("/v1/registrations/\(number)/decision", ["decision": "accept"])
+            _ = try await cast.api.as_(cast.operatorKey).post("/v1/sandbox/clock", ["days": 30])
+            let late = try await cast.as("enterprise").post("/v1/registrations/\(number)/objections", ["grounds": "Too late?"])
+            #expect(late.status == .unprocessableContent, "\(late.text)")
+            #expect(late.refusalRules == ["R4"])
+            #expect(late.text.contains("revocation"))
+        }
+    }
+
+    @Test func authorization_otherPartiesObjectsAnswer401_403_404_neverData() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            let dataset = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Toll records")).int("id"))
+            let pending = try await ministry.post("/v1/registrations", Fixture.claim(dataset))
+            let number = try #require(pending.string("number"))
+
+            // No key, a made-up key: 401.
+            #expect(try await cast.api.get("/v1/datasets").status == .unauthorized)
+            #expect(try await cast.api.as_("drk_000000000000_" + String(repeating: "0", count: 48)).get("/v1/me").status == .unauthorized)
+
+            // Another party's unpublished registration does not exist for them: 404, no data.
+            for other in ["enterprise", "lab"] {
+                let peek = try await cast.as(other).get("/v1/registrations/\(number)")
+                #expect(peek.status == .notFound, "\(other)")
+                #expect(!peek.text.contains("evidence") && !peek.text.contains(Fixture.contract))
+                let list = try await cast.as(other).get("/v1/registrations")
+                #expect(list.items.isEmpty, "\(other) lists nothing of the ministry's")
+            }
+            // Officers read everything.
+            #expect(try await cast.as("registrar").get("/v1/registrations/\(number)").status == .ok)
+            #expect(try await cast.as("regulator").get("/v1/registrations/\(number)").status == .ok)
+
+            // Each role outside its authority: 403 with the reason, no data.
+            let refusals: [(String, HTTPRequest.Method, String, [String: Any]?)] = [
+                ("lab", .post, "/v1/parties", Fixture.party("Shadow", "operator")),
+                ("ministry", .post, "/v1/parties/1/keys", ["label": "steal"]),
+                ("registrar", .post, "/v1/datasets", Fixture.dataset("Registrar data", government: false)),
+                ("regulator", .post, "/v1/registrations/\(number)/review", nil),
+                ("enterprise", .post, "/v1/registrations/\(number)/decision", ["decision": "accept"]),
+                ("lab", .get, "/v1/audit/verify", nil),
+                ("ministry", .get, "/v1/admin/state", nil),
+                ("registrar", .post, "/v1/sandbox/clock", ["days": 1]),
+            ]
+            for (who, method, path, body) in refusals {
+                let answer = try await cast.as(who).call(method, path, body)
+                #expect(answer.status == .forbidden, "\(who) \(method) \(path): \(answer.status) \(answer.text)")
+                #expect(answer.string("type")?.hasSuffix("/forbidden") == true)
+            }
+
+            // A revoked key stops working at once.
+            let lab = try #require(cast.keys["lab"])
+            let prefix = String(lab.split(separator: "_")[1])
+            #expect(try await cast.api.as_(cast.operatorKey).call(.delete, "/v1/keys/\(prefix)").status == .noContent)
+            #expect(try await cast.as("lab").get("/v1/me").status == .unauthorized)
+        }
+    }
+
+    @Test func badInputIsA400NamingTheFieldAndWritesNothing() async throws {
+        try await Self.withCast { cast, registry in
+            let before = registry.registry.read { $0.auditHead.lastSequence }
+            var body = Fixture.dataset("Broken")
+            body["fingerprint"] = "not-a-digest"
+            body["grade"] = "secret"
+            let answer = try await cast.as("ministry").post("/v1/datasets", body)
+            #expect(answer.status == .badRequest)
+            #expect(answer.text.contains("grade"), "\(answer.text)")
+            body["grade"] = "general"
+            let second = try await cast.as("ministry").post("/v1/datasets", body)
+            #expect(second.status == .badRequest)
+            #expect((second["errors"] as? [[String: Any]])?.contains { $0["field"] as? String == "fingerprint" } == true)
+            let badCode = try await cast.api.as_(cast.operatorKey).post("/v1/parties", Fixture.party("Bad code", "enterprise", code: "9144030071526726XA"))
+            #expect(badCode.status == .badRequest)
+            #expect(badCode.text.contains("creditCode"))
+            #expect(registry.registry.read { $0.auditHead.lastSequence } == before, "nothing was written")
+        }
+    }
+}
