@@ -89,7 +89,8 @@ extension Array: PostgresEncodable where Element: PostgresArrayElement {
     }
 
     public func encode(into bytes: inout [UInt8]) {
-        if let raw = self as? [UInt8] {
+        // Decided by the element type, not by a cast: an empty [String] casts to [UInt8] too.
+        if Element.self == UInt8.self, let raw = self as? [UInt8] {
             bytes.append(contentsOf: raw)
             return
         }

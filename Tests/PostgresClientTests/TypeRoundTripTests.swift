@@ -101,3 +101,15 @@ import Testing
         #expect(rows[0].0 == 7 && rows[0].1 == "seven" && rows[0].2)
     }
 }
+
+@Suite struct EmptyArrayTests {
+    @Test func emptyArraysTravelAsEmptyArrays() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let rows = try await pool.query("SELECT cardinality(\([String]())), \([Int64]())::int8[]") { row in
+            (try row.decode(Int.self, column: 0), try row.decode([Int64].self, column: 1))
+        }
+        #expect(rows.first?.0 == 0)
+        #expect(rows.first?.1 == [])
+    }
+}

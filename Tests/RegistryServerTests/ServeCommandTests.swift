@@ -1,4 +1,7 @@
+import EmbeddedPostgres
 import Foundation
+import Logging
+import PostgresClient
 import Testing
 import TestSupport
 
@@ -38,6 +41,78 @@ import FoundationNetworking
         #expect(try await migrate.wait(timeout: .seconds(60)) == 0)
         #expect(migrate.logTail().contains("applied\t0001_foundation.sql"))
         #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").isEmpty)
+    }
+
+    @Test func R30_restartKeepsTheCoreDigestAndATamperedPayloadIsNamedByAuditVerify() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary))
+        let dataDirectory = "/tmp/datarights-test-\(getpid())/restart-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        func run(_ arguments: [String], _ name: String) async throws -> (Int32, String) {
+            let process = try ServerProcess.start(Self.binary, arguments + ["--data-dir", dataDirectory], log: dataDirectory + ".\(name).log")
+            let status = try await process.wait(timeout: .seconds(90))
+            return (status, process.logTail())
+        }
+
+        // The first operator key comes from the CLI, before any server runs.
+        let (created, keyOutput) = try await run(["keys", "create", "--operator"], "keys")
+        #expect(created == 0, "\(keyOutput)")
+        let token = try #require(keyOutput.split(separator: "\n").last.map(String.init), "\(keyOutput)")
+        #expect(token.hasPrefix("drk_"))
+
+        let port = FreePort.next()
+        let base = "http://127.0.0.1:\(port)"
+        var server = try ServerProcess.start(Self.binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve-1.log")
+        _ = try await HTTP.waitForStatus(200, url: base + "/readyz", timeout: .seconds(90))
+        let party = try await HTTP.send("POST", base + "/v1/parties", token: token, body: [
+            "name": "Ministry of Water", "kind": "department", "region": "CN-HB", "jurisdiction": "mainland", "creditCode": "91110108551385082Q",
+        ])
+        #expect(party.0 == 201, "\(party.1)")
+        let partyID = try #require(HTTP.json(party.1)["id"] as? Int)
+        let key = try await HTTP.send("POST", base + "/v1/parties/\(partyID)/keys", token: token, body: ["label": "ministry"])
+        let ministry = try #require(HTTP.json(key.1)["token"] as? String)
+        for index in 0..<3 {
+            let dataset = try await HTTP.send("POST", base + "/v1/datasets", token: ministry, body: [
+                "title": "River gauge readings \(index)", "grade": "important", "piLevel": "none", "individualsCovered": 0,
+                "region": "CN-HB", "fingerprint": String(repeating: "a\(index)", count: 32), "format": "csv", "updateCycle": "hourly",
+                "sizeBytes": 4096, "sharing": ["category": "conditional", "text": "for flood control duties"],
+            ])
+            #expect(dataset.0 == 201, "\(dataset.1)")
+        }
+        let before = HTTP.json(try await HTTP.send("GET", base + "/v1/admin/state", token: token).1)
+        let digest = try #require(before["digest"] as? String)
+        #expect(try await server.terminate(signal: SIGTERM, timeout: .seconds(60)) == 0)
+
+        // The CLI rebuilds the core from PostgreSQL and reads the same digest.
+        let (digested, digestOutput) = try await run(["state", "digest"], "digest")
+        #expect(digested == 0)
+        #expect(digestOutput.contains("digest \(digest)"), "\(digestOutput)")
+
+        // So does the restarted server.
+        server = try ServerProcess.start(Self.binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve-2.log")
+        _ = try await HTTP.waitForStatus(200, url: base + "/readyz", timeout: .seconds(90))
+        let after = HTTP.json(try await HTTP.send("GET", base + "/v1/admin/state", token: token).1)
+        #expect(after["digest"] as? String == digest, "the core after restart equals the core before")
+        #expect(try await server.terminate(signal: SIGTERM, timeout: .seconds(60)) == 0)
+
+        let (verified, verifyOutput) = try await run(["audit", "verify"], "verify-1")
+        #expect(verified == 0)
+        #expect(verifyOutput.contains("valid: "), "\(verifyOutput)")
+
+        // By hand, as a superuser would: switch off the append-only trigger and change one payload byte.
+        let cluster = try EmbeddedPostgres(configuration: .init(clusterDirectory: dataDirectory + "/postgres"), logger: Logger(label: "test.tamper"))
+        try await cluster.startAsync()
+        let pool = PostgresPool(configuration: .init(connection: cluster.connectionConfiguration(database: "datarights"), maxConnections: 1), logger: Logger(label: "test.tamper"))
+        try await pool.withConnection { connection in
+            try connection.executeScript("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+            let changed = try connection.execute("UPDATE audit_event SET payload = overlay(payload PLACING 'X' FROM 20 FOR 1) WHERE seq = 4")
+            #expect(changed == 1)
+        }
+        await pool.shutdown()
+        try await cluster.stopAsync()
+
+        let (broken, brokenOutput) = try await run(["audit", "verify"], "verify-2")
+        #expect(broken == 1)
+        #expect(brokenOutput.contains("broken at sequence 4"), "\(brokenOutput)")
     }
 
     @Test func serveFailsClearlyWhenTheExternalDatabaseIsUnreachable() async throws {
@@ -120,10 +195,24 @@ enum HTTP {
     }
 
     static func get(_ url: String) async throws -> (Int, String) {
+        try await send("GET", url)
+    }
+
+    static func send(_ method: String, _ url: String, token: String? = nil, body: [String: Any]? = nil) async throws -> (Int, String) {
         var request = URLRequest(url: URL(string: url)!)
-        request.timeoutInterval = 5
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    static func json(_ text: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
     }
 
     struct HTTPWaitError: Error, CustomStringConvertible {
