@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import RegistryCore
 import RegistryServer
+import PostgresClient
 import RegistryStore
 import Testing
 
@@ -220,6 +221,34 @@ import Testing
             let prefix = String(lab.split(separator: "_")[1])
             #expect(try await cast.api.as_(cast.operatorKey).call(.delete, "/v1/keys/\(prefix)").status == .noContent)
             #expect(try await cast.as("lab").get("/v1/me").status == .unauthorized)
+        }
+    }
+
+    @Test func R30_concurrentWritersLeaveOneChainWithoutGapsOrForks() async throws {
+        try await Self.withCast { cast, registry in
+            let before = registry.registry.read { $0.auditHead.lastSequence }
+            let writers = ["ministry", "enterprise", "lab"]
+            let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for index in 0..<48 {
+                    let client = cast.as(writers[index % writers.count])
+                    group.addTask {
+                        let government = index % writers.count == 0
+                        return try await client.post("/v1/datasets", Fixture.dataset("Concurrent \(index)", government: government)).status
+                    }
+                }
+                return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
+            }
+            #expect(statuses.allSatisfy { $0 == .created }, "\(statuses)")
+            let verification = try await cast.as("regulator").get("/v1/audit/verify")
+            #expect(verification["valid"] as? Bool == true, "\(verification.text)")
+            #expect(verification.int("entries") == before + 48)
+            // What the database holds is what the core chained: same head, contiguous sequence numbers.
+            let head = registry.registry.read { $0.auditHead }
+            #expect(verification.string("head") == head.lastHash.hexString)
+            let stored = try await registry.database.pool.query("SELECT count(*), min(seq), max(seq) FROM audit_event") { row in
+                try row.decode((Int64, Int64, Int64).self)
+            }[0]
+            #expect(stored.0 == stored.2 && stored.1 == 1, "no gaps: \(stored)")
         }
     }
 
