@@ -13,6 +13,12 @@ public enum PartyKind: String, Sendable, Codable, CaseIterable {
     /// Runs the deployment: creates parties and API keys.
     case `operator`
 
+    /// "a department", "an enterprise", "a model_lab" … for messages.
+    public var withArticle: String {
+        let vowels: Set<Character> = ["a", "e", "i", "o", "u"]
+        return (vowels.contains(rawValue.first!) ? "an " : "a ") + rawValue
+    }
+
     /// Kinds that hold data and register rights over it.
     public var mayHoldData: Bool { self == .department || self == .enterprise || self == .modelLab }
 }

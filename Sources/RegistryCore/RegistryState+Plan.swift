@@ -110,7 +110,7 @@ extension RegistryState {
     private func planSubmission(_ new: NewRegistration, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
         guard let actor else { throw .forbidden("registrations are submitted by parties") }
         let mayApply = actor.kind.mayHoldData || (new.kind == .revocation && (actor.kind == .registrar || actor.kind == .regulator))
-        guard mayApply else { throw .forbidden("a \(actor.kind.rawValue) does not apply for data rights") }
+        guard mayApply else { throw .forbidden("\(actor.kind.withArticle) does not apply for data rights") }
 
         var problems: [FieldProblem] = []
         guard let dataset = dataset(new.dataset) else { throw .invalid([FieldProblem("dataset", "no dataset \(new.dataset.rawValue)")]) }
@@ -130,7 +130,7 @@ extension RegistryState {
         if new.kind == .transfer {
             if let transferee = new.transferee {
                 if let party = party(transferee) {
-                    if !party.kind.mayHoldData { problems.append(FieldProblem("transferee", "a \(party.kind.rawValue) cannot hold data rights")) }
+                    if !party.kind.mayHoldData { problems.append(FieldProblem("transferee", "\(party.kind.withArticle) cannot hold data rights")) }
                     if party.id == actor.id { problems.append(FieldProblem("transferee", "must be another party")) }
                 } else {
                     problems.append(FieldProblem("transferee", "no party \(transferee.rawValue)"))
@@ -229,7 +229,7 @@ extension RegistryState {
             throw .invalid([FieldProblem("grounds", "required, at most \(Limits.maxLongTextLength) characters")])
         }
         if settings.objectionPolicy == .interestedParties && !isInterested(actor.id, in: registration.dataset, on: today(at: now)) {
-            throw .forbidden("R5: only interested parties (holders of a registered right over the dataset or its sources) may object in this deployment")
+            throw .forbidden("R5: only interested parties (holders of a registered right over the dataset) may object in this deployment")
         }
         let objection = Objection(
             id: ObjectionID(rawValue: objections.nextID), registration: registration.id, objector: actor.id, grounds: grounds,
@@ -433,7 +433,7 @@ extension RegistryState {
     private func require(_ actor: Party?, is kinds: Set<PartyKind>, to action: String) throws(RegistryError) {
         guard let actor else { return }  // local operator tools act as the system
         guard kinds.contains(actor.kind) else {
-            throw .forbidden("a \(actor.kind.rawValue) may not \(action)")
+            throw .forbidden("\(actor.kind.withArticle) may not \(action)")
         }
     }
 

@@ -170,8 +170,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
 extension Request {
     /// Decodes a JSON body of at most the deployment's body limit. A body that does not decode is a 400
     /// problem naming the field, never a generic message.
-    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext) async throws -> T {
+    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext, emptyBody: T? = nil) async throws -> T {
         let buffer = try await body.collect(upTo: context.maxRequestBodyBytes)
+        if buffer.readableBytes == 0, let emptyBody { return emptyBody }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

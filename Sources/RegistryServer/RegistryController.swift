@@ -135,7 +135,7 @@ struct RegistryController: Sendable {
     func issueKey(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
         let id = try context.parameters.require("id", as: Int64.self)
-        let body = try await request.decodeJSON(NewKeyBody.self, context: context)
+        let body = try await request.decodeJSON(NewKeyBody.self, context: context, emptyBody: NewKeyBody(label: nil))
         let (key, token) = try await service.issueKey(for: PartyID(rawValue: id), label: body.label ?? "", by: actor)
         return try IssuedKey(prefix: key.prefix, party: key.party.rawValue, label: key.label, createdAt: key.createdAt.description, token: token)
             .created(location: nil)

@@ -1,4 +1,7 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
+import RegistryStore
 import Testing
 
 /// docs/openapi.yaml is a valid OpenAPI 3.1 document, checked by the reference validator
@@ -39,5 +42,30 @@ import Testing
             """, [Self.document])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("valid"))
+    }
+
+    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "PyYAML is not installed"))
+    func everyRouteTheServerServesIsDocumentedAndNothingElse() async throws {
+        let documented = try Self.python(
+            """
+            import sys, yaml
+            document = yaml.safe_load(open(sys.argv[1]))
+            for path, operations in document["paths"].items():
+                for method in operations:
+                    if method in ("get", "post", "put", "delete", "patch"):
+                        print(method.upper(), path)
+            """, [Self.document])
+        #expect(documented.status == 0, "\(documented.output)")
+        let inDocument = Set(documented.output.split(separator: "\n").map(String.init))
+        let (router, registry, database) = try await TestApp.makeRouter()
+        defer { Task { await registry.close(); await database.shutdown() } }
+        let served = Set(router.routes.map { route in
+            let path = route.path.description.split(separator: "/").map { segment in
+                segment.hasPrefix(":") ? "{\(segment.dropFirst())}" : String(segment)
+            }.joined(separator: "/")
+            return "\(route.method.rawValue) /\(path)"
+        })
+        #expect(served.subtracting(inDocument).isEmpty, "served but not documented: \(served.subtracting(inDocument).sorted())")
+        #expect(inDocument.subtracting(served).isEmpty, "documented but not served: \(inDocument.subtracting(served).sorted())")
     }
 }

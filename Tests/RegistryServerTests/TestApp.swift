@@ -24,6 +24,17 @@ enum TestApp {
         return (app, database)
     }
 
+    /// The router of a sandbox server (every route), for checks of the routes themselves.
+    static func makeRouter(function: String = #function) async throws -> (Router<AppRequestContext>, RegistryService, RegistryDatabase) {
+        let configuration = try await TestCluster.makeDatabase(function: function)
+        let database = try RegistryDatabase(configuration: configuration, limits: Limits(), logger: Logger(label: "test.server"))
+        try await database.migrate()
+        let registry = try await RegistryService.open(database: database, sandbox: true, logger: Logger(label: "test.server"))
+        let router = buildRouter(
+            configuration: ServerConfiguration(port: 0, sandbox: true), database: database, registry: registry, metrics: metrics)
+        return (router, registry, database)
+    }
+
     static func makeWithRegistry(
         limits: Limits = Limits(), migrate: Bool = true, sandbox: Bool = true, connection: PostgresConfiguration? = nil, function: String = #function
     ) async throws -> (app: some ApplicationProtocol, database: RegistryDatabase, registry: RegistryService) {
