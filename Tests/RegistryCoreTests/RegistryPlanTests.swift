@@ -47,6 +47,70 @@ import Testing
         #expect(world.state.dataset(dataset.id)?.holder == lab.id)
     }
 
+    @Test func R3_R9_changeRenewalAndCancellationActOnTheCertificate() throws {
+        var world = World()
+        let holder = try world.party("Holder", .enterprise, code: World.codes[0])
+        let registrar = try world.party("Registrar", .registrar)
+        let dataset = try world.dataset("Feed", by: holder)
+        func complete(_ new: NewRegistration) throws -> Registration {
+            let registration = try world.submit(new, by: holder)
+            #expect(registration.status == .submitted, "\(registration.refusals)")
+            try world.run(.startReview(registration: registration.number), by: registrar)
+            try world.run(.decide(registration: registration.number, accept: true, reason: nil), by: registrar)
+            world.advance(days: 20)
+            try world.run(.tick, by: nil)
+            return try #require(world.state.registration(registration.id))
+        }
+        let first = try #require(try complete(World.claim(dataset, .operate)).certificate.flatMap(world.state.certificate))
+
+        var change = World.claim(dataset, .operate)
+        change.kind = .change
+        change.targetCertificate = first.number
+        change.newFingerprint = String(repeating: "fe", count: 32)
+        let changed = try #require(try complete(change).certificate.flatMap(world.state.certificate))
+        #expect(changed.fingerprint == String(repeating: "fe", count: 32))
+        #expect(world.state.dataset(dataset.id)?.fingerprint == changed.fingerprint)
+        #expect(world.state.certificate(first.id)?.state == .superseded)
+
+        var renewal = World.claim(dataset, .operate)
+        renewal.kind = .renewal
+        renewal.targetCertificate = changed.number
+        let renewed = try #require(try complete(renewal).certificate.flatMap(world.state.certificate))
+        #expect(renewed.expiresOn > changed.expiresOn)
+
+        var cancellation = World.claim(dataset, .operate)
+        cancellation.kind = .cancellation
+        cancellation.targetCertificate = renewed.number
+        cancellation.statement = "We stop operating this dataset."
+        let recorded = try complete(cancellation)
+        #expect(recorded.status == .recorded)
+        #expect(world.state.certificate(renewed.id)?.status(on: world.state.today(at: world.now)) == .revoked)
+        // R3: every registration is still there.
+        #expect(world.state.registrations(of: dataset.id).count == 4)
+
+        // A certificate past its expiry reads expired.
+        world.advance(days: 3 * 366 + 1)
+        #expect(world.state.certificate(first.id)?.status(on: world.state.today(at: world.now)) == .superseded)
+    }
+
+    @Test func R9_anAuthorisationEndingSoonerCapsTheExpiryAndExpiredReadsExpired() throws {
+        var world = World()
+        let holder = try world.party("Holder", .enterprise, code: World.codes[0])
+        let registrar = try world.party("Registrar", .registrar)
+        let dataset = try world.dataset("Feed", by: holder)
+        var claim = World.claim(dataset, .use)
+        claim.authorisationEndsOn = CivilDate("2027-03-31")
+        let registration = try world.submit(claim, by: holder)
+        try world.run(.startReview(registration: registration.number), by: registrar)
+        try world.run(.decide(registration: registration.number, accept: true, reason: nil), by: registrar)
+        world.advance(days: 20)
+        try world.run(.tick, by: nil)
+        let certificate = try #require(world.state.registration(registration.id)?.certificate.flatMap(world.state.certificate))
+        #expect(certificate.expiresOn == CivilDate("2027-03-31"))
+        #expect(certificate.status(on: CivilDate("2027-03-31")!) == .valid)
+        #expect(certificate.status(on: CivilDate("2027-04-01")!) == .expired)
+    }
+
     @Test func R13_R6_R7_R8_outrightRefusalsAreRecordedWithEveryReason() throws {
         var world = World()
         let ministry = try world.party("Ministry", .department, code: World.codes[0])

@@ -252,6 +252,76 @@ import Testing
         }
     }
 
+    @Test func theCatalogFiltersAndPagesWithACursor() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            for index in 0..<7 {
+                var body = Fixture.dataset(index % 2 == 0 ? "Rail freight \(index)" : "Air quality \(index)", grade: index < 3 ? "important" : "general")
+                body["tags"] = index % 2 == 0 ? ["rail"] : ["air"]
+                #expect(try await ministry.post("/v1/datasets", body).status == .created)
+            }
+            // The lab reads the catalog a page of three at a time.
+            let lab = cast.as("lab")
+            var titles: [String] = []
+            var cursor: String?
+            var pages = 0
+            repeat {
+                let page = try await lab.get("/v1/datasets?limit=3" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(page.status == .ok)
+                #expect(page.items.count <= 3)
+                titles += page.items.compactMap { $0["title"] as? String }
+                cursor = page.string("nextCursor")
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(titles.count == 7)
+            #expect(Set(titles).count == 7, "no item twice across pages")
+            #expect(try await lab.get("/v1/datasets?grade=important").items.count == 3)
+            #expect(try await lab.get("/v1/datasets?q=rail&tag=rail").items.count == 4)
+            #expect(try await lab.get("/v1/datasets?q=AIR").items.count == 3, "text search ignores case")
+            let bad = try await lab.get("/v1/datasets?grade=secret")
+            #expect(bad.status == .badRequest)
+            #expect(bad.text.contains("grade"))
+            #expect(try await lab.get("/v1/datasets?limit=1000").status == .badRequest)
+        }
+    }
+
+    @Test func R5_R4_settingsChangeWhoMayObjectAndWhichDaysCount() async throws {
+        try await Self.withCast { cast, _ in
+            let admin = cast.api.as_(cast.operatorKey)
+            let updated = try await admin.call(.put, "/v1/settings", [
+                "objectionPolicy": "interested_parties",
+                "calendar": ["holidays": ["2026-12-31", "2027-01-01"], "workingWeekendDays": ["2027-01-03"]],
+            ])
+            #expect(updated.status == .ok, "\(updated.text)")
+            #expect(updated.string("objectionPolicy") == "interested_parties")
+            #expect(try await cast.as("lab").call(.put, "/v1/settings", ["objectionPolicy": "anyone"]).status == .forbidden)
+
+            let ministry = cast.as("ministry")
+            let dataset = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Ferry schedules")).int("id"))
+            let number = try #require(try await ministry.post("/v1/registrations", Fixture.claim(dataset)).string("number"))
+            _ = try await cast.as("registrar").post("/v1/registrations/\(number)/review")
+            _ = try await cast.as("registrar").post("/v1/registrations/\(number)/decision", ["decision": "accept"])
+            let objection = try await cast.as("lab").post("/v1/registrations/\(number)/objections", ["grounds": "We object."])
+            #expect(objection.status == .forbidden, "\(objection.text)")
+            #expect(objection.string("detail")?.hasPrefix("R5") == true)
+        }
+    }
+
+    @Test func theSandboxClockDoesNotExistOutsideSandboxMode() async throws {
+        let (app, database, registry) = try await TestApp.makeWithRegistry(sandbox: false)
+        let operatorParty = try await registry.execute(
+            .registerParty(NewParty(name: "Operator", kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)
+        guard case .party(let party) = operatorParty[0].record else { throw Problem.internalError }
+        let key = try await registry.issueKey(for: party.id, label: "test", by: nil).token
+        let statuses = try await app.test(.router) { client -> [HTTPResponse.Status] in
+            let api = APIClient(client: client, token: key)
+            return [try await api.post("/v1/sandbox/clock", ["days": 1]).status, try await api.get("/v1/sandbox/clock").status]
+        }
+        #expect(statuses == [.notFound, .notFound])
+        await registry.close()
+        await database.shutdown()
+    }
+
     @Test func badInputIsA400NamingTheFieldAndWritesNothing() async throws {
         try await Self.withCast { cast, registry in
             let before = registry.registry.read { $0.auditHead.lastSequence }
