@@ -84,6 +84,39 @@ public struct NewDataset: Sendable, Equatable {
     }
 }
 
+/// Changes to a dataset's catalog entry, by its holder. Absent fields stay as they are.
+public struct DatasetPatch: Sendable, Equatable {
+    public var title: String?
+    public var description: String?
+    public var grade: Grade?
+    public var personalInformation: PersonalInformationLevel?
+    public var individualsCovered: Int64?
+    public var sharing: SharingCategory?
+    public var fingerprint: String?
+    public var format: String?
+    public var updateCycle: String?
+    public var sizeBytes: Int64?
+    public var tags: [String]?
+
+    public init(
+        title: String? = nil, description: String? = nil, grade: Grade? = nil, personalInformation: PersonalInformationLevel? = nil,
+        individualsCovered: Int64? = nil, sharing: SharingCategory? = nil, fingerprint: String? = nil, format: String? = nil,
+        updateCycle: String? = nil, sizeBytes: Int64? = nil, tags: [String]? = nil
+    ) {
+        self.title = title
+        self.description = description
+        self.grade = grade
+        self.personalInformation = personalInformation
+        self.individualsCovered = individualsCovered
+        self.sharing = sharing
+        self.fingerprint = fingerprint
+        self.format = format
+        self.updateCycle = updateCycle
+        self.sizeBytes = sizeBytes
+        self.tags = tags
+    }
+}
+
 /// An application for registration.
 public struct NewRegistration: Sendable, Equatable {
     public var dataset: DatasetID
@@ -128,6 +161,8 @@ public enum RegistryCommand: Sendable, Equatable {
     case issueAPIKey(party: PartyID, prefix: String, secretHash: String, label: String)
     case revokeAPIKey(prefix: String)
     case registerDataset(NewDataset)
+    /// The holder edits its catalog entry.
+    case updateDataset(DatasetID, DatasetPatch)
     case submitRegistration(NewRegistration)
     case startReview(registration: String)
     case decide(registration: String, accept: Bool, reason: String?)

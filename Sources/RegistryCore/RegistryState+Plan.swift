@@ -32,6 +32,12 @@ extension RegistryState {
             }
             return [ChangeEntry("dataset.registered", .dataset(try validDataset(new, holder: actor, at: now)))]
 
+        case .updateDataset(let id, let patch):
+            guard let actor else { throw .forbidden("datasets are edited by their holders") }
+            guard let dataset = dataset(id) else { throw .notFound("dataset \(id.rawValue)") }
+            guard dataset.holder == actor.id else { throw .forbidden("only the holder of dataset \(id.rawValue) edits it") }
+            return [ChangeEntry("dataset.updated", .dataset(try patched(dataset, with: patch, holder: actor, at: now)))]
+
         case .submitRegistration(let new):
             return try planSubmission(new, by: actor, at: now)
 
@@ -428,6 +434,27 @@ extension RegistryState {
             personalInformation: new.personalInformation, individualsCovered: new.individualsCovered, region: new.region,
             sharing: new.sharing, fingerprint: new.fingerprint, format: new.format, updateCycle: new.updateCycle,
             sizeBytes: new.sizeBytes, tags: new.tags, createdAt: now, updatedAt: now)
+    }
+
+    /// A dataset with `patch` applied, validated like a new one. A certified fingerprint changes only
+    /// through a change registration (R9: certificates bind to it).
+    private func patched(_ dataset: Dataset, with patch: DatasetPatch, holder: Party, at now: Timestamp) throws(RegistryError) -> Dataset {
+        if let fingerprint = patch.fingerprint, fingerprint != dataset.fingerprint,
+            certificates(of: dataset.id).contains(where: { $0.state == .active })
+        {
+            throw .conflict("the fingerprint of dataset \(dataset.id.rawValue) is certified; register a change to update it")
+        }
+        let merged = NewDataset(
+            title: patch.title ?? dataset.title, description: patch.description ?? dataset.description, grade: patch.grade ?? dataset.grade,
+            personalInformation: patch.personalInformation ?? dataset.personalInformation,
+            individualsCovered: patch.individualsCovered ?? dataset.individualsCovered, region: dataset.region,
+            sharing: patch.sharing ?? dataset.sharing, fingerprint: patch.fingerprint ?? dataset.fingerprint,
+            format: patch.format ?? dataset.format, updateCycle: patch.updateCycle ?? dataset.updateCycle,
+            sizeBytes: patch.sizeBytes ?? dataset.sizeBytes, tags: patch.tags ?? dataset.tags)
+        var updated = try validDataset(merged, holder: holder, at: now)
+        updated.id = dataset.id
+        updated.createdAt = dataset.createdAt
+        return updated
     }
 
     private func require(_ actor: Party?, is kinds: Set<PartyKind>, to action: String) throws(RegistryError) {

@@ -45,6 +45,20 @@ struct RegistryController: Sendable {
         let tags: [String]?
     }
 
+    struct DatasetPatchBody: Decodable {
+        let title: String?
+        let description: String?
+        let grade: Grade?
+        let piLevel: PersonalInformationLevel?
+        let individualsCovered: Int64?
+        let sharing: SharingView?
+        let fingerprint: String?
+        let format: String?
+        let updateCycle: String?
+        let sizeBytes: Int64?
+        let tags: [String]?
+    }
+
     struct NewRegistrationBody: Decodable {
         let dataset: Int64
         let right: RightKind
@@ -89,6 +103,7 @@ struct RegistryController: Sendable {
         group.post("datasets") { request, context in try await createDataset(request, context) }
         group.get("datasets") { request, context in try searchDatasets(request, context) }
         group.get("datasets/:id") { _, context in try dataset(context) }
+        group.patch("datasets/:id") { request, context in try await updateDataset(request, context) }
 
         group.post("registrations") { request, context in try await submit(request, context) }
         group.get("registrations") { request, context in try listRegistrations(request, context) }
@@ -152,15 +167,7 @@ struct RegistryController: Sendable {
     func createDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
         let body = try await request.decodeJSON(NewDatasetBody.self, context: context)
-        var sharing: SharingCategory?
-        if let view = body.sharing {
-            guard let category = SharingCategory(name: view.category, text: view.text) else {
-                throw Problem.badRequest(
-                    "sharing: category must be unconditional, conditional (with the condition as text) or not_shared (with the legal basis as text)",
-                    errors: [.init(field: "sharing", reason: "invalid category or missing text")])
-            }
-            sharing = category
-        }
+        let sharing = try body.sharing.map(Self.sharing)
         let new = NewDataset(
             title: body.title, description: body.description ?? "", grade: body.grade, personalInformation: body.piLevel,
             individualsCovered: body.individualsCovered, region: body.region, sharing: sharing, fingerprint: body.fingerprint,
@@ -168,6 +175,28 @@ struct RegistryController: Sendable {
         let entries = try await service.execute(.registerDataset(new), by: actor)
         guard case .dataset(let dataset) = entries.first?.record else { throw Problem.internalError }
         return try DatasetView(dataset).created(location: "/v1/datasets/\(dataset.id.rawValue)")
+    }
+
+    func updateDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = try context.parameters.require("id", as: Int64.self)
+        let body = try await request.decodeJSON(DatasetPatchBody.self, context: context)
+        let patch = DatasetPatch(
+            title: body.title, description: body.description, grade: body.grade, personalInformation: body.piLevel,
+            individualsCovered: body.individualsCovered, sharing: try body.sharing.map(Self.sharing), fingerprint: body.fingerprint,
+            format: body.format, updateCycle: body.updateCycle, sizeBytes: body.sizeBytes, tags: body.tags)
+        let entries = try await service.execute(.updateDataset(DatasetID(rawValue: id), patch), by: actor)
+        guard case .dataset(let dataset) = entries.first?.record else { throw Problem.internalError }
+        return try DatasetView(dataset).response()
+    }
+
+    static func sharing(_ view: SharingView) throws -> SharingCategory {
+        guard let category = SharingCategory(name: view.category, text: view.text) else {
+            throw Problem.badRequest(
+                "sharing: category must be unconditional, conditional (with the condition as text) or not_shared (with the legal basis as text)",
+                errors: [.init(field: "sharing", reason: "invalid category or missing text")])
+        }
+        return category
     }
 
     func searchDatasets(_ request: Request, _ context: AppRequestContext) throws -> Response {

@@ -307,6 +307,28 @@ import Testing
         }
     }
 
+    @Test func onlyTheHolderEditsADatasetAndACertifiedFingerprintNeedsAChange() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            let id = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Harbour traffic")).int("id"))
+            let edited = try await ministry.call(.patch, "/v1/datasets/\(id)", ["title": "Harbour vessel traffic", "grade": "important"])
+            #expect(edited.status == .ok, "\(edited.text)")
+            #expect(edited.string("title") == "Harbour vessel traffic")
+            #expect(edited.string("grade") == "important")
+            let intruder = try await cast.as("enterprise").call(.patch, "/v1/datasets/\(id)", ["title": "Mine now"])
+            #expect(intruder.status == .forbidden)
+            #expect(try await ministry.get("/v1/datasets/\(id)").string("title") == "Harbour vessel traffic")
+
+            let number = try #require(try await ministry.post("/v1/registrations", Fixture.claim(id)).string("number"))
+            _ = try await cast.as("registrar").post("/v1/registrations/\(number)/review")
+            _ = try await cast.as("registrar").post("/v1/registrations/\(number)/decision", ["decision": "accept"])
+            _ = try await cast.api.as_(cast.operatorKey).post("/v1/sandbox/clock", ["days": 20])
+            let refingerprint = try await ministry.call(.patch, "/v1/datasets/\(id)", ["fingerprint": String(repeating: "ee", count: 32)])
+            #expect(refingerprint.status == .conflict, "\(refingerprint.text)")
+            #expect(refingerprint.text.contains("register a change"))
+        }
+    }
+
     @Test func theSandboxClockDoesNotExistOutsideSandboxMode() async throws {
         let (app, database, registry) = try await TestApp.makeWithRegistry(sandbox: false)
         let operatorParty = try await registry.execute(
