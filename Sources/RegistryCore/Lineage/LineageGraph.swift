@@ -1,0 +1,199 @@
+/// The lineage of every dataset: a directed acyclic graph whose edges run from a source to the dataset
+/// derived from it, with each node's effective restrictions kept up to date as the graph changes.
+///
+/// Storage is compact and allocation-free to walk: nodes are dataset ids (dense, from 1); edges live in
+/// parallel arrays with per-node linked lists in both directions (`headOut`/`nextOut` to children,
+/// `headIn`/`nextIn` to parents). Adding an edge is O(1) after the cycle check; reading a node's
+/// effective restrictions is O(1). Walks use a caller-owned ``TraversalScratch`` and never recurse.
+public struct LineageGraph: Sendable {
+    // Per node (index = dataset id; slot 0 unused).
+    var headOut: [Int32] = [-1]
+    var headIn: [Int32] = [-1]
+    var own: [Restrictions] = [Restrictions()]
+    var effective: [Restrictions] = [Restrictions()]
+    // Per edge.
+    var edgeSource: [Int32] = []
+    var edgeTarget: [Int32] = []
+    var nextOut: [Int32] = []
+    var nextIn: [Int32] = []
+    var edgeKind: [UInt8] = []
+
+    public init() {}
+
+    /// Datasets known to the graph (the highest id).
+    public var nodeCount: Int { headOut.count - 1 }
+    public var edgeCount: Int { edgeSource.count }
+
+    /// Makes room for datasets up to `id`.
+    public mutating func ensureNode(_ id: Int32) {
+        precondition(id >= 1, "dataset ids start at 1")
+        guard Int(id) > nodeCount else { return }
+        let extra = Int(id) - nodeCount
+        headOut.append(contentsOf: repeatElement(-1, count: extra))
+        headIn.append(contentsOf: repeatElement(-1, count: extra))
+        own.append(contentsOf: repeatElement(Restrictions(), count: extra))
+        effective.append(contentsOf: repeatElement(Restrictions(), count: extra))
+    }
+
+    public func contains(_ id: Int32) -> Bool { id >= 1 && Int(id) <= nodeCount }
+
+    /// The restrictions in effect on `id`: its own, and every source's, through the lineage. O(1).
+    public func effectiveRestrictions(of id: Int32) -> Restrictions { effective[Int(id)] }
+
+    public func ownRestrictions(of id: Int32) -> Restrictions { own[Int(id)] }
+
+    /// Sources of `id` with the transformation that derived it.
+    public func parents(of id: Int32) -> [(source: Int32, kind: TransformationKind)] {
+        var result: [(Int32, TransformationKind)] = []
+        var edge = headIn[Int(id)]
+        while edge >= 0 {
+            result.append((edgeSource[Int(edge)], TransformationKind(code: edgeKind[Int(edge)])))
+            edge = nextIn[Int(edge)]
+        }
+        return result
+    }
+
+    public func children(of id: Int32) -> [Int32] {
+        var result: [Int32] = []
+        var edge = headOut[Int(id)]
+        while edge >= 0 {
+            result.append(edgeTarget[Int(edge)])
+            edge = nextOut[Int(edge)]
+        }
+        return result
+    }
+
+    /// Why an edge cannot be added.
+    public enum EdgeRefusal: Error, Equatable, Sendable {
+        /// The edge would close a cycle; `path` runs from the source through the new edge back to it.
+        case cycle(path: [Int32])
+        case duplicate
+        case unknownDataset(Int32)
+    }
+
+    /// Records that `target` is derived from `source`, and brings every affected node's effective
+    /// restrictions up to date. Refuses an edge that would close a cycle, naming the cycle.
+    ///
+    /// - Returns: the datasets whose effective restrictions changed.
+    @discardableResult
+    public mutating func addEdge(from source: Int32, to target: Int32, kind: TransformationKind, scratch: inout TraversalScratch) throws(EdgeRefusal) -> [Int32] {
+        guard contains(source) else { throw .unknownDataset(source) }
+        guard contains(target) else { throw .unknownDataset(target) }
+        if let cycle = cycle(closedBy: source, to: target, scratch: &scratch) { throw .cycle(path: cycle) }
+        var edge = headOut[Int(source)]
+        while edge >= 0 {
+            if edgeTarget[Int(edge)] == target { throw .duplicate }
+            edge = nextOut[Int(edge)]
+        }
+        let index = Int32(edgeSource.count)
+        edgeSource.append(source)
+        edgeTarget.append(target)
+        edgeKind.append(kind.code)
+        nextOut.append(headOut[Int(source)])
+        headOut[Int(source)] = index
+        nextIn.append(headIn[Int(target)])
+        headIn[Int(target)] = index
+        return propagate(from: [target], scratch: &scratch)
+    }
+
+    /// Sets a dataset's own restrictions (grade, PI level, policy restrictions, flag) and brings its
+    /// descendants up to date. Returns the datasets whose effective restrictions changed.
+    @discardableResult
+    public mutating func setOwnRestrictions(_ restrictions: Restrictions, of id: Int32, scratch: inout TraversalScratch) -> [Int32] {
+        precondition(contains(id), "unknown dataset \(id)")
+        guard own[Int(id)] != restrictions else { return [] }
+        own[Int(id)] = restrictions
+        return propagate(from: [id], scratch: &scratch)
+    }
+
+    /// The path that adding `source → target` would close, if any: `[source, target, …, source]`.
+    func cycle(closedBy source: Int32, to target: Int32, scratch: inout TraversalScratch) -> [Int32]? {
+        if source == target { return [source, source] }
+        // A cycle exists when `source` is already reachable from `target` along derivations.
+        scratch.prepare(nodeCount: nodeCount)
+        scratch.visit(target, from: 0)
+        var head = 0
+        while head < scratch.queue.count {
+            let node = scratch.queue[head]
+            head += 1
+            var edge = headOut[Int(node)]
+            while edge >= 0 {
+                let child = edgeTarget[Int(edge)]
+                if !scratch.isVisited(child) {
+                    scratch.visit(child, from: node)
+                    if child == source {
+                        var path: [Int32] = [source]
+                        var step = source
+                        while step != 0 {
+                            step = scratch.predecessor[Int(step)]
+                            if step != 0 { path.append(step) }
+                        }
+                        // path is source ← … ← target reversed; the new edge closes it back to source.
+                        return [source] + path.reversed()
+                    }
+                }
+                edge = nextOut[Int(edge)]
+            }
+        }
+        return nil
+    }
+
+    /// Recomputes the effective restrictions of `seeds` and their descendants in topological order,
+    /// visiting a descendant only when one of its parents changed. Returns the nodes that changed.
+    mutating func propagate(from seeds: [Int32], scratch: inout TraversalScratch) -> [Int32] {
+        // 1. The affected set: the seeds and everything derived from them.
+        scratch.prepare(nodeCount: nodeCount)
+        for seed in seeds where !scratch.isVisited(seed) { scratch.visit(seed, from: 0) }
+        var head = 0
+        while head < scratch.queue.count {
+            let node = scratch.queue[head]
+            head += 1
+            var edge = headOut[Int(node)]
+            while edge >= 0 {
+                let child = edgeTarget[Int(edge)]
+                if !scratch.isVisited(child) { scratch.visit(child, from: node) }
+                edge = nextOut[Int(edge)]
+            }
+        }
+        let affected = scratch.queue
+        // 2. Kahn's order within the affected set: count each node's affected parents.
+        for node in affected {
+            var pending: Int32 = 0
+            var edge = headIn[Int(node)]
+            while edge >= 0 {
+                if scratch.isVisited(edgeSource[Int(edge)]) { pending += 1 }
+                edge = nextIn[Int(edge)]
+            }
+            scratch.pending[Int(node)] = pending
+            scratch.dirty[Int(node)] = false
+        }
+        for seed in seeds { scratch.dirty[Int(seed)] = true }
+        var ready = affected.filter { scratch.pending[Int($0)] == 0 }
+        var changed: [Int32] = []
+        while let node = ready.popLast() {
+            var nodeChanged = false
+            if scratch.dirty[Int(node)] {
+                var result = own[Int(node)]
+                var edge = headIn[Int(node)]
+                while edge >= 0 {
+                    result = result.inheriting(effective[Int(edgeSource[Int(edge)])], through: TransformationKind(code: edgeKind[Int(edge)]))
+                    edge = nextIn[Int(edge)]
+                }
+                if result != effective[Int(node)] {
+                    effective[Int(node)] = result
+                    changed.append(node)
+                    nodeChanged = true
+                }
+            }
+            var edge = headOut[Int(node)]
+            while edge >= 0 {
+                let child = edgeTarget[Int(edge)]
+                if nodeChanged { scratch.dirty[Int(child)] = true }
+                scratch.pending[Int(child)] -= 1
+                if scratch.pending[Int(child)] == 0 { ready.append(child) }
+                edge = nextOut[Int(edge)]
+            }
+        }
+        return changed
+    }
+}

@@ -1,0 +1,115 @@
+/// What a derivation did to its sources (R12). Only a registered, approved anonymisation changes what
+/// is inherited: it clears the personal-information level, never the grade or the prohibitions.
+public enum TransformationKind: String, Sendable, Codable, CaseIterable {
+    case derived
+    case aggregated
+    case joined
+    case filtered
+    case sampled
+    /// A registered anonymisation approved by a registrar or regulator.
+    case approvedAnonymisation = "approved_anonymisation"
+
+    var code: UInt8 {
+        switch self {
+        case .derived: 0
+        case .aggregated: 1
+        case .joined: 2
+        case .filtered: 3
+        case .sampled: 4
+        case .approvedAnonymisation: 5
+        }
+    }
+
+    init(code: UInt8) {
+        self = Self.allCases.first { $0.code == code } ?? .derived
+    }
+}
+
+/// A set of up to 64 names (purposes, prohibitions, regions) as bits of one word, so that uniting and
+/// intersecting restrictions allocates nothing. `.all` means "no restriction" for permitted sets.
+public struct NameSet: Hashable, Sendable, Codable {
+    public var bits: UInt64
+    public init(bits: UInt64) { self.bits = bits }
+
+    public static let none = NameSet(bits: 0)
+    public static let all = NameSet(bits: .max)
+
+    public func union(_ other: NameSet) -> NameSet { NameSet(bits: bits | other.bits) }
+    public func intersection(_ other: NameSet) -> NameSet { NameSet(bits: bits & other.bits) }
+    public func contains(bit: Int) -> Bool { bits & (1 << UInt64(bit)) != 0 }
+    public var isUnrestricted: Bool { bits == .max }
+}
+
+/// Names to bit positions, first come first served; at most 64 per vocabulary (a limit, not a hash).
+public struct Vocabulary: Sendable, Equatable, Codable {
+    public private(set) var names: [String] = []
+    private var positions: [String: Int] = [:]
+
+    public static let capacity = 64
+
+    public init() {}
+
+    /// The bit for `name`, adding it when new; nil when the vocabulary is full.
+    public mutating func bit(for name: String) -> Int? {
+        if let position = positions[name] { return position }
+        guard names.count < Self.capacity else { return nil }
+        positions[name] = names.count
+        names.append(name)
+        return names.count - 1
+    }
+
+    public func existingBit(for name: String) -> Int? { positions[name] }
+
+    public func set(of names: [String]) -> NameSet? {
+        var bits: UInt64 = 0
+        for name in names {
+            guard let position = positions[name] else { return nil }
+            bits |= 1 << UInt64(position)
+        }
+        return NameSet(bits: bits)
+    }
+
+    public func names(in set: NameSet) -> [String] {
+        names.indices.filter { set.contains(bit: $0) }.map { names[$0] }
+    }
+}
+
+/// The restrictions of one dataset, its own or in effect (R12, R21, R25).
+public struct Restrictions: Hashable, Sendable, Codable {
+    public var grade: Grade
+    public var personalInformation: PersonalInformationLevel
+    /// United along the lineage.
+    public var prohibitions: NameSet
+    /// Intersected along the lineage; `.all` is unrestricted.
+    public var permittedPurposes: NameSet
+    /// Intersected along the lineage; `.all` is unrestricted.
+    public var permittedRegions: NameSet
+    /// R25: this dataset, or one it derives from, was revoked or marked unlawful.
+    public var flagged: Bool
+
+    public init(
+        grade: Grade = .general, personalInformation: PersonalInformationLevel = .none, prohibitions: NameSet = .none,
+        permittedPurposes: NameSet = .all, permittedRegions: NameSet = .all, flagged: Bool = false
+    ) {
+        self.grade = grade
+        self.personalInformation = personalInformation
+        self.prohibitions = prohibitions
+        self.permittedPurposes = permittedPurposes
+        self.permittedRegions = permittedRegions
+        self.flagged = flagged
+    }
+
+    /// These restrictions together with a source's effective ones, across an edge of `kind`.
+    public func inheriting(_ source: Restrictions, through kind: TransformationKind) -> Restrictions {
+        var result = self
+        result.grade = max(grade, source.grade)
+        if kind != .approvedAnonymisation {
+            result.personalInformation = max(personalInformation, source.personalInformation)
+        }
+        result.prohibitions = prohibitions.union(source.prohibitions)
+        result.permittedPurposes = permittedPurposes.intersection(source.permittedPurposes)
+        result.permittedRegions = permittedRegions.intersection(source.permittedRegions)
+        result.flagged = flagged || source.flagged
+        return result
+    }
+}
