@@ -35,6 +35,8 @@ extension RecordChange: Codable {
         case .objection(let record): try container.encode("objection", forKey: .type); try container.encode(record, forKey: .record)
         case .certificate(let record): try container.encode("certificate", forKey: .type); try container.encode(record, forKey: .record)
         case .settings(let record): try container.encode("settings", forKey: .type); try container.encode(record, forKey: .record)
+        case .derivation(let record): try container.encode("derivation", forKey: .type); try container.encode(record, forKey: .record)
+        case .flagCascade(let record): try container.encode("flag_cascade", forKey: .type); try container.encode(record, forKey: .record)
         }
     }
 
@@ -48,6 +50,8 @@ extension RecordChange: Codable {
         case "objection": self = .objection(try container.decode(Objection.self, forKey: .record))
         case "certificate": self = .certificate(try container.decode(Certificate.self, forKey: .record))
         case "settings": self = .settings(try container.decode(RegistrySettings.self, forKey: .record))
+        case "derivation": self = .derivation(try container.decode(Derivation.self, forKey: .record))
+        case "flag_cascade": self = .flagCascade(try container.decode(FlagCascade.self, forKey: .record))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown record type \(other)")
         }

@@ -77,10 +77,18 @@ public struct Dataset: Sendable, Equatable, Codable {
     public var updateCycle: String
     public var sizeBytes: Int64
     public var tags: [String]
+    /// R25: marked unlawful at source, or its hold certificate revoked; descendants inherit the flag.
+    public var flagged: Bool
+    public var flagReason: String?
     public var createdAt: Timestamp
     public var updatedAt: Timestamp
 
-    public init(id: DatasetID, holder: PartyID, title: String, description: String, grade: Grade, personalInformation: PersonalInformationLevel, individualsCovered: Int64, region: String, sharing: SharingCategory?, fingerprint: String, format: String, updateCycle: String, sizeBytes: Int64, tags: [String], createdAt: Timestamp, updatedAt: Timestamp) {
+    /// The dataset's own restrictions as the lineage graph sees them.
+    public var ownRestrictions: Restrictions {
+        Restrictions(grade: grade, personalInformation: personalInformation, flagged: flagged)
+    }
+
+    public init(id: DatasetID, holder: PartyID, title: String, description: String, grade: Grade, personalInformation: PersonalInformationLevel, individualsCovered: Int64, region: String, sharing: SharingCategory?, fingerprint: String, format: String, updateCycle: String, sizeBytes: Int64, tags: [String], flagged: Bool = false, flagReason: String? = nil, createdAt: Timestamp, updatedAt: Timestamp) {
         self.id = id
         self.holder = holder
         self.title = title
@@ -95,7 +103,34 @@ public struct Dataset: Sendable, Equatable, Codable {
         self.updateCycle = updateCycle
         self.sizeBytes = sizeBytes
         self.tags = tags
+        self.flagged = flagged
+        self.flagReason = flagReason
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+    }
+}
+
+/// A recorded derivation: `target` is derived from `source` (R10, R12).
+public struct Derivation: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var source: DatasetID
+    public var target: DatasetID
+    public var kind: TransformationKind
+    public var recordedBy: PartyID
+    /// For an anonymisation: the registrar or regulator that approved it (R12).
+    public var approvedBy: PartyID?
+    public var recordedAt: Timestamp
+
+    public init(
+        id: Int64, source: DatasetID, target: DatasetID, kind: TransformationKind, recordedBy: PartyID, approvedBy: PartyID?,
+        recordedAt: Timestamp
+    ) {
+        self.id = id
+        self.source = source
+        self.target = target
+        self.kind = kind
+        self.recordedBy = recordedBy
+        self.approvedBy = approvedBy
+        self.recordedAt = recordedAt
     }
 }

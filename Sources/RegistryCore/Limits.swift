@@ -31,6 +31,11 @@ public struct Limits: Sendable, Equatable {
     public static let maxCalendarDays = 2_000
     /// The sandbox clock moves at most ten years at a time.
     public static let maxClockAdvanceSeconds: Int64 = 10 * 366 * 86_400
+    /// Sources named in one derivation request.
+    public static let maxSourcesPerDerivation = 64
+    /// Nodes one lineage walk may visit when the request names no smaller budget.
+    public static let maxTraversalBudget = 1_000_000
+    public static let defaultTraversalBudget = 10_000
     /// Largest page of any list endpoint.
     public static let maxPageSize = 200
     public static let defaultPageSize = 50

@@ -132,12 +132,16 @@ public struct NewRegistration: Sendable, Equatable {
     public var authorisationEndsOn: CivilDate?
     public var newFingerprint: String?
     public var statement: String?
+    /// R10: derivation edges recorded with the registration (by the dataset's holder).
+    public var derivedFrom: [DerivationSource]
 
     public init(
         dataset: DatasetID, right: RightKind, kind: RegistrationKind, sourceType: SourceType?, evidence: [Evidence],
         truthfulnessCommitment: Bool, applicantRole: ApplicantRole, targetCertificate: String? = nil, transferee: PartyID? = nil,
-        authorisationEndsOn: CivilDate? = nil, newFingerprint: String? = nil, statement: String? = nil
+        authorisationEndsOn: CivilDate? = nil, newFingerprint: String? = nil, statement: String? = nil,
+        derivedFrom: [DerivationSource] = []
     ) {
+        self.derivedFrom = derivedFrom
         self.dataset = dataset
         self.right = right
         self.kind = kind
@@ -153,6 +157,16 @@ public struct NewRegistration: Sendable, Equatable {
     }
 }
 
+/// One source of a derived dataset, as a request names it.
+public struct DerivationSource: Sendable, Equatable {
+    public var dataset: DatasetID
+    public var kind: TransformationKind
+    public init(dataset: DatasetID, kind: TransformationKind) {
+        self.dataset = dataset
+        self.kind = kind
+    }
+}
+
 /// Everything that changes the registry. Planned by ``RegistryState/plan(_:by:at:)`` against the current
 /// state, persisted, then applied.
 public enum RegistryCommand: Sendable, Equatable {
@@ -164,6 +178,12 @@ public enum RegistryCommand: Sendable, Equatable {
     /// The holder edits its catalog entry.
     case updateDataset(DatasetID, DatasetPatch)
     case submitRegistration(NewRegistration)
+    /// Records that `target` derives from each source (its holder, or a registrar).
+    case recordDerivations(target: DatasetID, sources: [DerivationSource])
+    /// A registrar or regulator approves a recorded anonymisation (R12).
+    case approveAnonymisation(derivation: Int64)
+    /// R25: a registrar or regulator marks a dataset's source unlawful; every descendant is flagged.
+    case flagDataset(DatasetID, reason: String)
     case startReview(registration: String)
     case decide(registration: String, accept: Bool, reason: String?)
     case lodgeObjection(registration: String, grounds: String)

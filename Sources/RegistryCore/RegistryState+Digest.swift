@@ -10,6 +10,8 @@ extension RegistryState {
         var objections: [Objection]
         var certificates: [Certificate]
         var settings: RegistrySettings
+        var derivations: [Derivation]
+        var flagCascades: [FlagCascade]
         var auditHead: AuditHead
     }
 
@@ -18,7 +20,8 @@ extension RegistryState {
     public var digest: String {
         let snapshot = Snapshot(
             parties: parties.all, apiKeys: apiKeys.all, datasets: datasets.all, registrations: registrations.all,
-            objections: objections.all, certificates: certificates.all, settings: settings, auditHead: auditHead)
+            objections: objections.all, certificates: certificates.all, settings: settings, derivations: derivations.all,
+            flagCascades: flagCascades.all, auditHead: auditHead)
         return Array(SHA256.hash(data: Array(CanonicalJSON.encode(snapshot).utf8))).hexString
     }
 
@@ -27,7 +30,8 @@ extension RegistryState {
         [
             "parties": parties.all.count, "apiKeys": apiKeys.all.count, "datasets": datasets.all.count,
             "registrations": registrations.all.count, "objections": objections.all.count,
-            "certificates": certificates.all.count, "auditEntries": Int(auditHead.lastSequence),
+            "certificates": certificates.all.count, "derivations": derivations.all.count,
+            "auditEntries": Int(auditHead.lastSequence),
         ]
     }
 }

@@ -41,6 +41,26 @@ extension RegistryState {
         case .submitRegistration(let new):
             return try planSubmission(new, by: actor, at: now)
 
+        case .recordDerivations(let target, let sources):
+            return try planDerivations(target: target, sources: sources, by: actor, at: now)
+
+        case .approveAnonymisation(let id):
+            try require(actor, is: [.registrar, .regulator], to: "approve anonymisations")
+            guard var derivation = derivations[id] else { throw .notFound("derivation \(id)") }
+            guard derivation.kind == .anonymisation else {
+                throw .conflict("derivation \(id) is \(derivation.kind.rawValue), not an anonymisation awaiting approval")
+            }
+            derivation.kind = .approvedAnonymisation
+            derivation.approvedBy = actor?.id
+            return [ChangeEntry("derivation.anonymisation_approved", .derivation(derivation))]
+
+        case .flagDataset(let id, let reason):
+            try require(actor, is: [.registrar, .regulator], to: "mark a dataset's source unlawful")
+            guard !reason.isEmpty, reason.count <= Limits.maxLongTextLength else {
+                throw .invalid([FieldProblem("reason", "required, at most \(Limits.maxLongTextLength) characters")])
+            }
+            return try flag(id, reason: reason, by: actor, at: now)
+
         case .startReview(let number):
             try require(actor, is: [.registrar], to: "review registrations")
             var registration = try registration(numbered: number)
@@ -196,6 +216,16 @@ extension RegistryState {
         }) {
             refusals.append(Refusal("R2", "the applicant already holds a valid \(new.right.rawValue) certificate for this dataset; apply for a change or a renewal"))
         }
+        if (new.right == .use || new.right == .operate) && new.kind == .initial {
+            let lacking = sourcesLackingUseRight(
+                of: dataset.id, applicant: actor.id, extraSources: new.derivedFrom.map(\.dataset), on: today(at: now))
+            if !lacking.isEmpty {
+                refusals.append(Refusal(
+                    "R10",
+                    "dataset \(dataset.id.rawValue) is derived; the applicant holds no registered use right over source "
+                        + lacking.map { "dataset \($0.rawValue)" }.joined(separator: ", ")))
+            }
+        }
         if let target, target.status(on: today(at: now)) != .valid, new.kind != .revocation || target.state != .active {
             refusals.append(Refusal("R9", "certificate \(target.number) is \(target.status(on: today(at: now)).rawValue)"))
         }
@@ -208,7 +238,72 @@ extension RegistryState {
             transferee: new.transferee, authorisationEndsOn: new.authorisationEndsOn, newFingerprint: new.newFingerprint,
             statement: new.statement, status: refusals.isEmpty ? .submitted : .refused, noticeEndsOn: nil, pendingObjections: 0,
             refusals: refusals, certificate: nil, submittedAt: now, updatedAt: now)
-        return [ChangeEntry(refusals.isEmpty ? "registration.submitted" : "registration.refused", .registration(registration))]
+        let recorded = new.derivedFrom.isEmpty ? [] : try planDerivations(target: dataset.id, sources: new.derivedFrom, by: actor, at: now)
+        return [ChangeEntry(refusals.isEmpty ? "registration.submitted" : "registration.refused", .registration(registration))] + recorded
+    }
+
+    /// R25: flags a dataset and records the cascade over its descendants.
+    func flag(_ id: DatasetID, reason: String, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
+        guard var dataset = dataset(id) else { throw .notFound("dataset \(id.rawValue)") }
+        guard !dataset.flagged else { return [] }
+        dataset.flagged = true
+        dataset.flagReason = reason
+        dataset.updatedAt = now
+        var scratch = TraversalScratch()
+        let descendants = lineage.collect(from: Int32(id.rawValue), .descendants, budget: lineage.nodeCount, scratch: &scratch).nodes
+        let cascade = FlagCascade(
+            id: flagCascades.nextID, dataset: id, reason: reason, descendants: descendants.map { DatasetID(rawValue: Int64($0)) },
+            by: actor?.id, at: now)
+        return [ChangeEntry("dataset.flagged", .dataset(dataset)), ChangeEntry("lineage.flag_cascade", .flagCascade(cascade))]
+    }
+
+    private func planDerivations(
+        target: DatasetID, sources: [DerivationSource], by actor: Party?, at now: Timestamp
+    ) throws(RegistryError) -> [ChangeEntry] {
+        guard let targetDataset = dataset(target) else { throw .notFound("dataset \(target.rawValue)") }
+        if let actor, actor.kind != .registrar, targetDataset.holder != actor.id {
+            throw .forbidden("only the holder of dataset \(target.rawValue) (or a registrar) records what it derives from")
+        }
+        guard !sources.isEmpty, sources.count <= Limits.maxSourcesPerDerivation else {
+            throw .invalid([FieldProblem("sources", "1 to \(Limits.maxSourcesPerDerivation) sources")])
+        }
+        var problems: [FieldProblem] = []
+        for (index, source) in sources.enumerated() {
+            if dataset(source.dataset) == nil { problems.append(FieldProblem("sources[\(index)].dataset", "no dataset \(source.dataset.rawValue)")) }
+            if source.kind == .approvedAnonymisation {
+                problems.append(FieldProblem("sources[\(index)].kind", "record an anonymisation; a registrar or regulator approves it (R12)"))
+            }
+        }
+        if !problems.isEmpty { throw .invalid(problems) }
+        // Every new edge points at the same target, so checking each against the current graph finds
+        // any cycle the batch could close; no copy of the graph is made.
+        var scratch = TraversalScratch()
+        var entries: [ChangeEntry] = []
+        var nextID = derivations.nextID
+        let existing = Set(lineage.parents(of: Int32(target.rawValue)).map(\.source))
+        var seen: Set<Int32> = []
+        for source in sources {
+            let sourceNode = Int32(source.dataset.rawValue)
+            if existing.contains(sourceNode) || !seen.insert(sourceNode).inserted { continue }  // already recorded
+            if let path = lineage.cycle(closedBy: sourceNode, to: Int32(target.rawValue), scratch: &scratch) {
+                throw .refused([Refusal("lineage", "a cycle would close: " + path.map { "dataset \($0)" }.joined(separator: " → "))])
+            }
+            let derivation = Derivation(
+                id: nextID, source: source.dataset, target: target, kind: source.kind, recordedBy: actor?.id ?? PartyID(rawValue: 0),
+                approvedBy: nil, recordedAt: now)
+            nextID += 1
+            entries.append(ChangeEntry("derivation.recorded", .derivation(derivation)))
+        }
+        return entries
+    }
+
+    /// R10: the sources of a derived dataset over which `applicant` lacks a registered use right.
+    func sourcesLackingUseRight(of dataset: DatasetID, applicant: PartyID, extraSources: [DatasetID], on today: CivilDate) -> [DatasetID] {
+        let recorded = lineage.parents(of: Int32(dataset.rawValue)).map { DatasetID(rawValue: Int64($0.source)) }
+        let sources = Set(recorded + extraSources).sorted()
+        return sources.filter { source in
+            !certificates(of: source).contains { $0.right == .use && $0.holders.contains(applicant) && $0.status(on: today) == .valid }
+        }
     }
 
     /// R6: why a new hold claim over `dataset` by someone other than `claimant` is disputed, if it is.
@@ -282,7 +377,7 @@ extension RegistryState {
             case .issueCertificate:
                 return try issueCertificate(for: registration, at: now)
             case .takeEffect:
-                return takeEffect(of: registration, at: now)
+                return try takeEffect(of: registration, at: now)
             }
         }
         entries.append(ChangeEntry(eventKind, .registration(registration)))
@@ -340,12 +435,16 @@ extension RegistryState {
     }
 
     /// A cancellation or revocation accepted by the registrar revokes its certificate.
-    private func takeEffect(of registration: Registration, at now: Timestamp) -> [ChangeEntry] {
+    private func takeEffect(of registration: Registration, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
         var entries = [ChangeEntry("registration.recorded", .registration(registration))]
         if let targetID = registration.targetCertificate, var target = certificate(targetID), target.state == .active {
             target.state = .revoked
             target.stateChangedAt = now
             entries.append(ChangeEntry("certificate.revoked", .certificate(target)))
+        }
+        // R25: a revocation (not a voluntary cancellation) flags the dataset and everything derived from it.
+        if registration.kind == .revocation {
+            entries += try flag(registration.dataset, reason: "registration \(registration.number) revoked", by: nil, at: now)
         }
         return entries
     }

@@ -8,6 +8,28 @@ public enum RecordChange: Sendable, Equatable {
     case objection(Objection)
     case certificate(Certificate)
     case settings(RegistrySettings)
+    case derivation(Derivation)
+    case flagCascade(FlagCascade)
+}
+
+/// R25: a dataset flagged (source unlawful, or its registration revoked) and every descendant that
+/// inherited the flag, as recorded when it happened.
+public struct FlagCascade: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var dataset: DatasetID
+    public var reason: String
+    public var descendants: [DatasetID]
+    public var by: PartyID?
+    public var at: Timestamp
+
+    public init(id: Int64, dataset: DatasetID, reason: String, descendants: [DatasetID], by: PartyID?, at: Timestamp) {
+        self.id = id
+        self.dataset = dataset
+        self.reason = reason
+        self.descendants = descendants
+        self.by = by
+        self.at = at
+    }
 }
 
 /// A state change as it will be audited: what happened and the record it left.
@@ -32,6 +54,12 @@ public struct RegistryState: Sendable {
     public internal(set) var objections = DenseTable<Objection>()
     public internal(set) var certificates = DenseTable<Certificate>()
     public internal(set) var settings = RegistrySettings()
+    public internal(set) var derivations = DenseTable<Derivation>()
+    public internal(set) var flagCascades = DenseTable<FlagCascade>()
+    /// The lineage of every dataset, with effective restrictions kept current.
+    public internal(set) var lineage = LineageGraph()
+    /// Working memory of the single writer's graph updates (readers bring their own).
+    var writerScratch = TraversalScratch()
     public internal(set) var auditHead = AuditHead()
 
     // Indexes, derived from the tables on apply.
@@ -58,6 +86,27 @@ public struct RegistryState: Sendable {
             apiKeyByPrefix[key.prefix] = key.id
         case .dataset(let dataset):
             datasets.upsert(dataset, id: dataset.id.rawValue)
+            lineage.ensureNode(Int32(dataset.id.rawValue))
+            var restrictions = lineage.ownRestrictions(of: Int32(dataset.id.rawValue))
+            restrictions.grade = dataset.grade
+            restrictions.personalInformation = dataset.personalInformation
+            restrictions.flagged = dataset.flagged
+            lineage.setOwnRestrictions(restrictions, of: Int32(dataset.id.rawValue), scratch: &writerScratch)
+        case .derivation(let derivation):
+            let source = Int32(derivation.source.rawValue)
+            let target = Int32(derivation.target.rawValue)
+            if derivations[derivation.id] == nil {
+                do {
+                    try lineage.addEdge(from: source, to: target, kind: derivation.kind, scratch: &writerScratch)
+                } catch {
+                    preconditionFailure("a planned derivation must fit the graph: \(error)")
+                }
+            } else {
+                lineage.setKind(derivation.kind, from: source, to: target, scratch: &writerScratch)
+            }
+            derivations.upsert(derivation, id: derivation.id)
+        case .flagCascade(let cascade):
+            flagCascades.upsert(cascade, id: cascade.id)
         case .registration(let registration):
             if registrations[registration.id.rawValue] == nil {
                 registrationsByDataset[registration.dataset, default: []].append(registration.id)
@@ -89,6 +138,16 @@ public struct RegistryState: Sendable {
             audit.append(auditHead.append(at: at, actor: actor, kind: entry.kind, payload: CanonicalJSON.encode(entry.record)))
         }
         return audit
+    }
+
+    /// Loads derivations read back from the database: edges without cycle checks (they were checked when
+    /// recorded), then one topological pass over the whole graph.
+    public mutating func loadDerivations(_ loaded: [Derivation]) {
+        for derivation in loaded {
+            derivations.upsert(derivation, id: derivation.id)
+            lineage.appendTrustedEdge(from: Int32(derivation.source.rawValue), to: Int32(derivation.target.rawValue), kind: derivation.kind)
+        }
+        lineage.recomputeAll(scratch: &writerScratch)
     }
 
     /// Sets the chain head after a rebuild from the database.

@@ -50,5 +50,7 @@ public func buildRouter(
     let authenticated = router.group("v1").add(middleware: AuthenticationMiddleware(service: registry))
     registryController.authenticatedRoutes(authenticated)
     OversightController(service: registry).routes(authenticated, sandbox: configuration.sandbox)
+    LineageController(service: registry).routes(authenticated)
+    OpenLineageController(service: registry).routes(authenticated)
     return router
 }

@@ -72,6 +72,7 @@ struct RegistryController: Sendable {
         let authorisationEndsOn: CivilDate?
         let newFingerprint: String?
         let statement: String?
+        let derivedFrom: [LineageController.SourceBody]?
     }
 
     struct DecisionBody: Decodable {
@@ -232,7 +233,8 @@ struct RegistryController: Sendable {
             evidence: body.evidence ?? [], truthfulnessCommitment: body.truthfulnessCommitment,
             applicantRole: body.applicantRole ?? .controller, targetCertificate: body.certificate,
             transferee: body.transferee.map(PartyID.init(rawValue:)), authorisationEndsOn: body.authorisationEndsOn,
-            newFingerprint: body.newFingerprint, statement: body.statement)
+            newFingerprint: body.newFingerprint, statement: body.statement,
+            derivedFrom: (body.derivedFrom ?? []).map { DerivationSource(dataset: DatasetID(rawValue: $0.dataset), kind: $0.kind) })
         let entries = try await service.execute(.submitRegistration(new), by: actor)
         guard case .registration(let registration) = entries.first?.record else { throw Problem.internalError }
         let view = service.registry.read { RegistrationView(registration, in: $0) }

@@ -42,6 +42,8 @@ struct DatasetView: Encodable, Sendable {
     let updateCycle: String
     let sizeBytes: Int64
     let tags: [String]
+    let flagged: Bool
+    let flagReason: String?
     let createdAt: String
     let updatedAt: String
 
@@ -60,6 +62,8 @@ struct DatasetView: Encodable, Sendable {
         updateCycle = dataset.updateCycle
         sizeBytes = dataset.sizeBytes
         tags = dataset.tags
+        flagged = dataset.flagged
+        flagReason = dataset.flagReason
         createdAt = dataset.createdAt.description
         updatedAt = dataset.updatedAt.description
     }

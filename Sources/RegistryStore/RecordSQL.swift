@@ -23,18 +23,20 @@ enum RecordSQL {
         case .dataset(let dataset):
             try connection.execute("""
                 INSERT INTO dataset (id, holder_id, title, description, grade, pi_level, individuals_covered, region,
-                    sharing_category, sharing_text, fingerprint, format, update_cycle, size_bytes, tags, created_at, updated_at)
+                    sharing_category, sharing_text, fingerprint, format, update_cycle, size_bytes, tags, flagged, flag_reason,
+                    created_at, updated_at)
                 VALUES (\(dataset.id.rawValue), \(dataset.holder.rawValue), \(dataset.title), \(dataset.description),
                         \(dataset.grade.rawValue), \(dataset.personalInformation.rawValue), \(dataset.individualsCovered),
                         \(dataset.region), \(dataset.sharing?.name), \(dataset.sharing?.text), \(dataset.fingerprint),
-                        \(dataset.format), \(dataset.updateCycle), \(dataset.sizeBytes), \(dataset.tags),
-                        \(timestamp(dataset.createdAt)), \(timestamp(dataset.updatedAt)))
+                        \(dataset.format), \(dataset.updateCycle), \(dataset.sizeBytes), \(dataset.tags), \(dataset.flagged),
+                        \(dataset.flagReason), \(timestamp(dataset.createdAt)), \(timestamp(dataset.updatedAt)))
                 ON CONFLICT (id) DO UPDATE SET holder_id = EXCLUDED.holder_id, title = EXCLUDED.title,
                     description = EXCLUDED.description, grade = EXCLUDED.grade, pi_level = EXCLUDED.pi_level,
                     individuals_covered = EXCLUDED.individuals_covered, region = EXCLUDED.region,
                     sharing_category = EXCLUDED.sharing_category, sharing_text = EXCLUDED.sharing_text,
                     fingerprint = EXCLUDED.fingerprint, format = EXCLUDED.format, update_cycle = EXCLUDED.update_cycle,
-                    size_bytes = EXCLUDED.size_bytes, tags = EXCLUDED.tags, updated_at = EXCLUDED.updated_at
+                    size_bytes = EXCLUDED.size_bytes, tags = EXCLUDED.tags, flagged = EXCLUDED.flagged,
+                    flag_reason = EXCLUDED.flag_reason, updated_at = EXCLUDED.updated_at
                 """)
         case .registration(let registration):
             try connection.execute("""
@@ -74,6 +76,20 @@ enum RecordSQL {
                         \(timestamp(certificate.stateChangedAt)))
                 ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, superseded_by = EXCLUDED.superseded_by,
                     state_changed_at = EXCLUDED.state_changed_at
+                """)
+        case .derivation(let derivation):
+            try connection.execute("""
+                INSERT INTO derivation (id, source_id, target_id, kind, recorded_by, approved_by, recorded_at)
+                VALUES (\(derivation.id), \(derivation.source.rawValue), \(derivation.target.rawValue), \(derivation.kind.rawValue),
+                        \(derivation.recordedBy.rawValue), \(derivation.approvedBy?.rawValue), \(timestamp(derivation.recordedAt)))
+                ON CONFLICT (id) DO UPDATE SET kind = EXCLUDED.kind, approved_by = EXCLUDED.approved_by
+                """)
+        case .flagCascade(let cascade):
+            try connection.execute("""
+                INSERT INTO flag_cascade (id, dataset_id, reason, descendants, by_party, at)
+                VALUES (\(cascade.id), \(cascade.dataset.rawValue), \(cascade.reason), \(cascade.descendants.map(\.rawValue)),
+                        \(cascade.by?.rawValue), \(timestamp(cascade.at)))
+                ON CONFLICT (id) DO NOTHING
                 """)
         case .settings(let settings):
             try connection.execute("""

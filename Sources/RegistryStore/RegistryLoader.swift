@@ -28,7 +28,7 @@ public enum RegistryLoader {
         }
         for row in try connection.query("""
             SELECT id, holder_id, title, description, grade, pi_level, individuals_covered, region, sharing_category, sharing_text,
-                   fingerprint, format, update_cycle, size_bytes, tags, created_at, updated_at
+                   fingerprint, format, update_cycle, size_bytes, tags, flagged, flag_reason, created_at, updated_at
             FROM dataset ORDER BY id
             """).map({ $0 }) {
             let sharingName = try row.decode(String?.self, column: 8)
@@ -45,7 +45,8 @@ public enum RegistryLoader {
                 },
                 fingerprint: try row.decode(String.self, column: 10), format: try row.decode(String.self, column: 11),
                 updateCycle: try row.decode(String.self, column: 12), sizeBytes: try row.decode(Int64.self, column: 13),
-                tags: try row.decode([String].self, column: 14), createdAt: try timestamp(row, 15), updatedAt: try timestamp(row, 16))))
+                tags: try row.decode([String].self, column: 14), flagged: try row.decode(Bool.self, column: 15),
+                flagReason: try row.decode(String?.self, column: 16), createdAt: try timestamp(row, 17), updatedAt: try timestamp(row, 18))))
         }
         for row in try connection.query("""
             SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
@@ -94,6 +95,23 @@ public enum RegistryLoader {
                 state: try enumValue(CertificateState.self, row, 10),
                 supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
                 stateChangedAt: try timestamp(row, 12))))
+        }
+        let derivations = try connection.query("""
+            SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation ORDER BY id
+            """).map { row in
+            Derivation(
+                id: try row.decode(Int64.self, column: 0), source: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
+                target: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), kind: try enumValue(TransformationKind.self, row, 3),
+                recordedBy: PartyID(rawValue: try row.decode(Int64.self, column: 4)),
+                approvedBy: try row.decode(Int64?.self, column: 5).map(PartyID.init(rawValue:)), recordedAt: try timestamp(row, 6))
+        }
+        state.loadDerivations(derivations)
+        for row in try connection.query("SELECT id, dataset_id, reason, descendants, by_party, at FROM flag_cascade ORDER BY id").map({ $0 }) {
+            state.apply(.flagCascade(FlagCascade(
+                id: try row.decode(Int64.self, column: 0), dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
+                reason: try row.decode(String.self, column: 2),
+                descendants: try row.decode([Int64].self, column: 3).map(DatasetID.init(rawValue:)),
+                by: try row.decode(Int64?.self, column: 4).map(PartyID.init(rawValue:)), at: try timestamp(row, 5))))
         }
         let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
         if settings.count == 1 {

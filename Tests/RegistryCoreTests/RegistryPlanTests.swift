@@ -228,3 +228,97 @@ extension String {
 }
 
 import Foundation
+
+/// Lineage in the registry: R10 at registration, R25 on revocation and on unlawful sources.
+@Suite struct RegistryLineageTests {
+    @Test func R10_aUseClaimOverADerivedDatasetNeedsAUseRightOverEverySource() throws {
+        var world = World()
+        let maker = try world.party("Maker", .enterprise, code: World.codes[0])
+        let other = try world.party("Other", .enterprise, code: World.codes[1])
+        let registrar = try world.party("Registrar", .registrar)
+        let mine = try world.dataset("Own source", by: maker)
+        let theirs = try world.dataset("Their source", by: other)
+        let derived = try world.dataset("Joined", by: maker)
+        try world.run(.recordDerivations(target: derived.id, sources: [
+            DerivationSource(dataset: mine.id, kind: .joined), DerivationSource(dataset: theirs.id, kind: .joined),
+        ]), by: maker)
+
+        let refused = try world.submit(World.claim(derived, .use), by: maker)
+        #expect(refused.status == .refused)
+        #expect(refused.refusals.map(\.rule) == ["R10"])
+        #expect(refused.refusals.first?.reason.contains("dataset \(mine.id.rawValue), dataset \(theirs.id.rawValue)") == true)
+
+        // With use rights registered over both sources, the claim goes through.
+        for (source, owner) in [(mine, maker), (theirs, other)] {
+            let claim = try world.submit(World.claim(source, .use), by: owner)
+            try world.run(.startReview(registration: claim.number), by: registrar)
+            try world.run(.decide(registration: claim.number, accept: true, reason: nil), by: registrar)
+        }
+        world.advance(days: 20)
+        try world.run(.tick, by: nil)
+        let stillLacking = try world.submit(World.claim(derived, .use), by: maker)
+        #expect(stillLacking.refusals.map(\.rule) == ["R10"], "the other party's use right is not the maker's")
+        #expect(stillLacking.refusals.first?.reason.contains("dataset \(theirs.id.rawValue)") == true)
+        #expect(stillLacking.refusals.first?.reason.contains("dataset \(mine.id.rawValue)") == false)
+    }
+
+    @Test func R25_aRevocationFlagsTheDatasetAndEveryDescendant() throws {
+        var world = World()
+        let holder = try world.party("Holder", .enterprise, code: World.codes[0])
+        let registrar = try world.party("Registrar", .registrar)
+        let source = try world.dataset("Source", by: holder)
+        let child = try world.dataset("Child", by: holder)
+        let grandchild = try world.dataset("Grandchild", by: holder)
+        let unrelated = try world.dataset("Unrelated", by: holder)
+        try world.run(.recordDerivations(target: child.id, sources: [DerivationSource(dataset: source.id, kind: .derived)]), by: holder)
+        try world.run(.recordDerivations(target: grandchild.id, sources: [DerivationSource(dataset: child.id, kind: .aggregated)]), by: holder)
+        let claim = try world.submit(World.claim(source), by: holder)
+        try world.run(.startReview(registration: claim.number), by: registrar)
+        try world.run(.decide(registration: claim.number, accept: true, reason: nil), by: registrar)
+        world.advance(days: 20)
+        try world.run(.tick, by: nil)
+        let certificate = try #require(world.state.registration(claim.id)?.certificate.flatMap(world.state.certificate))
+
+        var revocation = World.claim(source)
+        revocation.kind = .revocation
+        revocation.targetCertificate = certificate.number
+        revocation.statement = "The collection contract was void."
+        let revoke = try world.submit(revocation, by: registrar)
+        try world.run(.startReview(registration: revoke.number), by: registrar)
+        let entries = try world.run(.decide(registration: revoke.number, accept: true, reason: nil), by: registrar)
+        #expect(entries.map(\.kind).contains("lineage.flag_cascade"))
+        let flagged = [source, child, grandchild, unrelated].filter { world.state.lineage.effectiveRestrictions(of: Int32($0.id.rawValue)).flagged }
+        #expect(flagged.map(\.id) == [source.id, child.id, grandchild.id], "exactly the descendants")
+        #expect(world.state.flagCascades.all.first?.descendants == [child.id, grandchild.id])
+        #expect(world.state.certificate(certificate.id)?.state == .revoked)
+    }
+
+    @Test func lineageCyclesAreRefusedAndApprovedAnonymisationClearsPI() throws {
+        var world = World()
+        let holder = try world.party("Holder", .enterprise, code: World.codes[0])
+        let registrar = try world.party("Registrar", .registrar)
+        let a = try world.dataset("A", by: holder)
+        let b = try world.dataset("B", by: holder)
+        try world.run(.recordDerivations(target: b.id, sources: [DerivationSource(dataset: a.id, kind: .anonymisation)]), by: holder)
+        let error = #expect(throws: RegistryError.self) {
+            try world.run(.recordDerivations(target: a.id, sources: [DerivationSource(dataset: b.id, kind: .derived)]), by: holder)
+        }
+        guard case .refused(let refusals) = error else {
+            Issue.record("expected a refusal, got \(String(describing: error))")
+            return
+        }
+        #expect(refusals.first?.reason == "a cycle would close: dataset 2 → dataset 1 → dataset 2")
+
+        var sensitive = try #require(world.state.dataset(a.id))
+        sensitive.personalInformation = .sensitive
+        sensitive.individualsCovered = 10
+        world.state.apply(.dataset(sensitive))
+        #expect(world.state.lineage.effectiveRestrictions(of: 2).personalInformation == .sensitive, "unapproved anonymisation inherits PI")
+        let derivation = try #require(world.state.derivations.all.first)
+        #expect(throws: RegistryError.forbidden("an enterprise may not approve anonymisations")) {
+            try world.run(.approveAnonymisation(derivation: derivation.id), by: holder)
+        }
+        try world.run(.approveAnonymisation(derivation: derivation.id), by: registrar)
+        #expect(world.state.lineage.effectiveRestrictions(of: 2).personalInformation == PersonalInformationLevel.none, "R12: approved anonymisation clears PI")
+    }
+}

@@ -329,6 +329,63 @@ import Testing
         }
     }
 
+    @Test func R12_R25_lineageOverHTTPWalksWithinBudgetsAndFlagsDescendants() async throws {
+        try await Self.withCast { cast, _ in
+            let ministry = cast.as("ministry")
+            var ids: [Int64] = []
+            for index in 0..<6 {
+                var body = Fixture.dataset("Stage \(index)", grade: index == 0 ? "important" : "general")
+                if index == 0 {
+                    body["piLevel"] = "personal"
+                    body["individualsCovered"] = 1_200_000
+                }
+                ids.append(try #require(try await ministry.post("/v1/datasets", body).int("id")))
+            }
+            // 0 → 1 → 2 → 3, 0 → 4, 5 alone
+            for (source, target) in [(0, 1), (1, 2), (2, 3), (0, 4)] {
+                let recorded = try await ministry.post("/v1/datasets/\(ids[target])/lineage", ["sources": [["dataset": ids[source], "kind": "derived"]]])
+                #expect(recorded.status == .created, "\(recorded.text)")
+            }
+            let cycle = try await ministry.post("/v1/datasets/\(ids[0])/lineage", ["sources": [["dataset": ids[3], "kind": "derived"]]])
+            #expect(cycle.status == .unprocessableContent)
+            #expect(cycle.text.contains("a cycle would close"), "\(cycle.text)")
+            #expect(try await cast.as("enterprise").post("/v1/datasets/\(ids[5])/lineage", ["sources": [["dataset": ids[0], "kind": "derived"]]]).status == .forbidden)
+
+            let lab = cast.as("lab")
+            let all = try await lab.get("/v1/datasets/\(ids[0])/lineage?direction=descendants")
+            #expect(Set(all.items.compactMap { ($0["id"] as? NSNumber)?.int64Value }) == Set([ids[1], ids[2], ids[3], ids[4]]))
+            #expect((all["budget"] as? [String: Any])?["exhausted"] as? Bool == false)
+            let limited = try await lab.get("/v1/datasets/\(ids[0])/lineage?budget=2")
+            #expect(limited.items.count == 2)
+            #expect((limited["budget"] as? [String: Any])?["exhausted"] as? Bool == true, "a partial answer says so")
+            let shallow = try await lab.get("/v1/datasets/\(ids[0])/lineage?depth=1")
+            #expect(Set(shallow.items.compactMap { ($0["id"] as? NSNumber)?.int64Value }) == Set([ids[1], ids[4]]))
+            let ancestors = try await lab.get("/v1/datasets/\(ids[3])/lineage?direction=ancestors")
+            #expect(ancestors.items.compactMap { ($0["depth"] as? NSNumber)?.intValue } == [1, 2, 3])
+            let path = try await lab.get("/v1/lineage/path?from=\(ids[0])&to=\(ids[3])")
+            #expect((path["path"] as? [NSNumber])?.map(\.int64Value) == [ids[0], ids[1], ids[2], ids[3]])
+            #expect(try await lab.get("/v1/lineage/path?from=\(ids[3])&to=\(ids[0])").status == .notFound)
+
+            // R12: the grade and PI level of the source reach the deepest descendant.
+            let restrictions = try await lab.get("/v1/datasets/\(ids[3])/restrictions")
+            #expect(restrictions.string("grade") == "important")
+            #expect(restrictions.string("piLevel") == "personal")
+
+            // R25: the regulator marks the source unlawful; exactly its descendants are flagged.
+            #expect(try await lab.post("/v1/datasets/\(ids[0])/flag", ["reason": "x"]).status == .forbidden)
+            let flagged = try await cast.as("regulator").post("/v1/datasets/\(ids[0])/flag", ["reason": "Collected without consent."])
+            #expect(flagged.status == .ok, "\(flagged.text)")
+            #expect(Set((flagged["descendantsFlagged"] as? [NSNumber])?.map(\.int64Value) ?? []) == Set([ids[1], ids[2], ids[3], ids[4]]))
+            for (index, id) in ids.enumerated() {
+                let effective = try await lab.get("/v1/datasets/\(id)/restrictions")
+                #expect(effective["flagged"] as? Bool == (index != 5), "dataset \(index)")
+            }
+            let impact = try await cast.as("registrar").get("/v1/datasets/\(ids[1])/impact")
+            #expect((impact["descendants"] as? [Any])?.count == 2)
+            #expect((impact["parties"] as? [[String: Any]])?.first?["name"] as? String == "Ministry of Transport")
+        }
+    }
+
     @Test func theSandboxClockDoesNotExistOutsideSandboxMode() async throws {
         let (app, database, registry) = try await TestApp.makeWithRegistry(sandbox: false)
         let operatorParty = try await registry.execute(

@@ -197,3 +197,66 @@ public struct LineageGraph: Sendable {
         return changed
     }
 }
+
+extension LineageGraph {
+    /// Changes the transformation of the edge `source → target` (an anonymisation approved later) and
+    /// brings the target's descendants up to date. Returns the datasets whose restrictions changed.
+    @discardableResult
+    public mutating func setKind(_ kind: TransformationKind, from source: Int32, to target: Int32, scratch: inout TraversalScratch) -> [Int32] {
+        var edge = headOut[Int(source)]
+        while edge >= 0 {
+            if edgeTarget[Int(edge)] == target {
+                guard edgeKind[Int(edge)] != kind.code else { return [] }
+                edgeKind[Int(edge)] = kind.code
+                return propagate(from: [target], scratch: &scratch)
+            }
+            edge = nextOut[Int(edge)]
+        }
+        preconditionFailure("no edge \(source) → \(target)")
+    }
+
+    /// Adds edges that were checked when they were first recorded (a rebuild from the database),
+    /// without cycle checks or propagation; call ``recomputeAll(scratch:)`` afterwards.
+    public mutating func appendTrustedEdge(from source: Int32, to target: Int32, kind: TransformationKind) {
+        precondition(contains(source) && contains(target), "edge \(source) → \(target) names an unknown dataset")
+        let index = Int32(edgeSource.count)
+        edgeSource.append(source)
+        edgeTarget.append(target)
+        edgeKind.append(kind.code)
+        nextOut.append(headOut[Int(source)])
+        headOut[Int(source)] = index
+        nextIn.append(headIn[Int(target)])
+        headIn[Int(target)] = index
+    }
+
+    /// Recomputes every node's effective restrictions in one topological pass (after a bulk load).
+    /// Traps if the edges contain a cycle: the database held an impossible lineage.
+    public mutating func recomputeAll(scratch: inout TraversalScratch) {
+        let roots = (Int32(1)...Int32(max(nodeCount, 1))).filter { contains($0) && headIn[Int($0)] < 0 }
+        guard nodeCount > 0 else { return }
+        // Seeding every root marks them dirty, so every node is computed once in Kahn's order.
+        scratch.prepare(nodeCount: nodeCount)
+        var pending = [Int32](repeating: 0, count: nodeCount + 1)
+        for edge in edgeTarget { pending[Int(edge)] += 1 }
+        var ready = roots
+        var processed = 0
+        while let node = ready.popLast() {
+            processed += 1
+            var result = own[Int(node)]
+            var edge = headIn[Int(node)]
+            while edge >= 0 {
+                result = result.inheriting(effective[Int(edgeSource[Int(edge)])], through: TransformationKind(code: edgeKind[Int(edge)]))
+                edge = nextIn[Int(edge)]
+            }
+            effective[Int(node)] = result
+            edge = headOut[Int(node)]
+            while edge >= 0 {
+                let child = edgeTarget[Int(edge)]
+                pending[Int(child)] -= 1
+                if pending[Int(child)] == 0 { ready.append(child) }
+                edge = nextOut[Int(edge)]
+            }
+        }
+        precondition(processed == nodeCount, "the stored lineage contains a cycle")
+    }
+}

@@ -6,6 +6,8 @@ public enum TransformationKind: String, Sendable, Codable, CaseIterable {
     case joined
     case filtered
     case sampled
+    /// An anonymisation awaiting a registrar's or regulator's approval: inherits like any derivation.
+    case anonymisation
     /// A registered anonymisation approved by a registrar or regulator.
     case approvedAnonymisation = "approved_anonymisation"
 
@@ -17,6 +19,7 @@ public enum TransformationKind: String, Sendable, Codable, CaseIterable {
         case .filtered: 3
         case .sampled: 4
         case .approvedAnonymisation: 5
+        case .anonymisation: 6
         }
     }
 

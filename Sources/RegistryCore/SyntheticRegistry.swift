@@ -1,0 +1,202 @@
+/// A realistic registry made up from a seed: departments, enterprises, labs, registrars and regulators
+/// across the 34 regions; datasets with plausible grades and personal-information levels; lineage as a
+/// DAG with both long chains and wide fan-in; registrations in every state with their certificates and
+/// objections. The same seed gives the same registry, record for record.
+///
+/// Not for production data: for demos, tests and benchmarks at national scale.
+public struct SyntheticRegistry: Sendable {
+    public var parties: [Party] = []
+    public var datasets: [Dataset] = []
+    public var derivations: [Derivation] = []
+    public var registrations: [Registration] = []
+    public var objections: [Objection] = []
+    public var certificates: [Certificate] = []
+
+    /// SplitMix64: small, fast, and the same on every platform.
+    struct Random {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
+        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+        mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
+    }
+
+    static let ministries = [
+        "Transport", "Water Resources", "Natural Resources", "Ecology and Environment", "Housing and Urban-Rural Development",
+        "Agriculture and Rural Affairs", "Commerce", "Culture and Tourism", "Health", "Emergency Management", "Education",
+        "Science and Technology", "Industry and Information Technology", "Civil Affairs", "Justice", "Finance",
+        "Human Resources and Social Security", "Veterans Affairs", "Public Security", "State Security", "Market Regulation",
+        "Statistics", "Customs", "Taxation", "Meteorology", "Medical Products", "Forestry and Grassland", "Energy",
+    ]
+    static let subjects = [
+        "traffic counts", "river gauge readings", "air quality", "land use parcels", "hospital admissions", "school enrolment",
+        "power consumption", "freight manifests", "retail prices", "weather observations", "vessel movements", "crop yields",
+        "enterprise registrations", "tax receipts", "road works", "building permits", "water quality", "bus timetables",
+        "satellite imagery tiles", "speech corpus", "legal judgments", "patent filings", "medical images", "call-centre transcripts",
+    ]
+
+    /// Generates a registry of `datasetCount` datasets at `now`.
+    public static func generate(datasets datasetCount: Int, seed: UInt64, now: Timestamp) -> SyntheticRegistry {
+        var random = Random(state: seed)
+        var registry = SyntheticRegistry()
+        let regions = Regions.provincial.keys.filter(Regions.isMainland).sorted()
+        let calendar = WorkingCalendar()
+        let today = calendar.date(at: now)
+
+        // Parties: every ministry, then enterprises and labs scaled with the registry, then officers.
+        func addParty(_ name: String, _ kind: PartyKind, code: Bool) {
+            let id = PartyID(rawValue: Int64(registry.parties.count + 1))
+            registry.parties.append(Party(
+                id: id, name: name, kind: kind, region: random.pick(regions), jurisdiction: .mainland,
+                creditCode: code ? Self.creditCode(for: id.rawValue) : nil, createdAt: now.adding(seconds: -400 * 86_400)))
+        }
+        addParty("DataRights Operator", .operator, code: false)
+        for ministry in ministries { addParty("Ministry of \(ministry)", .department, code: true) }
+        for index in 0..<max(20, datasetCount / 2_000) { addParty("Enterprise \(index + 1) Co., Ltd.", .enterprise, code: true) }
+        for index in 0..<max(10, datasetCount / 5_000) { addParty("Model Lab \(index + 1)", .modelLab, code: true) }
+        for index in 0..<3 { addParty("Data Registration Centre \(index + 1)", .registrar, code: false) }
+        for index in 0..<2 { addParty("Data Administration Office \(index + 1)", .regulator, code: false) }
+        let holders = registry.parties.filter { $0.kind.mayHoldData }
+        let others = registry.parties.filter { $0.kind == .enterprise || $0.kind == .modelLab }
+        let registrars = registry.parties.filter { $0.kind == .registrar }
+
+        // Datasets; a hub of widely used base datasets is the first 1 %.
+        let hubCount = max(10, datasetCount / 100)
+        registry.datasets.reserveCapacity(datasetCount)
+        for index in 0..<datasetCount {
+            let id = DatasetID(rawValue: Int64(index + 1))
+            let holder = random.pick(holders)
+            let gradeRoll = random.below(1_000)
+            let grade: Grade = gradeRoll < 15 ? .core : gradeRoll < 200 ? .important : .general
+            let piRoll = random.below(100)
+            let pi: PersonalInformationLevel = piRoll < 8 ? .sensitive : piRoll < 40 ? .personal : .none
+            let sharing: SharingCategory? = holder.kind != .department ? nil : {
+                switch random.below(100) {
+                case 0..<50: return .unconditional
+                case 50..<85: return .conditional(condition: "for the requesting department's statutory duties, with usage reported quarterly")
+                default: return .notShared(legalBasis: "Data Security Law, art. 38")
+                }
+            }()
+            let subject = random.pick(subjects)
+            var fingerprint = [UInt8]()
+            for _ in 0..<4 { withUnsafeBytes(of: random.next()) { fingerprint.append(contentsOf: $0) } }
+            registry.datasets.append(Dataset(
+                id: id, holder: holder.id, title: "\(subject.prefix(1).uppercased() + subject.dropFirst()) \(index + 1)",
+                description: "Synthetic \(subject) held by \(holder.name).", grade: grade, personalInformation: pi,
+                individualsCovered: pi == .none ? 0 : Int64(1 + random.below(5_000_000)), region: random.pick(regions),
+                sharing: sharing, fingerprint: fingerprint.hexString, format: random.pick(["parquet", "csv", "json", "geotiff", "wav"]),
+                updateCycle: random.pick(["hourly", "daily", "weekly", "monthly", "yearly"]), sizeBytes: Int64(random.below(1 << 30)),
+                tags: [subject.split(separator: " ").last.map(String.init) ?? subject], createdAt: now.adding(seconds: -Int64(random.below(300)) * 86_400),
+                updatedAt: now))
+        }
+
+        // Lineage: about 70 % of datasets are derived, from 1–8 earlier ones — mostly recent (long
+        // chains), sometimes a hub (wide fan-out), sometimes any earlier dataset.
+        for index in 1..<datasetCount where index >= hubCount && random.chance(70) {
+            let target = Int64(index + 1)
+            var sources = Set<Int64>()
+            let count = 1 + random.below(4) + random.below(5)
+            for _ in 0..<count {
+                let roll = random.below(100)
+                let source: Int64
+                if roll < 45 { source = Int64(max(1, index - random.below(min(index, 50)))) }
+                else if roll < 75 { source = Int64(1 + random.below(hubCount)) }
+                else { source = Int64(1 + random.below(index)) }
+                if source != target { sources.insert(source) }
+            }
+            for source in sources.sorted() {
+                let kindRoll = random.below(100)
+                let kind: TransformationKind = kindRoll < 3 ? .approvedAnonymisation
+                    : kindRoll < 40 ? .derived : kindRoll < 60 ? .aggregated : kindRoll < 80 ? .joined : kindRoll < 92 ? .filtered : .sampled
+                registry.derivations.append(Derivation(
+                    id: Int64(registry.derivations.count + 1), source: DatasetID(rawValue: source), target: DatasetID(rawValue: target),
+                    kind: kind, recordedBy: registry.datasets[index].holder,
+                    approvedBy: kind == .approvedAnonymisation ? registrars[0].id : nil, recordedAt: now))
+            }
+        }
+
+        // Registrations in every state, for about 40 % of the datasets that are not core.
+        let evidence = [Evidence(kind: .contract, sha256: String(repeating: "c0", count: 32))]
+        for dataset in registry.datasets where dataset.grade != .core && random.chance(40) {
+            let id = RegistrationID(rawValue: Int64(registry.registrations.count + 1))
+            let submitted = now.adding(seconds: -Int64(5 + random.below(200)) * 86_400)
+            var registration = Registration(
+                id: id, number: RegistryState.registrationNumber(id, on: calendar.date(at: submitted)), dataset: dataset.id,
+                applicant: dataset.holder, right: random.pick([RightKind.hold, .hold, .use, .operate]), kind: .initial,
+                sourceType: random.pick(SourceType.allCases.filter { $0 != .derived }), evidence: evidence, truthfulnessCommitment: true,
+                applicantRole: .controller, targetCertificate: nil, transferee: nil, authorisationEndsOn: nil, newFingerprint: nil,
+                statement: nil, status: .submitted, noticeEndsOn: nil, pendingObjections: 0, refusals: [], certificate: nil,
+                submittedAt: submitted, updatedAt: submitted)
+            let roll = random.below(100)
+            switch roll {
+            case 0..<50:
+                let issuedOn = calendar.date(at: submitted).adding(days: 20)
+                let certificateID = CertificateID(rawValue: Int64(registry.certificates.count + 1))
+                registry.certificates.append(Certificate(
+                    id: certificateID, number: RegistryState.certificateNumber(certificateID, on: issuedOn), registration: id,
+                    dataset: dataset.id, fingerprint: dataset.fingerprint, right: registration.right, holders: [dataset.holder],
+                    sourceType: registration.sourceType, issuedOn: issuedOn, expiresOn: Certificate.expiry(issuedOn: issuedOn, authorisationEndsOn: nil),
+                    state: .active, supersededBy: nil, stateChangedAt: submitted))
+                registration.status = .issued
+                registration.noticeEndsOn = calendar.adding(workingDays: 10, to: calendar.date(at: submitted))
+                registration.certificate = certificateID
+            case 50..<62:
+                registration.status = .publicNotice
+                registration.noticeEndsOn = calendar.adding(workingDays: 10, to: today.adding(days: -random.below(7)))
+            case 62..<68:
+                registration.status = .suspended
+                registration.noticeEndsOn = calendar.adding(workingDays: 10, to: today.adding(days: -random.below(7)))
+                registration.pendingObjections = 1
+                registry.objections.append(Objection(
+                    id: ObjectionID(rawValue: Int64(registry.objections.count + 1)), registration: id,
+                    objector: random.pick(others.filter { $0.id != dataset.holder }).id,
+                    grounds: "We collected part of this data under our own contract.", lodgedAt: now.adding(seconds: -86_400),
+                    ruling: nil, ruledBy: nil, rulingReason: nil, ruledAt: nil))
+            case 68..<80:
+                registration.status = .underReview
+            case 80..<90:
+                registration.status = .submitted
+            default:
+                registration.status = .refused
+                registration.evidence = []
+                registration.refusals = [Refusal("R6", "a claim must carry source evidence: at least one document digest (contract, authorisation, review report or notarised deposit)")]
+            }
+            registry.registrations.append(registration)
+        }
+        return registry
+    }
+
+    /// A valid unified social credit code (GB 32100-2015) made from a number.
+    static func creditCode(for number: Int64) -> String {
+        let alphabet = Array("0123456789ABCDEFGHJKLMNPQRTUWXY")
+        var body = Array("91110000")
+        var value = number
+        var organisation: [Character] = []
+        for _ in 0..<9 {
+            organisation.append(alphabet[Int(value % 31)])
+            value /= 31
+        }
+        body += organisation.reversed()
+        let weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+        var sum = 0
+        for (index, character) in body.enumerated() { sum += alphabet.firstIndex(of: character)! * weights[index] }
+        body.append(alphabet[(31 - sum % 31) % 31])
+        return String(body)
+    }
+
+    /// Every record in the order a registry would have recorded them, for the audit chain.
+    public var changeEntries: [ChangeEntry] {
+        parties.map { ChangeEntry("party.registered", .party($0)) }
+            + datasets.map { ChangeEntry("dataset.registered", .dataset($0)) }
+            + derivations.map { ChangeEntry("derivation.recorded", .derivation($0)) }
+            + registrations.map { ChangeEntry("registration.\($0.status.rawValue)", .registration($0)) }
+            + objections.map { ChangeEntry("objection.lodged", .objection($0)) }
+            + certificates.map { ChangeEntry("certificate.issued", .certificate($0)) }
+    }
+}

@@ -1,0 +1,263 @@
+import Hummingbird
+import RegistryCore
+import RegistryStore
+
+/// Lineage: recording derivations, walking ancestors and descendants within budgets, paths, impact,
+/// effective restrictions, anonymisation approval and flagging (R10, R12, R21, R25).
+struct LineageController: Sendable {
+    let service: RegistryService
+
+    struct SourceBody: Decodable {
+        let dataset: Int64
+        let kind: TransformationKind
+    }
+
+    struct DerivationsBody: Decodable {
+        let sources: [SourceBody]
+    }
+
+    struct FlagBody: Decodable {
+        let reason: String
+    }
+
+    struct DerivationView: Encodable, Sendable {
+        let id: Int64
+        let source: Int64
+        let target: Int64
+        let kind: String
+        let recordedBy: Int64
+        let approvedBy: Int64?
+        let recordedAt: String
+
+        init(_ derivation: Derivation) {
+            id = derivation.id
+            source = derivation.source.rawValue
+            target = derivation.target.rawValue
+            kind = derivation.kind.rawValue
+            recordedBy = derivation.recordedBy.rawValue
+            approvedBy = derivation.approvedBy?.rawValue
+            recordedAt = derivation.recordedAt.description
+        }
+    }
+
+    struct NodeView: Encodable, Sendable {
+        let id: Int64
+        let title: String
+        let holder: Int64
+        let depth: Int32
+    }
+
+    struct BudgetView: Encodable, Sendable {
+        /// Nodes the walk was allowed to visit.
+        let limit: Int
+        let visited: Int
+        /// True when the walk stopped because the budget ran out: the answer is partial.
+        let exhausted: Bool
+    }
+
+    struct WalkPage: Encodable, Sendable {
+        let items: [NodeView]
+        let nextCursor: String?
+        let budget: BudgetView
+    }
+
+    struct RestrictionsView: Encodable, Sendable {
+        let dataset: Int64
+        let grade: String
+        let piLevel: String
+        let flagged: Bool
+        let own: Own
+        let sources: Int
+
+        struct Own: Encodable, Sendable {
+            let grade: String
+            let piLevel: String
+            let flagged: Bool
+        }
+    }
+
+    struct PathView: Encodable, Sendable {
+        let path: [Int64]
+    }
+
+    struct ImpactView: Encodable, Sendable {
+        struct PartyRef: Encodable, Sendable {
+            let id: Int64
+            let name: String
+            let roles: [String]
+        }
+        let dataset: Int64
+        let descendants: [NodeView]
+        let parties: [PartyRef]
+        let budget: BudgetView
+    }
+
+    func routes(_ group: RouterGroup<AppRequestContext>) {
+        group.post("datasets/:id/lineage") { request, context in try await record(request, context) }
+        group.get("datasets/:id/lineage") { request, context in try walk(request, context) }
+        group.get("datasets/:id/restrictions") { _, context in try restrictions(context) }
+        group.get("datasets/:id/impact") { request, context in try impact(request, context) }
+        group.post("datasets/:id/flag") { request, context in try await flag(request, context) }
+        group.get("lineage/path") { request, context in try path(request, context) }
+        group.post("derivations/:id/approval") { _, context in try await approve(context) }
+    }
+
+    func datasetID(_ context: AppRequestContext) throws -> DatasetID {
+        let id = try context.parameters.require("id", as: Int64.self)
+        guard service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) != nil else { throw Problem.notFound("dataset \(id) does not exist") }
+        return DatasetID(rawValue: id)
+    }
+
+    func budget(_ request: Request) throws -> Int {
+        guard let text = request.uri.queryParameters["budget"] else { return Limits.defaultTraversalBudget }
+        guard let value = Int(String(text)), (1...Limits.maxTraversalBudget).contains(value) else {
+            throw Problem.badRequest("budget must be 1 to \(Limits.maxTraversalBudget)", errors: [.init(field: "budget", reason: "1 to \(Limits.maxTraversalBudget)")])
+        }
+        return value
+    }
+
+    func record(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = try datasetID(context)
+        let body = try await request.decodeJSON(DerivationsBody.self, context: context)
+        let entries = try await service.execute(
+            .recordDerivations(target: id, sources: body.sources.map { DerivationSource(dataset: DatasetID(rawValue: $0.dataset), kind: $0.kind) }),
+            by: actor)
+        let views = entries.compactMap { entry -> DerivationView? in
+            if case .derivation(let derivation) = entry.record { return DerivationView(derivation) }
+            return nil
+        }
+        return try Page(items: views, nextCursor: nil).created(location: "/v1/datasets/\(id.rawValue)/lineage")
+    }
+
+    func walk(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = try datasetID(context)
+        let page = try PageRequest(request)
+        let budget = try budget(request)
+        let direction: LineageGraph.Direction
+        switch request.uri.queryParameters["direction"].map(String.init) ?? "descendants" {
+        case "descendants": direction = .descendants
+        case "ancestors": direction = .ancestors
+        case let other:
+            throw Problem.badRequest("direction \(other) is not ancestors or descendants", errors: [.init(field: "direction", reason: "ancestors or descendants")])
+        }
+        var maxDepth = Int32.max
+        if let text = request.uri.queryParameters["depth"] {
+            guard let depth = Int32(String(text)), depth >= 1 else {
+                throw Problem.badRequest("depth must be a positive number", errors: [.init(field: "depth", reason: "at least 1")])
+            }
+            maxDepth = depth
+        }
+        // The walk is breadth-first, nearest first; the cursor is the position in that order.
+        let result = service.registry.read { state -> WalkPage in
+            var scratch = TraversalScratch()
+            var items: [NodeView] = []
+            var position: Int64 = 0
+            var more = false
+            let outcome = state.lineage.walk(from: Int32(id.rawValue), direction, maxDepth: maxDepth, budget: budget, scratch: &scratch) { node, depth in
+                position += 1
+                guard position > page.after else { return true }
+                guard items.count < page.limit else {
+                    more = true
+                    return false
+                }
+                if let dataset = state.dataset(DatasetID(rawValue: Int64(node))) {
+                    items.append(NodeView(id: dataset.id.rawValue, title: dataset.title, holder: dataset.holder.rawValue, depth: depth))
+                }
+                return true
+            }
+            return WalkPage(
+                items: items, nextCursor: more ? String(page.after + Int64(items.count)) : nil,
+                budget: BudgetView(limit: budget, visited: outcome.reached, exhausted: outcome.budgetExhausted))
+        }
+        return try result.response()
+    }
+
+    func restrictions(_ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = try datasetID(context)
+        let view = service.registry.read { state in
+            let node = Int32(id.rawValue)
+            let effective = state.lineage.effectiveRestrictions(of: node)
+            let own = state.lineage.ownRestrictions(of: node)
+            return RestrictionsView(
+                dataset: id.rawValue, grade: effective.grade.rawValue, piLevel: effective.personalInformation.rawValue,
+                flagged: effective.flagged,
+                own: .init(grade: own.grade.rawValue, piLevel: own.personalInformation.rawValue, flagged: own.flagged),
+                sources: state.lineage.parents(of: node).count)
+        }
+        return try view.response()
+    }
+
+    func impact(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = try datasetID(context)
+        let budget = try budget(request)
+        let view = service.registry.read { state -> ImpactView in
+            var scratch = TraversalScratch()
+            var descendants: [NodeView] = []
+            let outcome = state.lineage.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
+                if let dataset = state.dataset(DatasetID(rawValue: Int64(node))) {
+                    descendants.append(NodeView(id: dataset.id.rawValue, title: dataset.title, holder: dataset.holder.rawValue, depth: depth))
+                }
+                return true
+            }
+            // Every party holding a dataset or a valid certificate on it, the dataset itself included.
+            var roles: [Int64: Set<String>] = [:]
+            let today = state.today(at: service.now())
+            for datasetID in [id] + descendants.map({ DatasetID(rawValue: $0.id) }) {
+                if let dataset = state.dataset(datasetID) { roles[dataset.holder.rawValue, default: []].insert("holder") }
+                for certificate in state.certificates(of: datasetID) where certificate.status(on: today) == .valid {
+                    for holder in certificate.holders { roles[holder.rawValue, default: []].insert("\(certificate.right.rawValue) right") }
+                }
+            }
+            let parties = roles.keys.sorted().compactMap { partyID -> ImpactView.PartyRef? in
+                guard let party = state.party(PartyID(rawValue: partyID)) else { return nil }
+                return ImpactView.PartyRef(id: partyID, name: party.name, roles: roles[partyID]!.sorted())
+            }
+            return ImpactView(
+                dataset: id.rawValue, descendants: descendants, parties: parties,
+                budget: BudgetView(limit: budget, visited: outcome.reached, exhausted: outcome.budgetExhausted))
+        }
+        return try view.response()
+    }
+
+    func path(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let query = request.uri.queryParameters
+        guard let from = query["from"].flatMap({ Int32(String($0)) }), let to = query["to"].flatMap({ Int32(String($0)) }) else {
+            throw Problem.badRequest("from and to must be dataset ids", errors: [.init(field: "from", reason: "required"), .init(field: "to", reason: "required")])
+        }
+        let budget = try budget(request)
+        let path = service.registry.read { state -> [Int32]? in
+            var scratch = TraversalScratch()
+            return state.lineage.path(from: from, to: to, budget: budget, scratch: &scratch)
+        }
+        guard let path else { throw Problem.notFound("no derivation path from dataset \(from) to dataset \(to) within a budget of \(budget)") }
+        return try PathView(path: path.map(Int64.init)).response()
+    }
+
+    func approve(_ context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id", as: Int64.self)
+        let entries = try await service.execute(.approveAnonymisation(derivation: id), by: try context.requireParty())
+        guard case .derivation(let derivation) = entries.first?.record else { throw Problem.internalError }
+        return try DerivationView(derivation).response()
+    }
+
+    func flag(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = try datasetID(context)
+        let body = try await request.decodeJSON(FlagBody.self, context: context)
+        let entries = try await service.execute(.flagDataset(id, reason: body.reason), by: actor)
+        struct Flagged: Encodable {
+            let dataset: Int64
+            let reason: String
+            let descendantsFlagged: [Int64]
+        }
+        guard case .flagCascade(let cascade) = entries.last?.record else {
+            throw Problem.from(.conflict("dataset \(id.rawValue) is already flagged"))
+        }
+        return try Flagged(dataset: id.rawValue, reason: cascade.reason, descendantsFlagged: cascade.descendants.map(\.rawValue)).response()
+    }
+}

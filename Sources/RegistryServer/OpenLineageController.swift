@@ -1,0 +1,100 @@
+import Hummingbird
+import RegistryCore
+import RegistryStore
+
+/// OpenLineage in: a run's COMPLETE event records its inputs → outputs as derivation edges.
+///
+/// Datasets are named in the `datarights` namespace by their registry id (`name: "42"` or
+/// `"datasets/42"`). Datasets the registry does not know are reported back, never invented; other event
+/// types (START, RUNNING, FAIL, ABORT) are accepted and change nothing.
+struct OpenLineageController: Sendable {
+    let service: RegistryService
+
+    static let namespace = "datarights"
+
+    struct RunEvent: Decodable {
+        struct DatasetRef: Decodable, Encodable, Sendable {
+            let namespace: String
+            let name: String
+        }
+        struct Job: Decodable {
+            let namespace: String?
+            let name: String?
+        }
+        struct Run: Decodable {
+            let runId: String?
+        }
+        let eventType: String?
+        let eventTime: String?
+        let run: Run?
+        let job: Job?
+        let inputs: [DatasetRef]?
+        let outputs: [DatasetRef]?
+    }
+
+    struct Outcome: Encodable, Sendable {
+        struct Edge: Encodable, Sendable {
+            let derivation: Int64
+            let source: Int64
+            let target: Int64
+        }
+        let eventType: String
+        let runId: String?
+        let recorded: [Edge]
+        let unknownDatasets: [RunEvent.DatasetRef]
+        let note: String?
+    }
+
+    func routes(_ group: RouterGroup<AppRequestContext>) {
+        group.post("lineage/openlineage") { request, context in try await receive(request, context) }
+    }
+
+    func receive(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let event = try await request.decodeJSON(RunEvent.self, context: context)
+        let eventType = (event.eventType ?? "OTHER").uppercased()
+        let inputs = event.inputs ?? []
+        let outputs = event.outputs ?? []
+        guard inputs.count <= Limits.maxSourcesPerDerivation, outputs.count <= Limits.maxSourcesPerDerivation else {
+            throw Problem.badRequest(
+                "at most \(Limits.maxSourcesPerDerivation) inputs and outputs per event",
+                errors: [.init(field: "inputs", reason: "too many"), .init(field: "outputs", reason: "too many")])
+        }
+        guard eventType == "COMPLETE" else {
+            return try Outcome(
+                eventType: eventType, runId: event.run?.runId, recorded: [], unknownDatasets: [],
+                note: "only COMPLETE events record lineage"
+            ).response()
+        }
+        var unknown: [RunEvent.DatasetRef] = []
+        func resolve(_ reference: RunEvent.DatasetRef) -> DatasetID? {
+            var name = Substring(reference.name)
+            if name.hasPrefix("datasets/") { name = name.dropFirst("datasets/".count) }
+            guard reference.namespace == Self.namespace, let id = Int64(name),
+                service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) != nil
+            else {
+                unknown.append(reference)
+                return nil
+            }
+            return DatasetID(rawValue: id)
+        }
+        let sources = inputs.compactMap(resolve)
+        let targets = outputs.compactMap(resolve)
+        var recorded: [Outcome.Edge] = []
+        for target in targets {
+            let fromOthers = sources.filter { $0 != target }
+            guard !fromOthers.isEmpty else { continue }
+            let entries = try await service.execute(
+                .recordDerivations(target: target, sources: fromOthers.map { DerivationSource(dataset: $0, kind: .derived) }), by: actor)
+            for entry in entries {
+                if case .derivation(let derivation) = entry.record {
+                    recorded.append(Outcome.Edge(derivation: derivation.id, source: derivation.source.rawValue, target: derivation.target.rawValue))
+                }
+            }
+        }
+        return try Outcome(
+            eventType: eventType, runId: event.run?.runId, recorded: recorded, unknownDatasets: unknown,
+            note: unknown.isEmpty ? nil : "datasets outside the \(Self.namespace) namespace or not registered are reported, not created"
+        ).response()
+    }
+}
