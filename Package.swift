@@ -152,7 +152,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RegistryStoreTests",
-            dependencies: ["RegistryStore", "PostgresClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RegistryStore", "RegistryCore", "PostgresClient", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

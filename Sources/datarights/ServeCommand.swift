@@ -27,6 +27,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Do not apply pending migrations at start; readiness stays 503 until `datarights migrate` runs. (env: DATARIGHTS_NO_MIGRATE)")
     var noMigrate = false
 
+    @Flag(help: "On an empty database, load a synthetic demo registry first and print demo API keys. (env: DATARIGHTS_DEMO)")
+    var demo = false
+
+    @Option(help: "Datasets in the demo registry.")
+    var demoDatasets = 5_000
+
     @Option(help: "trace, debug, info, notice, warning, error or critical. (env: DATARIGHTS_LOG_LEVEL, default: info)")
     var logLevel: String?
 
@@ -59,7 +65,17 @@ struct ServeCommand: AsyncParsableCommand {
                 if try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE") {
                     try await store.migrate()
                 }
+                var demoLoaded = false
+                if try Setting.bool(demo, env: "DATARIGHTS_DEMO") {
+                    do {
+                        print(try await DemoLoad.load(datasets: demoDatasets, seed: 2_026, into: store, logger: logger))
+                        demoLoaded = true
+                    } catch BulkLoader.Failure.notEmpty {
+                        logger.notice("Demo requested, but the database already holds a registry: serving it as it is")
+                    }
+                }
                 let registry = try await RegistryService.open(database: store, sandbox: configuration.sandbox, logger: logger)
+                if demoLoaded { print(try await DemoLoad.issueKeys(registry)) }
                 let app = buildApplication(configuration: configuration, database: store, registry: registry, metrics: metrics, logger: logger)
                 logger.notice(
                     "DataRights serving",

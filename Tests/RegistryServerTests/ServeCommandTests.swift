@@ -24,7 +24,10 @@ import FoundationNetworking
         // The second run finds the cluster already created, and is stopped with SIGINT (Ctrl-C) instead.
         for (run, signal) in [(1, SIGTERM), (2, SIGINT)] {
             let port = FreePort.next()
-            let server = try ServerProcess.start(Self.binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve-\(run).log")
+            // The README's serve command loads a demo registry on first start.
+            let server = try ServerProcess.start(
+                Self.binary, ["serve", "--demo", "--demo-datasets", "500", "--sandbox", "--data-dir", dataDirectory, "--port", String(port)],
+                log: dataDirectory + ".serve-\(run).log")
             let ready = try await HTTP.waitForStatus(200, url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(90))
             #expect(ready.contains(#""status":"ready""#), "run \(run): \(ready)")
             #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").count >= 1, "the embedded server runs")
@@ -34,6 +37,7 @@ import FoundationNetworking
             #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").isEmpty, "no PostgreSQL process is left")
             #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
             #expect(server.logTail().contains("Stopping embedded PostgreSQL"))
+            #expect(server.logTail().contains("Demo API keys") == (run == 1), "demo keys only when the demo is loaded")
         }
 
         // `migrate --status` starts the stopped cluster, reports, and stops it again.

@@ -1,0 +1,126 @@
+import PostgresClient
+public import RegistryCore
+
+/// Loads a whole registry into an empty database in one transaction with binary COPY: every table,
+/// and the audit chain with one entry per record. For demos, benchmarks and migrations from another
+/// system; the running service's writes go through ``RegistryService`` instead.
+public enum BulkLoader {
+    public struct Report: Sendable {
+        public var records: Int
+        public var auditEntries: Int64
+    }
+
+    public enum Failure: Error, CustomStringConvertible {
+        case notEmpty
+        public var description: String {
+            "the database already holds a registry; bulk loading needs an empty one (a fresh --data-dir or database)"
+        }
+    }
+
+    /// Loads `registry` (made at `now`) and chains its audit entries. Takes the writer lease for the
+    /// duration, so it cannot race a running server.
+    public static func load(_ registry: SyntheticRegistry, into database: RegistryDatabase, at now: Timestamp) async throws -> Report {
+        try await database.pool.withConnection { connection in
+            let leased = try connection.query("SELECT pg_try_advisory_lock(\(RegistryService.writerLeaseKey))")[0].decode(Bool.self, column: 0)
+            guard leased else { throw RegistryServiceError.anotherWriter }
+            defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(RegistryService.writerLeaseKey))") }
+            return try connection.withTransaction { connection in
+                let existing = try connection.query("SELECT (SELECT count(*) FROM party) + (SELECT count(*) FROM audit_event)")[0].decode(Int64.self, column: 0)
+                guard existing == 0 else { throw Failure.notEmpty }
+                try copy(registry, on: connection)
+                let audit = try chain(registry.changeEntries, at: now, on: connection)
+                let records = registry.parties.count + registry.datasets.count + registry.derivations.count
+                    + registry.registrations.count + registry.objections.count + registry.certificates.count
+                return Report(records: records, auditEntries: audit)
+            }
+        }
+    }
+
+    static func ts(_ value: Timestamp) -> PostgresTimestamp { RecordSQL.timestamp(value) }
+
+    static func copy(_ registry: SyntheticRegistry, on connection: PostgresConnection) throws {
+        try connection.copyFrom(table: "party", columns: ["id", "name", "kind", "region", "jurisdiction", "credit_code", "created_at"]) { writer in
+            for party in registry.parties {
+                try writer.append(party.id.rawValue, party.name, party.kind.rawValue, party.region, party.jurisdiction.rawValue, party.creditCode, ts(party.createdAt))
+            }
+        }
+        try connection.copyFrom(table: "dataset", columns: [
+            "id", "holder_id", "title", "description", "grade", "pi_level", "individuals_covered", "region", "sharing_category",
+            "sharing_text", "fingerprint", "format", "update_cycle", "size_bytes", "tags", "flagged", "flag_reason", "created_at", "updated_at",
+        ]) { writer in
+            for dataset in registry.datasets {
+                try writer.append(
+                    dataset.id.rawValue, dataset.holder.rawValue, dataset.title, dataset.description, dataset.grade.rawValue,
+                    dataset.personalInformation.rawValue, dataset.individualsCovered, dataset.region, dataset.sharing?.name,
+                    dataset.sharing?.text, dataset.fingerprint, dataset.format, dataset.updateCycle, dataset.sizeBytes, dataset.tags,
+                    dataset.flagged, dataset.flagReason, ts(dataset.createdAt), ts(dataset.updatedAt))
+            }
+        }
+        try connection.copyFrom(table: "derivation", columns: ["id", "source_id", "target_id", "kind", "recorded_by", "approved_by", "recorded_at"]) { writer in
+            for derivation in registry.derivations {
+                try writer.append(
+                    derivation.id, derivation.source.rawValue, derivation.target.rawValue, derivation.kind.rawValue,
+                    derivation.recordedBy.rawValue, derivation.approvedBy?.rawValue, ts(derivation.recordedAt))
+            }
+        }
+        try connection.copyFrom(table: "registration", columns: [
+            "id", "number", "dataset_id", "applicant_id", "right_kind", "kind", "source_type", "evidence", "truthfulness_commitment",
+            "applicant_role", "target_certificate_id", "transferee_id", "authorisation_ends_on", "new_fingerprint", "statement", "status",
+            "notice_ends_on", "pending_objections", "refusals", "certificate_id", "submitted_at", "updated_at",
+        ]) { writer in
+            for registration in registry.registrations {
+                var bindings = PostgresBindings(
+                    registration.id.rawValue, registration.number, registration.dataset.rawValue, registration.applicant.rawValue,
+                    registration.right.rawValue, registration.kind.rawValue, registration.sourceType?.rawValue,
+                    RecordSQL.json(registration.evidence), registration.truthfulnessCommitment, registration.applicantRole.rawValue,
+                    registration.targetCertificate?.rawValue)
+                bindings.append(registration.transferee?.rawValue)
+                bindings.append(registration.authorisationEndsOn.map(RecordSQL.date))
+                bindings.append(registration.newFingerprint)
+                bindings.append(registration.statement)
+                bindings.append(registration.status.rawValue)
+                bindings.append(registration.noticeEndsOn.map(RecordSQL.date))
+                bindings.append(Int32(registration.pendingObjections))
+                bindings.append(RecordSQL.json(registration.refusals))
+                bindings.append(registration.certificate?.rawValue)
+                bindings.append(ts(registration.submittedAt))
+                bindings.append(ts(registration.updatedAt))
+                try writer.append(bindings)
+            }
+        }
+        try connection.copyFrom(table: "objection", columns: [
+            "id", "registration_id", "objector_id", "grounds", "lodged_at", "ruling", "ruled_by", "ruling_reason", "ruled_at",
+        ]) { writer in
+            for objection in registry.objections {
+                try writer.append(
+                    objection.id.rawValue, objection.registration.rawValue, objection.objector.rawValue, objection.grounds,
+                    ts(objection.lodgedAt), objection.ruling?.rawValue, objection.ruledBy?.rawValue, objection.rulingReason,
+                    objection.ruledAt.map(ts))
+            }
+        }
+        try connection.copyFrom(table: "certificate", columns: [
+            "id", "number", "registration_id", "dataset_id", "fingerprint", "right_kind", "holder_ids", "source_type", "issued_on",
+            "expires_on", "state", "superseded_by", "state_changed_at",
+        ]) { writer in
+            for certificate in registry.certificates {
+                try writer.append(
+                    certificate.id.rawValue, certificate.number, certificate.registration.rawValue, certificate.dataset.rawValue,
+                    certificate.fingerprint, certificate.right.rawValue, certificate.holders.map(\.rawValue), certificate.sourceType?.rawValue,
+                    RecordSQL.date(certificate.issuedOn), RecordSQL.date(certificate.expiresOn), certificate.state.rawValue,
+                    certificate.supersededBy?.rawValue, ts(certificate.stateChangedAt))
+            }
+        }
+    }
+
+    /// One audit entry per record, chained from genesis, written with COPY.
+    static func chain(_ entries: [ChangeEntry], at now: Timestamp, on connection: PostgresConnection) throws -> Int64 {
+        var head = AuditHead()
+        try connection.copyFrom(table: "audit_event", columns: ["seq", "at", "actor", "kind", "payload", "prev_hash", "hash"]) { writer in
+            for entry in entries {
+                let audit = head.append(at: now, actor: "system", kind: entry.kind, payload: CanonicalJSON.encode(entry.record))
+                try writer.append(audit.sequence, ts(audit.at), audit.actor, audit.kind, audit.payload, audit.previousHash, audit.hash)
+            }
+        }
+        return head.lastSequence
+    }
+}
