@@ -128,6 +128,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "LineageBench",
+            dependencies: ["RegistryCore", "RegistryStore", "PostgresClient", "EmbeddedPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/LineageBench",
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests. Store and server tests run on a real PostgreSQL cluster started by EmbeddedPostgres.
         .target(
             name: "TestSupport",

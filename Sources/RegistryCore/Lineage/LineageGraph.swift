@@ -138,9 +138,23 @@ public struct LineageGraph: Sendable {
         return nil
     }
 
+    /// A node's own restrictions combined with its parents' effective ones.
+    func computeEffective(of node: Int32) -> Restrictions {
+        var result = own[Int(node)]
+        var edge = headIn[Int(node)]
+        while edge >= 0 {
+            result = result.inheriting(effective[Int(edgeSource[Int(edge)])], through: TransformationKind(code: edgeKind[Int(edge)]))
+            edge = nextIn[Int(edge)]
+        }
+        return result
+    }
+
     /// Recomputes the effective restrictions of `seeds` and their descendants in topological order,
     /// visiting a descendant only when one of its parents changed. Returns the nodes that changed.
     mutating func propagate(from seeds: [Int32], scratch: inout TraversalScratch) -> [Int32] {
+        // 0. The common case: the change does not alter the seed's effective restrictions, so nothing
+        //    downstream can change either and no descendant is visited.
+        if seeds.count == 1, computeEffective(of: seeds[0]) == effective[Int(seeds[0])] { return [] }
         // 1. The affected set: the seeds and everything derived from them.
         scratch.prepare(nodeCount: nodeCount)
         for seed in seeds where !scratch.isVisited(seed) { scratch.visit(seed, from: 0) }
@@ -173,12 +187,7 @@ public struct LineageGraph: Sendable {
         while let node = ready.popLast() {
             var nodeChanged = false
             if scratch.dirty[Int(node)] {
-                var result = own[Int(node)]
-                var edge = headIn[Int(node)]
-                while edge >= 0 {
-                    result = result.inheriting(effective[Int(edgeSource[Int(edge)])], through: TransformationKind(code: edgeKind[Int(edge)]))
-                    edge = nextIn[Int(edge)]
-                }
+                let result = computeEffective(of: node)
                 if result != effective[Int(node)] {
                     effective[Int(node)] = result
                     changed.append(node)

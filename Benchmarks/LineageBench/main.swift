@@ -1,0 +1,236 @@
+// Lineage at national scale, measured in one run on one machine:
+//  1. descendants (and ancestors) of sampled datasets: the in-memory core vs a WITH RECURSIVE query over
+//     the project's own PostgreSQL tables vs rustworkx on the same edges;
+//  2. cold start: rebuilding the whole core from PostgreSQL, and its resident memory;
+//  3. adding an edge with restriction propagation (median, p99).
+//
+//   swift run -c release LineageBench [--datasets 1000000] [--samples 200] [--seed 2026]
+//
+// Needs python3 with rustworkx for the third column (pip install rustworkx); without it that column is
+// skipped and says so.
+import EmbeddedPostgres
+import Foundation
+import Logging
+import PostgresClient
+import RegistryCore
+import RegistryStore
+
+struct Options {
+    var datasets = 1_000_000
+    var samples = 200
+    var seed: UInt64 = 2_026
+    var coldStartOnly: String?
+
+    init(_ arguments: [String]) {
+        var iterator = arguments.makeIterator()
+        while let flag = iterator.next() {
+            guard let value = iterator.next() else { fatalError("\(flag) needs a value") }
+            switch flag {
+            case "--datasets": datasets = Int(value)!
+            case "--samples": samples = Int(value)!
+            case "--seed": seed = UInt64(value)!
+            case "--cold-start-only": coldStartOnly = value
+            default: fatalError("unknown flag \(flag)")
+            }
+        }
+    }
+}
+
+func seconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+func residentKiB(_ field: String) -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    for line in status.split(separator: "\n") where line.hasPrefix(field) {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
+    }
+    return 0
+}
+
+let options = Options(Array(CommandLine.arguments.dropFirst()))
+var logger = Logger(label: "bench")
+logger.logLevel = .warning
+
+// Child mode: rebuild the core from a running cluster and report time and peak memory of this process alone.
+if let socketDirectory = options.coldStartOnly {
+    let configuration = PostgresConfiguration(host: socketDirectory, port: 5432, user: "datarights", database: "datarights")
+    var limits = Limits()
+    limits.databasePoolConnections = 1
+    let database = try RegistryDatabase(configuration: configuration, limits: limits, logger: logger)
+    let before = residentKiB("VmRSS:")
+    let started = ContinuousClock.now
+    let state = try await RegistryLoader.load(from: database)
+    let elapsed = ContinuousClock.now - started
+    print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(before) \(state.datasets.count) \(state.lineage.edgeCount)")
+    await database.shutdown()
+    exit(0)
+}
+
+let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
+print("Generating a synthetic registry of \(options.datasets) datasets (seed \(options.seed))…")
+var started = ContinuousClock.now
+let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now)
+print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.registrations.count) registrations in \(ContinuousClock.now - started)")
+
+let directory = "/tmp/datarights-bench-lineage-\(getpid())"
+let cluster = try EmbeddedPostgres(
+    configuration: .init(clusterDirectory: directory + "/postgres", settings: ["shared_buffers": "'1GB'", "max_wal_size": "'4GB'"]),
+    logger: logger)
+try await cluster.startAsync()
+defer {
+    try? cluster.stop()
+    try? FileManager.default.removeItem(atPath: directory)
+}
+try await cluster.createDatabaseIfNeeded("datarights")
+var limits = Limits()
+limits.databasePoolConnections = 2
+let database = try RegistryDatabase(configuration: cluster.connectionConfiguration(database: "datarights"), limits: limits, logger: logger)
+try await database.migrate()
+started = ContinuousClock.now
+_ = try await BulkLoader.load(synthetic, into: database, at: now, chainAudit: false)
+try await database.pool.withConnection { try $0.executeScript("ANALYZE") }
+print("  loaded into PostgreSQL with COPY in \(ContinuousClock.now - started)")
+
+// The core, built the way a cold start builds it.
+var state = RegistryState()
+for dataset in synthetic.datasets { state.apply(.dataset(dataset)) }
+state.loadDerivations(synthetic.derivations)
+let graph = state.lineage
+
+// Samples: uniform over all datasets, plus a few hub datasets (the widely used bases).
+var generator = SplitMixForSampling(state: options.seed)
+let uniform = (0..<options.samples).map { _ in Int32(1 + Int(generator.next() % UInt64(options.datasets))) }
+let hubs = (0..<5).map { _ in Int32(1 + Int(generator.next() % UInt64(max(1, options.datasets / 100)))) }
+
+struct SplitMixForSampling {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+func coreCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (counts: [Int], seconds: Double) {
+    var scratch = TraversalScratch()
+    var counts: [Int] = []
+    let begin = ContinuousClock.now
+    for node in nodes {
+        var count = 0
+        graph.walk(from: node, direction, budget: Int.max, scratch: &scratch) { _, _ in
+            count += 1
+            return true
+        }
+        counts.append(count)
+    }
+    return (counts, seconds(ContinuousClock.now - begin))
+}
+
+func recursiveCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) async throws -> (counts: [Int], seconds: Double) {
+    let sql = direction == .descendants
+        ? "WITH RECURSIVE reached(id) AS (SELECT target_id FROM derivation WHERE source_id = $1 UNION SELECT d.target_id FROM derivation d JOIN reached r ON d.source_id = r.id) SELECT count(*) FROM reached"
+        : "WITH RECURSIVE reached(id) AS (SELECT source_id FROM derivation WHERE target_id = $1 UNION SELECT d.source_id FROM derivation d JOIN reached r ON d.target_id = r.id) SELECT count(*) FROM reached"
+    return try await database.pool.withConnection { connection in
+        var counts: [Int] = []
+        let begin = ContinuousClock.now
+        for node in nodes {
+            counts.append(try connection.query(PostgresQuery(unsafeSQL: sql, binds: PostgresBindings(Int64(node))))[0].decode(Int.self, column: 0))
+        }
+        return (counts, seconds(ContinuousClock.now - begin))
+    }
+}
+
+/// rustworkx on the same edges, timed inside Python (graph construction excluded, like the core's).
+func rustworkxCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (counts: [Int], seconds: Double)? {
+    let edgesPath = directory + "/edges.txt"
+    if !FileManager.default.fileExists(atPath: edgesPath) {
+        var text = ""
+        text.reserveCapacity(synthetic.derivations.count * 16)
+        for derivation in synthetic.derivations { text += "\(derivation.source.rawValue) \(derivation.target.rawValue)\n" }
+        try? text.write(toFile: edgesPath, atomically: false, encoding: .utf8)
+    }
+    let script = """
+        import sys, time
+        try:
+            import rustworkx as rx
+        except ImportError:
+            print("missing"); sys.exit(0)
+        count = int(sys.argv[1]); direction = sys.argv[2]; nodes = [int(x) for x in sys.argv[3].split(",")]
+        graph = rx.PyDiGraph(multigraph=False)
+        graph.add_nodes_from(range(count + 1))
+        with open(sys.argv[4]) as f:
+            graph.add_edges_from_no_data([tuple(map(int, line.split())) for line in f])
+        walk = rx.descendants if direction == "descendants" else rx.ancestors
+        begin = time.perf_counter()
+        counts = [len(walk(graph, n)) for n in nodes]
+        elapsed = time.perf_counter() - begin
+        print(elapsed); print(",".join(map(str, counts)))
+        """
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script, String(options.datasets), direction == .descendants ? "descendants" : "ancestors",
+                         nodes.map(String.init).joined(separator: ","), edgesPath]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try? process.run()
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    let lines = output.split(separator: "\n")
+    guard lines.count == 2, let elapsed = Double(lines[0]) else { return nil }
+    return (lines[1].split(separator: ",").compactMap { Int($0) }, elapsed)
+}
+
+print("\nPostgreSQL \(try await database.pool.query("SHOW server_version") { try $0.decode(String.self, column: 0) }[0]); \(graph.nodeCount) datasets, \(graph.edgeCount) edges")
+print("query | samples | core | WITH RECURSIVE | rustworkx | × WITH RECURSIVE | × rustworkx | same answers")
+print("---|---:|---:|---:|---:|---:|---:|---")
+for (label, nodes, direction) in [
+    ("descendants, uniform sample", uniform, LineageGraph.Direction.descendants),
+    ("ancestors, uniform sample", uniform, .ancestors),
+    ("descendants of hub datasets", hubs, .descendants),
+] {
+    let core = coreCounts(nodes, direction)
+    let recursive = try await recursiveCounts(nodes, direction)
+    let rust = rustworkxCounts(nodes, direction)
+    let same = core.counts == recursive.counts && (rust.map { $0.counts == core.counts } ?? true)
+    func ms(_ value: Double) -> String { String(format: "%.3f ms", value * 1000) }
+    print("\(label) | \(nodes.count) | \(ms(core.seconds)) | \(ms(recursive.seconds)) | \(rust.map { ms($0.seconds) } ?? "not installed") | "
+        + "\(String(format: "%.0f×", recursive.seconds / core.seconds)) | \(rust.map { String(format: "%.1f×", $0.seconds / core.seconds) } ?? "–") | \(same ? "yes" : "NO")")
+}
+
+// Adding edges with propagation: new derivations from older to newer datasets (never a cycle, but each
+// is checked), spread over the graph.
+var mutable = state
+var latencies: [Double] = []
+var edgeRandom = SplitMixForSampling(state: options.seed ^ 0xABCDEF)
+for index in 0..<2_000 {
+    let target = Int64(2 + Int(edgeRandom.next() % UInt64(options.datasets - 1)))
+    let source = Int64(1 + Int(edgeRandom.next() % UInt64(target - 1)))
+    let derivation = Derivation(
+        id: Int64(synthetic.derivations.count + index + 1), source: DatasetID(rawValue: source), target: DatasetID(rawValue: target),
+        kind: .derived, recordedBy: PartyID(rawValue: 1), approvedBy: nil, recordedAt: now)
+    if mutable.lineage.parents(of: Int32(target)).contains(where: { $0.source == Int32(source) }) { continue }
+    let begin = ContinuousClock.now
+    mutable.apply(.derivation(derivation))
+    latencies.append(seconds(ContinuousClock.now - begin))
+}
+latencies.sort()
+print("\nadd edge with cycle check and restriction propagation: \(latencies.count) edges, median \(String(format: "%.1f µs", latencies[latencies.count / 2] * 1e6)), p99 \(String(format: "%.1f µs", latencies[latencies.count * 99 / 100] * 1e6)), max \(String(format: "%.1f ms", latencies.last! * 1e3))")
+
+// Cold start in a fresh process, so that its memory is the core's alone.
+let child = Process()
+child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+child.arguments = ["--cold-start-only", cluster.socketDirectory]
+let childOutput = Pipe()
+child.standardOutput = childOutput
+try child.run()
+let coldText = String(decoding: childOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+child.waitUntilExit()
+let cold = coldText.split(separator: " ")
+if cold.count == 6, cold[0] == "coldstart", let elapsed = Double(cold[1]), let peak = Int(cold[2]) {
+    print("cold start: rebuilt the core (\(cold[4]) datasets, \(cold[5].trimmingCharacters(in: .whitespacesAndNewlines)) edges, \(synthetic.registrations.count) registrations) from PostgreSQL in \(String(format: "%.2f s", elapsed)); peak RSS \(peak / 1024) MiB")
+} else {
+    print("cold start: child failed: \(coldText)")
+}
