@@ -143,10 +143,18 @@ public struct RegistryState: Sendable {
     /// Loads derivations read back from the database: edges without cycle checks (they were checked when
     /// recorded), then one topological pass over the whole graph.
     public mutating func loadDerivations(_ loaded: [Derivation]) {
-        for derivation in loaded {
-            derivations.upsert(derivation, id: derivation.id)
-            lineage.appendTrustedEdge(from: Int32(derivation.source.rawValue), to: Int32(derivation.target.rawValue), kind: derivation.kind)
-        }
+        for derivation in loaded { appendLoadedDerivation(derivation) }
+        finishLoadingDerivations()
+    }
+
+    /// One derivation of a rebuild; call ``finishLoadingDerivations()`` after the last.
+    public mutating func appendLoadedDerivation(_ derivation: Derivation) {
+        derivations.upsert(derivation, id: derivation.id)
+        lineage.appendTrustedEdge(from: Int32(derivation.source.rawValue), to: Int32(derivation.target.rawValue), kind: derivation.kind)
+    }
+
+    /// Computes every dataset's effective restrictions in one topological pass.
+    public mutating func finishLoadingDerivations() {
         lineage.recomputeAll(scratch: &writerScratch)
     }
 

@@ -66,8 +66,7 @@ public struct SyntheticRegistry: Sendable {
         let others = registry.parties.filter { $0.kind == .enterprise || $0.kind == .modelLab }
         let registrars = registry.parties.filter { $0.kind == .registrar }
 
-        // Datasets; a hub of widely used base datasets is the first 1 %.
-        let hubCount = max(10, datasetCount / 100)
+        // Datasets.
         registry.datasets.reserveCapacity(datasetCount)
         for index in 0..<datasetCount {
             let id = DatasetID(rawValue: Int64(index + 1))
@@ -96,18 +95,28 @@ public struct SyntheticRegistry: Sendable {
                 updatedAt: now))
         }
 
-        // Lineage: about 70 % of datasets are derived, from 1–8 earlier ones — mostly recent (long
-        // chains), sometimes a hub (wide fan-out), sometimes any earlier dataset.
-        for index in 1..<datasetCount where index >= hubCount && random.chance(70) {
+        // Lineage. Datasets fall into domains of about 5,000 consecutive ids (a department's or a lab's
+        // pipelines); about 70 % are derived, from 1–8 earlier datasets: mostly the last few in the same
+        // domain (long chains), often any earlier one in the domain (wide joins), and now and then one of
+        // the national base datasets, the first 0.1 % (hubs with a very wide fan-out). Nothing else links
+        // domains, so a typical dataset's descendants stay within its domain while a hub's span many.
+        let domainSize = 5_000
+        let baseCount = max(10, datasetCount / 1_000)
+        for index in baseCount..<datasetCount where random.chance(70) {
             let target = Int64(index + 1)
+            let domainStart = (index / domainSize) * domainSize
             var sources = Set<Int64>()
             let count = 1 + random.below(4) + random.below(5)
             for _ in 0..<count {
                 let roll = random.below(100)
                 let source: Int64
-                if roll < 45 { source = Int64(max(1, index - random.below(min(index, 50)))) }
-                else if roll < 75 { source = Int64(1 + random.below(hubCount)) }
-                else { source = Int64(1 + random.below(index)) }
+                if roll < 55, index - 1 >= domainStart {
+                    source = Int64(max(domainStart, index - 1 - random.below(min(index - domainStart, 20))) + 1)
+                } else if roll < 92, index > domainStart {
+                    source = Int64(domainStart + random.below(index - domainStart) + 1)
+                } else {
+                    source = Int64(1 + random.below(baseCount))
+                }
                 if source != target { sources.insert(source) }
             }
             for source in sources.sorted() {

@@ -26,11 +26,11 @@ public enum RegistryLoader {
                 prefix: try row.decode(String.self, column: 2), secretHash: try row.decode(String.self, column: 3),
                 label: try row.decode(String.self, column: 4), createdAt: try timestamp(row, 5), revokedAt: try optionalTimestamp(row, 6))))
         }
-        for row in try connection.query("""
+        try paged(connection, """
             SELECT id, holder_id, title, description, grade, pi_level, individuals_covered, region, sharing_category, sharing_text,
                    fingerprint, format, update_cycle, size_bytes, tags, flagged, flag_reason, created_at, updated_at
-            FROM dataset ORDER BY id
-            """).map({ $0 }) {
+            FROM dataset
+            """) { row in
             let sharingName = try row.decode(String?.self, column: 8)
             state.apply(.dataset(Dataset(
                 id: DatasetID(rawValue: try row.decode(Int64.self, column: 0)), holder: PartyID(rawValue: try row.decode(Int64.self, column: 1)),
@@ -48,12 +48,12 @@ public enum RegistryLoader {
                 tags: try row.decode([String].self, column: 14), flagged: try row.decode(Bool.self, column: 15),
                 flagReason: try row.decode(String?.self, column: 16), createdAt: try timestamp(row, 17), updatedAt: try timestamp(row, 18))))
         }
-        for row in try connection.query("""
+        try paged(connection, """
             SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
                    applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
                    notice_ends_on, pending_objections, refusals, certificate_id, submitted_at, updated_at
-            FROM registration ORDER BY id
-            """).map({ $0 }) {
+            FROM registration
+            """) { row in
             state.apply(.registration(Registration(
                 id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), applicant: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
@@ -81,11 +81,11 @@ public enum RegistryLoader {
                 ruledBy: try row.decode(Int64?.self, column: 6).map(PartyID.init(rawValue:)),
                 rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8))))
         }
-        for row in try connection.query("""
+        try paged(connection, """
             SELECT id, number, registration_id, dataset_id, fingerprint, right_kind, holder_ids, source_type, issued_on, expires_on,
                    state, superseded_by, state_changed_at
-            FROM certificate ORDER BY id
-            """).map({ $0 }) {
+            FROM certificate
+            """) { row in
             state.apply(.certificate(Certificate(
                 id: CertificateID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 2)),
@@ -96,16 +96,14 @@ public enum RegistryLoader {
                 supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
                 stateChangedAt: try timestamp(row, 12))))
         }
-        let derivations = try connection.query("""
-            SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation ORDER BY id
-            """).map { row in
-            Derivation(
+        try paged(connection, "SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation") { row in
+            state.appendLoadedDerivation(Derivation(
                 id: try row.decode(Int64.self, column: 0), source: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
                 target: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), kind: try enumValue(TransformationKind.self, row, 3),
                 recordedBy: PartyID(rawValue: try row.decode(Int64.self, column: 4)),
-                approvedBy: try row.decode(Int64?.self, column: 5).map(PartyID.init(rawValue:)), recordedAt: try timestamp(row, 6))
+                approvedBy: try row.decode(Int64?.self, column: 5).map(PartyID.init(rawValue:)), recordedAt: try timestamp(row, 6)))
         }
-        state.loadDerivations(derivations)
+        state.finishLoadingDerivations()
         for row in try connection.query("SELECT id, dataset_id, reason, descendants, by_party, at FROM flag_cascade ORDER BY id").map({ $0 }) {
             state.apply(.flagCascade(FlagCascade(
                 id: try row.decode(Int64.self, column: 0), dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
@@ -122,6 +120,19 @@ public enum RegistryLoader {
             state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))
         }
         return state
+    }
+
+    /// Runs `select` (a constant statement without WHERE or ORDER BY, its first column the id) a page at
+    /// a time in id order, so that no result holds a whole large table in memory.
+    static func paged(_ connection: PostgresConnection, _ select: String, pageSize: Int64 = 50_000, _ body: (PostgresRow) throws -> Void) throws {
+        var after: Int64 = 0
+        while true {
+            let result = try connection.query(
+                PostgresQuery(unsafeSQL: select + " WHERE id > $1 ORDER BY id LIMIT $2", binds: PostgresBindings(after, pageSize)))
+            for index in 0..<result.count { try body(result[index]) }
+            guard Int64(result.count) == pageSize else { return }
+            after = try result[result.count - 1].decode(Int64.self, column: 0)
+        }
     }
 
     // MARK: Column helpers

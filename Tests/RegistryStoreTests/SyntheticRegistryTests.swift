@@ -43,14 +43,22 @@ import Testing
         for dataset in registry.datasets { state.apply(.dataset(dataset)) }
         state.loadDerivations(registry.derivations)
         var scratch = TraversalScratch()
-        let deepest = state.lineage.collect(from: Int32(registry.datasets.count), .ancestors, budget: 100_000, scratch: &scratch)
-        var depth: Int32 = 0
-        state.lineage.walk(from: Int32(registry.datasets.count), .ancestors, budget: 100_000, scratch: &scratch) { _, level in
-            depth = max(depth, level)
-            return true
+        var deepest: Int32 = 0
+        var widest = 0
+        for node in stride(from: Int32(registry.datasets.count), to: Int32(registry.datasets.count - 200), by: -1) {
+            state.lineage.walk(from: node, .ancestors, budget: 100_000, scratch: &scratch) { _, level in
+                deepest = max(deepest, level)
+                return true
+            }
         }
-        #expect(!deepest.nodes.isEmpty)
-        #expect(depth >= 20, "long derivation chains exist (depth \(depth))")
+        for base in Int32(1)...10 {
+            widest = max(widest, state.lineage.collect(from: base, .descendants, budget: 100_000, scratch: &scratch).nodes.count)
+        }
+        #expect(deepest >= 20, "long derivation chains exist (depth \(deepest))")
+        #expect(widest >= 1_000, "national base datasets fan out widely (\(widest) descendants)")
+        // A typical dataset's descendants stay within its domain of 5,000.
+        let typical = state.lineage.collect(from: 12_345, .descendants, budget: 100_000, scratch: &scratch).nodes
+        #expect(typical.allSatisfy { $0 > 10_000 && $0 <= 15_000 }, "descendants of 12345 stay in its domain")
     }
 
     @Test func aBulkLoadChainsEveryRecordAndRebuildsTheSameCore() async throws {
