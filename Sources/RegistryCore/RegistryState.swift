@@ -156,6 +156,7 @@ public struct RegistryState: Sendable {
     /// Computes every dataset's effective restrictions in one topological pass.
     public mutating func finishLoadingDerivations() {
         lineage.recomputeAll(scratch: &writerScratch)
+        lineage.compact()
     }
 
     /// Sets the chain head after a rebuild from the database.

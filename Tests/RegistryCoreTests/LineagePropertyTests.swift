@@ -2,7 +2,8 @@ import RegistryCore
 import Testing
 
 /// The graph core against a plain reference implementation on thousands of random DAGs: the same
-/// ancestors and descendants, the same effective restrictions after every change, the same refusals.
+/// ancestors and descendants, the same effective restrictions after every change, the same refusals —
+/// with edges in the contiguous snapshot, in the overlay added since, or both.
 @Suite struct LineagePropertyTests {
     /// A tiny deterministic generator (SplitMix64), so a failure can be replayed from its seed.
     struct SplitMix: RandomNumberGenerator {
@@ -81,6 +82,23 @@ import Testing
             var reference = Reference(nodes: nodes)
 
             for _ in 0..<Int.random(in: 0...(nodes * 3), using: &random) {
+                // Now and then move the edges into the contiguous snapshot, as a rebuild does; later
+                // edges then live beside it.
+                if Int.random(in: 0..<12, using: &random) == 0 {
+                    graph.compact()
+                    continue
+                }
+                if Int.random(in: 0..<10, using: &random) == 0 {
+                    // Change the kind of an existing edge (an anonymisation approved, say).
+                    let targets = (1...nodes).filter { !reference.parents[$0].isEmpty }
+                    if let target = targets.randomElement(using: &random) {
+                        let index = Int.random(in: 0..<reference.parents[target].count, using: &random)
+                        let kind = TransformationKind.allCases.randomElement(using: &random)!
+                        graph.setKind(kind, from: reference.parents[target][index].0, to: Int32(target), scratch: &scratch)
+                        reference.parents[target][index].1 = kind
+                    }
+                    continue
+                }
                 if Int.random(in: 0..<4, using: &random) == 0 {
                     let node = Int32.random(in: 1...Int32(nodes), using: &random)
                     let restrictions = Self.randomRestrictions(&random)

@@ -11,6 +11,16 @@ public struct LineageGraph: Sendable {
     var headIn: [Int32] = [-1]
     var own: [Restrictions] = [Restrictions()]
     var effective: [Restrictions] = [Restrictions()]
+    // A compact snapshot of the edges that existed at the last ``compact()`` (after a rebuild): each node's
+    // children (and parents) contiguous, so that walks read them in sequence. Edges added later are found
+    // through the linked lists below, which hold only the edges added since the snapshot.
+    var csrOutOffsets: [Int32] = [0, 0]
+    var csrOutTargets: [Int32] = []
+    var csrInOffsets: [Int32] = [0, 0]
+    var csrInSources: [Int32] = []
+    var csrInKinds: [UInt8] = []
+    /// Nodes covered by the snapshot (its offsets arrays have `csrNodeCount + 2` entries).
+    var csrNodeCount: Int32 = 0
     // Per edge.
     var edgeSource: [Int32] = []
     var edgeTarget: [Int32] = []
@@ -22,7 +32,7 @@ public struct LineageGraph: Sendable {
 
     /// Datasets known to the graph (the highest id).
     public var nodeCount: Int { headOut.count - 1 }
-    public var edgeCount: Int { edgeSource.count }
+    public var edgeCount: Int { csrOutTargets.count + edgeSource.count }
 
     /// Makes room for datasets up to `id`.
     public mutating func ensureNode(_ id: Int32) {
@@ -45,21 +55,13 @@ public struct LineageGraph: Sendable {
     /// Sources of `id` with the transformation that derived it.
     public func parents(of id: Int32) -> [(source: Int32, kind: TransformationKind)] {
         var result: [(Int32, TransformationKind)] = []
-        var edge = headIn[Int(id)]
-        while edge >= 0 {
-            result.append((edgeSource[Int(edge)], TransformationKind(code: edgeKind[Int(edge)])))
-            edge = nextIn[Int(edge)]
-        }
+        forEachParent(id) { source, kind in result.append((source, TransformationKind(code: kind))) }
         return result
     }
 
     public func children(of id: Int32) -> [Int32] {
         var result: [Int32] = []
-        var edge = headOut[Int(id)]
-        while edge >= 0 {
-            result.append(edgeTarget[Int(edge)])
-            edge = nextOut[Int(edge)]
-        }
+        forEachChild(id) { result.append($0) }
         return result
     }
 
@@ -80,11 +82,9 @@ public struct LineageGraph: Sendable {
         guard contains(source) else { throw .unknownDataset(source) }
         guard contains(target) else { throw .unknownDataset(target) }
         if let cycle = cycle(closedBy: source, to: target, scratch: &scratch) { throw .cycle(path: cycle) }
-        var edge = headOut[Int(source)]
-        while edge >= 0 {
-            if edgeTarget[Int(edge)] == target { throw .duplicate }
-            edge = nextOut[Int(edge)]
-        }
+        var duplicate = false
+        forEachChild(source) { child in duplicate = duplicate || child == target }
+        if duplicate { throw .duplicate }
         let index = Int32(edgeSource.count)
         edgeSource.append(source)
         edgeTarget.append(target)
@@ -113,38 +113,32 @@ public struct LineageGraph: Sendable {
         scratch.prepare(nodeCount: nodeCount)
         scratch.visit(target, from: 0)
         var head = 0
-        while head < scratch.queue.count {
+        var found = false
+        while head < scratch.queue.count && !found {
             let node = scratch.queue[head]
             head += 1
-            var edge = headOut[Int(node)]
-            while edge >= 0 {
-                let child = edgeTarget[Int(edge)]
-                if !scratch.isVisited(child) {
-                    scratch.visit(child, from: node)
-                    if child == source {
-                        var path: [Int32] = [source]
-                        var step = source
-                        while step != 0 {
-                            step = scratch.predecessor[Int(step)]
-                            if step != 0 { path.append(step) }
-                        }
-                        // path is source ← … ← target reversed; the new edge closes it back to source.
-                        return [source] + path.reversed()
-                    }
-                }
-                edge = nextOut[Int(edge)]
+            forEachChild(node) { child in
+                guard !found, !scratch.isVisited(child) else { return }
+                scratch.visit(child, from: node)
+                if child == source { found = true }
             }
         }
-        return nil
+        guard found else { return nil }
+        var path: [Int32] = [source]
+        var step = source
+        while step != 0 {
+            step = scratch.predecessor[Int(step)]
+            if step != 0 { path.append(step) }
+        }
+        // path runs source ← … ← target; the new edge closes it back to source.
+        return [source] + path.reversed()
     }
 
     /// A node's own restrictions combined with its parents' effective ones.
     func computeEffective(of node: Int32) -> Restrictions {
         var result = own[Int(node)]
-        var edge = headIn[Int(node)]
-        while edge >= 0 {
-            result = result.inheriting(effective[Int(edgeSource[Int(edge)])], through: TransformationKind(code: edgeKind[Int(edge)]))
-            edge = nextIn[Int(edge)]
+        forEachParent(node) { source, kind in
+            result = result.inheriting(effective[Int(source)], through: TransformationKind(code: kind))
         }
         return result
     }
@@ -162,21 +156,16 @@ public struct LineageGraph: Sendable {
         while head < scratch.queue.count {
             let node = scratch.queue[head]
             head += 1
-            var edge = headOut[Int(node)]
-            while edge >= 0 {
-                let child = edgeTarget[Int(edge)]
+            forEachChild(node) { child in
                 if !scratch.isVisited(child) { scratch.visit(child, from: node) }
-                edge = nextOut[Int(edge)]
             }
         }
         let affected = scratch.queue
         // 2. Kahn's order within the affected set: count each node's affected parents.
         for node in affected {
             var pending: Int32 = 0
-            var edge = headIn[Int(node)]
-            while edge >= 0 {
-                if scratch.isVisited(edgeSource[Int(edge)]) { pending += 1 }
-                edge = nextIn[Int(edge)]
+            forEachParent(node) { source, _ in
+                if scratch.isVisited(source) { pending += 1 }
             }
             scratch.pending[Int(node)] = pending
             scratch.dirty[Int(node)] = false
@@ -194,13 +183,10 @@ public struct LineageGraph: Sendable {
                     nodeChanged = true
                 }
             }
-            var edge = headOut[Int(node)]
-            while edge >= 0 {
-                let child = edgeTarget[Int(edge)]
+            forEachChild(node) { child in
                 if nodeChanged { scratch.dirty[Int(child)] = true }
                 scratch.pending[Int(child)] -= 1
                 if scratch.pending[Int(child)] == 0 { ready.append(child) }
-                edge = nextOut[Int(edge)]
             }
         }
         return changed
@@ -212,14 +198,21 @@ extension LineageGraph {
     /// brings the target's descendants up to date. Returns the datasets whose restrictions changed.
     @discardableResult
     public mutating func setKind(_ kind: TransformationKind, from source: Int32, to target: Int32, scratch: inout TraversalScratch) -> [Int32] {
-        var edge = headOut[Int(source)]
+        if target <= csrNodeCount {
+            for index in Int(csrInOffsets[Int(target)])..<Int(csrInOffsets[Int(target) + 1]) where csrInSources[index] == source {
+                guard csrInKinds[index] != kind.code else { return [] }
+                csrInKinds[index] = kind.code
+                return propagate(from: [target], scratch: &scratch)
+            }
+        }
+        var edge = headIn[Int(target)]
         while edge >= 0 {
-            if edgeTarget[Int(edge)] == target {
+            if edgeSource[Int(edge)] == source {
                 guard edgeKind[Int(edge)] != kind.code else { return [] }
                 edgeKind[Int(edge)] = kind.code
                 return propagate(from: [target], scratch: &scratch)
             }
-            edge = nextOut[Int(edge)]
+            edge = nextIn[Int(edge)]
         }
         preconditionFailure("no edge \(source) → \(target)")
     }
@@ -241,31 +234,119 @@ extension LineageGraph {
     /// Recomputes every node's effective restrictions in one topological pass (after a bulk load).
     /// Traps if the edges contain a cycle: the database held an impossible lineage.
     public mutating func recomputeAll(scratch: inout TraversalScratch) {
-        let roots = (Int32(1)...Int32(max(nodeCount, 1))).filter { contains($0) && headIn[Int($0)] < 0 }
         guard nodeCount > 0 else { return }
-        // Seeding every root marks them dirty, so every node is computed once in Kahn's order.
         scratch.prepare(nodeCount: nodeCount)
         var pending = [Int32](repeating: 0, count: nodeCount + 1)
-        for edge in edgeTarget { pending[Int(edge)] += 1 }
-        var ready = roots
+        var ready: [Int32] = []
+        for node in Int32(1)...Int32(nodeCount) {
+            var count: Int32 = 0
+            forEachParent(node) { _, _ in count += 1 }
+            pending[Int(node)] = count
+            if count == 0 { ready.append(node) }
+        }
         var processed = 0
         while let node = ready.popLast() {
             processed += 1
-            var result = own[Int(node)]
-            var edge = headIn[Int(node)]
-            while edge >= 0 {
-                result = result.inheriting(effective[Int(edgeSource[Int(edge)])], through: TransformationKind(code: edgeKind[Int(edge)]))
-                edge = nextIn[Int(edge)]
-            }
-            effective[Int(node)] = result
-            edge = headOut[Int(node)]
-            while edge >= 0 {
-                let child = edgeTarget[Int(edge)]
+            effective[Int(node)] = computeEffective(of: node)
+            forEachChild(node) { child in
                 pending[Int(child)] -= 1
                 if pending[Int(child)] == 0 { ready.append(child) }
-                edge = nextOut[Int(edge)]
             }
         }
         precondition(processed == nodeCount, "the stored lineage contains a cycle")
+    }
+}
+
+// MARK: - Adjacency: the snapshot first, then the edges added since
+
+extension LineageGraph {
+    /// Calls `body` with each child of `node`.
+    @inline(__always)
+    func forEachChild(_ node: Int32, _ body: (Int32) -> Void) {
+        if node <= csrNodeCount {
+            let start = Int(csrOutOffsets[Int(node)])
+            let end = Int(csrOutOffsets[Int(node) + 1])
+            var index = start
+            while index < end {
+                body(csrOutTargets[index])
+                index += 1
+            }
+        }
+        var edge = headOut[Int(node)]
+        while edge >= 0 {
+            body(edgeTarget[Int(edge)])
+            edge = nextOut[Int(edge)]
+        }
+    }
+
+    /// Calls `body` with each parent of `node` and the kind of the edge.
+    @inline(__always)
+    func forEachParent(_ node: Int32, _ body: (Int32, UInt8) -> Void) {
+        if node <= csrNodeCount {
+            let start = Int(csrInOffsets[Int(node)])
+            let end = Int(csrInOffsets[Int(node) + 1])
+            var index = start
+            while index < end {
+                body(csrInSources[index], csrInKinds[index])
+                index += 1
+            }
+        }
+        var edge = headIn[Int(node)]
+        while edge >= 0 {
+            body(edgeSource[Int(edge)], edgeKind[Int(edge)])
+            edge = nextIn[Int(edge)]
+        }
+    }
+
+    /// Moves every edge into the contiguous snapshot (after a bulk load). O(nodes + edges).
+    public mutating func compact() {
+        let nodes = nodeCount
+        var outOffsets = [Int32](repeating: 0, count: nodes + 2)
+        var inOffsets = [Int32](repeating: 0, count: nodes + 2)
+        // Edges already in the snapshot stay; count them with the linked ones.
+        func forEachEdge(_ body: (Int32, Int32, UInt8) -> Void) {
+            for node in stride(from: Int32(1), through: csrNodeCount, by: 1) {
+                let start = Int(csrInOffsets[Int(node)])
+                let end = Int(csrInOffsets[Int(node) + 1])
+                for index in start..<end { body(csrInSources[index], node, csrInKinds[index]) }
+            }
+            for index in edgeSource.indices { body(edgeSource[index], edgeTarget[index], edgeKind[index]) }
+        }
+        forEachEdge { source, target, _ in
+            outOffsets[Int(source) + 1] += 1
+            inOffsets[Int(target) + 1] += 1
+        }
+        for index in 1..<outOffsets.count {
+            outOffsets[index] += outOffsets[index - 1]
+            inOffsets[index] += inOffsets[index - 1]
+        }
+        let total = Int(outOffsets[nodes + 1])
+        var outTargets = [Int32](repeating: 0, count: total)
+        var inSources = [Int32](repeating: 0, count: total)
+        var inKinds = [UInt8](repeating: 0, count: total)
+        var outFill = outOffsets
+        var inFill = inOffsets
+        forEachEdge { source, target, kind in
+            outTargets[Int(outFill[Int(source)])] = target
+            outFill[Int(source)] += 1
+            inSources[Int(inFill[Int(target)])] = source
+            inKinds[Int(inFill[Int(target)])] = kind
+            inFill[Int(target)] += 1
+        }
+        csrOutOffsets = outOffsets
+        csrOutTargets = outTargets
+        csrInOffsets = inOffsets
+        csrInSources = inSources
+        csrInKinds = inKinds
+        csrNodeCount = Int32(nodes)
+        edgeSource.removeAll()
+        edgeTarget.removeAll()
+        nextOut.removeAll()
+        nextIn.removeAll()
+        edgeKind.removeAll()
+        for index in headOut.indices {
+            headOut[index] = -1
+            headIn[index] = -1
+        }
     }
 }

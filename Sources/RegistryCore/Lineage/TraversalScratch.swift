@@ -2,9 +2,9 @@
 /// buffers have grown to the graph's size. Not shared between threads: each reader takes its own
 /// (``ScratchPool``).
 public struct TraversalScratch: Sendable {
-    /// `mark[n] == generation` means visited in the current walk; bumping the generation clears all marks.
-    var mark: [UInt32] = []
-    var generation: UInt32 = 0
+    /// One bit per node: visited in the current walk. Only the bits a walk set are cleared before the
+    /// next one (they are all in `queue`), so a small walk costs nothing on a big graph.
+    var visitedBits: [UInt64] = []
     /// The walk's queue, in visiting order.
     public internal(set) var queue: [Int32] = []
     var depth: [Int32] = []
@@ -15,29 +15,32 @@ public struct TraversalScratch: Sendable {
     public init() {}
 
     mutating func prepare(nodeCount: Int) {
-        if mark.count < nodeCount + 1 {
-            let extra = nodeCount + 1 - mark.count
-            mark.append(contentsOf: repeatElement(0, count: extra))
+        for node in queue { visitedBits[Int(node) >> 6] = 0 }
+        let words = (nodeCount + 64) / 64
+        if visitedBits.count < words { visitedBits.append(contentsOf: repeatElement(0, count: words - visitedBits.count)) }
+        if predecessor.count < nodeCount + 1 {
+            let extra = nodeCount + 1 - predecessor.count
             depth.append(contentsOf: repeatElement(0, count: extra))
             predecessor.append(contentsOf: repeatElement(0, count: extra))
             pending.append(contentsOf: repeatElement(0, count: extra))
             dirty.append(contentsOf: repeatElement(false, count: extra))
         }
-        if generation == .max {
-            for index in mark.indices { mark[index] = 0 }
-            generation = 0
-        }
-        generation += 1
         queue.removeAll(keepingCapacity: true)
     }
 
-    func isVisited(_ node: Int32) -> Bool { mark[Int(node)] == generation }
+    @inline(__always)
+    func isVisited(_ node: Int32) -> Bool { visitedBits[Int(node) >> 6] & (1 << UInt64(node & 63)) != 0 }
 
-    mutating func visit(_ node: Int32, from previous: Int32) {
-        mark[Int(node)] = generation
-        predecessor[Int(node)] = previous
-        depth[Int(node)] = previous == 0 ? 0 : depth[Int(previous)] + 1
+    @inline(__always)
+    mutating func markVisited(_ node: Int32) {
+        visitedBits[Int(node) >> 6] |= 1 << UInt64(node & 63)
         queue.append(node)
+    }
+
+    /// Marks `node` visited and remembers where it was reached from (for paths and cycles).
+    mutating func visit(_ node: Int32, from previous: Int32) {
+        markVisited(node)
+        predecessor[Int(node)] = previous
     }
 }
 
@@ -67,26 +70,41 @@ extension LineageGraph {
     ) -> WalkOutcome {
         scratch.prepare(nodeCount: nodeCount)
         guard contains(start) else { return WalkOutcome(reached: 0, budgetExhausted: false) }
-        scratch.visit(start, from: 0)
+        scratch.markVisited(start)
+        // Level by level: the queue between `head` and `levelEnd` is one depth, so no depth is stored.
         var head = 0
+        var levelEnd = 1
+        var level: Int32 = 0
         var reached = 0
-        while head < scratch.queue.count {
+        var stopped = false
+        var exhausted = false
+        while head < scratch.queue.count && !stopped {
+            if head == levelEnd {
+                level += 1
+                levelEnd = scratch.queue.count
+            }
+            guard level < maxDepth else { break }
             let node = scratch.queue[head]
             head += 1
-            let nodeDepth = scratch.depth[Int(node)]
-            guard nodeDepth < maxDepth else { continue }
-            var edge = direction == .descendants ? headOut[Int(node)] : headIn[Int(node)]
-            while edge >= 0 {
-                let next = direction == .descendants ? edgeTarget[Int(edge)] : edgeSource[Int(edge)]
-                edge = direction == .descendants ? nextOut[Int(edge)] : nextIn[Int(edge)]
-                if scratch.isVisited(next) { continue }
-                if reached == budget { return WalkOutcome(reached: reached, budgetExhausted: true) }
-                scratch.visit(next, from: node)
+            let nextLevel = level + 1
+            func step(_ next: Int32) {
+                guard !stopped, !scratch.isVisited(next) else { return }
+                if reached == budget {
+                    exhausted = true
+                    stopped = true
+                    return
+                }
+                scratch.markVisited(next)
                 reached += 1
-                if !visit(next, nodeDepth + 1) { return WalkOutcome(reached: reached, budgetExhausted: false) }
+                if !visit(next, nextLevel) { stopped = true }
+            }
+            if direction == .descendants {
+                forEachChild(node, step)
+            } else {
+                forEachParent(node) { next, _ in step(next) }
             }
         }
-        return WalkOutcome(reached: reached, budgetExhausted: false)
+        return WalkOutcome(reached: reached, budgetExhausted: exhausted)
     }
 
     /// Convenience: the nodes of a walk, nearest first, with the outcome.
@@ -106,10 +124,18 @@ extension LineageGraph {
     public func path(from ancestor: Int32, to descendant: Int32, budget: Int, scratch: inout TraversalScratch) -> [Int32]? {
         guard contains(ancestor), contains(descendant) else { return nil }
         if ancestor == descendant { return [ancestor] }
+        scratch.prepare(nodeCount: nodeCount)
+        scratch.visit(ancestor, from: 0)
+        var head = 0
         var found = false
-        walk(from: ancestor, .descendants, budget: budget, scratch: &scratch) { node, _ in
-            found = node == descendant
-            return !found
+        while head < scratch.queue.count && !found && scratch.queue.count <= budget {
+            let node = scratch.queue[head]
+            head += 1
+            forEachChild(node) { child in
+                guard !found, !scratch.isVisited(child) else { return }
+                scratch.visit(child, from: node)
+                if child == descendant { found = true }
+            }
         }
         guard found else { return nil }
         var path: [Int32] = [descendant]
