@@ -7,6 +7,8 @@ public struct TraversalScratch: Sendable {
     var visitedBits: [UInt64] = []
     /// The walk's queue, in visiting order.
     public internal(set) var queue: [Int32] = []
+    /// Raw queue storage for the hot walk, sized to the graph once.
+    var queueStorage: [Int32] = []
     var depth: [Int32] = []
     var predecessor: [Int32] = []
     var pending: [Int32] = []
@@ -70,40 +72,86 @@ extension LineageGraph {
     ) -> WalkOutcome {
         scratch.prepare(nodeCount: nodeCount)
         guard contains(start) else { return WalkOutcome(reached: 0, budgetExhausted: false) }
-        scratch.markVisited(start)
-        // Level by level: the queue between `head` and `levelEnd` is one depth, so no depth is stored.
-        var head = 0
-        var levelEnd = 1
-        var level: Int32 = 0
+        // The queue's storage is sized once to the graph so that the loop below writes by index.
+        if scratch.queueStorage.count < nodeCount + 1 {
+            scratch.queueStorage = [Int32](repeating: 0, count: nodeCount + 1)
+        }
+        let descending = direction == .descendants
         var reached = 0
-        var stopped = false
         var exhausted = false
-        while head < scratch.queue.count && !stopped {
-            if head == levelEnd {
-                level += 1
-                levelEnd = scratch.queue.count
-            }
-            guard level < maxDepth else { break }
-            let node = scratch.queue[head]
-            head += 1
-            let nextLevel = level + 1
-            func step(_ next: Int32) {
-                guard !stopped, !scratch.isVisited(next) else { return }
-                if reached == budget {
-                    exhausted = true
-                    stopped = true
-                    return
+        var count = 0
+        let snapshotNodes = csrNodeCount
+        // The hot loop runs over raw buffers: no bounds checks, no uniqueness checks, no allocation.
+        csrOutOffsets.withUnsafeBufferPointer { outOffsets in
+        csrOutTargets.withUnsafeBufferPointer { outTargets in
+        csrInOffsets.withUnsafeBufferPointer { inOffsets in
+        csrInSources.withUnsafeBufferPointer { inSources in
+        scratch.visitedBits.withUnsafeMutableBufferPointer { bits in
+        scratch.queueStorage.withUnsafeMutableBufferPointer { queue in
+            let offsets = descending ? outOffsets : inOffsets
+            let neighbours = descending ? outTargets : inSources
+            queue[0] = start
+            bits[Int(start) >> 6] |= 1 << UInt64(start & 63)
+            count = 1
+            var head = 0
+            var levelEnd = 1
+            var level: Int32 = 0
+            walking: while head < count {
+                if head == levelEnd {
+                    level += 1
+                    levelEnd = count
                 }
-                scratch.markVisited(next)
-                reached += 1
-                if !visit(next, nextLevel) { stopped = true }
-            }
-            if direction == .descendants {
-                forEachChild(node, step)
-            } else {
-                forEachParent(node) { next, _ in step(next) }
+                if level >= maxDepth { break }
+                let node = queue[head]
+                head += 1
+                let nextLevel = level + 1
+                // The snapshot's neighbours, then those added since.
+                if node <= snapshotNodes {
+                    var index = Int(offsets[Int(node)])
+                    let end = Int(offsets[Int(node) + 1])
+                    while index < end {
+                        let next = neighbours[index]
+                        index += 1
+                        let word = Int(next) >> 6
+                        let bit: UInt64 = 1 << UInt64(next & 63)
+                        if bits[word] & bit != 0 { continue }
+                        if reached == budget {
+                            exhausted = true
+                            break walking
+                        }
+                        bits[word] |= bit
+                        queue[count] = next
+                        count += 1
+                        reached += 1
+                        if !visit(next, nextLevel) { break walking }
+                    }
+                }
+                var edge = descending ? headOut[Int(node)] : headIn[Int(node)]
+                while edge >= 0 {
+                    let next = descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)]
+                    edge = descending ? nextOut[Int(edge)] : nextIn[Int(edge)]
+                    let word = Int(next) >> 6
+                    let bit: UInt64 = 1 << UInt64(next & 63)
+                    if bits[word] & bit != 0 { continue }
+                    if reached == budget {
+                        exhausted = true
+                        break walking
+                    }
+                    bits[word] |= bit
+                    queue[count] = next
+                    count += 1
+                    reached += 1
+                    if !visit(next, nextLevel) { break walking }
+                }
             }
         }
+        }
+        }
+        }
+        }
+        }
+        // Hand the visited nodes to the queue so that the next walk clears exactly their bits.
+        scratch.queue.append(contentsOf: scratch.queueStorage[0..<count])
         return WalkOutcome(reached: reached, budgetExhausted: exhausted)
     }
 
