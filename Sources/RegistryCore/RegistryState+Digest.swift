@@ -30,7 +30,7 @@ extension RegistryState {
         [
             "parties": parties.all.count, "apiKeys": apiKeys.all.count, "datasets": datasets.all.count,
             "registrations": registrations.all.count, "objections": objections.all.count,
-            "certificates": certificates.all.count, "derivations": derivations.all.count,
+            "certificates": certificates.all.count, "derivations": derivations.count,
             "auditEntries": Int(auditHead.lastSequence),
         ]
     }

@@ -54,7 +54,7 @@ public struct RegistryState: Sendable {
     public internal(set) var objections = DenseTable<Objection>()
     public internal(set) var certificates = DenseTable<Certificate>()
     public internal(set) var settings = RegistrySettings()
-    public internal(set) var derivations = DenseTable<Derivation>()
+    public internal(set) var derivations = DerivationTable()
     public internal(set) var flagCascades = DenseTable<FlagCascade>()
     /// The lineage of every dataset, with effective restrictions kept current.
     public internal(set) var lineage = LineageGraph()
@@ -104,7 +104,7 @@ public struct RegistryState: Sendable {
             } else {
                 lineage.setKind(derivation.kind, from: source, to: target, scratch: &writerScratch)
             }
-            derivations.upsert(derivation, id: derivation.id)
+            derivations.upsert(derivation)
         case .flagCascade(let cascade):
             flagCascades.upsert(cascade, id: cascade.id)
         case .registration(let registration):
@@ -149,7 +149,7 @@ public struct RegistryState: Sendable {
 
     /// One derivation of a rebuild; call ``finishLoadingDerivations()`` after the last.
     public mutating func appendLoadedDerivation(_ derivation: Derivation) {
-        derivations.upsert(derivation, id: derivation.id)
+        derivations.upsert(derivation)
         lineage.appendTrustedEdge(from: Int32(derivation.source.rawValue), to: Int32(derivation.target.rawValue), kind: derivation.kind)
     }
 

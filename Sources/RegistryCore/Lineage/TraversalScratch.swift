@@ -9,7 +9,6 @@ public struct TraversalScratch: Sendable {
     public internal(set) var queue: [Int32] = []
     /// Raw queue storage for the hot walk, sized to the graph once.
     var queueStorage: [Int32] = []
-    var depth: [Int32] = []
     var predecessor: [Int32] = []
     var pending: [Int32] = []
     var dirty: [Bool] = []
@@ -22,7 +21,6 @@ public struct TraversalScratch: Sendable {
         if visitedBits.count < words { visitedBits.append(contentsOf: repeatElement(0, count: words - visitedBits.count)) }
         if predecessor.count < nodeCount + 1 {
             let extra = nodeCount + 1 - predecessor.count
-            depth.append(contentsOf: repeatElement(0, count: extra))
             predecessor.append(contentsOf: repeatElement(0, count: extra))
             pending.append(contentsOf: repeatElement(0, count: extra))
             dirty.append(contentsOf: repeatElement(false, count: extra))
