@@ -60,7 +60,9 @@ if let socketDirectory = options.coldStartOnly {
     let database = try RegistryDatabase(configuration: configuration, limits: limits, logger: logger)
     let before = residentKiB("VmRSS:")
     let started = ContinuousClock.now
-    let state = try await RegistryLoader.load(from: database)
+    let state = try await RegistryLoader.load(from: database) { name, duration in
+        FileHandle.standardError.write(Data("  cold start phase \(name): \(duration)\n".utf8))
+    }
     let elapsed = ContinuousClock.now - started
     print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(before) \(state.datasets.count) \(state.lineage.edgeCount)")
     await database.shutdown()
@@ -226,6 +228,7 @@ child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
 child.arguments = ["--cold-start-only", cluster.socketDirectory]
 let childOutput = Pipe()
 child.standardOutput = childOutput
+child.standardError = FileHandle.standardError
 try child.run()
 let coldText = String(decoding: childOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
 child.waitUntilExit()

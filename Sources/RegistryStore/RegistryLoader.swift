@@ -5,13 +5,24 @@ public import RegistryCore
 public enum RegistryLoader {
     /// Loads everything; runs on one pooled connection, in one REPEATABLE READ transaction so that the
     /// tables and the chain head are one consistent snapshot.
-    public static func load(from database: RegistryDatabase) async throws -> RegistryState {
+    /// - Parameter phase: called after each table with its name and how long it took (for operators and
+    ///   benchmarks).
+    public static func load(
+        from database: RegistryDatabase, phase: (@Sendable (String, Duration) -> Void)? = nil
+    ) async throws -> RegistryState {
         try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
-            try load(on: connection)
+            try load(on: connection, phase: phase)
         }
     }
 
-    static func load(on connection: PostgresConnection) throws -> RegistryState {
+    static func load(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)? = nil) throws -> RegistryState {
+        var mark = ContinuousClock.now
+        func done(_ name: String) {
+            let now = ContinuousClock.now
+            phase?(name, now - mark)
+            mark = now
+        }
+        defer { done("settings and audit head") }
         var state = RegistryState()
         for row in try connection.query("SELECT id, name, kind, region, jurisdiction, credit_code, created_at FROM party ORDER BY id").map({ $0 }) {
             state.apply(.party(Party(
@@ -20,12 +31,14 @@ public enum RegistryLoader {
                 jurisdiction: try enumValue(Jurisdiction.self, row, 4), creditCode: try row.decode(String?.self, column: 5),
                 createdAt: try timestamp(row, 6))))
         }
+        done("parties")
         for row in try connection.query("SELECT id, party_id, prefix, secret_hash, label, created_at, revoked_at FROM api_key ORDER BY id").map({ $0 }) {
             state.apply(.apiKey(APIKey(
                 id: APIKeyID(rawValue: try row.decode(Int64.self, column: 0)), party: PartyID(rawValue: try row.decode(Int64.self, column: 1)),
                 prefix: try row.decode(String.self, column: 2), secretHash: try row.decode(String.self, column: 3),
                 label: try row.decode(String.self, column: 4), createdAt: try timestamp(row, 5), revokedAt: try optionalTimestamp(row, 6))))
         }
+        done("api keys")
         try paged(connection, """
             SELECT id, holder_id, title, description, grade, pi_level, individuals_covered, region, sharing_category, sharing_text,
                    fingerprint, format, update_cycle, size_bytes, tags, flagged, flag_reason, created_at, updated_at
@@ -48,6 +61,7 @@ public enum RegistryLoader {
                 tags: try row.decode([String].self, column: 14), flagged: try row.decode(Bool.self, column: 15),
                 flagReason: try row.decode(String?.self, column: 16), createdAt: try timestamp(row, 17), updatedAt: try timestamp(row, 18))))
         }
+        done("datasets")
         try paged(connection, """
             SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
                    applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
@@ -58,17 +72,18 @@ public enum RegistryLoader {
                 id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), applicant: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
                 right: try enumValue(RightKind.self, row, 4), kind: try enumValue(RegistrationKind.self, row, 5),
-                sourceType: try optionalEnumValue(SourceType.self, row, 6), evidence: try jsonValue([Evidence].self, row, 7),
+                sourceType: try optionalEnumValue(SourceType.self, row, 6), evidence: try evidenceValue(row, 7),
                 truthfulnessCommitment: try row.decode(Bool.self, column: 8), applicantRole: try enumValue(ApplicantRole.self, row, 9),
                 targetCertificate: try row.decode(Int64?.self, column: 10).map(CertificateID.init(rawValue:)),
                 transferee: try row.decode(Int64?.self, column: 11).map(PartyID.init(rawValue:)),
                 authorisationEndsOn: try optionalDate(row, 12), newFingerprint: try row.decode(String?.self, column: 13),
                 statement: try row.decode(String?.self, column: 14), status: try enumValue(RegistrationStatus.self, row, 15),
                 noticeEndsOn: try optionalDate(row, 16), pendingObjections: try row.decode(Int.self, column: 17),
-                refusals: try jsonValue([Refusal].self, row, 18),
+                refusals: try refusalsValue(row, 18),
                 certificate: try row.decode(Int64?.self, column: 19).map(CertificateID.init(rawValue:)),
                 submittedAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
         }
+        done("registrations")
         for row in try connection.query("""
             SELECT id, registration_id, objector_id, grounds, lodged_at, ruling, ruled_by, ruling_reason, ruled_at
             FROM objection ORDER BY id
@@ -81,6 +96,7 @@ public enum RegistryLoader {
                 ruledBy: try row.decode(Int64?.self, column: 6).map(PartyID.init(rawValue:)),
                 rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8))))
         }
+        done("objections")
         try paged(connection, """
             SELECT id, number, registration_id, dataset_id, fingerprint, right_kind, holder_ids, source_type, issued_on, expires_on,
                    state, superseded_by, state_changed_at
@@ -96,6 +112,7 @@ public enum RegistryLoader {
                 supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
                 stateChangedAt: try timestamp(row, 12))))
         }
+        done("certificates")
         try paged(connection, "SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation") { row in
             state.appendLoadedDerivation(Derivation(
                 id: try row.decode(Int64.self, column: 0), source: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
@@ -103,7 +120,9 @@ public enum RegistryLoader {
                 recordedBy: PartyID(rawValue: try row.decode(Int64.self, column: 4)),
                 approvedBy: try row.decode(Int64?.self, column: 5).map(PartyID.init(rawValue:)), recordedAt: try timestamp(row, 6)))
         }
+        done("derivations")
         state.finishLoadingDerivations()
+        done("lineage pass")
         for row in try connection.query("SELECT id, dataset_id, reason, descendants, by_party, at FROM flag_cascade ORDER BY id").map({ $0 }) {
             state.apply(.flagCascade(FlagCascade(
                 id: try row.decode(Int64.self, column: 0), dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
@@ -164,6 +183,21 @@ public enum RegistryLoader {
 
     static func optionalDate(_ row: PostgresRow, _ column: Int) throws -> CivilDate? {
         try row.decode(PostgresDate?.self, column: column).map { CivilDate(daysSince1970: $0.daysSince1970) }
+    }
+
+    /// Evidence lists, read without a JSON decoder in the common shape (`[{"kind": "…", "sha256": "…"}, …]`
+    /// as jsonb prints it); anything else goes through the decoder. A rebuild reads hundreds of thousands.
+    static func evidenceValue(_ row: PostgresRow, _ column: Int) throws -> [Evidence] {
+        let text = try row.decode(PostgresJSONB.self, column: column).text
+        if text == "[]" { return [] }
+        if let fast = FastJSON.evidence(text) { return fast }
+        return try CanonicalJSON.decode([Evidence].self, from: text)
+    }
+
+    static func refusalsValue(_ row: PostgresRow, _ column: Int) throws -> [Refusal] {
+        let text = try row.decode(PostgresJSONB.self, column: column).text
+        if text == "[]" { return [] }
+        return try CanonicalJSON.decode([Refusal].self, from: text)
     }
 
     static func jsonValue<T: Decodable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T {
