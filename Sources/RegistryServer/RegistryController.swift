@@ -207,10 +207,7 @@ struct RegistryController: Sendable {
         let filter = RegistryState.DatasetFilter(
             text: query["q"].map(String.init), grade: try queryEnum(request, "grade", Grade.self),
             personalInformation: try queryEnum(request, "piLevel", PersonalInformationLevel.self), region: query["region"].map(String.init),
-            holder: try query["holder"].map { text in
-                guard let id = Int64(String(text)) else { throw Problem.badRequest("holder must be a party id", errors: [.init(field: "holder", reason: "not a number")]) }
-                return PartyID(rawValue: id)
-            },
+            holder: try queryID(request, "holder").map(PartyID.init(rawValue:)),
             tag: query["tag"].map(String.init))
         let result = service.registry.read { $0.searchDatasets(filter, after: page.after, limit: page.limit) }
         return try Page(items: result.datasets.map(DatasetView.init), nextCursor: PageRequest.cursor(result.next)).response()
@@ -245,10 +242,7 @@ struct RegistryController: Sendable {
         let actor = try context.requireParty()
         let page = try PageRequest(request)
         let status = try queryEnum(request, "status", RegistrationStatus.self)
-        let dataset = try request.uri.queryParameters["dataset"].map { text in
-            guard let id = Int64(String(text)) else { throw Problem.badRequest("dataset must be an id", errors: [.init(field: "dataset", reason: "not a number")]) }
-            return DatasetID(rawValue: id)
-        }
+        let dataset = try queryID(request, "dataset").map(DatasetID.init(rawValue:))
         let result = service.registry.read { state in
             let page = state.searchRegistrations(visibleTo: actor, status: status, dataset: dataset, after: page.after, limit: page.limit)
             return (page.registrations.map { RegistrationView($0, in: state) }, page.next)
