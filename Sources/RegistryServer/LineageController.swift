@@ -45,6 +45,15 @@ struct LineageController: Sendable {
         let title: String
         let holder: Int64
         let depth: Int32
+
+        /// The catalog view of a node reached by a walk.
+        init?(_ node: Int32, depth: Int32, in state: RegistryState) {
+            guard let dataset = state.dataset(DatasetID(rawValue: Int64(node))) else { return nil }
+            id = dataset.id.rawValue
+            title = dataset.title
+            holder = dataset.holder.rawValue
+            self.depth = depth
+        }
     }
 
     struct BudgetView: Encodable, Sendable {
@@ -162,9 +171,7 @@ struct LineageController: Sendable {
                     more = true
                     return false
                 }
-                if let dataset = state.dataset(DatasetID(rawValue: Int64(node))) {
-                    items.append(NodeView(id: dataset.id.rawValue, title: dataset.title, holder: dataset.holder.rawValue, depth: depth))
-                }
+                if let view = NodeView(node, depth: depth, in: state) { items.append(view) }
                 return true
             }
             return WalkPage(
@@ -198,9 +205,7 @@ struct LineageController: Sendable {
             var scratch = TraversalScratch()
             var descendants: [NodeView] = []
             let outcome = state.lineage.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
-                if let dataset = state.dataset(DatasetID(rawValue: Int64(node))) {
-                    descendants.append(NodeView(id: dataset.id.rawValue, title: dataset.title, holder: dataset.holder.rawValue, depth: depth))
-                }
+                if let view = NodeView(node, depth: depth, in: state) { descendants.append(view) }
                 return true
             }
             // Every party holding a dataset or a valid certificate on it, the dataset itself included.
