@@ -38,6 +38,7 @@ let package = Package(
             name: "CProcess",
             cSettings: [.define("_GNU_SOURCE")]
         ),
+        .target(name: "CMemoryHints"),
 
         // MARK: Infrastructure floors.
         .target(
@@ -62,7 +63,7 @@ let package = Package(
         // MARK: The product floors: datarights → RegistryServer → RegistryStore → RegistryCore.
         .target(
             name: "RegistryCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CMemoryHints", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strictSettings
         ),
         .target(

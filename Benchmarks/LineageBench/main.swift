@@ -4,7 +4,7 @@
 //  2. cold start: rebuilding the whole core from PostgreSQL, and its resident memory;
 //  3. adding an edge with restriction propagation (median, p99).
 //
-//   swift run -c release LineageBench [--datasets 1000000] [--samples 200] [--seed 2026]
+//   swift run -c release LineageBench [--datasets 1000000] [--samples 200] [--seed 2026] [--core-only yes]
 //
 // Needs python3 with rustworkx for the third column (pip install rustworkx); without it that column is
 // skipped and says so.
@@ -20,6 +20,7 @@ struct Options {
     var samples = 200
     var seed: UInt64 = 2_026
     var coldStartOnly: String?
+    var coreOnly = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -30,6 +31,7 @@ struct Options {
             case "--samples": samples = Int(value)!
             case "--seed": seed = UInt64(value)!
             case "--cold-start-only": coldStartOnly = value
+            case "--core-only": coreOnly = value == "yes"
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -75,25 +77,6 @@ var started = ContinuousClock.now
 let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now)
 print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.registrations.count) registrations in \(ContinuousClock.now - started)")
 
-let directory = "/tmp/datarights-bench-lineage-\(getpid())"
-let cluster = try EmbeddedPostgres(
-    configuration: .init(clusterDirectory: directory + "/postgres", settings: ["shared_buffers": "'1GB'", "max_wal_size": "'4GB'"]),
-    logger: logger)
-try await cluster.startAsync()
-defer {
-    try? cluster.stop()
-    try? FileManager.default.removeItem(atPath: directory)
-}
-try await cluster.createDatabaseIfNeeded("datarights")
-var limits = Limits()
-limits.databasePoolConnections = 2
-let database = try RegistryDatabase(configuration: cluster.connectionConfiguration(database: "datarights"), limits: limits, logger: logger)
-try await database.migrate()
-started = ContinuousClock.now
-_ = try await BulkLoader.load(synthetic, into: database, at: now, chainAudit: false)
-try await database.pool.withConnection { try $0.executeScript("ANALYZE") }
-print("  loaded into PostgreSQL with COPY in \(ContinuousClock.now - started)")
-
 // The core, built the way a cold start builds it.
 var state = RegistryState()
 for dataset in synthetic.datasets { state.apply(.dataset(dataset)) }
@@ -130,6 +113,42 @@ func coreCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (count
     }
     return (counts, seconds(ContinuousClock.now - begin))
 }
+
+if options.coreOnly {
+    // The core's column alone (no PostgreSQL, no rustworkx): for working on the walk.
+    for (label, nodes, direction) in [
+        ("descendants, uniform sample", uniform, LineageGraph.Direction.descendants),
+        ("ancestors, uniform sample", uniform, .ancestors),
+        ("descendants of national base datasets", hubs, .descendants),
+    ] {
+        let cold = coreCounts(nodes, direction)
+        let warm = coreCounts(nodes, direction)
+        let reached = cold.counts.reduce(0, +)
+        print("\(label): cold \(String(format: "%.3f ms", cold.seconds * 1000)) (\(String(format: "%.1f ns", cold.seconds * 1e9 / Double(max(1, reached)))) per node), warm \(String(format: "%.3f ms", warm.seconds * 1000)), reached \(reached)")
+    }
+    let hot = coreCounts(Array(repeating: uniform[0], count: 2_000), .descendants)
+    print("hot (one node 2,000 times): \(String(format: "%.1f ns", hot.seconds * 1e9 / Double(max(1, hot.counts.reduce(0, +))))) per node, reached \(hot.counts[0])")
+    exit(0)
+}
+
+let directory = "/tmp/datarights-bench-lineage-\(getpid())"
+let cluster = try EmbeddedPostgres(
+    configuration: .init(clusterDirectory: directory + "/postgres", settings: ["shared_buffers": "'1GB'", "max_wal_size": "'4GB'"]),
+    logger: logger)
+try await cluster.startAsync()
+defer {
+    try? cluster.stop()
+    try? FileManager.default.removeItem(atPath: directory)
+}
+try await cluster.createDatabaseIfNeeded("datarights")
+var limits = Limits()
+limits.databasePoolConnections = 2
+let database = try RegistryDatabase(configuration: cluster.connectionConfiguration(database: "datarights"), limits: limits, logger: logger)
+try await database.migrate()
+started = ContinuousClock.now
+_ = try await BulkLoader.load(synthetic, into: database, at: now, chainAudit: false)
+try await database.pool.withConnection { try $0.executeScript("ANALYZE") }
+print("  loaded into PostgreSQL with COPY in \(ContinuousClock.now - started)")
 
 func recursiveCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) async throws -> (counts: [Int], seconds: Double) {
     let sql = direction == .descendants

@@ -93,6 +93,20 @@ import Testing
         #expect(graph.collect(from: 50, .ancestors, budget: 10, scratch: &scratch).nodes == [1])
     }
 
+    @Test func walksOnASnapshotWithoutEdgesAndAfterEdgesAddedToIt() throws {
+        var (graph, scratch) = graph(nodes: 5)
+        graph.compact()
+        #expect(graph.collect(from: 1, .descendants, budget: 100, scratch: &scratch).nodes.isEmpty)
+        try graph.addEdge(from: 1, to: 2, kind: .derived, scratch: &scratch)
+        graph.ensureNode(70)
+        try graph.addEdge(from: 2, to: 70, kind: .derived, scratch: &scratch)
+        #expect(graph.collect(from: 1, .descendants, budget: 100, scratch: &scratch).nodes == [2, 70])
+        graph.compact()
+        try graph.addEdge(from: 70, to: 3, kind: .derived, scratch: &scratch)
+        #expect(graph.collect(from: 1, .descendants, budget: 100, scratch: &scratch).nodes == [2, 70, 3])
+        #expect(graph.collect(from: 3, .ancestors, budget: 100, scratch: &scratch).nodes == [70, 2, 1])
+    }
+
     @Test func depthLimitsAndPaths() throws {
         var (graph, scratch) = graph(nodes: 6)
         for (source, target) in [(1, 2), (2, 3), (3, 4), (1, 5), (5, 4), (4, 6)] as [(Int32, Int32)] {

@@ -1,3 +1,5 @@
+internal import CMemoryHints
+
 /// Working memory for graph walks, reused across walks so that a walk allocates nothing once the
 /// buffers have grown to the graph's size. Not shared between threads: each reader takes its own
 /// (``ScratchPool``).
@@ -45,6 +47,9 @@ public struct TraversalScratch: Sendable {
 }
 
 extension LineageGraph {
+    /// How far down the queue a walk asks for a node's offsets, and for its neighbour list.
+    static let prefetchNear = 8
+
     public enum Direction: Sendable {
         /// Datasets derived from the start, directly or not.
         case descendants
@@ -71,8 +76,8 @@ extension LineageGraph {
         scratch.prepare(nodeCount: nodeCount)
         guard contains(start) else { return WalkOutcome(reached: 0, budgetExhausted: false) }
         // The queue's storage is sized once to the graph so that the loop below writes by index.
-        if scratch.queueStorage.count < nodeCount + 1 {
-            scratch.queueStorage = [Int32](repeating: 0, count: nodeCount + 1)
+        if scratch.queueStorage.count < nodeCount + 2 {
+            scratch.queueStorage = [Int32](repeating: 0, count: nodeCount + 2)
         }
         let descending = direction == .descendants
         var reached = 0
@@ -84,10 +89,13 @@ extension LineageGraph {
         csrOutTargets.withUnsafeBufferPointer { outTargets in
         csrInOffsets.withUnsafeBufferPointer { inOffsets in
         csrInSources.withUnsafeBufferPointer { inSources in
+        (descending ? overlayOut : overlayIn).withUnsafeBufferPointer { overlay in
         scratch.visitedBits.withUnsafeMutableBufferPointer { bits in
         scratch.queueStorage.withUnsafeMutableBufferPointer { queue in
             let offsets = descending ? outOffsets : inOffsets
             let neighbours = descending ? outTargets : inSources
+            // The offsets always hold at least two entries, so the base address exists.
+            let offsetsBase = offsets.baseAddress!
             queue[0] = start
             bits[Int(start) >> 6] |= 1 << UInt64(start & 63)
             count = 1
@@ -103,7 +111,19 @@ extension LineageGraph {
                 let node = queue[head]
                 head += 1
                 let nextLevel = level + 1
-                // The snapshot's neighbours, then those added since.
+                // Memory-level parallelism: the walk is bound by cache misses on the adjacency, and the
+                // queue says which nodes come next. Start loading the offsets of the node `far` places
+                // ahead and the neighbour list of the one `near` places ahead (whose offsets were asked
+                // for earlier), so that several misses are in flight while this node is processed.
+                if head + Self.prefetchNear < count, let neighboursBase = neighbours.baseAddress {
+                    let ahead = Int(queue[head + Self.prefetchNear])
+                    if ahead <= Int(snapshotNodes) { dr_prefetch(neighboursBase + Int(offsets[ahead])) }
+                }
+                // The snapshot's neighbours, then those added since. Each neighbour is written to the
+                // queue and marked without a branch; the count moves only for a node not seen before.
+                // (Most neighbours in a lineage have been seen already, at random: a branch on it would
+                // be mispredicted often.) The new nodes are then reported in order.
+                let firstNew = count
                 if node <= snapshotNodes {
                     var index = Int(offsets[Int(node)])
                     let end = Int(offsets[Int(node) + 1])
@@ -112,36 +132,39 @@ extension LineageGraph {
                         index += 1
                         let word = Int(next) >> 6
                         let bit: UInt64 = 1 << UInt64(next & 63)
-                        if bits[word] & bit != 0 { continue }
-                        if reached == budget {
-                            exhausted = true
-                            break walking
-                        }
-                        bits[word] |= bit
+                        let marks = bits[word]
+                        bits[word] = marks | bit
                         queue[count] = next
-                        count += 1
-                        reached += 1
-                        if !visit(next, nextLevel) { break walking }
+                        count &+= marks & bit == 0 ? 1 : 0
+                        // Its offsets will be needed when it comes off the queue: ask for them now.
+                        dr_prefetch(offsetsBase + min(Int(next), Int(snapshotNodes)))
                     }
                 }
-                var edge = descending ? headOut[Int(node)] : headIn[Int(node)]
-                while edge >= 0 {
-                    let next = descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)]
-                    edge = descending ? nextOut[Int(edge)] : nextIn[Int(edge)]
-                    let word = Int(next) >> 6
-                    let bit: UInt64 = 1 << UInt64(next & 63)
-                    if bits[word] & bit != 0 { continue }
+                if overlay[Int(node) >> 6] & (1 << UInt64(node & 63)) != 0 {
+                    var edge = descending ? headOut[Int(node)] : headIn[Int(node)]
+                    while edge >= 0 {
+                        let next = descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)]
+                        edge = descending ? nextOut[Int(edge)] : nextIn[Int(edge)]
+                        let word = Int(next) >> 6
+                        let bit: UInt64 = 1 << UInt64(next & 63)
+                        let marks = bits[word]
+                        bits[word] = marks | bit
+                        queue[count] = next
+                        count &+= marks & bit == 0 ? 1 : 0
+                    }
+                }
+                var reporting = firstNew
+                while reporting < count {
                     if reached == budget {
                         exhausted = true
                         break walking
                     }
-                    bits[word] |= bit
-                    queue[count] = next
-                    count += 1
                     reached += 1
-                    if !visit(next, nextLevel) { break walking }
+                    if !visit(queue[reporting], nextLevel) { break walking }
+                    reporting += 1
                 }
             }
+        }
         }
         }
         }
