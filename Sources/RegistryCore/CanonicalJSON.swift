@@ -37,6 +37,9 @@ extension RecordChange: Codable {
         case .settings(let record): try container.encode("settings", forKey: .type); try container.encode(record, forKey: .record)
         case .derivation(let record): try container.encode("derivation", forKey: .type); try container.encode(record, forKey: .record)
         case .flagCascade(let record): try container.encode("flag_cascade", forKey: .type); try container.encode(record, forKey: .record)
+        case .policy(let record): try container.encode("policy", forKey: .type); try container.encode(record, forKey: .record)
+        case .accessRequest(let record): try container.encode("access_request", forKey: .type); try container.encode(record, forKey: .record)
+        case .grant(let record): try container.encode("grant", forKey: .type); try container.encode(record, forKey: .record)
         }
     }
 
@@ -52,6 +55,9 @@ extension RecordChange: Codable {
         case "settings": self = .settings(try container.decode(RegistrySettings.self, forKey: .record))
         case "derivation": self = .derivation(try container.decode(Derivation.self, forKey: .record))
         case "flag_cascade": self = .flagCascade(try container.decode(FlagCascade.self, forKey: .record))
+        case "policy": self = .policy(try container.decode(PolicyRecord.self, forKey: .record))
+        case "access_request": self = .accessRequest(try container.decode(AccessRequest.self, forKey: .record))
+        case "grant": self = .grant(try container.decode(Grant.self, forKey: .record))
         case let other:
             throw DecodingError.dataCorruptedError(forKey: .type, in: container, debugDescription: "unknown record type \(other)")
         }

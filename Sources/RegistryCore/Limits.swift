@@ -41,6 +41,16 @@ public struct Limits: Sendable, Equatable {
     public static let defaultPageSize = 50
     /// Records a list request may scan to fill a page before it returns with a cursor.
     public static let maxScanPerPage = 100_000
+    /// Highest price a policy may set: 100,000 yuan per million tokens, in fen.
+    public static let maxPricePerMillionTokens: Int64 = 10_000_000
+    /// Most tokens one access request may ask for, and one daily cap may allow (10^15).
+    public static let maxTokens: Int64 = 1_000_000_000_000_000
+    /// Longest validity window of an access request: ten years.
+    public static let maxAccessValiditySeconds: Int64 = 10 * 366 * 86_400
+    /// Queries in one batch decision request.
+    public static let maxDecisionsPerBatch = 1_000
+    /// R19: working days a holder has to reply to a conditional sharing request.
+    public static let sharingReplyWorkingDays = 5
 
     /// Problems with these limits, in words; empty when they are consistent.
     public func validate() -> [String] {

@@ -192,6 +192,24 @@ public struct RegistrySettings: Sendable, Equatable, Codable {
     public var calendar = WorkingCalendar()
     /// Sandbox clock offset from the real clock, in seconds (0 outside sandbox mode).
     public var clockOffsetSeconds: Int64 = 0
+    /// R23: the published ceiling on the price of public (government) data, in fen per million tokens.
+    public var publicDataFeeCeiling: Int64 = RegistrySettings.defaultPublicDataFeeCeiling
+
+    /// 20 yuan per million tokens.
+    public static let defaultPublicDataFeeCeiling: Int64 = 2_000
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case objectionPolicy, calendar, clockOffsetSeconds, publicDataFeeCeiling
+    }
+
+    /// Settings stored before a field existed read it as its default.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        objectionPolicy = try container.decodeIfPresent(ObjectionPolicy.self, forKey: .objectionPolicy) ?? .anyone
+        calendar = try container.decodeIfPresent(WorkingCalendar.self, forKey: .calendar) ?? WorkingCalendar()
+        clockOffsetSeconds = try container.decodeIfPresent(Int64.self, forKey: .clockOffsetSeconds) ?? 0
+        publicDataFeeCeiling = try container.decodeIfPresent(Int64.self, forKey: .publicDataFeeCeiling) ?? Self.defaultPublicDataFeeCeiling
+    }
 }

@@ -188,9 +188,75 @@ public enum RegistryCommand: Sendable, Equatable {
     case decide(registration: String, accept: Bool, reason: String?)
     case lodgeObjection(registration: String, grounds: String)
     case ruleObjection(ObjectionID, ruling: ObjectionRuling, reason: String)
-    case updateSettings(objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?)
+    case updateSettings(objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?, publicDataFeeCeiling: Int64? = nil)
+    /// The holder sets its dataset's policy (R20), replacing the previous one.
+    case setPolicy(NewPolicy)
+    /// A party asks for access to a dataset (R22); the core approves, refuses or sends it to the holder.
+    case requestAccess(NewAccessRequest)
+    /// The holder replies to a request awaiting it (R19: a refusal gives reasons).
+    case replyToAccessRequest(number: String, agree: Bool, reason: String?)
+    /// The requester withdraws a request still awaiting the holder.
+    case withdrawAccessRequest(number: String)
+    /// Suspends, resumes, revokes or terminates a grant (R23).
+    case changeGrant(number: String, change: GrantChange, reason: String?)
     /// Sandbox only: moves the registry's clock forward, then completes what became due.
     case advanceClock(seconds: Int64)
     /// Completes what the clock has made due (notice periods that ended).
     case tick
+}
+
+/// A dataset policy as its holder submits it.
+public struct NewPolicy: Sendable, Equatable {
+    public var policy: Policy
+    public var approval: ApprovalMode
+    public var pricePerMillionTokens: Int64
+    public var dailyTokenCap: Int64?
+
+    public init(policy: Policy, approval: ApprovalMode = .automatic, pricePerMillionTokens: Int64 = 0, dailyTokenCap: Int64? = nil) {
+        self.policy = policy
+        self.approval = approval
+        self.pricePerMillionTokens = pricePerMillionTokens
+        self.dailyTokenCap = dailyTokenCap
+    }
+}
+
+/// A request for access, as the requester submits it.
+public struct NewAccessRequest: Sendable, Equatable {
+    public var dataset: DatasetID
+    public var purpose: String
+    public var action: PolicyAction
+    public var tokens: Int64
+    public var validFrom: Timestamp?
+    public var validUntil: Timestamp
+    /// Where the data will be used; nil: the requester's region.
+    public var useRegion: String?
+    public var duty: String?
+    public var records: AccessRecords
+
+    public init(
+        dataset: DatasetID, purpose: String, action: PolicyAction = .use, tokens: Int64, validFrom: Timestamp? = nil, validUntil: Timestamp,
+        useRegion: String? = nil, duty: String? = nil, records: AccessRecords = AccessRecords()
+    ) {
+        self.dataset = dataset
+        self.purpose = purpose
+        self.action = action
+        self.tokens = tokens
+        self.validFrom = validFrom
+        self.validUntil = validUntil
+        self.useRegion = useRegion
+        self.duty = duty
+        self.records = records
+    }
+}
+
+/// What a party does to a grant.
+public enum GrantChange: String, Sendable, Equatable, CaseIterable {
+    /// The holder or a regulator suspends it.
+    case suspend
+    /// The holder or a regulator lifts a suspension (not one the R25 cascade made while the flag stands).
+    case resume
+    /// The holder or a regulator revokes it for good.
+    case revoke
+    /// The assignee gives it up.
+    case terminate
 }

@@ -74,3 +74,70 @@ extension RegistryState {
         return (page.records, page.continueAfter)
     }
 }
+
+// MARK: Access requests and grants
+
+extension RegistryState {
+    /// The requester, the dataset's holder and the registry's officers see a request.
+    public func maySee(_ request: AccessRequest, _ party: Party) -> Bool {
+        switch party.kind {
+        case .registrar, .regulator, .operator: return true
+        default: return request.requester == party.id || dataset(request.dataset)?.holder == party.id
+        }
+    }
+
+    /// The assignee, the grantor, the dataset's holder and the registry's officers see a grant.
+    public func maySee(_ grant: Grant, _ party: Party) -> Bool {
+        switch party.kind {
+        case .registrar, .regulator, .operator: return true
+        default: return grant.assignee == party.id || grant.grantor == party.id || dataset(grant.dataset)?.holder == party.id
+        }
+    }
+
+    /// Who may ask for a decision about `subject` on `dataset` (R24): the subject itself, the dataset's
+    /// holder, and regulators and operators.
+    public func mayAskDecision(by asker: Party, about subject: PartyID, on dataset: DatasetID) -> Bool {
+        asker.id == subject || asker.kind == .regulator || asker.kind == .operator || self.dataset(dataset)?.holder == asker.id
+    }
+
+    public struct AccessRequestFilter: Sendable {
+        public var state: AccessState?
+        public var dataset: DatasetID?
+        /// R19: only requests whose reply is overdue on this day.
+        public var overdueOn: CivilDate?
+
+        public init(state: AccessState? = nil, dataset: DatasetID? = nil, overdueOn: CivilDate? = nil) {
+            self.state = state
+            self.dataset = dataset
+            self.overdueOn = overdueOn
+        }
+    }
+
+    /// A page of the requests `party` may see, in id order after `cursor`.
+    public func searchAccessRequests(
+        visibleTo party: Party, _ filter: AccessRequestFilter, after cursor: Int64, limit: Int
+    ) -> (requests: [AccessRequest], next: Int64?) {
+        let page = accessRequests.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { request in
+            if let state = filter.state, request.state != state { return false }
+            if let dataset = filter.dataset, request.dataset != dataset { return false }
+            if let today = filter.overdueOn {
+                guard request.state == .awaitingHolder, let due = request.replyDueOn, due < today else { return false }
+            }
+            return maySee(request, party)
+        }
+        return (page.records, page.continueAfter)
+    }
+
+    /// A page of the grants `party` may see, in id order after `cursor`.
+    public func searchGrants(
+        visibleTo party: Party, state: AccessState?, dataset: DatasetID?, assignee: PartyID?, after cursor: Int64, limit: Int
+    ) -> (grants: [Grant], next: Int64?) {
+        let page = grants.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { grant in
+            if let state, grant.state != state { return false }
+            if let dataset, grant.dataset != dataset { return false }
+            if let assignee, grant.assignee != assignee { return false }
+            return maySee(grant, party)
+        }
+        return (page.records, page.continueAfter)
+    }
+}

@@ -12,6 +12,9 @@ extension RegistryState {
         var settings: RegistrySettings
         var derivations: [Derivation]
         var flagCascades: [FlagCascade]
+        var policies: [PolicyRecord]
+        var accessRequests: [AccessRequest]
+        var grants: [Grant]
         var auditHead: AuditHead
     }
 
@@ -21,7 +24,8 @@ extension RegistryState {
         let snapshot = Snapshot(
             parties: parties.all, apiKeys: apiKeys.all, datasets: datasets.all, registrations: registrations.all,
             objections: objections.all, certificates: certificates.all, settings: settings, derivations: derivations.all,
-            flagCascades: flagCascades.all, auditHead: auditHead)
+            flagCascades: flagCascades.all, policies: policies.values.sorted { $0.dataset < $1.dataset },
+            accessRequests: accessRequests.all, grants: grants.all, auditHead: auditHead)
         return Array(SHA256.hash(data: Array(CanonicalJSON.encode(snapshot).utf8))).hexString
     }
 
@@ -30,7 +34,8 @@ extension RegistryState {
         [
             "parties": parties.all.count, "apiKeys": apiKeys.all.count, "datasets": datasets.all.count,
             "registrations": registrations.all.count, "objections": objections.all.count,
-            "certificates": certificates.all.count, "derivations": derivations.count,
+            "certificates": certificates.all.count, "derivations": derivations.count, "policies": policies.count,
+            "accessRequests": accessRequests.count, "grants": grants.count,
             "auditEntries": Int(auditHead.lastSequence),
         ]
     }

@@ -97,10 +97,16 @@ extension RegistryState {
                 &registration, .objectionRuled(upheld: ruling == .upheld, today: today(at: now)), kind: "registration.objection_ruled", at: now)
             return entries
 
-        case .updateSettings(let policy, let calendar):
+        case .updateSettings(let policy, let calendar, let feeCeiling):
             try require(actor, is: [.operator], to: "change settings")
             var updated = settings
             if let policy { updated.objectionPolicy = policy }
+            if let feeCeiling {
+                guard feeCeiling >= 0, feeCeiling <= Limits.maxPricePerMillionTokens else {
+                    throw .invalid([FieldProblem("publicDataFeeCeiling", "must be between 0 and \(Limits.maxPricePerMillionTokens) fen per million tokens")])
+                }
+                updated.publicDataFeeCeiling = feeCeiling
+            }
             if let calendar {
                 guard calendar.holidays.count + calendar.workingWeekendDays.count <= Limits.maxCalendarDays else {
                     throw .invalid([FieldProblem("calendar", "at most \(Limits.maxCalendarDays) listed days")])
@@ -123,6 +129,26 @@ extension RegistryState {
 
         case .tick:
             return planDue(at: now)
+
+        case .setPolicy(let new):
+            return try planPolicy(new, by: actor, at: now)
+
+        case .requestAccess(let new):
+            return try planAccessRequest(new, by: actor, at: now)
+
+        case .replyToAccessRequest(let number, let agree, let reason):
+            return try planReply(number: number, agree: agree, reason: reason, by: actor, at: now)
+
+        case .withdrawAccessRequest(let number):
+            guard let actor else { throw .forbidden("requests are withdrawn by their requesters") }
+            guard var request = accessRequest(number: number) else { throw .notFound("access request \(number)") }
+            guard request.requester == actor.id else { throw .forbidden("only the requester withdraws \(number)") }
+            request.state = try advance(request.state, .terminate)
+            request.updatedAt = now
+            return [ChangeEntry("access_request.withdrawn", .accessRequest(request))]
+
+        case .changeGrant(let number, let change, let reason):
+            return try planGrantChange(number: number, change: change, reason: reason, by: actor, at: now)
         }
     }
 
@@ -254,7 +280,18 @@ extension RegistryState {
         let cascade = FlagCascade(
             id: flagCascades.nextID, dataset: id, reason: reason, descendants: descendants.map { DatasetID(rawValue: Int64($0)) },
             by: actor?.id, at: now)
-        return [ChangeEntry("dataset.flagged", .dataset(dataset)), ChangeEntry("lineage.flag_cascade", .flagCascade(cascade))]
+        var entries = [ChangeEntry("dataset.flagged", .dataset(dataset)), ChangeEntry("lineage.flag_cascade", .flagCascade(cascade))]
+        // R25: every grant on the dataset and on its descendants is suspended at once, in the same change.
+        for node in [Int32(id.rawValue)] + descendants {
+            for grantID in grantsByDataset[DatasetID(rawValue: Int64(node))] ?? [] {
+                guard var grant = grants[grantID.rawValue], case .success(let next) = grant.state.after(.suspend) else { continue }
+                grant.state = next
+                grant.stateReason = "R25: dataset \(id.rawValue) flagged (\(reason))"
+                grant.updatedAt = now
+                entries.append(ChangeEntry("grant.suspended", .grant(grant)))
+            }
+        }
+        return entries
     }
 
     private func planDerivations(
@@ -453,7 +490,7 @@ extension RegistryState {
     func planDue(at now: Timestamp) -> [ChangeEntry] {
         let today = today(at: now)
         var state = self
-        var entries: [ChangeEntry] = []
+        var entries = planGrantClock(at: now)
         for registration in registrationsInNotice where registration.noticeEndsOn.map({ today > $0 }) ?? false {
             var current = registration
             // Each issuance sees the ones before it (certificate ids, superseded certificates).

@@ -10,6 +10,9 @@ public enum RecordChange: Sendable, Equatable {
     case settings(RegistrySettings)
     case derivation(Derivation)
     case flagCascade(FlagCascade)
+    case policy(PolicyRecord)
+    case accessRequest(AccessRequest)
+    case grant(Grant)
 }
 
 /// R25: a dataset flagged (source unlawful, or its registration revoked) and every descendant that
@@ -61,6 +64,11 @@ public struct RegistryState: Sendable {
     /// Working memory of the single writer's graph updates (readers bring their own).
     var writerScratch = TraversalScratch()
     public internal(set) var auditHead = AuditHead()
+    public internal(set) var accessRequests = DenseTable<AccessRequest>()
+    public internal(set) var grants = DenseTable<Grant>()
+    /// Each dataset's policy as set, and compiled for evaluation (R20).
+    var policies: [DatasetID: PolicyRecord] = [:]
+    var compiledPolicies: [DatasetID: CompiledPolicy] = [:]
 
     // Indexes, derived from the tables on apply.
     var partyByCreditCode: [String: PartyID] = [:]
@@ -72,6 +80,17 @@ public struct RegistryState: Sendable {
     var objectionsByRegistration: [RegistrationID: [ObjectionID]] = [:]
     /// Registrations in public notice, which the clock may complete.
     var inNotice: Set<RegistrationID> = []
+    var accessRequestByNumber: [String: AccessRequestID] = [:]
+    var grantByNumber: [String: GrantID] = [:]
+    /// Grants by assignee and dataset: what a decision looks up.
+    var grantsByHolding: [Holding: [GrantID]] = [:]
+    var grantsByDataset: [DatasetID: [GrantID]] = [:]
+    /// Requests waiting for their holder's reply (R19 overdue queries).
+    var awaitingReply: Set<AccessRequestID> = []
+    /// Grants not yet in a terminal state, which the clock may activate or expire.
+    var openGrants: Set<GrantID> = []
+    /// R16: individuals covered by cross-border grants, per processor and calendar year.
+    var crossBorderIndividuals: [CrossBorderKey: CrossBorderCount] = [:]
 
     public init() {}
 
@@ -127,6 +146,25 @@ public struct RegistryState: Sendable {
             certificateByNumber[certificate.number] = certificate.id
         case .settings(let settings):
             self.settings = settings
+        case .policy(let record):
+            let restrictions = storePolicy(record)
+            lineage.setOwnRestrictions(restrictions, of: Int32(record.dataset.rawValue), scratch: &writerScratch)
+        case .accessRequest(let request):
+            accessRequests.upsert(request, id: request.id.rawValue)
+            accessRequestByNumber[request.number] = request.id
+            if request.state == .awaitingHolder { awaitingReply.insert(request.id) } else { awaitingReply.remove(request.id) }
+        case .grant(let grant):
+            if grants[grant.id.rawValue] == nil {
+                grantsByHolding[Holding(party: grant.assignee, dataset: grant.dataset), default: []].append(grant.id)
+                grantsByDataset[grant.dataset, default: []].append(grant.id)
+                if grant.crossBorder && grant.individualsCovered > 0 {
+                    let key = CrossBorderKey(processor: grant.assignee, year: Int32(settings.calendar.date(at: grant.createdAt).components.year))
+                    crossBorderIndividuals[key, default: CrossBorderCount()].add(grant.individualsCovered, sensitive: grant.sensitive)
+                }
+            }
+            grants.upsert(grant, id: grant.id.rawValue)
+            grantByNumber[grant.number] = grant.id
+            if grant.state.isTerminal { openGrants.remove(grant.id) } else { openGrants.insert(grant.id) }
         }
     }
 
@@ -151,6 +189,26 @@ public struct RegistryState: Sendable {
     public mutating func appendLoadedDerivation(_ derivation: Derivation) {
         derivations.upsert(derivation)
         lineage.appendTrustedEdge(from: Int32(derivation.source.rawValue), to: Int32(derivation.target.rawValue), kind: derivation.kind)
+    }
+
+    /// Stores and compiles a policy; returns its dataset's own restrictions with the policy's part (R21).
+    private mutating func storePolicy(_ record: PolicyRecord) -> Restrictions {
+        policies[record.dataset] = record
+        let compiled = CompiledPolicy(record.policy)
+        compiledPolicies[record.dataset] = compiled
+        let contribution = compiled.restrictionContribution()
+        var restrictions = lineage.ownRestrictions(of: Int32(record.dataset.rawValue))
+        restrictions.prohibitions = contribution.prohibitedPurposes
+        restrictions.permittedPurposes = contribution.permittedPurposes
+        restrictions.permittedRegions = contribution.permittedRegions
+        return restrictions
+    }
+
+    /// One policy of a rebuild, before ``finishLoadingDerivations()``: its restrictions reach the
+    /// descendants in that one topological pass rather than one propagation per policy.
+    public mutating func applyLoadedPolicy(_ record: PolicyRecord) {
+        let restrictions = storePolicy(record)
+        lineage.setOwnRestrictionsForRebuild(restrictions, of: Int32(record.dataset.rawValue))
     }
 
     /// Computes every dataset's effective restrictions in one topological pass.
@@ -183,6 +241,32 @@ public struct RegistryState: Sendable {
         (registrationsByDataset[dataset] ?? []).compactMap { registrations[$0.rawValue] }
     }
 
+    public func accessRequest(_ id: AccessRequestID) -> AccessRequest? { accessRequests[id.rawValue] }
+    public func accessRequest(number: String) -> AccessRequest? { accessRequestByNumber[number].flatMap { accessRequests[$0.rawValue] } }
+    public func grant(_ id: GrantID) -> Grant? { grants[id.rawValue] }
+    public func grant(number: String) -> Grant? { grantByNumber[number].flatMap { grants[$0.rawValue] } }
+    public func policy(of dataset: DatasetID) -> PolicyRecord? { policies[dataset] }
+
+    /// Grants on `dataset` (any state), oldest first.
+    public func grants(on dataset: DatasetID) -> [Grant] {
+        (grantsByDataset[dataset] ?? []).compactMap { grants[$0.rawValue] }
+    }
+
+    /// Requests waiting for their holder's reply, oldest first.
+    public var requestsAwaitingReply: [AccessRequest] {
+        awaitingReply.sorted().compactMap { accessRequests[$0.rawValue] }
+    }
+
+    /// R19: requests whose reply was due before `today` and has not come.
+    public func overdueReplies(on today: CivilDate) -> [AccessRequest] {
+        requestsAwaitingReply.filter { request in request.replyDueOn.map { $0 < today } ?? false }
+    }
+
+    /// R16: individuals covered by `processor`'s cross-border grants in `year`.
+    public func crossBorderCount(of processor: PartyID, year: Int32) -> CrossBorderCount {
+        crossBorderIndividuals[CrossBorderKey(processor: processor, year: year)] ?? CrossBorderCount()
+    }
+
     public func certificates(of dataset: DatasetID) -> [Certificate] {
         (certificatesByDataset[dataset] ?? []).compactMap { certificates[$0.rawValue] }
     }
@@ -190,5 +274,31 @@ public struct RegistryState: Sendable {
     /// Registrations in public notice (for the clock).
     public var registrationsInNotice: [Registration] {
         inNotice.sorted().compactMap { registrations[$0.rawValue] }
+    }
+}
+
+/// A party's access to one dataset: the key of the grant index.
+struct Holding: Hashable, Sendable {
+    var party: PartyID
+    var dataset: DatasetID
+}
+
+struct CrossBorderKey: Hashable, Sendable {
+    var processor: PartyID
+    var year: Int32
+}
+
+/// R16: individuals whose personal information one processor has received across the border in a year.
+public struct CrossBorderCount: Sendable, Equatable {
+    /// Every individual, sensitive or not.
+    public var individuals: Int64 = 0
+    /// Individuals whose sensitive personal information was included.
+    public var sensitiveIndividuals: Int64 = 0
+
+    public init() {}
+
+    mutating func add(_ count: Int64, sensitive: Bool) {
+        individuals += count
+        if sensitive { sensitiveIndividuals += count }
     }
 }

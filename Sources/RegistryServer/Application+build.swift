@@ -52,5 +52,6 @@ public func buildRouter(
     OversightController(service: registry).routes(authenticated, sandbox: configuration.sandbox)
     LineageController(service: registry).routes(authenticated)
     OpenLineageController(service: registry).routes(authenticated)
+    AccessController(service: registry).routes(authenticated)
     return router
 }

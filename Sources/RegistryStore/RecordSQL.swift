@@ -91,6 +91,42 @@ enum RecordSQL {
                         \(cascade.by?.rawValue), \(timestamp(cascade.at)))
                 ON CONFLICT (id) DO NOTHING
                 """)
+        case .policy(let record):
+            try connection.execute("""
+                INSERT INTO dataset_policy (dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap,
+                    updated_by, updated_at)
+                VALUES (\(record.dataset.rawValue), \(Int32(record.version)), \(json(record.policy)), \(record.approval.rawValue),
+                        \(record.pricePerMillionTokens), \(record.dailyTokenCap), \(record.updatedBy.rawValue), \(timestamp(record.updatedAt)))
+                ON CONFLICT (dataset_id) DO UPDATE SET version = EXCLUDED.version, rules = EXCLUDED.rules, approval = EXCLUDED.approval,
+                    price_per_million_tokens = EXCLUDED.price_per_million_tokens, daily_token_cap = EXCLUDED.daily_token_cap,
+                    updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
+                """)
+        case .accessRequest(let request):
+            try connection.execute("""
+                INSERT INTO access_request (id, number, dataset_id, requester_id, purpose, action, tokens, valid_from, valid_until,
+                    use_region, duty, records, state, refusals, reply_due_on, reply, replied_by, replied_at, grant_id, created_at, updated_at)
+                VALUES (\(request.id.rawValue), \(request.number), \(request.dataset.rawValue), \(request.requester.rawValue),
+                        \(request.purpose), \(request.action.rawValue), \(request.tokens), \(timestamp(request.validFrom)),
+                        \(timestamp(request.validUntil)), \(request.useRegion), \(request.duty), \(json(request.records)),
+                        \(request.state.rawValue), \(json(request.refusals)), \(request.replyDueOn.map(date)), \(request.reply),
+                        \(request.repliedBy?.rawValue), \(request.repliedAt.map(timestamp)), \(request.grant?.rawValue),
+                        \(timestamp(request.createdAt)), \(timestamp(request.updatedAt)))
+                ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, refusals = EXCLUDED.refusals, reply = EXCLUDED.reply,
+                    replied_by = EXCLUDED.replied_by, replied_at = EXCLUDED.replied_at, grant_id = EXCLUDED.grant_id,
+                    updated_at = EXCLUDED.updated_at
+                """)
+        case .grant(let grant):
+            try connection.execute("""
+                INSERT INTO "grant" (id, number, request_id, dataset_id, assignee_id, grantor_id, purpose, action, token_quota, valid_from,
+                    valid_until, use_region, price_per_million_tokens, free, retention_days, cross_border, individuals_covered, sensitive,
+                    state, state_reason, created_at, updated_at)
+                VALUES (\(grant.id.rawValue), \(grant.number), \(grant.request.rawValue), \(grant.dataset.rawValue), \(grant.assignee.rawValue),
+                        \(grant.grantor.rawValue), \(grant.purpose), \(grant.action.rawValue), \(grant.tokenQuota), \(timestamp(grant.validFrom)),
+                        \(timestamp(grant.validUntil)), \(grant.useRegion), \(grant.pricePerMillionTokens), \(grant.free),
+                        \(grant.retentionDays.map(Int32.init)), \(grant.crossBorder), \(grant.individualsCovered), \(grant.sensitive),
+                        \(grant.state.rawValue), \(grant.stateReason), \(timestamp(grant.createdAt)), \(timestamp(grant.updatedAt)))
+                ON CONFLICT (id) DO UPDATE SET state = EXCLUDED.state, state_reason = EXCLUDED.state_reason, updated_at = EXCLUDED.updated_at
+                """)
         case .settings(let settings):
             try connection.execute("""
                 INSERT INTO registry_settings (id, settings, updated_at) VALUES (1, \(json(settings)), now())

@@ -24,6 +24,11 @@ public enum RegistryLoader {
         }
         defer { done("settings and audit head") }
         var state = RegistryState()
+        // Settings first: the calendar dates what follows (R16 counts by calendar year).
+        let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
+        if settings.count == 1 {
+            state.apply(.settings(try jsonValue(RegistrySettings.self, settings[0], 0)))
+        }
         for row in try connection.query("SELECT id, name, kind, region, jurisdiction, credit_code, created_at FROM party ORDER BY id").map({ $0 }) {
             state.apply(.party(Party(
                 id: PartyID(rawValue: try row.decode(Int64.self, column: 0)), name: try row.decode(String.self, column: 1),
@@ -113,6 +118,18 @@ public enum RegistryLoader {
                 stateChangedAt: try timestamp(row, 12))))
         }
         done("certificates")
+        // Policies before the lineage pass, which computes what they restrict for every descendant at once.
+        for row in try connection.query("""
+            SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
+            FROM dataset_policy ORDER BY dataset_id
+            """).map({ $0 }) {
+            state.applyLoadedPolicy(PolicyRecord(
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 0)), version: Int(try row.decode(Int32.self, column: 1)),
+                policy: try jsonValue(Policy.self, row, 2), approval: try enumValue(ApprovalMode.self, row, 3),
+                pricePerMillionTokens: try row.decode(Int64.self, column: 4), dailyTokenCap: try row.decode(Int64?.self, column: 5),
+                updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)), updatedAt: try timestamp(row, 7)))
+        }
+        done("policies")
         try paged(connection, "SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation") { row in
             state.appendLoadedDerivation(Derivation(
                 id: try row.decode(Int64.self, column: 0), source: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
@@ -130,10 +147,45 @@ public enum RegistryLoader {
                 descendants: try row.decode([Int64].self, column: 3).map(DatasetID.init(rawValue:)),
                 by: try row.decode(Int64?.self, column: 4).map(PartyID.init(rawValue:)), at: try timestamp(row, 5))))
         }
-        let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
-        if settings.count == 1 {
-            state.apply(.settings(try jsonValue(RegistrySettings.self, settings[0], 0)))
+        done("flag cascades")
+        try paged(connection, """
+            SELECT id, number, dataset_id, requester_id, purpose, action, tokens, valid_from, valid_until, use_region, duty, records, state,
+                   refusals, reply_due_on, reply, replied_by, replied_at, grant_id, created_at, updated_at
+            FROM access_request
+            """) { row in
+            state.apply(.accessRequest(AccessRequest(
+                id: AccessRequestID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), requester: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
+                purpose: try row.decode(String.self, column: 4), action: try enumValue(PolicyAction.self, row, 5),
+                tokens: try row.decode(Int64.self, column: 6), validFrom: try timestamp(row, 7), validUntil: try timestamp(row, 8),
+                useRegion: try row.decode(String.self, column: 9), duty: try row.decode(String?.self, column: 10),
+                records: try jsonValue(AccessRecords.self, row, 11), state: try enumValue(AccessState.self, row, 12),
+                refusals: try refusalsValue(row, 13), replyDueOn: try optionalDate(row, 14), reply: try row.decode(String?.self, column: 15),
+                repliedBy: try row.decode(Int64?.self, column: 16).map(PartyID.init(rawValue:)), repliedAt: try optionalTimestamp(row, 17),
+                grant: try row.decode(Int64?.self, column: 18).map(GrantID.init(rawValue:)),
+                createdAt: try timestamp(row, 19), updatedAt: try timestamp(row, 20))))
         }
+        done("access requests")
+        try paged(connection, """
+            SELECT id, number, request_id, dataset_id, assignee_id, grantor_id, purpose, action, token_quota, valid_from, valid_until,
+                   use_region, price_per_million_tokens, free, retention_days, cross_border, individuals_covered, sensitive, state,
+                   state_reason, created_at, updated_at
+            FROM "grant"
+            """) { row in
+            state.apply(.grant(Grant(
+                id: GrantID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
+                request: AccessRequestID(rawValue: try row.decode(Int64.self, column: 2)),
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), assignee: PartyID(rawValue: try row.decode(Int64.self, column: 4)),
+                grantor: PartyID(rawValue: try row.decode(Int64.self, column: 5)), purpose: try row.decode(String.self, column: 6),
+                action: try enumValue(PolicyAction.self, row, 7), tokenQuota: try row.decode(Int64.self, column: 8),
+                validFrom: try timestamp(row, 9), validUntil: try timestamp(row, 10), useRegion: try row.decode(String.self, column: 11),
+                pricePerMillionTokens: try row.decode(Int64.self, column: 12), free: try row.decode(Bool.self, column: 13),
+                retentionDays: try row.decode(Int32?.self, column: 14).map(Int.init), crossBorder: try row.decode(Bool.self, column: 15),
+                individualsCovered: try row.decode(Int64.self, column: 16), sensitive: try row.decode(Bool.self, column: 17),
+                state: try enumValue(AccessState.self, row, 18), stateReason: try row.decode(String?.self, column: 19),
+                createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
+        }
+        done("grants")
         let head = try connection.query("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
         if head.count == 1 {
             state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))

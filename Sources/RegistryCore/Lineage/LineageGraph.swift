@@ -109,6 +109,13 @@ public struct LineageGraph: Sendable {
         return propagate(from: [id], scratch: &scratch)
     }
 
+    /// Sets a dataset's own restrictions during a rebuild, without propagating: ``recomputeAll(scratch:)``
+    /// brings every node up to date afterwards.
+    public mutating func setOwnRestrictionsForRebuild(_ restrictions: Restrictions, of id: Int32) {
+        precondition(contains(id), "unknown dataset \(id)")
+        own[Int(id)] = restrictions
+    }
+
     /// The path that adding `source → target` would close, if any: `[source, target, …, source]`.
     func cycle(closedBy source: Int32, to target: Int32, scratch: inout TraversalScratch) -> [Int32]? {
         if source == target { return [source, source] }

@@ -1,0 +1,541 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RegistryCore
+import RegistryStore
+
+/// Policies, access requests, grants and decisions (R13–R24): `/v1`.
+struct AccessController: Sendable {
+    let service: RegistryService
+
+    // MARK: Bodies
+
+    struct ConstraintsBody: Codable, Sendable {
+        var purposes: [String]?
+        var assigneeParties: [Int64]?
+        var assigneeKinds: [PartyKind]?
+        var regions: [String]?
+        var notBefore: String?
+        var notAfter: String?
+        var maxTokens: Int64?
+        var gradeCeiling: Grade?
+        var retentionDays: Int?
+    }
+
+    struct RuleBody: Codable, Sendable {
+        var id: String
+        var kind: RuleKind
+        var action: PolicyAction
+        var duty: DutyAction?
+        var constraints: ConstraintsBody?
+    }
+
+    struct PolicyBody: Decodable {
+        let rules: [RuleBody]
+        let approval: ApprovalMode?
+        let pricePerMillionTokens: Int64?
+        let dailyTokenCap: Int64?
+    }
+
+    struct RecordsBody: Codable, Sendable {
+        var riskAssessment: String?
+        var securityAssessment: String?
+        var consentEvidence: String?
+        var impactAssessment: String?
+        var standardContract: String?
+    }
+
+    struct AccessRequestBody: Decodable {
+        let dataset: Int64
+        let purpose: String
+        let action: PolicyAction?
+        let tokens: Int64
+        let validFrom: String?
+        let validUntil: String
+        let useRegion: String?
+        let duty: String?
+        let records: RecordsBody?
+    }
+
+    struct ReplyBody: Decodable {
+        let agree: Bool
+        let reason: String?
+    }
+
+    struct ReasonBody: Decodable {
+        let reason: String?
+    }
+
+    struct DecisionQueryBody: Decodable {
+        let party: Int64?
+        let dataset: Int64
+        let purpose: String
+        let tokens: Int64
+        let action: PolicyAction?
+        let region: String?
+    }
+
+    struct DecisionBatchBody: Decodable {
+        let queries: [DecisionQueryBody]
+    }
+
+    // MARK: Routes
+
+    func routes(_ group: RouterGroup<AppRequestContext>) {
+        group.get("datasets/:id/policy") { _, context in try policy(context) }
+        group.put("datasets/:id/policy") { request, context in try await setPolicy(request, context) }
+        group.get("datasets/:id/policy/odrl") { _, context in try odrlPolicy(context) }
+        group.put("datasets/:id/policy/odrl") { request, context in try await importODRL(request, context) }
+
+        group.post("access-requests") { request, context in try await requestAccess(request, context) }
+        group.get("access-requests") { request, context in try listAccessRequests(request, context) }
+        group.get("access-requests/:number") { _, context in try accessRequest(context) }
+        group.post("access-requests/:number/reply") { request, context in try await reply(request, context) }
+        group.post("access-requests/:number/withdraw") { _, context in try await withdraw(context) }
+
+        group.get("grants") { request, context in try listGrants(request, context) }
+        group.get("grants/:number") { _, context in try grant(context) }
+        for change in GrantChange.allCases {
+            group.post("grants/:number/\(change.rawValue)") { request, context in try await changeGrant(change, request, context) }
+        }
+
+        group.get("decisions") { request, context in try decide(request, context) }
+        group.post("decisions") { request, context in try await decideBatch(request, context) }
+    }
+
+    // MARK: Policies (R20)
+
+    func policy(_ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let record = try service.registry.read { state throws -> PolicyRecord? in
+            guard state.dataset(id) != nil else { throw Problem.notFound("dataset \(id.rawValue)") }
+            return state.policy(of: id)
+        }
+        guard let record else { throw Problem.notFound("dataset \(id.rawValue) has no policy: nothing is permitted (R20)") }
+        return try PolicyView(record).response()
+    }
+
+    func setPolicy(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let body = try await request.decodeJSON(PolicyBody.self, context: context)
+        guard body.rules.count <= Policy.maxRules else {
+            throw Problem.badRequest("at most \(Policy.maxRules) rules", errors: [.init(field: "rules", reason: "at most \(Policy.maxRules)")])
+        }
+        let rules = try body.rules.enumerated().map { index, rule in try Self.rule(rule, at: "rules[\(index)]") }
+        let new = NewPolicy(
+            policy: Policy(dataset: id, rules: rules), approval: body.approval ?? .automatic,
+            pricePerMillionTokens: body.pricePerMillionTokens ?? 0, dailyTokenCap: body.dailyTokenCap)
+        let entries = try await service.execute(.setPolicy(new), by: actor)
+        guard case .policy(let record) = entries.first?.record else { throw Problem.internalError }
+        return try PolicyView(record).response()
+    }
+
+    /// ODRL 2.2 JSON-LD out.
+    func odrlPolicy(_ context: AppRequestContext) throws -> Response {
+        _ = try context.requireParty()
+        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        guard let record = service.registry.read({ $0.policy(of: id) }) else { throw Problem.notFound("dataset \(id.rawValue) has no policy") }
+        return Response(
+            status: .ok, headers: [.contentType: "application/ld+json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(string: ODRL.export(record.policy))))
+    }
+
+    /// ODRL 2.2 JSON-LD in: replaces the dataset's rules, keeping its approval mode, price and cap unless
+    /// the query names them.
+    func importODRL(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let buffer = try await request.body.collect(upTo: context.maxRequestBodyBytes)
+        let text = String(buffer: buffer)
+        let policy: Policy
+        do {
+            policy = try ODRL.importPolicy(text, dataset: id)
+        } catch {
+            throw Problem.badRequest("the ODRL policy cannot be imported: \(error.description)", errors: [.init(field: error.field, reason: error.detail)])
+        }
+        let current = service.registry.read { $0.policy(of: id) }
+        let query = request.uri.queryParameters
+        let price: Int64?
+        if let text = query["pricePerMillionTokens"] {
+            guard let value = Int64(String(text)) else {
+                throw Problem.badRequest("pricePerMillionTokens must be a whole number of fen", errors: [.init(field: "pricePerMillionTokens", reason: "not a number")])
+            }
+            price = value
+        } else {
+            price = nil
+        }
+        let new = NewPolicy(
+            policy: policy, approval: try queryEnum(request, "approval", ApprovalMode.self) ?? current?.approval ?? .automatic,
+            pricePerMillionTokens: price ?? current?.pricePerMillionTokens ?? 0, dailyTokenCap: current?.dailyTokenCap)
+        let entries = try await service.execute(.setPolicy(new), by: actor)
+        guard case .policy(let record) = entries.first?.record else { throw Problem.internalError }
+        return try PolicyView(record).response()
+    }
+
+    static func rule(_ body: RuleBody, at path: String) throws -> PolicyRule {
+        let constraints = body.constraints ?? ConstraintsBody()
+        func time(_ text: String?, _ field: String) throws -> Timestamp? {
+            guard let text else { return nil }
+            guard let value = Timestamp(iso8601: text) else {
+                throw Problem.badRequest("\(path).constraints.\(field) must be an ISO 8601 time", errors: [.init(field: "\(path).constraints.\(field)", reason: "not an ISO 8601 time")])
+            }
+            return value
+        }
+        return PolicyRule(
+            id: body.id, kind: body.kind, action: body.action, duty: body.duty,
+            constraints: RuleConstraints(
+                purposes: constraints.purposes, assigneeParties: constraints.assigneeParties?.map(PartyID.init(rawValue:)),
+                assigneeKinds: constraints.assigneeKinds, regions: constraints.regions,
+                notBefore: try time(constraints.notBefore, "notBefore"), notAfter: try time(constraints.notAfter, "notAfter"),
+                maxTokens: constraints.maxTokens, gradeCeiling: constraints.gradeCeiling, retentionDays: constraints.retentionDays))
+    }
+
+    // MARK: Access requests (R22)
+
+    func requestAccess(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let body = try await request.decodeJSON(AccessRequestBody.self, context: context)
+        func time(_ text: String, _ field: String) throws -> Timestamp {
+            guard let value = Timestamp(iso8601: text) else {
+                throw Problem.badRequest("\(field) must be an ISO 8601 time", errors: [.init(field: field, reason: "not an ISO 8601 time")])
+            }
+            return value
+        }
+        let records = body.records ?? RecordsBody()
+        let new = NewAccessRequest(
+            dataset: DatasetID(rawValue: body.dataset), purpose: body.purpose, action: body.action ?? .use, tokens: body.tokens,
+            validFrom: try body.validFrom.map { try time($0, "validFrom") }, validUntil: try time(body.validUntil, "validUntil"),
+            useRegion: body.useRegion, duty: body.duty,
+            records: AccessRecords(
+                riskAssessment: records.riskAssessment, securityAssessment: records.securityAssessment, consentEvidence: records.consentEvidence,
+                impactAssessment: records.impactAssessment, standardContract: records.standardContract))
+        let entries = try await service.execute(.requestAccess(new), by: actor)
+        guard case .accessRequest(let recorded) = entries.first?.record else { throw Problem.internalError }
+        let view = service.registry.read { AccessRequestView(recorded, in: $0) }
+        return try view.created(location: "/v1/access-requests/\(recorded.number)")
+    }
+
+    func listAccessRequests(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let page = try PageRequest(request)
+        let overdue = request.uri.queryParameters["overdue"].map { $0 == "true" } ?? false
+        let today = service.registry.read { $0.today(at: service.now()) }
+        let filter = RegistryState.AccessRequestFilter(
+            state: try queryEnum(request, "state", AccessState.self), dataset: try queryID(request, "dataset").map(DatasetID.init(rawValue:)),
+            overdueOn: overdue ? today : nil)
+        let result = service.registry.read { state in
+            let found = state.searchAccessRequests(visibleTo: actor, filter, after: page.after, limit: page.limit)
+            return (found.requests.map { AccessRequestView($0, in: state) }, found.next)
+        }
+        return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
+    }
+
+    func accessRequest(_ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let number = try context.parameters.require("number")
+        let view = service.registry.read { state -> AccessRequestView? in
+            guard let request = state.accessRequest(number: number), state.maySee(request, actor) else { return nil }
+            return AccessRequestView(request, in: state)
+        }
+        guard let view else { throw Problem.notFound("access request \(number) does not exist or is not visible to this key") }
+        return try view.response()
+    }
+
+    func reply(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let number = try context.parameters.require("number")
+        let body = try await request.decodeJSON(ReplyBody.self, context: context)
+        try await service.execute(.replyToAccessRequest(number: number, agree: body.agree, reason: body.reason), by: try context.requireParty())
+        return try accessRequest(context)
+    }
+
+    func withdraw(_ context: AppRequestContext) async throws -> Response {
+        let number = try context.parameters.require("number")
+        try await service.execute(.withdrawAccessRequest(number: number), by: try context.requireParty())
+        return try accessRequest(context)
+    }
+
+    // MARK: Grants (R23)
+
+    func listGrants(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let page = try PageRequest(request)
+        let stateFilter = try queryEnum(request, "state", AccessState.self)
+        let dataset = try queryID(request, "dataset").map(DatasetID.init(rawValue:))
+        let assignee = try queryID(request, "assignee").map(PartyID.init(rawValue:))
+        let result = service.registry.read { state in
+            state.searchGrants(visibleTo: actor, state: stateFilter, dataset: dataset, assignee: assignee, after: page.after, limit: page.limit)
+        }
+        return try Page(items: result.grants.map(GrantView.init), nextCursor: PageRequest.cursor(result.next)).response()
+    }
+
+    func grant(_ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let number = try context.parameters.require("number")
+        let grant = service.registry.read { state -> Grant? in
+            guard let grant = state.grant(number: number), state.maySee(grant, actor) else { return nil }
+            return grant
+        }
+        guard let grant else { throw Problem.notFound("grant \(number) does not exist or is not visible to this key") }
+        return try GrantView(grant).response()
+    }
+
+    func changeGrant(_ change: GrantChange, _ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let number = try context.parameters.require("number")
+        let body = try await request.decodeJSON(ReasonBody.self, context: context, emptyBody: ReasonBody(reason: nil))
+        try await service.execute(.changeGrant(number: number, change: change, reason: body.reason), by: try context.requireParty())
+        return try grant(context)
+    }
+
+    // MARK: Decisions (R24)
+
+    /// `GET /v1/decisions?dataset=…&purpose=…&tokens=…[&party=…][&action=…][&region=…]`: the lab's serving
+    /// path. Reads only the core, under its read lock; the answer is written without a JSON encoder.
+    func decide(_ request: Request, _ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let query = request.uri.queryParameters
+        guard let datasetText = query["dataset"], let dataset = Int64(String(datasetText)) else {
+            throw Problem.badRequest("dataset is required: a dataset id", errors: [.init(field: "dataset", reason: "required, an id")])
+        }
+        guard let purpose = query["purpose"], !purpose.isEmpty else {
+            throw Problem.badRequest("purpose is required", errors: [.init(field: "purpose", reason: "required")])
+        }
+        guard let tokensText = query["tokens"], let tokens = Int64(String(tokensText)), tokens >= 0, tokens <= Limits.maxTokens else {
+            throw Problem.badRequest("tokens is required: 0 to \(Limits.maxTokens)", errors: [.init(field: "tokens", reason: "required, 0 to \(Limits.maxTokens)")])
+        }
+        let subject = try queryID(request, "party").map(PartyID.init(rawValue:)) ?? actor.id
+        let decisionQuery = DecisionQuery(
+            party: subject, dataset: DatasetID(rawValue: dataset), purpose: String(purpose), tokens: tokens,
+            action: try queryEnum(request, "action", PolicyAction.self) ?? .use, region: query["region"].map(String.init))
+        let now = service.now()
+        let decision = try service.registry.read { state throws -> Decision in
+            guard state.mayAskDecision(by: actor, about: subject, on: decisionQuery.dataset) else {
+                throw Problem.from(.forbidden("a party asks about itself; holders about their datasets; regulators about anyone"))
+            }
+            return state.decide(decisionQuery, at: now)
+        }
+        var text = ""
+        text.reserveCapacity(256)
+        DecisionView.write(decision, query: decisionQuery, into: &text)
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `POST /v1/decisions`: up to ``Limits/maxDecisionsPerBatch`` queries, answered in order.
+    func decideBatch(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let body = try await request.decodeJSON(DecisionBatchBody.self, context: context)
+        guard !body.queries.isEmpty, body.queries.count <= Limits.maxDecisionsPerBatch else {
+            throw Problem.badRequest(
+                "queries: 1 to \(Limits.maxDecisionsPerBatch) per request", errors: [.init(field: "queries", reason: "1 to \(Limits.maxDecisionsPerBatch)")])
+        }
+        var queries: [DecisionQuery] = []
+        queries.reserveCapacity(body.queries.count)
+        for (index, item) in body.queries.enumerated() {
+            guard item.tokens >= 0, item.tokens <= Limits.maxTokens else {
+                throw Problem.badRequest("queries[\(index)].tokens must be 0 to \(Limits.maxTokens)", errors: [.init(field: "queries[\(index)].tokens", reason: "0 to \(Limits.maxTokens)")])
+            }
+            queries.append(DecisionQuery(
+                party: item.party.map(PartyID.init(rawValue:)) ?? actor.id, dataset: DatasetID(rawValue: item.dataset), purpose: item.purpose,
+                tokens: item.tokens, action: item.action ?? .use, region: item.region))
+        }
+        let now = service.now()
+        let decisions = try service.registry.read { state throws -> [Decision] in
+            try queries.enumerated().map { index, query in
+                guard state.mayAskDecision(by: actor, about: query.party, on: query.dataset) else {
+                    throw Problem.from(.forbidden("queries[\(index)]: a party asks about itself; holders about their datasets; regulators about anyone"))
+                }
+                return state.decide(query, at: now)
+            }
+        }
+        var text = "{\"decisions\":["
+        text.reserveCapacity(200 * decisions.count)
+        for (index, decision) in decisions.enumerated() {
+            if index > 0 { text += "," }
+            DecisionView.write(decision, query: queries[index], into: &text)
+        }
+        text += "]}"
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+// MARK: - Views
+
+struct PolicyView: Encodable, Sendable {
+    let dataset: Int64
+    let version: Int
+    let rules: [AccessController.RuleBody]
+    let approval: String
+    let pricePerMillionTokens: Int64
+    let dailyTokenCap: Int64?
+    let updatedBy: Int64
+    let updatedAt: String
+
+    init(_ record: PolicyRecord) {
+        dataset = record.dataset.rawValue
+        version = record.version
+        rules = record.policy.rules.map { rule in
+            let constraints = rule.constraints
+            return AccessController.RuleBody(
+                id: rule.id, kind: rule.kind, action: rule.action, duty: rule.duty,
+                constraints: AccessController.ConstraintsBody(
+                    purposes: constraints.purposes, assigneeParties: constraints.assigneeParties?.map(\.rawValue),
+                    assigneeKinds: constraints.assigneeKinds, regions: constraints.regions, notBefore: constraints.notBefore?.description,
+                    notAfter: constraints.notAfter?.description, maxTokens: constraints.maxTokens, gradeCeiling: constraints.gradeCeiling,
+                    retentionDays: constraints.retentionDays))
+        }
+        approval = record.approval.rawValue
+        pricePerMillionTokens = record.pricePerMillionTokens
+        dailyTokenCap = record.dailyTokenCap
+        updatedBy = record.updatedBy.rawValue
+        updatedAt = record.updatedAt.description
+    }
+}
+
+struct AccessRequestView: Encodable, Sendable {
+    let number: String
+    let dataset: Int64
+    let requester: Int64
+    let purpose: String
+    let action: String
+    let tokens: Int64
+    let validFrom: String
+    let validUntil: String
+    let useRegion: String
+    let duty: String?
+    let records: AccessController.RecordsBody
+    let state: String
+    let refusals: [Refusal]
+    let replyDueOn: String?
+    let reply: String?
+    let repliedBy: Int64?
+    let repliedAt: String?
+    let grant: GrantView?
+    let createdAt: String
+    let updatedAt: String
+
+    init(_ request: AccessRequest, in registry: RegistryState) {
+        number = request.number
+        dataset = request.dataset.rawValue
+        requester = request.requester.rawValue
+        purpose = request.purpose
+        action = request.action.rawValue
+        tokens = request.tokens
+        validFrom = request.validFrom.description
+        validUntil = request.validUntil.description
+        useRegion = request.useRegion
+        duty = request.duty
+        records = AccessController.RecordsBody(
+            riskAssessment: request.records.riskAssessment, securityAssessment: request.records.securityAssessment,
+            consentEvidence: request.records.consentEvidence, impactAssessment: request.records.impactAssessment,
+            standardContract: request.records.standardContract)
+        state = request.state.rawValue
+        refusals = request.refusals
+        replyDueOn = request.replyDueOn?.description
+        reply = request.reply
+        repliedBy = request.repliedBy?.rawValue
+        repliedAt = request.repliedAt?.description
+        grant = request.grant.flatMap(registry.grant).map(GrantView.init)
+        createdAt = request.createdAt.description
+        updatedAt = request.updatedAt.description
+    }
+}
+
+struct GrantView: Encodable, Sendable {
+    let number: String
+    let request: Int64
+    let dataset: Int64
+    let assignee: Int64
+    let grantor: Int64
+    let purpose: String
+    let action: String
+    let tokenQuota: Int64
+    let validFrom: String
+    let validUntil: String
+    let useRegion: String
+    let pricePerMillionTokens: Int64
+    let free: Bool
+    let retentionDays: Int?
+    let crossBorder: Bool
+    let individualsCovered: Int64
+    let state: String
+    let stateReason: String?
+    let createdAt: String
+    let updatedAt: String
+
+    init(_ grant: Grant) {
+        number = grant.number
+        request = grant.request.rawValue
+        dataset = grant.dataset.rawValue
+        assignee = grant.assignee.rawValue
+        grantor = grant.grantor.rawValue
+        purpose = grant.purpose
+        action = grant.action.rawValue
+        tokenQuota = grant.tokenQuota
+        validFrom = grant.validFrom.description
+        validUntil = grant.validUntil.description
+        useRegion = grant.useRegion
+        pricePerMillionTokens = grant.pricePerMillionTokens
+        free = grant.free
+        retentionDays = grant.retentionDays
+        crossBorder = grant.crossBorder
+        individualsCovered = grant.individualsCovered
+        state = grant.state.rawValue
+        stateReason = grant.stateReason
+        createdAt = grant.createdAt.description
+        updatedAt = grant.updatedAt.description
+    }
+}
+
+/// A decision as JSON, written by hand: this is the serving path of every lab, and a JSON encoder
+/// would cost more than the decision itself.
+enum DecisionView {
+    static func write(_ decision: Decision, query: DecisionQuery, into text: inout String) {
+        text += "{\"allow\":"
+        text += decision.allow ? "true" : "false"
+        text += ",\"rule\":"
+        appendString(decision.rule, to: &text)
+        if let policyRule = decision.policyRule {
+            text += ",\"policyRule\":"
+            appendString(policyRule, to: &text)
+        }
+        if let decidedBy = decision.decidedBy {
+            text += ",\"decidedBy\":"
+            text += String(decidedBy.rawValue)
+        }
+        if let grant = decision.grant {
+            text += ",\"grant\":"
+            text += String(grant.rawValue)
+        }
+        text += ",\"reason\":"
+        appendString(decision.reason, to: &text)
+        text += ",\"party\":"
+        text += String(query.party.rawValue)
+        text += ",\"dataset\":"
+        text += String(query.dataset.rawValue)
+        text += ",\"purpose\":"
+        appendString(query.purpose, to: &text)
+        text += ",\"tokens\":"
+        text += String(query.tokens)
+        text += "}"
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    static func appendString(_ value: String, to text: inout String) {
+        text += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": text += "\\\""
+            case "\\": text += "\\\\"
+            case "\n": text += "\\n"
+            case "\r": text += "\\r"
+            case "\t": text += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                text += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: text.unicodeScalars.append(scalar)
+            }
+        }
+        text += "\""
+    }
+}
