@@ -259,10 +259,20 @@ struct LineageController: Sendable {
             let dataset: Int64
             let reason: String
             let descendantsFlagged: [Int64]
+            /// R25: grants on the dataset and its descendants, suspended in the same change.
+            let grantsSuspended: [String]
         }
-        guard case .flagCascade(let cascade) = entries.last?.record else {
-            throw Problem.from(.conflict("dataset \(id.rawValue) is already flagged"))
+        let cascade = entries.lazy.compactMap { entry -> FlagCascade? in
+            if case .flagCascade(let cascade) = entry.record { return cascade }
+            return nil
+        }.first
+        guard let cascade else { throw Problem.from(.conflict("dataset \(id.rawValue) is already flagged")) }
+        let suspended = entries.compactMap { entry -> String? in
+            if case .grant(let grant) = entry.record, grant.state == .suspended { return grant.number }
+            return nil
         }
-        return try Flagged(dataset: id.rawValue, reason: cascade.reason, descendantsFlagged: cascade.descendants.map(\.rawValue)).response()
+        return try Flagged(
+            dataset: id.rawValue, reason: cascade.reason, descendantsFlagged: cascade.descendants.map(\.rawValue), grantsSuspended: suspended
+        ).response()
     }
 }

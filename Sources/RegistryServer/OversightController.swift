@@ -39,6 +39,8 @@ struct OversightController: Sendable {
         }
         let objectionPolicy: ObjectionPolicy?
         let calendar: CalendarBody?
+        /// R23: fen per million tokens.
+        let publicDataFeeCeiling: Int64?
     }
 
     struct ClockBody: Decodable {
@@ -110,7 +112,8 @@ struct OversightController: Sendable {
             objectionPolicy: settings.objectionPolicy,
             calendar: .init(
                 holidays: settings.calendar.holidays.sorted(), workingWeekendDays: settings.calendar.workingWeekendDays.sorted(),
-                utcOffsetSeconds: settings.calendar.utcOffsetSeconds)
+                utcOffsetSeconds: settings.calendar.utcOffsetSeconds),
+            publicDataFeeCeiling: settings.publicDataFeeCeiling
         ).response()
     }
 
@@ -120,7 +123,9 @@ struct OversightController: Sendable {
             WorkingCalendar(
                 holidays: Set($0.holidays), workingWeekendDays: Set($0.workingWeekendDays ?? []), utcOffsetSeconds: $0.utcOffsetSeconds ?? 8 * 3600)
         }
-        try await service.execute(.updateSettings(objectionPolicy: body.objectionPolicy, calendar: calendar), by: try context.requireParty())
+        try await service.execute(
+            .updateSettings(objectionPolicy: body.objectionPolicy, calendar: calendar, publicDataFeeCeiling: body.publicDataFeeCeiling),
+            by: try context.requireParty())
         return try settings(context)
     }
 
