@@ -11,6 +11,9 @@ public struct SyntheticRegistry: Sendable {
     public var registrations: [Registration] = []
     public var objections: [Objection] = []
     public var certificates: [Certificate] = []
+    public var policies: [PolicyRecord] = []
+    public var accessRequests: [AccessRequest] = []
+    public var grants: [Grant] = []
 
     /// SplitMix64: small, fast, and the same on every platform.
     struct Random {
@@ -178,7 +181,97 @@ public struct SyntheticRegistry: Sendable {
             }
             registry.registrations.append(registration)
         }
+        registry.generateAccess(seed: seed, now: now)
         return registry
+    }
+
+    /// Policies on about half the datasets, and grants to labs and enterprises on a fifth of those, from
+    /// a stream of their own so that the records above stay what they were for the same seed.
+    mutating func generateAccess(seed: UInt64, now: Timestamp) {
+        var random = Random(state: seed ^ 0x0ACC_E55_0F_DA7A)
+        let calendar = WorkingCalendar()
+        let labs = parties.filter { $0.kind == .modelLab }
+        let enterprises = parties.filter { $0.kind == .enterprise }
+        let kinds = Dictionary(uniqueKeysWithValues: parties.map { ($0.id, $0.kind) })
+        let aiPurposes = [
+            "model_training", "model_fine_tuning", "model_evaluation", "retrieval_augmentation", "scientific_research", "statistics",
+            "product_development", "commercial_analytics",
+        ]
+        let year: Int64 = 366 * 86_400
+        for dataset in datasets where dataset.grade != .core && random.chance(50) {
+            let government = kinds[dataset.holder] == .department
+            var rules: [PolicyRule] = []
+            var purposes: [String] = []
+            for purpose in aiPurposes where random.chance(35) { purposes.append(purpose) }
+            if purposes.isEmpty { purposes = [random.pick(aiPurposes)] }
+            var constraints = RuleConstraints(purposes: purposes, assigneeKinds: [.modelLab, .enterprise])
+            if random.chance(30) { constraints.maxTokens = Int64(random.pick([10_000_000, 100_000_000, 1_000_000_000])) }
+            if random.chance(20) { constraints.gradeCeiling = .important }
+            if random.chance(15) { constraints.notAfter = now.adding(seconds: 2 * year) }
+            rules.append(PolicyRule(id: "ai-use", kind: .permission, action: .use, constraints: constraints))
+            if government || random.chance(30) {
+                rules.append(PolicyRule(
+                    id: "public-interest", kind: .permission, action: .use,
+                    constraints: RuleConstraints(purposes: ["public_governance", "public_welfare"], assigneeKinds: [.department])))
+            }
+            if dataset.personalInformation != .none {
+                rules.append(PolicyRule(
+                    id: "no-profiling", kind: .prohibition, action: .use, constraints: RuleConstraints(purposes: ["marketing", "credit_scoring"])))
+            }
+            if random.chance(10), !labs.isEmpty {
+                rules.append(PolicyRule(
+                    id: "barred-lab", kind: .prohibition, action: .use, constraints: RuleConstraints(assigneeParties: [random.pick(labs).id])))
+            }
+            if random.chance(60) {
+                rules.append(PolicyRule(id: "delete-after", kind: .duty, action: .use, duty: .delete, constraints: RuleConstraints(retentionDays: 180)))
+            }
+            let price = government ? Int64(random.below(Int(RegistrySettings.defaultPublicDataFeeCeiling) + 1)) : Int64(100 * random.below(50))
+            policies.append(PolicyRecord(
+                dataset: dataset.id, version: 1, policy: Policy(dataset: dataset.id, rules: rules),
+                approval: random.chance(85) ? .automatic : .holder, pricePerMillionTokens: price,
+                dailyTokenCap: random.chance(30) ? Int64(random.pick([50_000_000, 500_000_000])) : nil, updatedBy: dataset.holder,
+                updatedAt: now.adding(seconds: -30 * 86_400)))
+
+            // A grant, as an approved request, for a fifth of the datasets with a policy (sensitive data
+            // is left out: its grants would need consent and impact records this generator does not make).
+            guard dataset.personalInformation != .sensitive, random.chance(20) else { continue }
+            let assignee = random.chance(70) || enterprises.isEmpty ? random.pick(labs) : random.pick(enterprises)
+            guard assignee.id != dataset.holder else { continue }
+            let purpose = random.pick(purposes)
+            let created = now.adding(seconds: -Int64(1 + random.below(60)) * 86_400)
+            let requestID = AccessRequestID(rawValue: Int64(accessRequests.count + 1))
+            let grantID = GrantID(rawValue: Int64(grants.count + 1))
+            let tokens = Int64(random.pick([1_000_000, 10_000_000, 100_000_000]))
+            let until = created.adding(seconds: year)
+            accessRequests.append(AccessRequest(
+                id: requestID, number: RegistryState.number("AR", calendar.date(at: created), requestID.rawValue), dataset: dataset.id,
+                requester: assignee.id, purpose: purpose, action: .use, tokens: tokens, validFrom: created, validUntil: until,
+                useRegion: assignee.region, duty: nil, records: AccessRecords(riskAssessment: dataset.grade == .important ? String(repeating: "a5", count: 32) : nil),
+                state: .agreed, refusals: [], replyDueOn: nil, reply: nil, repliedBy: nil, repliedAt: nil, grant: grantID, createdAt: created,
+                updatedAt: created))
+            grants.append(Grant(
+                id: grantID, number: RegistryState.number("GR", calendar.date(at: created), grantID.rawValue), request: requestID,
+                dataset: dataset.id, assignee: assignee.id, grantor: dataset.holder, purpose: purpose, action: .use, tokenQuota: tokens,
+                validFrom: created, validUntil: until, useRegion: assignee.region, pricePerMillionTokens: price, free: false,
+                retentionDays: policies.last?.policy.retentionDays, crossBorder: false,
+                individualsCovered: dataset.personalInformation == .none ? 0 : dataset.individualsCovered, sensitive: false,
+                state: random.chance(95) ? .active : .suspended, stateReason: nil, createdAt: created, updatedAt: created))
+        }
+    }
+
+    /// The core as a cold start builds it: every record, policies before the one lineage pass.
+    public func state() -> RegistryState {
+        var state = RegistryState()
+        for party in parties { state.apply(.party(party)) }
+        for dataset in datasets { state.apply(.dataset(dataset)) }
+        for policy in policies { state.applyLoadedPolicy(policy) }
+        state.loadDerivations(derivations)
+        for registration in registrations { state.apply(.registration(registration)) }
+        for objection in objections { state.apply(.objection(objection)) }
+        for certificate in certificates { state.apply(.certificate(certificate)) }
+        for request in accessRequests { state.apply(.accessRequest(request)) }
+        for grant in grants { state.apply(.grant(grant)) }
+        return state
     }
 
     /// A valid unified social credit code (GB 32100-2015) made from a number.
@@ -207,5 +300,8 @@ public struct SyntheticRegistry: Sendable {
             + registrations.map { ChangeEntry("registration.\($0.status.rawValue)", .registration($0)) }
             + objections.map { ChangeEntry("objection.lodged", .objection($0)) }
             + certificates.map { ChangeEntry("certificate.issued", .certificate($0)) }
+            + policies.map { ChangeEntry("policy.set", .policy($0)) }
+            + accessRequests.map { ChangeEntry("access_request.approved", .accessRequest($0)) }
+            + grants.map { ChangeEntry("grant.\($0.state.rawValue)", .grant($0)) }
     }
 }

@@ -33,9 +33,11 @@ public enum BulkLoader {
                 let existing = try connection.query("SELECT (SELECT count(*) FROM party) + (SELECT count(*) FROM audit_event)")[0].decode(Int64.self, column: 0)
                 guard existing == 0 else { throw Failure.notEmpty }
                 try copy(registry, on: connection)
+                try copyAccess(registry, on: connection)
                 let audit = chainAudit ? try chain(registry.changeEntries, at: now, on: connection) : 0
                 let records = registry.parties.count + registry.datasets.count + registry.derivations.count
                     + registry.registrations.count + registry.objections.count + registry.certificates.count
+                    + registry.policies.count + registry.accessRequests.count + registry.grants.count
                 return Report(records: records, auditEntries: audit)
             }
         }
@@ -113,6 +115,62 @@ public enum BulkLoader {
                     certificate.fingerprint, certificate.right.rawValue, certificate.holders.map(\.rawValue), certificate.sourceType?.rawValue,
                     RecordSQL.date(certificate.issuedOn), RecordSQL.date(certificate.expiresOn), certificate.state.rawValue,
                     certificate.supersededBy?.rawValue, ts(certificate.stateChangedAt))
+            }
+        }
+    }
+
+    static func copyAccess(_ registry: SyntheticRegistry, on connection: PostgresConnection) throws {
+        try connection.copyFrom(table: "dataset_policy", columns: [
+            "dataset_id", "version", "rules", "approval", "price_per_million_tokens", "daily_token_cap", "updated_by", "updated_at",
+        ]) { writer in
+            for record in registry.policies {
+                try writer.append(
+                    record.dataset.rawValue, Int32(record.version), RecordSQL.json(record.policy), record.approval.rawValue,
+                    record.pricePerMillionTokens, record.dailyTokenCap, record.updatedBy.rawValue, ts(record.updatedAt))
+            }
+        }
+        try connection.copyFrom(table: "access_request", columns: [
+            "id", "number", "dataset_id", "requester_id", "purpose", "action", "tokens", "valid_from", "valid_until", "use_region", "duty",
+            "records", "state", "refusals", "reply_due_on", "reply", "replied_by", "replied_at", "grant_id", "created_at", "updated_at",
+        ]) { writer in
+            for request in registry.accessRequests {
+                var bindings = PostgresBindings(
+                    request.id.rawValue, request.number, request.dataset.rawValue, request.requester.rawValue, request.purpose,
+                    request.action.rawValue, request.tokens, ts(request.validFrom), ts(request.validUntil), request.useRegion, request.duty)
+                bindings.append(RecordSQL.json(request.records))
+                bindings.append(request.state.rawValue)
+                bindings.append(RecordSQL.json(request.refusals))
+                bindings.append(request.replyDueOn.map(RecordSQL.date))
+                bindings.append(request.reply)
+                bindings.append(request.repliedBy?.rawValue)
+                bindings.append(request.repliedAt.map(ts))
+                bindings.append(request.grant?.rawValue)
+                bindings.append(ts(request.createdAt))
+                bindings.append(ts(request.updatedAt))
+                try writer.append(bindings)
+            }
+        }
+        try connection.copyFrom(table: "grant", columns: [
+            "id", "number", "request_id", "dataset_id", "assignee_id", "grantor_id", "purpose", "action", "token_quota", "valid_from",
+            "valid_until", "use_region", "price_per_million_tokens", "free", "retention_days", "cross_border", "individuals_covered",
+            "sensitive", "state", "state_reason", "created_at", "updated_at",
+        ]) { writer in
+            for grant in registry.grants {
+                var bindings = PostgresBindings(
+                    grant.id.rawValue, grant.number, grant.request.rawValue, grant.dataset.rawValue, grant.assignee.rawValue,
+                    grant.grantor.rawValue, grant.purpose, grant.action.rawValue, grant.tokenQuota, ts(grant.validFrom), ts(grant.validUntil))
+                bindings.append(grant.useRegion)
+                bindings.append(grant.pricePerMillionTokens)
+                bindings.append(grant.free)
+                bindings.append(grant.retentionDays.map(Int32.init))
+                bindings.append(grant.crossBorder)
+                bindings.append(grant.individualsCovered)
+                bindings.append(grant.sensitive)
+                bindings.append(grant.state.rawValue)
+                bindings.append(grant.stateReason)
+                bindings.append(ts(grant.createdAt))
+                bindings.append(ts(grant.updatedAt))
+                try writer.append(bindings)
             }
         }
     }

@@ -59,6 +59,35 @@ import Testing
         // A typical dataset's descendants stay within its domain of 5,000.
         let typical = state.lineage.collect(from: 12_345, .descendants, budget: 100_000, scratch: &scratch).nodes
         #expect(typical.allSatisfy { $0 > 10_000 && $0 <= 15_000 }, "descendants of 12345 stay in its domain")
+
+        // Policies on about half the datasets that are not core, each valid; grants for purposes their policy names.
+        let eligible = registry.datasets.filter { $0.grade != .core }.count
+        #expect(registry.policies.count > eligible * 4 / 10 && registry.policies.count < eligible * 6 / 10)
+        #expect(registry.policies.allSatisfy { $0.policy.validate().isEmpty })
+        #expect(registry.grants.count > registry.policies.count / 10)
+        let policies = Dictionary(uniqueKeysWithValues: registry.policies.map { ($0.dataset, $0.policy) })
+        for grant in registry.grants {
+            let permitted = policies[grant.dataset]?.rules.contains { $0.kind == .permission && $0.constraints.purposes?.contains(grant.purpose) == true }
+            #expect(permitted == true, "grant \(grant.number) names a purpose its dataset's policy permits")
+        }
+        // R21: the restrictions a cold start computes in one pass equal those kept incrementally when each
+        // policy is set on a live registry.
+        let cold = registry.state()
+        var live = RegistryState()
+        for dataset in registry.datasets { live.apply(.dataset(dataset)) }
+        live.loadDerivations(registry.derivations)
+        for policy in registry.policies { live.apply(.policy(policy)) }
+        var differing = 0
+        for id in 1...Int32(registry.datasets.count) where cold.lineage.effectiveRestrictions(of: id) != live.lineage.effectiveRestrictions(of: id) {
+            differing += 1
+        }
+        #expect(differing == 0)
+        // …and the lineage really carries them: some datasets inherit a prohibition they do not state themselves.
+        let inherited = (1...Int32(registry.datasets.count)).filter { id in
+            let own = cold.lineage.ownRestrictions(of: id).prohibitions.bits
+            return cold.lineage.effectiveRestrictions(of: id).prohibitions.bits & ~own != 0
+        }.count
+        #expect(inherited > 100, "\(inherited) datasets inherit a prohibition")
     }
 
     @Test func aBulkLoadChainsEveryRecordAndRebuildsTheSameCore() async throws {
