@@ -136,6 +136,21 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "DecisionBench",
+            dependencies: ["RegistryCore"],
+            path: "Benchmarks/DecisionBench",
+            swiftSettings: strictSettings
+        ),
+
+        /// The baseline of the HTTP decision benchmark: a bare Hummingbird route returning a constant.
+        .executableTarget(
+            name: "BareServer",
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/BareServer",
+            swiftSettings: strictSettings
+        ),
+
         // MARK: Tests. Store and server tests run on a real PostgreSQL cluster started by EmbeddedPostgres.
         .target(
             name: "TestSupport",

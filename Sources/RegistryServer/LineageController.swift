@@ -160,19 +160,20 @@ struct LineageController: Sendable {
         }
         // The walk is breadth-first, nearest first; the cursor is the position in that order.
         let result = service.registry.read { state -> WalkPage in
-            var scratch = TraversalScratch()
             var items: [NodeView] = []
             var position: Int64 = 0
             var more = false
-            let outcome = state.lineage.walk(from: Int32(id.rawValue), direction, maxDepth: maxDepth, budget: budget, scratch: &scratch) { node, depth in
-                position += 1
-                guard position > page.after else { return true }
-                guard items.count < page.limit else {
-                    more = true
-                    return false
+            let outcome = ScratchPool.withScratch { scratch in
+                state.lineage.walk(from: Int32(id.rawValue), direction, maxDepth: maxDepth, budget: budget, scratch: &scratch) { node, depth in
+                    position += 1
+                    guard position > page.after else { return true }
+                    guard items.count < page.limit else {
+                        more = true
+                        return false
+                    }
+                    if let view = NodeView(node, depth: depth, in: state) { items.append(view) }
+                    return true
                 }
-                if let view = NodeView(node, depth: depth, in: state) { items.append(view) }
-                return true
             }
             return WalkPage(
                 items: items, nextCursor: more ? String(page.after + Int64(items.count)) : nil,
@@ -202,19 +203,23 @@ struct LineageController: Sendable {
         let id = try datasetID(context)
         let budget = try budget(request)
         let view = service.registry.read { state -> ImpactView in
-            var scratch = TraversalScratch()
             var descendants: [NodeView] = []
-            let outcome = state.lineage.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
-                if let view = NodeView(node, depth: depth, in: state) { descendants.append(view) }
-                return true
+            let outcome = ScratchPool.withScratch { scratch in
+                state.lineage.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
+                    if let view = NodeView(node, depth: depth, in: state) { descendants.append(view) }
+                    return true
+                }
             }
-            // Every party holding a dataset or a valid certificate on it, the dataset itself included.
+            // Every party holding a dataset, a valid certificate or a grant not ended on it, the dataset itself included.
             var roles: [Int64: Set<String>] = [:]
             let today = state.today(at: service.now())
             for datasetID in [id] + descendants.map({ DatasetID(rawValue: $0.id) }) {
                 if let dataset = state.dataset(datasetID) { roles[dataset.holder.rawValue, default: []].insert("holder") }
                 for certificate in state.certificates(of: datasetID) where certificate.status(on: today) == .valid {
                     for holder in certificate.holders { roles[holder.rawValue, default: []].insert("\(certificate.right.rawValue) right") }
+                }
+                for grant in state.grants(on: datasetID) where !grant.state.isTerminal {
+                    roles[grant.assignee.rawValue, default: []].insert("grant \(grant.number) (\(grant.state.rawValue))")
                 }
             }
             let parties = roles.keys.sorted().compactMap { partyID -> ImpactView.PartyRef? in
@@ -236,8 +241,7 @@ struct LineageController: Sendable {
         }
         let budget = try budget(request)
         let path = service.registry.read { state -> [Int32]? in
-            var scratch = TraversalScratch()
-            return state.lineage.path(from: from, to: to, budget: budget, scratch: &scratch)
+            ScratchPool.withScratch { scratch in state.lineage.path(from: from, to: to, budget: budget, scratch: &scratch) }
         }
         guard let path else { throw Problem.notFound("no derivation path from dataset \(from) to dataset \(to) within a budget of \(budget)") }
         return try PathView(path: path.map(Int64.init)).response()

@@ -131,7 +131,9 @@ import Testing
         #expect(allowed.policyRule == "permit-use")
         #expect(allowed.grant == made.id)
         // Another purpose has no grant; more tokens than the quota is a quota denial (R27).
-        #expect(market.decide(dataset, purpose: "marketing").rule == "R21")
+        let unpermitted = market.decide(dataset, purpose: "marketing")
+        #expect(unpermitted.rule == "R20")
+        #expect(unpermitted.reason.contains("not permitted"))
         let over = market.decide(dataset, tokens: 2_000_000)
         #expect(!over.allow)
         #expect(over.rule == "R27")
@@ -186,6 +188,26 @@ import Testing
         let narrowed = market.decide(child)
         #expect(narrowed.rule == "R21")
         #expect(narrowed.decidedBy == parent.id)
+    }
+
+    @Test func R21_R24_aHolderIsBoundByItsSourcesRestrictionsButNotByItsOwnOffer() throws {
+        var market = try Market()
+        let upstream = try market.party("Upstream Co", .enterprise)
+        let source = try market.dataset(by: upstream)
+        let derived = try market.dataset()
+        try market.world.run(.recordDerivations(target: derived.id, sources: [DerivationSource(dataset: source.id, kind: .derived)]), by: market.holder)
+        // The holder's own policy permits only statistics to others; the holder itself trains on its data.
+        try market.permit(derived, purposes: ["statistics"])
+        #expect(market.decide(derived, by: market.holder).allow)
+        #expect(market.decide(derived, purpose: "model_training").rule == "R20")
+        // The source's holder prohibits training: that binds the derived dataset's holder too.
+        let ban = PolicyRule(id: "no-training", kind: .prohibition, action: .use, constraints: RuleConstraints(purposes: ["model_training"]))
+        try market.permit(source, purposes: nil, extra: [ban], by: upstream)
+        let denied = market.decide(derived, by: market.holder)
+        #expect(denied.rule == "R21")
+        #expect(denied.decidedBy == source.id)
+        // …and the source's own holder is not bound by its own ban.
+        #expect(market.decide(source, by: upstream).allow)
     }
 
     // MARK: Grading gates (R13–R16)

@@ -118,14 +118,12 @@ extension RegistryState {
         // R21: restrictions inherited through the lineage (and the dataset's own purpose bans).
         let purposeBit = Purposes.vocabulary.existingBit(for: request.purpose) ?? PolicyRequest.unlisted
         let regionBit = RegionVocabulary.standard.existingBit(for: request.useRegion) ?? PolicyRequest.unlisted
-        if let origin = purposeRestriction(on: dataset.id, purposeBit: purposeBit), !(governmentSharing && origin.dataset == dataset.id) {
+        // Inherited restrictions are R21; the dataset's own policy is judged below as R20 (its purpose
+        // bans and permitted purposes are part of it), so that a refusal names each reason once.
+        if let origin = lineageRestriction(
+            on: dataset.id, purposeBit: purposeBit, region: request.useRegion, regionBit: regionBit, exemptOwn: true)
+        {
             refusals.append(Refusal("R21", origin.reason))
-        }
-        if !effective.permittedRegions.isUnrestricted && !effective.permittedRegions.contains(bit: regionBit) {
-            let origin = regionOrigin(of: dataset.id, regionBit: regionBit)
-            if !(governmentSharing && origin == dataset.id) {
-                refusals.append(Refusal("R21", "use in \(request.useRegion) is not permitted by dataset \(origin.rawValue)\(origin == dataset.id ? "" : ", a source of dataset \(dataset.id.rawValue)")"))
-            }
         }
         // R20: the holder's own policy, over the whole validity window. Departments asking for government
         // data are governed by the sharing catalog instead (R17: no conditions beyond the catalog entry).

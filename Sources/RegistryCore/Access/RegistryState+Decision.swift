@@ -23,17 +23,13 @@ extension RegistryState {
                 reason: origin == dataset.id ? "dataset \(dataset.id.rawValue) is flagged" : "derived from dataset \(origin.rawValue), which is flagged")
         }
         let governmentSharing = dataset.sharing != nil && party.kind == .department
-        // R21: prohibitions and permitted purposes, united and intersected along the lineage.
-        if let restriction = purposeRestriction(on: dataset.id, purposeBit: purposeBit), !(governmentSharing && restriction.dataset == dataset.id) {
-            return Decision(allow: false, rule: "R21", decidedBy: restriction.dataset, reason: restriction.reason)
-        }
+        // R21: what the sources impose — prohibitions united, permitted purposes and regions intersected
+        // along the lineage. The dataset's own policy is judged last (R20), and binds neither its holder
+        // (it is the holder's offer to others) nor a department asking for government data (R17).
         let region = query.region ?? party.region
         let regionBit = RegionVocabulary.standard.existingBit(for: region) ?? PolicyRequest.unlisted
-        if !effective.permittedRegions.isUnrestricted && !effective.permittedRegions.contains(bit: regionBit) {
-            let origin = regionOrigin(of: dataset.id, regionBit: regionBit)
-            if !(governmentSharing && origin == dataset.id) {
-                return Decision(allow: false, rule: "R21", decidedBy: origin, reason: "use in \(region) is not permitted by dataset \(origin.rawValue)")
-            }
+        if let restriction = lineageRestriction(on: dataset.id, purposeBit: purposeBit, region: region, regionBit: regionBit, exemptOwn: true) {
+            return Decision(allow: false, rule: "R21", decidedBy: restriction.dataset, reason: restriction.reason)
         }
         if dataset.holder == party.id {
             return Decision(allow: true, rule: "holder", decidedBy: dataset.id, reason: "the holder uses its own dataset")
@@ -59,7 +55,28 @@ extension RegistryState {
             inForce = grant
             break
         }
-        guard let grant = inForce else { return Decision(allow: false, rule: closest.rule, decidedBy: dataset.id, reason: closest.reason) }
+        let policyRequest = PolicyRequest(
+            assignee: party.id, assigneeKind: party.kind, action: query.action, purposeBit: purposeBit, regionBit: regionBit, at: now,
+            tokens: query.tokens, effectiveGrade: effective.grade)
+        guard let grant = inForce else {
+            // Without a grant, say so — unless the policy itself rules the use out, which is the more
+            // useful answer: no grant could ever allow it (R20).
+            if !governmentSharing, let compiled = compiledPolicies[dataset.id], let record = policies[dataset.id] {
+                switch compiled.evaluate(policyRequest) {
+                case .deny(let index):
+                    return Decision(
+                        allow: false, rule: "R20", policyRule: record.policy.rules[index].id, decidedBy: dataset.id,
+                        reason: "prohibited by rule \(record.policy.rules[index].id)")
+                case .notPermitted:
+                    return Decision(
+                        allow: false, rule: "R20", decidedBy: dataset.id,
+                        reason: "no rule of the policy permits this use now: what is not permitted is prohibited")
+                case .allow:
+                    break
+                }
+            }
+            return Decision(allow: false, rule: closest.rule, decidedBy: dataset.id, reason: closest.reason)
+        }
         if governmentSharing {
             return Decision(allow: true, rule: "R18", decidedBy: dataset.id, grant: grant.id, reason: "shared government data under grant \(grant.number)")
         }
@@ -67,10 +84,7 @@ extension RegistryState {
         guard let compiled = compiledPolicies[dataset.id], let record = policies[dataset.id] else {
             return Decision(allow: false, rule: "R20", decidedBy: dataset.id, grant: grant.id, reason: "dataset \(dataset.id.rawValue) has no policy")
         }
-        let verdict = compiled.evaluate(PolicyRequest(
-            assignee: party.id, assigneeKind: party.kind, action: query.action, purposeBit: purposeBit, regionBit: regionBit, at: now,
-            tokens: query.tokens, effectiveGrade: effective.grade))
-        switch verdict {
+        switch compiled.evaluate(policyRequest) {
         case .allow(let index):
             return Decision(
                 allow: true, rule: "R20", policyRule: record.policy.rules[index].id, decidedBy: dataset.id, grant: grant.id,
@@ -90,15 +104,16 @@ extension RegistryState {
 
     /// The nearest of `id` and its ancestors whose own restrictions satisfy `test` (R24: the ancestor that
     /// decided). Walks the lineage upwards, nearest first, within the traversal budget; `id` when none.
-    func nearestSource(of id: DatasetID, where test: (Restrictions) -> Bool) -> DatasetID {
+    func nearestSource(of id: DatasetID, skippingSelf: Bool = false, where test: (Restrictions) -> Bool) -> DatasetID {
         let start = Int32(id.rawValue)
-        if test(lineage.ownRestrictions(of: start)) { return id }
-        var scratch = TraversalScratch()
+        if !skippingSelf && test(lineage.ownRestrictions(of: start)) { return id }
         var found: Int32?
-        lineage.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
-            guard test(lineage.ownRestrictions(of: node)) else { return true }
-            found = node
-            return false
+        ScratchPool.withScratch { scratch in
+            lineage.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
+                guard test(lineage.ownRestrictions(of: node)) else { return true }
+                found = node
+                return false
+            }
         }
         return found.map { DatasetID(rawValue: Int64($0)) } ?? id
     }
@@ -107,25 +122,44 @@ extension RegistryState {
         nearestSource(of: id) { $0.flagged }
     }
 
-    func regionOrigin(of id: DatasetID, regionBit: Int) -> DatasetID {
-        nearestSource(of: id) { !$0.permittedRegions.isUnrestricted && !$0.permittedRegions.contains(bit: regionBit) }
-    }
-
-    /// R21: the dataset whose prohibition, or whose narrower permitted purposes, rule out `purposeBit`.
-    func purposeRestriction(on id: DatasetID, purposeBit: Int) -> (dataset: DatasetID, reason: String)? {
-        let effective = lineage.effectiveRestrictions(of: Int32(id.rawValue))
-        let name = purposeBit < Purposes.standard.count ? Purposes.standard[purposeBit] : "this purpose"
-        if effective.prohibitions.contains(bit: purposeBit) {
-            let origin = nearestSource(of: id) { $0.prohibitions.contains(bit: purposeBit) }
-            return (origin, origin == id
-                ? "\(name) is prohibited by dataset \(id.rawValue)'s policy"
-                : "\(name) is prohibited by dataset \(origin.rawValue), a source of dataset \(id.rawValue)")
+    /// R21: the dataset whose prohibition, or whose narrower permitted purposes or regions, rule out this
+    /// use, and why; nil when the lineage allows it. With `exemptOwn`, only what the sources impose counts.
+    func lineageRestriction(
+        on id: DatasetID, purposeBit: Int, region: String, regionBit: Int, exemptOwn: Bool
+    ) -> (dataset: DatasetID, reason: String)? {
+        let node = Int32(id.rawValue)
+        func rulesOut(_ restrictions: Restrictions) -> Bool {
+            restrictions.prohibitions.contains(bit: purposeBit)
+                || (!restrictions.permittedPurposes.isUnrestricted && !restrictions.permittedPurposes.contains(bit: purposeBit))
+                || (!restrictions.permittedRegions.isUnrestricted && !restrictions.permittedRegions.contains(bit: regionBit))
         }
-        if !effective.permittedPurposes.isUnrestricted && !effective.permittedPurposes.contains(bit: purposeBit) {
-            let origin = nearestSource(of: id) { !$0.permittedPurposes.isUnrestricted && !$0.permittedPurposes.contains(bit: purposeBit) }
-            return (origin, origin == id
-                ? "\(name) is not among the purposes dataset \(id.rawValue)'s policy permits"
-                : "\(name) is not among the purposes dataset \(origin.rawValue), a source of dataset \(id.rawValue), permits")
+        // The effective restrictions include everything inherited: when they allow the use (the common
+        // case, O(1)), nothing inherited forbids it.
+        var restrictions = lineage.effectiveRestrictions(of: node)
+        guard rulesOut(restrictions) else { return nil }
+        if exemptOwn {
+            restrictions = lineage.inheritedRestrictions(of: node)
+            guard rulesOut(restrictions) else { return nil }
+        }
+        let name = purposeBit < Purposes.standard.count ? Purposes.standard[purposeBit] : "this purpose"
+        func described(_ origin: DatasetID, _ what: String) -> (DatasetID, String) {
+            (origin, origin == id ? "\(what) by dataset \(id.rawValue)'s policy" : "\(what) by dataset \(origin.rawValue), a source of dataset \(id.rawValue)")
+        }
+        if restrictions.prohibitions.contains(bit: purposeBit) {
+            let origin = nearestSource(of: id, skippingSelf: exemptOwn) { $0.prohibitions.contains(bit: purposeBit) }
+            return described(origin, "\(name) is prohibited")
+        }
+        if !restrictions.permittedPurposes.isUnrestricted && !restrictions.permittedPurposes.contains(bit: purposeBit) {
+            let origin = nearestSource(of: id, skippingSelf: exemptOwn) {
+                !$0.permittedPurposes.isUnrestricted && !$0.permittedPurposes.contains(bit: purposeBit)
+            }
+            return described(origin, "\(name) is not among the permitted purposes")
+        }
+        if !restrictions.permittedRegions.isUnrestricted && !restrictions.permittedRegions.contains(bit: regionBit) {
+            let origin = nearestSource(of: id, skippingSelf: exemptOwn) {
+                !$0.permittedRegions.isUnrestricted && !$0.permittedRegions.contains(bit: regionBit)
+            }
+            return described(origin, "use in \(region) is not permitted")
         }
         return nil
     }

@@ -144,6 +144,16 @@ public struct LineageGraph: Sendable {
         return [source] + path.reversed()
     }
 
+    /// What `id` inherits from its sources alone, without its own restrictions: the parents' effective
+    /// restrictions combined across their edges. O(parents).
+    public func inheritedRestrictions(of id: Int32) -> Restrictions {
+        var result = Restrictions()
+        forEachParent(id) { source, kind in
+            result = result.inheriting(effective[Int(source)], through: TransformationKind(code: kind))
+        }
+        return result
+    }
+
     /// A node's own restrictions combined with its parents' effective ones.
     func computeEffective(of node: Int32) -> Restrictions {
         var result = own[Int(node)]

@@ -1,8 +1,9 @@
 internal import CMemoryHints
+import Synchronization
 
 /// Working memory for graph walks, reused across walks so that a walk allocates nothing once the
-/// buffers have grown to the graph's size. Not shared between threads: each reader takes its own
-/// (``ScratchPool``).
+/// buffers have grown to the graph's size. Not shared between threads: each reader borrows one from
+/// ``ScratchPool``.
 public struct TraversalScratch: Sendable {
     /// One bit per node: visited in the current walk. Only the bits a walk set are cleared before the
     /// next one (they are all in `queue`), so a small walk costs nothing on a big graph.
@@ -17,10 +18,17 @@ public struct TraversalScratch: Sendable {
 
     public init() {}
 
-    mutating func prepare(nodeCount: Int) {
+    /// Clears the marks of the previous walk and sizes the marks to the graph: all a plain walk needs.
+    mutating func prepareMarks(nodeCount: Int) {
         for node in queue { visitedBits[Int(node) >> 6] = 0 }
         let words = (nodeCount + 64) / 64
         if visitedBits.count < words { visitedBits.append(contentsOf: repeatElement(0, count: words - visitedBits.count)) }
+        queue.removeAll(keepingCapacity: true)
+    }
+
+    /// Also sizes what paths, cycle checks and propagation keep per node.
+    mutating func prepare(nodeCount: Int) {
+        prepareMarks(nodeCount: nodeCount)
         if predecessor.count < nodeCount + 1 {
             let extra = nodeCount + 1 - predecessor.count
             predecessor.append(contentsOf: repeatElement(0, count: extra))
@@ -73,7 +81,7 @@ extension LineageGraph {
         from start: Int32, _ direction: Direction, maxDepth: Int32 = .max, budget: Int,
         scratch: inout TraversalScratch, visit: (Int32, Int32) -> Bool
     ) -> WalkOutcome {
-        scratch.prepare(nodeCount: nodeCount)
+        scratch.prepareMarks(nodeCount: nodeCount)
         guard contains(start) else { return WalkOutcome(reached: 0, budgetExhausted: false) }
         // The queue's storage is sized once to the graph so that the loop below writes by index.
         if scratch.queueStorage.count < nodeCount + 2 {
@@ -214,5 +222,24 @@ extension LineageGraph {
             path.append(step)
         }
         return path.reversed()
+    }
+}
+
+/// Scratches kept for reuse by readers: a walk borrows one, so that once the pool has warmed up a walk
+/// allocates nothing — not even the graph-sized marks and queue, which on a million datasets would cost
+/// more than the walk itself.
+public enum ScratchPool {
+    private static let pooled = Mutex<[TraversalScratch]>([])
+    /// Scratches kept; more concurrent walkers than this allocate their own and drop them after.
+    public static let maxPooled = 16
+
+    @discardableResult
+    public static func withScratch<T>(_ body: (inout TraversalScratch) throws -> T) rethrows -> T {
+        var scratch = pooled.withLock { $0.popLast() } ?? TraversalScratch()
+        defer {
+            let returned = scratch
+            pooled.withLock { if $0.count < maxPooled { $0.append(returned) } }
+        }
+        return try body(&scratch)
     }
 }
