@@ -143,6 +143,9 @@ extension RegistryState {
             guard let actor else { throw .forbidden("requests are withdrawn by their requesters") }
             guard var request = accessRequest(number: number) else { throw .notFound("access request \(number)") }
             guard request.requester == actor.id else { throw .forbidden("only the requester withdraws \(number)") }
+            guard request.state == .awaitingHolder else {
+                throw .conflict("access request \(number) is \(request.state.rawValue): only a request awaiting its holder is withdrawn (a grant is terminated instead)")
+            }
             request.state = try advance(request.state, .terminate)
             request.updatedAt = now
             return [ChangeEntry("access_request.withdrawn", .accessRequest(request))]

@@ -220,7 +220,12 @@ struct AccessController: Sendable {
     func listAccessRequests(_ request: Request, _ context: AppRequestContext) throws -> Response {
         let actor = try context.requireParty()
         let page = try PageRequest(request)
-        let overdue = request.uri.queryParameters["overdue"].map { $0 == "true" } ?? false
+        let overdue: Bool
+        switch request.uri.queryParameters["overdue"] {
+        case nil, "false": overdue = false
+        case "true": overdue = true
+        default: throw Problem.badRequest("overdue must be true or false", errors: [.init(field: "overdue", reason: "true or false")])
+        }
         let today = service.registry.read { $0.today(at: service.now()) }
         let filter = RegistryState.AccessRequestFilter(
             state: try queryEnum(request, "state", AccessState.self), dataset: try queryID(request, "dataset").map(DatasetID.init(rawValue:)),
@@ -265,20 +270,21 @@ struct AccessController: Sendable {
         let dataset = try queryID(request, "dataset").map(DatasetID.init(rawValue:))
         let assignee = try queryID(request, "assignee").map(PartyID.init(rawValue:))
         let result = service.registry.read { state in
-            state.searchGrants(visibleTo: actor, state: stateFilter, dataset: dataset, assignee: assignee, after: page.after, limit: page.limit)
+            let found = state.searchGrants(visibleTo: actor, state: stateFilter, dataset: dataset, assignee: assignee, after: page.after, limit: page.limit)
+            return (found.grants.map { GrantView($0, in: state) }, found.next)
         }
-        return try Page(items: result.grants.map(GrantView.init), nextCursor: PageRequest.cursor(result.next)).response()
+        return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
     }
 
     func grant(_ context: AppRequestContext) throws -> Response {
         let actor = try context.requireParty()
         let number = try context.parameters.require("number")
-        let grant = service.registry.read { state -> Grant? in
+        let view = service.registry.read { state -> GrantView? in
             guard let grant = state.grant(number: number), state.maySee(grant, actor) else { return nil }
-            return grant
+            return GrantView(grant, in: state)
         }
-        guard let grant else { throw Problem.notFound("grant \(number) does not exist or is not visible to this key") }
-        return try GrantView(grant).response()
+        guard let view else { throw Problem.notFound("grant \(number) does not exist or is not visible to this key") }
+        return try view.response()
     }
 
     func changeGrant(_ change: GrantChange, _ request: Request, _ context: AppRequestContext) async throws -> Response {
@@ -309,15 +315,16 @@ struct AccessController: Sendable {
             party: subject, dataset: DatasetID(rawValue: dataset), purpose: String(purpose), tokens: tokens,
             action: try queryEnum(request, "action", PolicyAction.self) ?? .use, region: query["region"].map(String.init))
         let now = service.now()
-        let decision = try service.registry.read { state throws -> Decision in
+        let (decision, grantNumber) = try service.registry.read { state throws -> (Decision, String?) in
             guard state.mayAskDecision(by: actor, about: subject, on: decisionQuery.dataset) else {
-                throw Problem.from(.forbidden("a party asks about itself; holders about their datasets; regulators about anyone"))
+                throw Problem.from(.forbidden("a party asks about itself; holders about their datasets; regulators and operators about anyone"))
             }
-            return state.decide(decisionQuery, at: now)
+            let decision = state.decide(decisionQuery, at: now)
+            return (decision, decision.grant.flatMap { state.grant($0)?.number })
         }
         var text = ""
         text.reserveCapacity(256)
-        DecisionView.write(decision, query: decisionQuery, into: &text)
+        DecisionView.write(decision, grantNumber: grantNumber, query: decisionQuery, into: &text)
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
@@ -340,19 +347,20 @@ struct AccessController: Sendable {
                 tokens: item.tokens, action: item.action ?? .use, region: item.region))
         }
         let now = service.now()
-        let decisions = try service.registry.read { state throws -> [Decision] in
+        let decisions = try service.registry.read { state throws -> [(Decision, String?)] in
             try queries.enumerated().map { index, query in
                 guard state.mayAskDecision(by: actor, about: query.party, on: query.dataset) else {
-                    throw Problem.from(.forbidden("queries[\(index)]: a party asks about itself; holders about their datasets; regulators about anyone"))
+                    throw Problem.from(.forbidden("queries[\(index)]: a party asks about itself; holders about their datasets; regulators and operators about anyone"))
                 }
-                return state.decide(query, at: now)
+                let decision = state.decide(query, at: now)
+                return (decision, decision.grant.flatMap { state.grant($0)?.number })
             }
         }
         var text = "{\"decisions\":["
         text.reserveCapacity(200 * decisions.count)
-        for (index, decision) in decisions.enumerated() {
+        for (index, answer) in decisions.enumerated() {
             if index > 0 { text += "," }
-            DecisionView.write(decision, query: queries[index], into: &text)
+            DecisionView.write(answer.0, grantNumber: answer.1, query: queries[index], into: &text)
         }
         text += "]}"
         return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
@@ -435,7 +443,7 @@ struct AccessRequestView: Encodable, Sendable {
         reply = request.reply
         repliedBy = request.repliedBy?.rawValue
         repliedAt = request.repliedAt?.description
-        grant = request.grant.flatMap(registry.grant).map(GrantView.init)
+        grant = request.grant.flatMap(registry.grant).map { GrantView($0, in: registry) }
         createdAt = request.createdAt.description
         updatedAt = request.updatedAt.description
     }
@@ -443,7 +451,7 @@ struct AccessRequestView: Encodable, Sendable {
 
 struct GrantView: Encodable, Sendable {
     let number: String
-    let request: Int64
+    let request: String
     let dataset: Int64
     let assignee: Int64
     let grantor: Int64
@@ -463,9 +471,9 @@ struct GrantView: Encodable, Sendable {
     let createdAt: String
     let updatedAt: String
 
-    init(_ grant: Grant) {
+    init(_ grant: Grant, in registry: RegistryState) {
         number = grant.number
-        request = grant.request.rawValue
+        request = registry.accessRequest(grant.request)?.number ?? ""
         dataset = grant.dataset.rawValue
         assignee = grant.assignee.rawValue
         grantor = grant.grantor.rawValue
@@ -490,7 +498,7 @@ struct GrantView: Encodable, Sendable {
 /// A decision as JSON, written by hand: this is the serving path of every lab, and a JSON encoder
 /// would cost more than the decision itself.
 enum DecisionView {
-    static func write(_ decision: Decision, query: DecisionQuery, into text: inout String) {
+    static func write(_ decision: Decision, grantNumber: String?, query: DecisionQuery, into text: inout String) {
         text += "{\"allow\":"
         text += decision.allow ? "true" : "false"
         text += ",\"rule\":"
@@ -503,9 +511,9 @@ enum DecisionView {
             text += ",\"decidedBy\":"
             text += String(decidedBy.rawValue)
         }
-        if let grant = decision.grant {
+        if let grantNumber {
             text += ",\"grant\":"
-            text += String(grant.rawValue)
+            appendString(grantNumber, to: &text)
         }
         text += ",\"reason\":"
         appendString(decision.reason, to: &text)

@@ -7,7 +7,7 @@ extension RegistryState {
         let datasetID = new.policy.dataset
         guard let dataset = dataset(datasetID) else { throw .notFound("dataset \(datasetID.rawValue)") }
         guard dataset.holder == actor.id else { throw .forbidden("only the holder of dataset \(datasetID.rawValue) sets its policy") }
-        var problems = new.policy.validate().map { FieldProblem("policy." + $0.field, $0.detail) }
+        var problems = new.policy.validate().map { FieldProblem($0.field, $0.detail) }
         if new.pricePerMillionTokens < 0 || new.pricePerMillionTokens > Limits.maxPricePerMillionTokens {
             problems.append(FieldProblem("pricePerMillionTokens", "must be between 0 and \(Limits.maxPricePerMillionTokens) fen"))
         } else if isPublicData(dataset) && new.pricePerMillionTokens > settings.publicDataFeeCeiling {
@@ -284,9 +284,6 @@ extension RegistryState {
         if change == .suspend || change == .revoke, (reason ?? "").trimmingWhitespace.isEmpty {
             throw .invalid([FieldProblem("reason", "a \(change == .suspend ? "suspension" : "revocation") states its reasons")])
         }
-        if change == .resume, lineage.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged {
-            throw .refused([Refusal("R25", "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants stay suspended")])
-        }
         let event: AccessEvent = switch change {
         case .suspend: .suspend
         case .resume: .resume
@@ -294,6 +291,9 @@ extension RegistryState {
         case .terminate: .terminate
         }
         var next = try advance(grant.state, event)
+        if change == .resume, lineage.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged {
+            throw .refused([Refusal("R25", "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants stay suspended")])
+        }
         // A resumed grant whose window has not begun waits as agreed; one whose window has ended expires.
         if next == .active && now < grant.validFrom { next = .agreed }
         if next == .active && now >= grant.validUntil { next = .expired }
