@@ -63,7 +63,7 @@ if let socketDirectory = options.coldStartOnly {
     let before = residentKiB("VmRSS:")
     let started = ContinuousClock.now
     let state = try await RegistryLoader.load(from: database) { name, duration in
-        FileHandle.standardError.write(Data("  cold start phase \(name): \(duration)\n".utf8))
+        FileHandle.standardError.write(Data("  cold start phase \(name): \(duration), resident \(residentKiB("VmRSS:") / 1024) MiB\n".utf8))
     }
     let elapsed = ContinuousClock.now - started
     print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(before) \(state.datasets.count) \(state.lineage.edgeCount)")

@@ -9,6 +9,8 @@ public enum Grade: String, Sendable, Codable, CaseIterable, Comparable {
         case .core: 2
         }
     }
+    /// Grades by rank.
+    static let ranked: [Grade] = [.general, .important, .core]
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 }
 
@@ -23,11 +25,13 @@ public enum PersonalInformationLevel: String, Sendable, Codable, CaseIterable, C
         case .sensitive: 2
         }
     }
+    /// Levels by rank.
+    static let ranked: [PersonalInformationLevel] = [.none, .personal, .sensitive]
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
 }
 
 /// R17: how a government dataset may be shared between departments.
-public enum SharingCategory: Sendable, Equatable, Codable {
+public enum SharingCategory: Sendable, Hashable, Codable {
     case unconditional
     case conditional(condition: String)
     case notShared(legalBasis: String)

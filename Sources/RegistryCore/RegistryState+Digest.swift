@@ -32,7 +32,7 @@ extension RegistryState {
     /// Record counts, for operators.
     public var counts: [String: Int] {
         [
-            "parties": parties.all.count, "apiKeys": apiKeys.all.count, "datasets": datasets.all.count,
+            "parties": parties.all.count, "apiKeys": apiKeys.all.count, "datasets": datasets.presentRows,
             "registrations": registrations.all.count, "objections": objections.all.count,
             "certificates": certificates.all.count, "derivations": derivations.count, "policies": policies.count,
             "accessRequests": accessRequests.count, "grants": grants.count,

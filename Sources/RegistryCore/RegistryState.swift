@@ -52,7 +52,7 @@ public struct ChangeEntry: Sendable, Equatable {
 public struct RegistryState: Sendable {
     public internal(set) var parties = DenseTable<Party>()
     public internal(set) var apiKeys = DenseTable<APIKey>()
-    public internal(set) var datasets = DenseTable<Dataset>()
+    public internal(set) var datasets = DatasetTable()
     public internal(set) var registrations = DenseTable<Registration>()
     public internal(set) var objections = DenseTable<Objection>()
     public internal(set) var certificates = DenseTable<Certificate>()
@@ -69,6 +69,10 @@ public struct RegistryState: Sendable {
     /// Each dataset's policy as set, and compiled for evaluation (R20).
     var policies: [DatasetID: PolicyRecord] = [:]
     var compiledPolicies: [DatasetID: CompiledPolicy] = [:]
+    /// Rule lists seen so far, each with its compiled form: holders reuse policies, and datasets with the
+    /// same rules share one copy of them (a national registry holds hundreds of thousands of policies
+    /// made from far fewer templates).
+    var policyTemplates: [[PolicyRule]: (rules: [PolicyRule], compiled: CompiledPolicy)] = [:]
 
     // Indexes, derived from the tables on apply.
     var partyByCreditCode: [String: PartyID] = [:]
@@ -193,8 +197,17 @@ public struct RegistryState: Sendable {
 
     /// Stores and compiles a policy; returns its dataset's own restrictions with the policy's part (R21).
     private mutating func storePolicy(_ record: PolicyRecord) -> Restrictions {
-        policies[record.dataset] = record
-        let compiled = CompiledPolicy(record.policy)
+        let template: (rules: [PolicyRule], compiled: CompiledPolicy)
+        if let existing = policyTemplates[record.policy.rules] {
+            template = existing
+        } else {
+            template = (record.policy.rules, CompiledPolicy(record.policy))
+            policyTemplates[record.policy.rules] = template
+        }
+        var stored = record
+        stored.policy.rules = template.rules
+        policies[record.dataset] = stored
+        let compiled = template.compiled
         compiledPolicies[record.dataset] = compiled
         let contribution = compiled.restrictionContribution()
         var restrictions = lineage.ownRestrictions(of: Int32(record.dataset.rawValue))

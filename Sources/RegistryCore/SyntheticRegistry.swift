@@ -104,7 +104,7 @@ public struct SyntheticRegistry: Sendable {
         // the national base datasets, the first 0.1 % (hubs with a very wide fan-out). Nothing else links
         // domains, so a typical dataset's descendants stay within its domain while a hub's span many.
         let domainSize = 5_000
-        let baseCount = max(10, datasetCount / 1_000)
+        let baseCount = min(datasetCount, max(10, datasetCount / 1_000))
         for index in baseCount..<datasetCount where random.chance(70) {
             let target = Int64(index + 1)
             let domainStart = (index / domainSize) * domainSize

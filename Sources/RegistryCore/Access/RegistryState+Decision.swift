@@ -3,9 +3,11 @@
 /// party and dataset (R23), policies compiled (R20) — so a decision is a handful of lookups.
 extension RegistryState {
     public func decide(_ query: DecisionQuery, at now: Timestamp) -> Decision {
-        guard let dataset = datasets[query.dataset.rawValue] else {
+        // Two columns of the dataset, not the whole record: this is the serving path.
+        guard let holder = datasets.holder(of: query.dataset.rawValue) else {
             return Decision(allow: false, rule: "R24", reason: "no dataset \(query.dataset.rawValue)")
         }
+        let dataset = (id: query.dataset, holder: holder, isGovernmentData: datasets.isGovernmentData(query.dataset.rawValue))
         guard let party = parties[query.party.rawValue] else {
             return Decision(allow: false, rule: "R24", reason: "no party \(query.party.rawValue)")
         }
@@ -22,7 +24,7 @@ extension RegistryState {
                 allow: false, rule: "R25", decidedBy: origin,
                 reason: origin == dataset.id ? "dataset \(dataset.id.rawValue) is flagged" : "derived from dataset \(origin.rawValue), which is flagged")
         }
-        let governmentSharing = dataset.sharing != nil && party.kind == .department
+        let governmentSharing = dataset.isGovernmentData && party.kind == .department
         // R21: what the sources impose — prohibitions united, permitted purposes and regions intersected
         // along the lineage. The dataset's own policy is judged last (R20), and binds neither its holder
         // (it is the holder's offer to others) nor a department asking for government data (R17).

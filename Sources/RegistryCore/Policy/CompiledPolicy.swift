@@ -68,8 +68,9 @@ public enum PolicyVerdict: Equatable, Sendable {
 /// sorted array.
 ///
 /// Build one when a policy is stored or loaded and keep it; building allocates, evaluating does not.
+///
+/// It does not name its dataset: datasets with the same rules share one compiled policy.
 public struct CompiledPolicy: Sendable, Equatable {
-    public let dataset: DatasetID
     /// See ``Policy/retentionDays``.
     public let retentionDays: Int?
 
@@ -117,7 +118,6 @@ public struct CompiledPolicy: Sendable, Equatable {
         groupStart.append(rules.count)
 
         let contribution = policy.restrictionContribution()
-        self.dataset = policy.dataset
         self.retentionDays = policy.retentionDays
         self.rules = rules
         self.groupStart = groupStart
