@@ -33,18 +33,6 @@ struct Options {
     }
 }
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(1, bound))) }
-    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-}
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -66,7 +54,7 @@ struct Group {
     var queries: [DecisionQuery]
 }
 
-var random = SplitMix(state: options.seed ^ 0xDEC1_5105)
+var random = SplitMix64(state: options.seed ^ 0xDEC1_5105)
 let requesters = synthetic.parties.filter { $0.kind == .modelLab || $0.kind == .enterprise }
 let aiPurposes = ["model_training", "model_fine_tuning", "model_evaluation", "retrieval_augmentation", "statistics", "commercial_analytics"]
 var groups: [Group] = []

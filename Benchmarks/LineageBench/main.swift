@@ -84,20 +84,10 @@ state.loadDerivations(synthetic.derivations)
 let graph = state.lineage
 
 // Samples: uniform over all datasets, plus a few hub datasets (the widely used bases).
-var generator = SplitMixForSampling(state: options.seed)
+var generator = SplitMix64(state: options.seed)
 let uniform = (0..<options.samples).map { _ in Int32(1 + Int(generator.next() % UInt64(options.datasets))) }
 let hubs = (0..<5).map { _ in Int32(1 + Int(generator.next() % UInt64(max(10, options.datasets / 1_000)))) }
 
-struct SplitMixForSampling {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func coreCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (counts: [Int], seconds: Double) {
     var scratch = TraversalScratch()
@@ -226,7 +216,7 @@ for (label, nodes, direction) in [
 // is checked), spread over the graph.
 var mutable = state
 var latencies: [Double] = []
-var edgeRandom = SplitMixForSampling(state: options.seed ^ 0xABCDEF)
+var edgeRandom = SplitMix64(state: options.seed ^ 0xABCDEF)
 for index in 0..<2_000 {
     let target = Int64(2 + Int(edgeRandom.next() % UInt64(options.datasets - 1)))
     let source = Int64(1 + Int(edgeRandom.next() % UInt64(target - 1)))

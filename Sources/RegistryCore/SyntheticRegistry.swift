@@ -15,20 +15,6 @@ public struct SyntheticRegistry: Sendable {
     public var accessRequests: [AccessRequest] = []
     public var grants: [Grant] = []
 
-    /// SplitMix64: small, fast, and the same on every platform.
-    struct Random {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
-        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-        mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-    }
 
     static let ministries = [
         "Transport", "Water Resources", "Natural Resources", "Ecology and Environment", "Housing and Urban-Rural Development",
@@ -46,7 +32,7 @@ public struct SyntheticRegistry: Sendable {
 
     /// Generates a registry of `datasetCount` datasets at `now`.
     public static func generate(datasets datasetCount: Int, seed: UInt64, now: Timestamp) -> SyntheticRegistry {
-        var random = Random(state: seed)
+        var random = SplitMix64(state: seed)
         var registry = SyntheticRegistry()
         let regions = Regions.provincial.keys.filter(Regions.isMainland).sorted()
         let calendar = WorkingCalendar()
@@ -188,7 +174,7 @@ public struct SyntheticRegistry: Sendable {
     /// Policies on about half the datasets, and grants to labs and enterprises on a fifth of those, from
     /// a stream of their own so that the records above stay what they were for the same seed.
     mutating func generateAccess(seed: UInt64, now: Timestamp) {
-        var random = Random(state: seed ^ 0x0ACC_E55_0F_DA7A)
+        var random = SplitMix64(state: seed ^ 0x0ACC_E55_0F_DA7A)
         let calendar = WorkingCalendar()
         let labs = parties.filter { $0.kind == .modelLab }
         let enterprises = parties.filter { $0.kind == .enterprise }
@@ -304,4 +290,26 @@ public struct SyntheticRegistry: Sendable {
             + accessRequests.map { ChangeEntry("access_request.approved", .accessRequest($0)) }
             + grants.map { ChangeEntry("grant.\($0.state.rawValue)", .grant($0)) }
     }
+}
+
+/// SplitMix64: a small, fast generator that gives the same numbers on every platform, so that a
+/// generated registry, a property test or a benchmark sample can be replayed from its seed.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public var state: UInt64
+
+    public init(state: UInt64) { self.state = state }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A number in `0..<bound` (0 when `bound` is not positive).
+    public mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(max(bound, 1))) }
+    /// True `percent` times in a hundred.
+    public mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    public mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 }

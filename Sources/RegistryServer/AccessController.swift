@@ -176,20 +176,22 @@ struct AccessController: Sendable {
 
     static func rule(_ body: RuleBody, at path: String) throws -> PolicyRule {
         let constraints = body.constraints ?? ConstraintsBody()
-        func time(_ text: String?, _ field: String) throws -> Timestamp? {
-            guard let text else { return nil }
-            guard let value = Timestamp(iso8601: text) else {
-                throw Problem.badRequest("\(path).constraints.\(field) must be an ISO 8601 time", errors: [.init(field: "\(path).constraints.\(field)", reason: "not an ISO 8601 time")])
-            }
-            return value
-        }
         return PolicyRule(
             id: body.id, kind: body.kind, action: body.action, duty: body.duty,
             constraints: RuleConstraints(
                 purposes: constraints.purposes, assigneeParties: constraints.assigneeParties?.map(PartyID.init(rawValue:)),
                 assigneeKinds: constraints.assigneeKinds, regions: constraints.regions,
-                notBefore: try time(constraints.notBefore, "notBefore"), notAfter: try time(constraints.notAfter, "notAfter"),
+                notBefore: try constraints.notBefore.map { try timestamp($0, field: "\(path).constraints.notBefore") },
+                notAfter: try constraints.notAfter.map { try timestamp($0, field: "\(path).constraints.notAfter") },
                 maxTokens: constraints.maxTokens, gradeCeiling: constraints.gradeCeiling, retentionDays: constraints.retentionDays))
+    }
+
+    /// An ISO 8601 time from a request, or a 400 naming its field.
+    static func timestamp(_ text: String, field: String) throws -> Timestamp {
+        guard let value = Timestamp(iso8601: text) else {
+            throw Problem.badRequest("\(field) must be an ISO 8601 time", errors: [.init(field: field, reason: "not an ISO 8601 time")])
+        }
+        return value
     }
 
     // MARK: Access requests (R22)
@@ -197,16 +199,11 @@ struct AccessController: Sendable {
     func requestAccess(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
         let body = try await request.decodeJSON(AccessRequestBody.self, context: context)
-        func time(_ text: String, _ field: String) throws -> Timestamp {
-            guard let value = Timestamp(iso8601: text) else {
-                throw Problem.badRequest("\(field) must be an ISO 8601 time", errors: [.init(field: field, reason: "not an ISO 8601 time")])
-            }
-            return value
-        }
         let records = body.records ?? RecordsBody()
         let new = NewAccessRequest(
             dataset: DatasetID(rawValue: body.dataset), purpose: body.purpose, action: body.action ?? .use, tokens: body.tokens,
-            validFrom: try body.validFrom.map { try time($0, "validFrom") }, validUntil: try time(body.validUntil, "validUntil"),
+            validFrom: try body.validFrom.map { try Self.timestamp($0, field: "validFrom") },
+            validUntil: try Self.timestamp(body.validUntil, field: "validUntil"),
             useRegion: body.useRegion, duty: body.duty,
             records: AccessRecords(
                 riskAssessment: records.riskAssessment, securityAssessment: records.securityAssessment, consentEvidence: records.consentEvidence,

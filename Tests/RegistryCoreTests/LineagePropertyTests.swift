@@ -5,17 +5,6 @@ import Testing
 /// ancestors and descendants, the same effective restrictions after every change, the same refusals —
 /// with edges in the contiguous snapshot, in the overlay added since, or both.
 @Suite struct LineagePropertyTests {
-    /// A tiny deterministic generator (SplitMix64), so a failure can be replayed from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// Adjacency lists and recursion-free reference computations.
     struct Reference {
@@ -61,7 +50,7 @@ import Testing
         }
     }
 
-    static func randomRestrictions(_ random: inout SplitMix) -> Restrictions {
+    static func randomRestrictions(_ random: inout SplitMix64) -> Restrictions {
         Restrictions(
             grade: Grade.allCases.randomElement(using: &random)!,
             personalInformation: PersonalInformationLevel.allCases.randomElement(using: &random)!,
@@ -74,7 +63,7 @@ import Testing
     @Test(arguments: 0..<4)
     func theCoreAgreesWithTheReferenceOnRandomDAGs(batch: Int) throws {
         for seed in UInt64(batch * 1_000)..<UInt64(batch * 1_000 + 1_000) {
-            var random = SplitMix(state: seed)
+            var random = SplitMix64(state: seed)
             let nodes = Int.random(in: 2...40, using: &random)
             var graph = LineageGraph()
             graph.ensureNode(Int32(nodes))

@@ -4,17 +4,6 @@ import Testing
 /// Dataset policies (R20, R21, R24): the compiled evaluator against a plain reference on thousands of
 /// random policies, the ODRL round trip, refusals that name their field, and the rules' edges one by one.
 @Suite struct PolicyTests {
-    /// A tiny deterministic generator (SplitMix64), so a failure can be replayed from its seed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
 
     /// The semantics of ``Policy`` read literally: strings, optional arrays and plain loops, nothing compiled.
     struct ReferencePolicyEvaluator {
@@ -70,13 +59,13 @@ import Testing
     static let tokenPool: [Int64] = [100, 1_000, 10_000]
     static let idStems = ["r", "rule.", "p:", "x-", "a_b."]
 
-    static func someOf<T>(_ pool: [T], _ random: inout SplitMix) -> [T] {
+    static func someOf<T>(_ pool: [T], _ random: inout SplitMix64) -> [T] {
         Array(pool.shuffled(using: &random).prefix(Int.random(in: 1...min(3, pool.count), using: &random)))
     }
 
-    static func maybe(_ random: inout SplitMix, _ percent: Int = 35) -> Bool { Int.random(in: 0..<100, using: &random) < percent }
+    static func maybe(_ random: inout SplitMix64, _ percent: Int = 35) -> Bool { Int.random(in: 0..<100, using: &random) < percent }
 
-    static func randomPolicy(_ random: inout SplitMix, dataset: DatasetID = DatasetID(rawValue: 7)) -> Policy {
+    static func randomPolicy(_ random: inout SplitMix64, dataset: DatasetID = DatasetID(rawValue: 7)) -> Policy {
         var rules: [PolicyRule] = []
         for index in 0..<Int.random(in: 0...12, using: &random) {
             let roll = Int.random(in: 0..<100, using: &random)
@@ -114,7 +103,7 @@ import Testing
         return Policy(dataset: dataset, rules: rules)
     }
 
-    static func randomRequest(_ random: inout SplitMix) -> ReferencePolicyEvaluator.Request {
+    static func randomRequest(_ random: inout SplitMix64) -> ReferencePolicyEvaluator.Request {
         ReferencePolicyEvaluator.Request(
             assignee: PartyID(rawValue: Int64.random(in: 1...7, using: &random)),
             kind: PartyKind.allCases.randomElement(using: &random)!,
@@ -139,7 +128,7 @@ import Testing
         var denied = 0
         var notPermitted = 0
         for seed in UInt64(0)..<5_000 {
-            var random = SplitMix(state: seed)
+            var random = SplitMix64(state: seed)
             let policy = Self.randomPolicy(&random)
             #expect(policy.validate().isEmpty, "seed \(seed): generated an invalid policy: \(policy.validate())")
             let compiled = CompiledPolicy(policy)
@@ -175,7 +164,7 @@ import Testing
     /// orders and every constraint), and the imported policy decides random requests exactly as the original.
     @Test func R20_ODRLRoundTripPreservesThePolicyAndItsDecisions() throws {
         for seed in UInt64(100_000)..<100_600 {
-            var random = SplitMix(state: seed)
+            var random = SplitMix64(state: seed)
             let dataset = DatasetID(rawValue: Int64.random(in: 1...1_000_000, using: &random))
             let policy = Self.randomPolicy(&random, dataset: dataset)
             let text = ODRL.export(policy)
@@ -593,7 +582,7 @@ import Testing
     /// R24: a million decisions in a loop over a full policy: the evaluator allocates nothing (plain data,
     /// no strings, arrays or existentials on its path), so this finishes quickly even in a debug build.
     @Test func R24_aMillionDecisionsRunInTheCompiledForm() {
-        var random = SplitMix(state: 42)
+        var random = SplitMix64(state: 42)
         var rules: [PolicyRule] = []
         while rules.count < 40 { rules += Self.randomPolicy(&random).rules }
         let renamed = rules.prefix(40).enumerated().map { index, rule in
