@@ -4,7 +4,7 @@
 //  2. cold start: rebuilding the whole core from PostgreSQL, and its resident memory;
 //  3. adding an edge with restriction propagation (median, p99).
 //
-//   swift run -c release LineageBench [--datasets 1000000] [--samples 200] [--seed 2026] [--core-only yes]
+//   swift run -c release LineageBench [--datasets 1000000] [--samples 200] [--seed 2026] [--core-only yes] [--keep DIR]
 //
 // Needs python3 with rustworkx for the third column (pip install rustworkx); without it that column is
 // skipped and says so.
@@ -21,6 +21,8 @@ struct Options {
     var seed: UInt64 = 2_026
     var coldStartOnly: String?
     var coreOnly = false
+    /// Keep the loaded cluster here; when it already holds one, only measure a cold start from it.
+    var keep: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -32,6 +34,7 @@ struct Options {
             case "--seed": seed = UInt64(value)!
             case "--cold-start-only": coldStartOnly = value
             case "--core-only": coreOnly = value == "yes"
+            case "--keep": keep = value
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -58,7 +61,7 @@ logger.logLevel = .warning
 if let socketDirectory = options.coldStartOnly {
     let configuration = PostgresConfiguration(host: socketDirectory, port: 5432, user: "datarights", database: "datarights")
     var limits = Limits()
-    limits.databasePoolConnections = 1
+    limits.databasePoolConnections = 2  // the rebuild reads on two connections (the server has 8)
     let database = try RegistryDatabase(configuration: configuration, limits: limits, logger: logger)
     let before = residentKiB("VmRSS:")
     let started = ContinuousClock.now
@@ -68,6 +71,34 @@ if let socketDirectory = options.coldStartOnly {
     let elapsed = ContinuousClock.now - started
     print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(before) \(state.datasets.count) \(state.lineage.edgeCount)")
     await database.shutdown()
+    exit(0)
+}
+
+/// Cold start in a fresh process, so that its memory is the core's alone.
+func measureColdStart(socketDirectory: String) throws {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
+    child.arguments = ["--cold-start-only", socketDirectory]
+    let childOutput = Pipe()
+    child.standardOutput = childOutput
+    child.standardError = FileHandle.standardError
+    try child.run()
+    let coldText = String(decoding: childOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    child.waitUntilExit()
+    let cold = coldText.split(separator: " ")
+    if cold.count == 6, cold[0] == "coldstart", let elapsed = Double(cold[1]), let peak = Int(cold[2]) {
+        print("cold start: rebuilt the core (\(cold[4]) datasets, \(cold[5].trimmingCharacters(in: .whitespacesAndNewlines)) edges) from PostgreSQL in \(String(format: "%.2f s", elapsed)); peak RSS \(peak / 1024) MiB")
+    } else {
+        print("cold start: child failed: \(coldText)")
+    }
+}
+
+// A kept cluster that is already loaded: measure a cold start from it and stop.
+if let keep = options.keep, FileManager.default.fileExists(atPath: keep + "/postgres/PG_VERSION") {
+    let cluster = try EmbeddedPostgres(configuration: .init(clusterDirectory: keep + "/postgres"), logger: logger)
+    try await cluster.startAsync()
+    try measureColdStart(socketDirectory: cluster.socketDirectory)
+    try cluster.stop()
     exit(0)
 }
 
@@ -121,14 +152,14 @@ if options.coreOnly {
     exit(0)
 }
 
-let directory = "/tmp/datarights-bench-lineage-\(getpid())"
+let directory = options.keep ?? "/tmp/datarights-bench-lineage-\(getpid())"
 let cluster = try EmbeddedPostgres(
     configuration: .init(clusterDirectory: directory + "/postgres", settings: ["shared_buffers": "'1GB'", "max_wal_size": "'4GB'"]),
     logger: logger)
 try await cluster.startAsync()
 defer {
     try? cluster.stop()
-    try? FileManager.default.removeItem(atPath: directory)
+    if options.keep == nil { try? FileManager.default.removeItem(atPath: directory) }
 }
 try await cluster.createDatabaseIfNeeded("datarights")
 var limits = Limits()
@@ -231,19 +262,4 @@ for index in 0..<2_000 {
 latencies.sort()
 print("\nadd edge with cycle check and restriction propagation: \(latencies.count) edges, median \(String(format: "%.1f µs", latencies[latencies.count / 2] * 1e6)), p99 \(String(format: "%.1f µs", latencies[latencies.count * 99 / 100] * 1e6)), max \(String(format: "%.1f ms", latencies.last! * 1e3))")
 
-// Cold start in a fresh process, so that its memory is the core's alone.
-let child = Process()
-child.executableURL = URL(fileURLWithPath: CommandLine.arguments[0])
-child.arguments = ["--cold-start-only", cluster.socketDirectory]
-let childOutput = Pipe()
-child.standardOutput = childOutput
-child.standardError = FileHandle.standardError
-try child.run()
-let coldText = String(decoding: childOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-child.waitUntilExit()
-let cold = coldText.split(separator: " ")
-if cold.count == 6, cold[0] == "coldstart", let elapsed = Double(cold[1]), let peak = Int(cold[2]) {
-    print("cold start: rebuilt the core (\(cold[4]) datasets, \(cold[5].trimmingCharacters(in: .whitespacesAndNewlines)) edges, \(synthetic.registrations.count) registrations) from PostgreSQL in \(String(format: "%.2f s", elapsed)); peak RSS \(peak / 1024) MiB")
-} else {
-    print("cold start: child failed: \(coldText)")
-}
+try measureColdStart(socketDirectory: cluster.socketDirectory)

@@ -145,17 +145,24 @@ struct Fingerprint: Sendable, Equatable {
     init?(hex: String) {
         let utf8 = hex.utf8
         guard utf8.count == 64 else { return nil }
-        var values: [UInt64] = [0, 0, 0, 0]
-        for (index, byte) in utf8.enumerated() {
+        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var index = 0
+        for byte in utf8 {
             let nibble: UInt64
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(byte - UInt8(ascii: "0"))
             case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(byte - UInt8(ascii: "a") + 10)
             default: return nil
             }
-            values[index / 16] = values[index / 16] << 4 | nibble
+            switch index / 16 {
+            case 0: words.0 = words.0 << 4 | nibble
+            case 1: words.1 = words.1 << 4 | nibble
+            case 2: words.2 = words.2 << 4 | nibble
+            default: words.3 = words.3 << 4 | nibble
+            }
+            index += 1
         }
-        words = (values[0], values[1], values[2], values[3])
+        self.words = words
     }
 
     var hex: String {

@@ -72,7 +72,7 @@ public struct RegistryState: Sendable {
     /// Rule lists seen so far, each with its compiled form: holders reuse policies, and datasets with the
     /// same rules share one copy of them (a national registry holds hundreds of thousands of policies
     /// made from far fewer templates).
-    var policyTemplates: [[PolicyRule]: (rules: [PolicyRule], compiled: CompiledPolicy)] = [:]
+    var policyTemplates: [[PolicyRule]: PolicyTemplate] = [:]
 
     // Indexes, derived from the tables on apply.
     var partyByCreditCode: [String: PartyID] = [:]
@@ -196,14 +196,8 @@ public struct RegistryState: Sendable {
     }
 
     /// Stores and compiles a policy; returns its dataset's own restrictions with the policy's part (R21).
-    private mutating func storePolicy(_ record: PolicyRecord) -> Restrictions {
-        let template: (rules: [PolicyRule], compiled: CompiledPolicy)
-        if let existing = policyTemplates[record.policy.rules] {
-            template = existing
-        } else {
-            template = (record.policy.rules, CompiledPolicy(record.policy))
-            policyTemplates[record.policy.rules] = template
-        }
+    private mutating func storePolicy(_ record: PolicyRecord, template known: PolicyTemplate? = nil) -> Restrictions {
+        let template = known ?? policyTemplate(for: record.policy.rules)
         var stored = record
         stored.policy.rules = template.rules
         policies[record.dataset] = stored
@@ -217,10 +211,20 @@ public struct RegistryState: Sendable {
         return restrictions
     }
 
+    /// The shared copy of `rules` with its compiled form, made the first time these rules are seen.
+    /// Precondition: the rules are valid (they passed ``Policy/validate()`` when they were set).
+    public mutating func policyTemplate(for rules: [PolicyRule]) -> PolicyTemplate {
+        if let existing = policyTemplates[rules] { return existing }
+        let template = PolicyTemplate(rules: rules, compiled: CompiledPolicy(Policy(dataset: DatasetID(rawValue: 0), rules: rules)))
+        policyTemplates[rules] = template
+        return template
+    }
+
     /// One policy of a rebuild, before ``finishLoadingDerivations()``: its restrictions reach the
-    /// descendants in that one topological pass rather than one propagation per policy.
-    public mutating func applyLoadedPolicy(_ record: PolicyRecord) {
-        let restrictions = storePolicy(record)
+    /// descendants in that one topological pass rather than one propagation per policy. A rebuild that
+    /// has already met these rules passes their template and skips hashing them again.
+    public mutating func applyLoadedPolicy(_ record: PolicyRecord, template: PolicyTemplate? = nil) {
+        let restrictions = storePolicy(record, template: template)
         lineage.setOwnRestrictionsForRebuild(restrictions, of: Int32(record.dataset.rawValue))
     }
 
@@ -314,4 +318,10 @@ public struct CrossBorderCount: Sendable, Equatable {
         individuals += count
         if sensitive { sensitiveIndividuals += count }
     }
+}
+
+/// A policy's rules held once for every dataset that uses them, with their compiled form.
+public struct PolicyTemplate: Sendable {
+    public let rules: [PolicyRule]
+    public let compiled: CompiledPolicy
 }

@@ -125,7 +125,7 @@ public enum BulkLoader {
         ]) { writer in
             for record in registry.policies {
                 try writer.append(
-                    record.dataset.rawValue, Int32(record.version), RecordSQL.json(record.policy), record.approval.rawValue,
+                    record.dataset.rawValue, Int32(record.version), RecordSQL.json(record.policy.rules), record.approval.rawValue,
                     record.pricePerMillionTokens, record.dailyTokenCap, record.updatedBy.rawValue, ts(record.updatedAt))
             }
         }

@@ -95,7 +95,7 @@ enum RecordSQL {
             try connection.execute("""
                 INSERT INTO dataset_policy (dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap,
                     updated_by, updated_at)
-                VALUES (\(record.dataset.rawValue), \(Int32(record.version)), \(json(record.policy)), \(record.approval.rawValue),
+                VALUES (\(record.dataset.rawValue), \(Int32(record.version)), \(json(record.policy.rules)), \(record.approval.rawValue),
                         \(record.pricePerMillionTokens), \(record.dailyTokenCap), \(record.updatedBy.rawValue), \(timestamp(record.updatedAt)))
                 ON CONFLICT (dataset_id) DO UPDATE SET version = EXCLUDED.version, rules = EXCLUDED.rules, approval = EXCLUDED.approval,
                     price_per_million_tokens = EXCLUDED.price_per_million_tokens, daily_token_cap = EXCLUDED.daily_token_cap,

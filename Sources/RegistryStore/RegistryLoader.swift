@@ -1,28 +1,70 @@
+import Dispatch
 import PostgresClient
 public import RegistryCore
+import Synchronization
 
 /// Rebuilds the core's state from PostgreSQL: every table in id order, then the audit head.
 public enum RegistryLoader {
-    /// Loads everything; runs on one pooled connection, in one REPEATABLE READ transaction so that the
-    /// tables and the chain head are one consistent snapshot.
+    /// Loads everything as of one moment: two pooled connections read in parallel — datasets, policies
+    /// and lineage on one; registrations, certificates, access requests and grants on the other — in
+    /// REPEATABLE READ transactions sharing one exported snapshot, so that the tables and the chain head
+    /// are one consistent state. With a pool of one connection, the same on that one.
     /// - Parameter phase: called after each table with its name and how long it took (for operators and
-    ///   benchmarks).
+    ///   benchmarks); the two connections' phases interleave.
     public static func load(
         from database: RegistryDatabase, phase: (@Sendable (String, Duration) -> Void)? = nil
     ) async throws -> RegistryState {
-        try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
-            try load(on: connection, phase: phase)
+        guard database.pool.configuration.maxConnections >= 2 else {
+            return try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
+                var state = try loadMain(on: connection, phase: phase)
+                try loadSide(on: connection, phase: phase).apply(to: &state)
+                return state
+            }
         }
+        let handoff = SnapshotHandoff()
+        async let side = database.pool.withConnection { connection in
+            guard let snapshot = handoff.waitForSnapshot() else { throw SnapshotHandoff.Failure.noSnapshot }
+            do {
+                try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                // SET TRANSACTION SNAPSHOT takes no parameters; the id comes from pg_export_snapshot and
+                // is checked to be one before it is written into the statement.
+                try connection.execute(PostgresQuery(unsafeSQL: "SET TRANSACTION SNAPSHOT '\(snapshot)'"))
+                handoff.markImported(true)
+                let tables = try loadSide(on: connection, phase: phase)
+                try connection.execute("COMMIT")
+                return tables
+            } catch {
+                handoff.markImported(false)
+                _ = try? connection.execute("ROLLBACK")
+                throw error
+            }
+        }
+        var state = try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
+            do {
+                let snapshot = try connection.query("SELECT pg_export_snapshot()")[0].decode(String.self, column: 0)
+                guard SnapshotHandoff.isSnapshotID(snapshot) else { throw SnapshotHandoff.Failure.noSnapshot }
+                handoff.publish(snapshot)
+            } catch {
+                handoff.publish(nil)
+                throw error
+            }
+            let state = try loadMain(on: connection, phase: phase)
+            // The exporting transaction must outlive the import.
+            guard handoff.waitForImport() else { throw SnapshotHandoff.Failure.notImported }
+            return state
+        }
+        try await side.apply(to: &state)
+        return state
     }
 
-    static func load(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)? = nil) throws -> RegistryState {
+    static func loadMain(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)? = nil) throws -> RegistryState {
         var mark = ContinuousClock.now
         func done(_ name: String) {
             let now = ContinuousClock.now
             phase?(name, now - mark)
             mark = now
         }
-        defer { done("settings and audit head") }
+        defer { done("audit head") }
         var state = RegistryState()
         // Settings first: the calendar dates what follows (R16 counts by calendar year).
         let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
@@ -67,67 +109,30 @@ public enum RegistryLoader {
                 flagReason: try row.decode(String?.self, column: 16), createdAt: try timestamp(row, 17), updatedAt: try timestamp(row, 18))))
         }
         done("datasets")
-        try paged(connection, """
-            SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
-                   applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
-                   notice_ends_on, pending_objections, refusals, certificate_id, submitted_at, updated_at
-            FROM registration
-            """) { row in
-            state.apply(.registration(Registration(
-                id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
-                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), applicant: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
-                right: try enumValue(RightKind.self, row, 4), kind: try enumValue(RegistrationKind.self, row, 5),
-                sourceType: try optionalEnumValue(SourceType.self, row, 6), evidence: try evidenceValue(row, 7),
-                truthfulnessCommitment: try row.decode(Bool.self, column: 8), applicantRole: try enumValue(ApplicantRole.self, row, 9),
-                targetCertificate: try row.decode(Int64?.self, column: 10).map(CertificateID.init(rawValue:)),
-                transferee: try row.decode(Int64?.self, column: 11).map(PartyID.init(rawValue:)),
-                authorisationEndsOn: try optionalDate(row, 12), newFingerprint: try row.decode(String?.self, column: 13),
-                statement: try row.decode(String?.self, column: 14), status: try enumValue(RegistrationStatus.self, row, 15),
-                noticeEndsOn: try optionalDate(row, 16), pendingObjections: try row.decode(Int.self, column: 17),
-                refusals: try refusalsValue(row, 18),
-                certificate: try row.decode(Int64?.self, column: 19).map(CertificateID.init(rawValue:)),
-                submittedAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
-        }
-        done("registrations")
-        for row in try connection.query("""
-            SELECT id, registration_id, objector_id, grounds, lodged_at, ruling, ruled_by, ruling_reason, ruled_at
-            FROM objection ORDER BY id
-            """).map({ $0 }) {
-            state.apply(.objection(Objection(
-                id: ObjectionID(rawValue: try row.decode(Int64.self, column: 0)),
-                registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 1)),
-                objector: PartyID(rawValue: try row.decode(Int64.self, column: 2)), grounds: try row.decode(String.self, column: 3),
-                lodgedAt: try timestamp(row, 4), ruling: try optionalEnumValue(ObjectionRuling.self, row, 5),
-                ruledBy: try row.decode(Int64?.self, column: 6).map(PartyID.init(rawValue:)),
-                rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8))))
-        }
-        done("objections")
-        try paged(connection, """
-            SELECT id, number, registration_id, dataset_id, fingerprint, right_kind, holder_ids, source_type, issued_on, expires_on,
-                   state, superseded_by, state_changed_at
-            FROM certificate
-            """) { row in
-            state.apply(.certificate(Certificate(
-                id: CertificateID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
-                registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 2)),
-                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), fingerprint: try row.decode(String.self, column: 4),
-                right: try enumValue(RightKind.self, row, 5), holders: try row.decode([Int64].self, column: 6).map(PartyID.init(rawValue:)),
-                sourceType: try optionalEnumValue(SourceType.self, row, 7), issuedOn: try date(row, 8), expiresOn: try date(row, 9),
-                state: try enumValue(CertificateState.self, row, 10),
-                supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
-                stateChangedAt: try timestamp(row, 12))))
-        }
-        done("certificates")
         // Policies before the lineage pass, which computes what they restrict for every descendant at once.
-        for row in try connection.query("""
+        // Many datasets share a policy's rules: each distinct text is decoded and compiled once.
+        var templates: [String: PolicyTemplate] = [:]
+        try paged(connection, """
             SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
-            FROM dataset_policy ORDER BY dataset_id
-            """).map({ $0 }) {
-            state.applyLoadedPolicy(PolicyRecord(
-                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 0)), version: Int(try row.decode(Int32.self, column: 1)),
-                policy: try jsonValue(Policy.self, row, 2), approval: try enumValue(ApprovalMode.self, row, 3),
-                pricePerMillionTokens: try row.decode(Int64.self, column: 4), dailyTokenCap: try row.decode(Int64?.self, column: 5),
-                updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)), updatedAt: try timestamp(row, 7)))
+            FROM dataset_policy
+            """, key: "dataset_id") { row in
+            let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
+            let text = try row.decode(PostgresJSONB.self, column: 2).text
+            let template: PolicyTemplate
+            if let known = templates[text] {
+                template = known
+            } else {
+                let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
+                template = state.policyTemplate(for: rules)
+                templates[text] = template
+            }
+            state.applyLoadedPolicy(
+                PolicyRecord(
+                    dataset: dataset, version: Int(try row.decode(Int32.self, column: 1)), policy: Policy(dataset: dataset, rules: template.rules),
+                    approval: try enumValue(ApprovalMode.self, row, 3), pricePerMillionTokens: try row.decode(Int64.self, column: 4),
+                    dailyTokenCap: try row.decode(Int64?.self, column: 5), updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)),
+                    updatedAt: try timestamp(row, 7)),
+                template: template)
         }
         done("policies")
         try paged(connection, "SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation") { row in
@@ -148,12 +153,96 @@ public enum RegistryLoader {
                 by: try row.decode(Int64?.self, column: 4).map(PartyID.init(rawValue:)), at: try timestamp(row, 5))))
         }
         done("flag cascades")
+        let head = try connection.query("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
+        if head.count == 1 {
+            state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))
+        }
+        return state
+    }
+
+    /// The tables a rebuild can read on a second connection while the first reads the rest: decoded
+    /// into records here, applied to the core afterwards.
+    struct SideTables: Sendable {
+        var registrations: [Registration] = []
+        var objections: [Objection] = []
+        var certificates: [Certificate] = []
+        var accessRequests: [AccessRequest] = []
+        var grants: [Grant] = []
+
+        func apply(to state: inout RegistryState) {
+            for registration in registrations { state.apply(.registration(registration)) }
+            for objection in objections { state.apply(.objection(objection)) }
+            for certificate in certificates { state.apply(.certificate(certificate)) }
+            for request in accessRequests { state.apply(.accessRequest(request)) }
+            for grant in grants { state.apply(.grant(grant)) }
+        }
+    }
+
+    static func loadSide(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)?) throws -> SideTables {
+        var mark = ContinuousClock.now
+        func done(_ name: String) {
+            let now = ContinuousClock.now
+            phase?(name, now - mark)
+            mark = now
+        }
+        var side = SideTables()
+        try paged(connection, """
+            SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
+                   applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
+                   notice_ends_on, pending_objections, refusals, certificate_id, submitted_at, updated_at
+            FROM registration
+            """) { row in
+            side.registrations.append(Registration(
+                id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), applicant: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
+                right: try enumValue(RightKind.self, row, 4), kind: try enumValue(RegistrationKind.self, row, 5),
+                sourceType: try optionalEnumValue(SourceType.self, row, 6), evidence: try evidenceValue(row, 7),
+                truthfulnessCommitment: try row.decode(Bool.self, column: 8), applicantRole: try enumValue(ApplicantRole.self, row, 9),
+                targetCertificate: try row.decode(Int64?.self, column: 10).map(CertificateID.init(rawValue:)),
+                transferee: try row.decode(Int64?.self, column: 11).map(PartyID.init(rawValue:)),
+                authorisationEndsOn: try optionalDate(row, 12), newFingerprint: try row.decode(String?.self, column: 13),
+                statement: try row.decode(String?.self, column: 14), status: try enumValue(RegistrationStatus.self, row, 15),
+                noticeEndsOn: try optionalDate(row, 16), pendingObjections: try row.decode(Int.self, column: 17),
+                refusals: try refusalsValue(row, 18),
+                certificate: try row.decode(Int64?.self, column: 19).map(CertificateID.init(rawValue:)),
+                submittedAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21)))
+        }
+        done("registrations")
+        for row in try connection.query("""
+            SELECT id, registration_id, objector_id, grounds, lodged_at, ruling, ruled_by, ruling_reason, ruled_at
+            FROM objection ORDER BY id
+            """).map({ $0 }) {
+            side.objections.append(Objection(
+                id: ObjectionID(rawValue: try row.decode(Int64.self, column: 0)),
+                registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 1)),
+                objector: PartyID(rawValue: try row.decode(Int64.self, column: 2)), grounds: try row.decode(String.self, column: 3),
+                lodgedAt: try timestamp(row, 4), ruling: try optionalEnumValue(ObjectionRuling.self, row, 5),
+                ruledBy: try row.decode(Int64?.self, column: 6).map(PartyID.init(rawValue:)),
+                rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8)))
+        }
+        done("objections")
+        try paged(connection, """
+            SELECT id, number, registration_id, dataset_id, fingerprint, right_kind, holder_ids, source_type, issued_on, expires_on,
+                   state, superseded_by, state_changed_at
+            FROM certificate
+            """) { row in
+            side.certificates.append(Certificate(
+                id: CertificateID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
+                registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 2)),
+                dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), fingerprint: try row.decode(String.self, column: 4),
+                right: try enumValue(RightKind.self, row, 5), holders: try row.decode([Int64].self, column: 6).map(PartyID.init(rawValue:)),
+                sourceType: try optionalEnumValue(SourceType.self, row, 7), issuedOn: try date(row, 8), expiresOn: try date(row, 9),
+                state: try enumValue(CertificateState.self, row, 10),
+                supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
+                stateChangedAt: try timestamp(row, 12)))
+        }
+        done("certificates")
         try paged(connection, """
             SELECT id, number, dataset_id, requester_id, purpose, action, tokens, valid_from, valid_until, use_region, duty, records, state,
                    refusals, reply_due_on, reply, replied_by, replied_at, grant_id, created_at, updated_at
             FROM access_request
             """) { row in
-            state.apply(.accessRequest(AccessRequest(
+            side.accessRequests.append(AccessRequest(
                 id: AccessRequestID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), requester: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
                 purpose: try row.decode(String.self, column: 4), action: try enumValue(PolicyAction.self, row, 5),
@@ -163,7 +252,7 @@ public enum RegistryLoader {
                 refusals: try refusalsValue(row, 13), replyDueOn: try optionalDate(row, 14), reply: try row.decode(String?.self, column: 15),
                 repliedBy: try row.decode(Int64?.self, column: 16).map(PartyID.init(rawValue:)), repliedAt: try optionalTimestamp(row, 17),
                 grant: try row.decode(Int64?.self, column: 18).map(GrantID.init(rawValue:)),
-                createdAt: try timestamp(row, 19), updatedAt: try timestamp(row, 20))))
+                createdAt: try timestamp(row, 19), updatedAt: try timestamp(row, 20)))
         }
         done("access requests")
         try paged(connection, """
@@ -172,7 +261,7 @@ public enum RegistryLoader {
                    state_reason, created_at, updated_at
             FROM "grant"
             """) { row in
-            state.apply(.grant(Grant(
+            side.grants.append(Grant(
                 id: GrantID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 request: AccessRequestID(rawValue: try row.decode(Int64.self, column: 2)),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), assignee: PartyID(rawValue: try row.decode(Int64.self, column: 4)),
@@ -183,23 +272,21 @@ public enum RegistryLoader {
                 retentionDays: try row.decode(Int32?.self, column: 14).map(Int.init), crossBorder: try row.decode(Bool.self, column: 15),
                 individualsCovered: try row.decode(Int64.self, column: 16), sensitive: try row.decode(Bool.self, column: 17),
                 state: try enumValue(AccessState.self, row, 18), stateReason: try row.decode(String?.self, column: 19),
-                createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
+                createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21)))
         }
         done("grants")
-        let head = try connection.query("SELECT seq, hash FROM audit_event ORDER BY seq DESC LIMIT 1")
-        if head.count == 1 {
-            state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))
-        }
-        return state
+        return side
     }
 
     /// Runs `select` (a constant statement without WHERE or ORDER BY, its first column the id) a page at
     /// a time in id order, so that no result holds a whole large table in memory.
-    static func paged(_ connection: PostgresConnection, _ select: String, pageSize: Int64 = 50_000, _ body: (PostgresRow) throws -> Void) throws {
+    static func paged(
+        _ connection: PostgresConnection, _ select: String, key: String = "id", pageSize: Int64 = 50_000, _ body: (PostgresRow) throws -> Void
+    ) throws {
         var after: Int64 = 0
         while true {
             let result = try connection.query(
-                PostgresQuery(unsafeSQL: select + " WHERE id > $1 ORDER BY id LIMIT $2", binds: PostgresBindings(after, pageSize)))
+                PostgresQuery(unsafeSQL: select + " WHERE \(key) > $1 ORDER BY \(key) LIMIT $2", binds: PostgresBindings(after, pageSize)))
             for index in 0..<result.count { try body(result[index]) }
             guard Int64(result.count) == pageSize else { return }
             after = try result[result.count - 1].decode(Int64.self, column: 0)
@@ -254,5 +341,55 @@ public enum RegistryLoader {
 
     static func jsonValue<T: Decodable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T {
         try CanonicalJSON.decode(T.self, from: try row.decode(PostgresJSONB.self, column: column).text)
+    }
+}
+
+/// Hands the snapshot id from the connection that exported it to the one that imports it, and the
+/// import's success back, between two pool threads (both may block: they are the pool's own threads).
+final class SnapshotHandoff: Sendable {
+    enum Failure: Error, CustomStringConvertible {
+        case noSnapshot, notImported
+        var description: String {
+            switch self {
+            case .noSnapshot: "the rebuild's snapshot could not be exported"
+            case .notImported: "the rebuild's second connection could not import the snapshot"
+            }
+        }
+    }
+
+    private let snapshot = Mutex<(published: Bool, id: String?)>((false, nil))
+    private let imported = Mutex<Bool?>(nil)
+    private let snapshotReady = DispatchSemaphore(value: 0)
+    private let importDone = DispatchSemaphore(value: 0)
+    /// How long either side waits for the other before giving up.
+    static let timeout: DispatchTimeInterval = .seconds(120)
+
+    func publish(_ id: String?) {
+        snapshot.withLock { $0 = (true, id) }
+        snapshotReady.signal()
+    }
+
+    func waitForSnapshot() -> String? {
+        guard snapshotReady.wait(timeout: .now() + Self.timeout) == .success else { return nil }
+        return snapshot.withLock { $0.id }
+    }
+
+    func markImported(_ success: Bool) {
+        let first = imported.withLock { value -> Bool in
+            guard value == nil else { return false }
+            value = success
+            return true
+        }
+        if first { importDone.signal() }
+    }
+
+    func waitForImport() -> Bool {
+        guard importDone.wait(timeout: .now() + Self.timeout) == .success else { return false }
+        return imported.withLock { $0 } ?? false
+    }
+
+    /// `00000003-0000001B-1`: hex groups and dashes, nothing that could end the quoted literal.
+    static func isSnapshotID(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || $0 == 0x2D }
     }
 }
