@@ -24,7 +24,7 @@ extension RegistryState {
         let snapshot = Snapshot(
             parties: parties.all, apiKeys: apiKeys.all, datasets: datasets.all, registrations: registrations.all,
             objections: objections.all, certificates: certificates.all, settings: settings, derivations: derivations.all,
-            flagCascades: flagCascades.all, policies: policies.values.sorted { $0.dataset < $1.dataset },
+            flagCascades: flagCascades.all, policies: policies.all,
             accessRequests: accessRequests.all, grants: grants.all, auditHead: auditHead)
         return Array(SHA256.hash(data: Array(CanonicalJSON.encode(snapshot).utf8))).hexString
     }

@@ -67,12 +67,7 @@ public struct RegistryState: Sendable {
     public internal(set) var accessRequests = DenseTable<AccessRequest>()
     public internal(set) var grants = DenseTable<Grant>()
     /// Each dataset's policy as set, and compiled for evaluation (R20).
-    var policies: [DatasetID: PolicyRecord] = [:]
-    var compiledPolicies: [DatasetID: CompiledPolicy] = [:]
-    /// Rule lists seen so far, each with its compiled form: holders reuse policies, and datasets with the
-    /// same rules share one copy of them (a national registry holds hundreds of thousands of policies
-    /// made from far fewer templates).
-    var policyTemplates: [[PolicyRule]: PolicyTemplate] = [:]
+    var policies = PolicyTable()
 
     // Indexes, derived from the tables on apply.
     var partyByCreditCode: [String: PartyID] = [:]
@@ -197,13 +192,9 @@ public struct RegistryState: Sendable {
 
     /// Stores and compiles a policy; returns its dataset's own restrictions with the policy's part (R21).
     private mutating func storePolicy(_ record: PolicyRecord, template known: PolicyTemplate? = nil) -> Restrictions {
-        let template = known ?? policyTemplate(for: record.policy.rules)
-        var stored = record
-        stored.policy.rules = template.rules
-        policies[record.dataset] = stored
-        let compiled = template.compiled
-        compiledPolicies[record.dataset] = compiled
-        let contribution = compiled.restrictionContribution()
+        let template = known ?? policies.template(for: record.policy.rules)
+        policies.set(record, template: template)
+        let contribution = template.compiled.restrictionContribution()
         var restrictions = lineage.ownRestrictions(of: Int32(record.dataset.rawValue))
         restrictions.prohibitions = contribution.prohibitedPurposes
         restrictions.permittedPurposes = contribution.permittedPurposes
@@ -214,10 +205,7 @@ public struct RegistryState: Sendable {
     /// The shared copy of `rules` with its compiled form, made the first time these rules are seen.
     /// Precondition: the rules are valid (they passed ``Policy/validate()`` when they were set).
     public mutating func policyTemplate(for rules: [PolicyRule]) -> PolicyTemplate {
-        if let existing = policyTemplates[rules] { return existing }
-        let template = PolicyTemplate(rules: rules, compiled: CompiledPolicy(Policy(dataset: DatasetID(rawValue: 0), rules: rules)))
-        policyTemplates[rules] = template
-        return template
+        policies.template(for: rules)
     }
 
     /// One policy of a rebuild, before ``finishLoadingDerivations()``: its restrictions reach the
@@ -263,6 +251,8 @@ public struct RegistryState: Sendable {
     public func grant(_ id: GrantID) -> Grant? { grants[id.rawValue] }
     public func grant(number: String) -> Grant? { grantByNumber[number].flatMap { grants[$0.rawValue] } }
     public func policy(of dataset: DatasetID) -> PolicyRecord? { policies[dataset] }
+    /// The number of datasets with a policy.
+    public var policyCount: Int { policies.count }
 
     /// Grants on `dataset` (any state), oldest first.
     public func grants(on dataset: DatasetID) -> [Grant] {
@@ -318,10 +308,4 @@ public struct CrossBorderCount: Sendable, Equatable {
         individuals += count
         if sensitive { sensitiveIndividuals += count }
     }
-}
-
-/// A policy's rules held once for every dataset that uses them, with their compiled form.
-public struct PolicyTemplate: Sendable {
-    public let rules: [PolicyRule]
-    public let compiled: CompiledPolicy
 }

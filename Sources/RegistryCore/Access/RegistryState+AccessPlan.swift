@@ -128,12 +128,12 @@ extension RegistryState {
         // R20: the holder's own policy, over the whole validity window. Departments asking for government
         // data are governed by the sharing catalog instead (R17: no conditions beyond the catalog entry).
         if !governmentSharing {
-            if let compiled = compiledPolicies[dataset.id], let record = policies[dataset.id] {
+            if let template = policies.template(of: dataset.id) {
                 for at in [request.validFrom, Timestamp(rawValue: request.validUntil.rawValue - 1)] {
-                    let verdict = compiled.evaluate(PolicyRequest(
+                    let verdict = template.compiled.evaluate(PolicyRequest(
                         assignee: requester.id, assigneeKind: requester.kind, action: request.action, purposeBit: purposeBit, regionBit: regionBit,
                         at: at, tokens: request.tokens, effectiveGrade: effective.grade))
-                    if let refusal = refusal(for: verdict, record: record, at: at, window: request) {
+                    if let refusal = refusal(for: verdict, rules: template.rules, dataset: dataset.id, at: at, window: request) {
                         refusals.append(refusal)
                         break
                     }
@@ -152,17 +152,17 @@ extension RegistryState {
             case .notShared: return .refuse([Refusal("R17", "not shared")])  // refused above; kept for exhaustiveness
             }
         }
-        return policies[dataset.id]?.approval == .holder ? .awaitHolder(replyWithinWorkingDays: nil) : .approve
+        return policies.approval(of: dataset.id) == .holder ? .awaitHolder(replyWithinWorkingDays: nil) : .approve
     }
 
-    private func refusal(for verdict: PolicyVerdict, record: PolicyRecord, at: Timestamp, window: AccessRequest) -> Refusal? {
+    private func refusal(for verdict: PolicyVerdict, rules: [PolicyRule], dataset: DatasetID, at: Timestamp, window: AccessRequest) -> Refusal? {
         switch verdict {
         case .allow: return nil
         case .deny(let index):
-            return Refusal("R20", "prohibited by rule \(record.policy.rules[index].id) of dataset \(record.dataset.rawValue)'s policy")
+            return Refusal("R20", "prohibited by rule \(rules[index].id) of dataset \(dataset.rawValue)'s policy")
         case .notPermitted:
             let when = at == window.validFrom ? "from \(window.validFrom)" : "until \(window.validUntil)"
-            return Refusal("R20", "no rule of dataset \(record.dataset.rawValue)'s policy permits \(window.action.rawValue) for \(window.purpose) by this party \(when): what is not permitted is prohibited")
+            return Refusal("R20", "no rule of dataset \(dataset.rawValue)'s policy permits \(window.action.rawValue) for \(window.purpose) by this party \(when): what is not permitted is prohibited")
         }
     }
 

@@ -63,12 +63,12 @@ extension RegistryState {
         guard let grant = inForce else {
             // Without a grant, say so — unless the policy itself rules the use out, which is the more
             // useful answer: no grant could ever allow it (R20).
-            if !governmentSharing, let compiled = compiledPolicies[dataset.id], let record = policies[dataset.id] {
-                switch compiled.evaluate(policyRequest) {
+            if !governmentSharing, let template = policies.template(of: dataset.id) {
+                switch template.compiled.evaluate(policyRequest) {
                 case .deny(let index):
                     return Decision(
-                        allow: false, rule: "R20", policyRule: record.policy.rules[index].id, decidedBy: dataset.id,
-                        reason: "prohibited by rule \(record.policy.rules[index].id)")
+                        allow: false, rule: "R20", policyRule: template.rules[index].id, decidedBy: dataset.id,
+                        reason: "prohibited by rule \(template.rules[index].id)")
                 case .notPermitted:
                     return Decision(
                         allow: false, rule: "R20", decidedBy: dataset.id,
@@ -83,18 +83,18 @@ extension RegistryState {
             return Decision(allow: true, rule: "R18", decidedBy: dataset.id, grant: grant.id, reason: "shared government data under grant \(grant.number)")
         }
         // R20: the holder's policy, now, for these tokens.
-        guard let compiled = compiledPolicies[dataset.id], let record = policies[dataset.id] else {
+        guard let template = policies.template(of: dataset.id) else {
             return Decision(allow: false, rule: "R20", decidedBy: dataset.id, grant: grant.id, reason: "dataset \(dataset.id.rawValue) has no policy")
         }
-        switch compiled.evaluate(policyRequest) {
+        switch template.compiled.evaluate(policyRequest) {
         case .allow(let index):
             return Decision(
-                allow: true, rule: "R20", policyRule: record.policy.rules[index].id, decidedBy: dataset.id, grant: grant.id,
+                allow: true, rule: "R20", policyRule: template.rules[index].id, decidedBy: dataset.id, grant: grant.id,
                 reason: "permitted under grant")
         case .deny(let index):
             return Decision(
-                allow: false, rule: "R20", policyRule: record.policy.rules[index].id, decidedBy: dataset.id, grant: grant.id,
-                reason: "prohibited by rule \(record.policy.rules[index].id)")
+                allow: false, rule: "R20", policyRule: template.rules[index].id, decidedBy: dataset.id, grant: grant.id,
+                reason: "prohibited by rule \(template.rules[index].id)")
         case .notPermitted:
             return Decision(
                 allow: false, rule: "R20", decidedBy: dataset.id, grant: grant.id,
