@@ -222,6 +222,32 @@ public struct RegistryState: Sendable {
         lineage.compact()
     }
 
+    /// Takes over `other`'s registrations, objections, certificates, access requests and grants with
+    /// their indexes, whole (a rebuild reads them on a second connection into a state of their own).
+    /// Precondition: this state has none of them yet.
+    public mutating func adoptRecords(of other: RegistryState) {
+        precondition(registrations.count == 0 && certificates.count == 0 && grants.count == 0 && accessRequests.count == 0,
+            "records are adopted into a state that has none")
+        registrations = other.registrations
+        objections = other.objections
+        certificates = other.certificates
+        accessRequests = other.accessRequests
+        grants = other.grants
+        registrationByNumber = other.registrationByNumber
+        certificateByNumber = other.certificateByNumber
+        registrationsByDataset = other.registrationsByDataset
+        certificatesByDataset = other.certificatesByDataset
+        objectionsByRegistration = other.objectionsByRegistration
+        inNotice = other.inNotice
+        accessRequestByNumber = other.accessRequestByNumber
+        grantByNumber = other.grantByNumber
+        grantsByHolding = other.grantsByHolding
+        grantsByDataset = other.grantsByDataset
+        awaitingReply = other.awaitingReply
+        openGrants = other.openGrants
+        crossBorderIndividuals = other.crossBorderIndividuals
+    }
+
     /// Sets the chain head after a rebuild from the database.
     public mutating func restoreAuditHead(_ head: AuditHead) {
         auditHead = head

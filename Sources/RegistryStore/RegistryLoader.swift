@@ -17,7 +17,7 @@ public enum RegistryLoader {
         guard database.pool.configuration.maxConnections >= 2 else {
             return try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
                 var state = try loadMain(on: connection, phase: phase)
-                try loadSide(on: connection, phase: phase).apply(to: &state)
+                state.adoptRecords(of: try loadSide(on: connection, phase: phase))
                 return state
             }
         }
@@ -53,7 +53,7 @@ public enum RegistryLoader {
             guard handoff.waitForImport() else { throw SnapshotHandoff.Failure.notImported }
             return state
         }
-        try await side.apply(to: &state)
+        state.adoptRecords(of: try await side)
         return state
     }
 
@@ -67,10 +67,7 @@ public enum RegistryLoader {
         defer { done("audit head") }
         var state = RegistryState()
         // Settings first: the calendar dates what follows (R16 counts by calendar year).
-        let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
-        if settings.count == 1 {
-            state.apply(.settings(try jsonValue(RegistrySettings.self, settings[0], 0)))
-        }
+        try loadSettings(on: connection, into: &state)
         for row in try connection.query("SELECT id, name, kind, region, jurisdiction, credit_code, created_at FROM party ORDER BY id").map({ $0 }) {
             state.apply(.party(Party(
                 id: PartyID(rawValue: try row.decode(Int64.self, column: 0)), name: try row.decode(String.self, column: 1),
@@ -160,39 +157,33 @@ public enum RegistryLoader {
         return state
     }
 
-    /// The tables a rebuild can read on a second connection while the first reads the rest: decoded
-    /// into records here, applied to the core afterwards.
-    struct SideTables: Sendable {
-        var registrations: [Registration] = []
-        var objections: [Objection] = []
-        var certificates: [Certificate] = []
-        var accessRequests: [AccessRequest] = []
-        var grants: [Grant] = []
-
-        func apply(to state: inout RegistryState) {
-            for registration in registrations { state.apply(.registration(registration)) }
-            for objection in objections { state.apply(.objection(objection)) }
-            for certificate in certificates { state.apply(.certificate(certificate)) }
-            for request in accessRequests { state.apply(.accessRequest(request)) }
-            for grant in grants { state.apply(.grant(grant)) }
+    /// The tables a rebuild reads on a second connection while the first reads the rest: registrations,
+    /// objections, certificates, access requests and grants, applied to a state of their own (with the
+    /// settings, which date grants) that the first connection's state then adopts whole — so that the
+    /// records are never held twice.
+    static func loadSettings(on connection: PostgresConnection, into state: inout RegistryState) throws {
+        let settings = try connection.query("SELECT settings FROM registry_settings WHERE id = 1")
+        if settings.count == 1 {
+            state.apply(.settings(try jsonValue(RegistrySettings.self, settings[0], 0)))
         }
     }
 
-    static func loadSide(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)?) throws -> SideTables {
+    static func loadSide(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)?) throws -> RegistryState {
         var mark = ContinuousClock.now
         func done(_ name: String) {
             let now = ContinuousClock.now
             phase?(name, now - mark)
             mark = now
         }
-        var side = SideTables()
+        var side = RegistryState()
+        try loadSettings(on: connection, into: &side)
         try paged(connection, """
             SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
                    applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
                    notice_ends_on, pending_objections, refusals, certificate_id, submitted_at, updated_at
             FROM registration
             """) { row in
-            side.registrations.append(Registration(
+            side.apply(.registration(Registration(
                 id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), applicant: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
                 right: try enumValue(RightKind.self, row, 4), kind: try enumValue(RegistrationKind.self, row, 5),
@@ -205,20 +196,20 @@ public enum RegistryLoader {
                 noticeEndsOn: try optionalDate(row, 16), pendingObjections: try row.decode(Int.self, column: 17),
                 refusals: try refusalsValue(row, 18),
                 certificate: try row.decode(Int64?.self, column: 19).map(CertificateID.init(rawValue:)),
-                submittedAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21)))
+                submittedAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
         }
         done("registrations")
         for row in try connection.query("""
             SELECT id, registration_id, objector_id, grounds, lodged_at, ruling, ruled_by, ruling_reason, ruled_at
             FROM objection ORDER BY id
             """).map({ $0 }) {
-            side.objections.append(Objection(
+            side.apply(.objection(Objection(
                 id: ObjectionID(rawValue: try row.decode(Int64.self, column: 0)),
                 registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 1)),
                 objector: PartyID(rawValue: try row.decode(Int64.self, column: 2)), grounds: try row.decode(String.self, column: 3),
                 lodgedAt: try timestamp(row, 4), ruling: try optionalEnumValue(ObjectionRuling.self, row, 5),
                 ruledBy: try row.decode(Int64?.self, column: 6).map(PartyID.init(rawValue:)),
-                rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8)))
+                rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8))))
         }
         done("objections")
         try paged(connection, """
@@ -226,7 +217,7 @@ public enum RegistryLoader {
                    state, superseded_by, state_changed_at
             FROM certificate
             """) { row in
-            side.certificates.append(Certificate(
+            side.apply(.certificate(Certificate(
                 id: CertificateID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 registration: RegistrationID(rawValue: try row.decode(Int64.self, column: 2)),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), fingerprint: try row.decode(String.self, column: 4),
@@ -234,7 +225,7 @@ public enum RegistryLoader {
                 sourceType: try optionalEnumValue(SourceType.self, row, 7), issuedOn: try date(row, 8), expiresOn: try date(row, 9),
                 state: try enumValue(CertificateState.self, row, 10),
                 supersededBy: try row.decode(Int64?.self, column: 11).map(CertificateID.init(rawValue:)),
-                stateChangedAt: try timestamp(row, 12)))
+                stateChangedAt: try timestamp(row, 12))))
         }
         done("certificates")
         try paged(connection, """
@@ -242,7 +233,7 @@ public enum RegistryLoader {
                    refusals, reply_due_on, reply, replied_by, replied_at, grant_id, created_at, updated_at
             FROM access_request
             """) { row in
-            side.accessRequests.append(AccessRequest(
+            side.apply(.accessRequest(AccessRequest(
                 id: AccessRequestID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), requester: PartyID(rawValue: try row.decode(Int64.self, column: 3)),
                 purpose: try row.decode(String.self, column: 4), action: try enumValue(PolicyAction.self, row, 5),
@@ -252,7 +243,7 @@ public enum RegistryLoader {
                 refusals: try refusalsValue(row, 13), replyDueOn: try optionalDate(row, 14), reply: try row.decode(String?.self, column: 15),
                 repliedBy: try row.decode(Int64?.self, column: 16).map(PartyID.init(rawValue:)), repliedAt: try optionalTimestamp(row, 17),
                 grant: try row.decode(Int64?.self, column: 18).map(GrantID.init(rawValue:)),
-                createdAt: try timestamp(row, 19), updatedAt: try timestamp(row, 20)))
+                createdAt: try timestamp(row, 19), updatedAt: try timestamp(row, 20))))
         }
         done("access requests")
         try paged(connection, """
@@ -261,7 +252,7 @@ public enum RegistryLoader {
                    state_reason, created_at, updated_at
             FROM "grant"
             """) { row in
-            side.grants.append(Grant(
+            side.apply(.grant(Grant(
                 id: GrantID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
                 request: AccessRequestID(rawValue: try row.decode(Int64.self, column: 2)),
                 dataset: DatasetID(rawValue: try row.decode(Int64.self, column: 3)), assignee: PartyID(rawValue: try row.decode(Int64.self, column: 4)),
@@ -272,7 +263,7 @@ public enum RegistryLoader {
                 retentionDays: try row.decode(Int32?.self, column: 14).map(Int.init), crossBorder: try row.decode(Bool.self, column: 15),
                 individualsCovered: try row.decode(Int64.self, column: 16), sensitive: try row.decode(Bool.self, column: 17),
                 state: try enumValue(AccessState.self, row, 18), stateReason: try row.decode(String?.self, column: 19),
-                createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21)))
+                createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
         }
         done("grants")
         return side
