@@ -194,8 +194,13 @@ public struct RegistryState: Sendable {
     private mutating func storePolicy(_ record: PolicyRecord, template known: PolicyTemplate? = nil) -> Restrictions {
         let template = known ?? policies.template(for: record.policy.rules)
         policies.set(record, template: template)
+        return restrictions(of: record.dataset, with: template)
+    }
+
+    /// `dataset`'s own restrictions with the part its policy contributes (R21).
+    private func restrictions(of dataset: DatasetID, with template: PolicyTemplate) -> Restrictions {
         let contribution = template.compiled.restrictionContribution()
-        var restrictions = lineage.ownRestrictions(of: Int32(record.dataset.rawValue))
+        var restrictions = lineage.ownRestrictions(of: Int32(dataset.rawValue))
         restrictions.prohibitions = contribution.prohibitedPurposes
         restrictions.permittedPurposes = contribution.permittedPurposes
         restrictions.permittedRegions = contribution.permittedRegions
@@ -226,7 +231,7 @@ public struct RegistryState: Sendable {
     /// their indexes, whole (a rebuild reads them on a second connection into a state of their own).
     /// Precondition: this state has none of them yet.
     public mutating func adoptRecords(of other: RegistryState) {
-        precondition(registrations.count == 0 && certificates.count == 0 && grants.count == 0 && accessRequests.count == 0,
+        precondition(registrations.count == 0 && certificates.count == 0 && grants.count == 0 && accessRequests.count == 0 && policies.count == 0,
             "records are adopted into a state that has none")
         registrations = other.registrations
         objections = other.objections
@@ -246,6 +251,17 @@ public struct RegistryState: Sendable {
         awaitingReply = other.awaitingReply
         openGrants = other.openGrants
         crossBorderIndividuals = other.crossBorderIndividuals
+        // Policies stored on the other state reach the lineage here: each dataset's own restrictions,
+        // before the one topological pass of the rebuild.
+        policies = other.policies
+        policies.forEach { dataset, template in
+            lineage.setOwnRestrictionsForRebuild(restrictions(of: dataset, with: template), of: Int32(dataset.rawValue))
+        }
+    }
+
+    /// A policy of a rebuild, stored without touching the lineage: ``adoptRecords(of:)`` passes it on.
+    public mutating func storeLoadedPolicy(_ record: PolicyRecord, template: PolicyTemplate) {
+        policies.set(record, template: template)
     }
 
     /// Sets the chain head after a rebuild from the database.

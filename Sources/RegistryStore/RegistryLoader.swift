@@ -16,9 +16,7 @@ public enum RegistryLoader {
     ) async throws -> RegistryState {
         guard database.pool.configuration.maxConnections >= 2 else {
             return try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
-                var state = try loadMain(on: connection, phase: phase)
-                state.adoptRecords(of: try loadSide(on: connection, phase: phase))
-                return state
+                try loadMain(on: connection, phase: phase) { try loadSide(on: connection, phase: phase) }
             }
         }
         let handoff = SnapshotHandoff()
@@ -32,14 +30,15 @@ public enum RegistryLoader {
                 handoff.markImported(true)
                 let tables = try loadSide(on: connection, phase: phase)
                 try connection.execute("COMMIT")
-                return tables
+                handoff.deliver(.success(tables))
             } catch {
                 handoff.markImported(false)
+                handoff.deliver(.failure(error))
                 _ = try? connection.execute("ROLLBACK")
                 throw error
             }
         }
-        var state = try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
+        let state = try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
             do {
                 let snapshot = try connection.query("SELECT pg_export_snapshot()")[0].decode(String.self, column: 0)
                 guard SnapshotHandoff.isSnapshotID(snapshot) else { throw SnapshotHandoff.Failure.noSnapshot }
@@ -48,16 +47,22 @@ public enum RegistryLoader {
                 handoff.publish(nil)
                 throw error
             }
-            let state = try loadMain(on: connection, phase: phase)
-            // The exporting transaction must outlive the import.
-            guard handoff.waitForImport() else { throw SnapshotHandoff.Failure.notImported }
-            return state
+            return try loadMain(on: connection, phase: phase) {
+                // The exporting transaction must outlive the import; the side's state comes when it is done.
+                guard handoff.waitForImport() else { throw SnapshotHandoff.Failure.notImported }
+                return try handoff.waitForSide()
+            }
         }
-        state.adoptRecords(of: try await side)
+        try await side
         return state
     }
 
-    static func loadMain(on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)? = nil) throws -> RegistryState {
+    /// Everything but the side's tables; `side` gives the side's state (waiting for the second connection,
+    /// or reading it on this one), adopted before the lineage pass so that the policies it holds restrict
+    /// the lineage in that one pass.
+    static func loadMain(
+        on connection: PostgresConnection, phase: (@Sendable (String, Duration) -> Void)?, side: () throws -> RegistryState
+    ) throws -> RegistryState {
         var mark = ContinuousClock.now
         func done(_ name: String) {
             let now = ContinuousClock.now
@@ -107,31 +112,6 @@ public enum RegistryLoader {
         }
         done("datasets")
         // Policies before the lineage pass, which computes what they restrict for every descendant at once.
-        // Many datasets share a policy's rules: each distinct text is decoded and compiled once.
-        var templates: [String: PolicyTemplate] = [:]
-        try paged(connection, """
-            SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
-            FROM dataset_policy
-            """, key: "dataset_id") { row in
-            let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
-            let text = try row.decode(PostgresJSONB.self, column: 2).text
-            let template: PolicyTemplate
-            if let known = templates[text] {
-                template = known
-            } else {
-                let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
-                template = state.policyTemplate(for: rules)
-                templates[text] = template
-            }
-            state.applyLoadedPolicy(
-                PolicyRecord(
-                    dataset: dataset, version: Int(try row.decode(Int32.self, column: 1)), policy: Policy(dataset: dataset, rules: template.rules),
-                    approval: try enumValue(ApprovalMode.self, row, 3), pricePerMillionTokens: try row.decode(Int64.self, column: 4),
-                    dailyTokenCap: try row.decode(Int64?.self, column: 5), updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)),
-                    updatedAt: try timestamp(row, 7)),
-                template: template)
-        }
-        done("policies")
         try paged(connection, "SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation") { row in
             state.appendLoadedDerivation(Derivation(
                 id: try row.decode(Int64.self, column: 0), source: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
@@ -140,6 +120,8 @@ public enum RegistryLoader {
                 approvedBy: try row.decode(Int64?.self, column: 5).map(PartyID.init(rawValue:)), recordedAt: try timestamp(row, 6)))
         }
         done("derivations")
+        state.adoptRecords(of: try side())
+        done("waiting for the second connection")
         state.finishLoadingDerivations()
         done("lineage pass")
         for row in try connection.query("SELECT id, dataset_id, reason, descendants, by_party, at FROM flag_cascade ORDER BY id").map({ $0 }) {
@@ -266,6 +248,31 @@ public enum RegistryLoader {
                 createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
         }
         done("grants")
+        // Many datasets share a policy's rules: each distinct text is decoded and compiled once.
+        var templates: [String: PolicyTemplate] = [:]
+        try paged(connection, """
+            SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
+            FROM dataset_policy
+            """, key: "dataset_id") { row in
+            let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
+            let text = try row.decode(PostgresJSONB.self, column: 2).text
+            let template: PolicyTemplate
+            if let known = templates[text] {
+                template = known
+            } else {
+                let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
+                template = side.policyTemplate(for: rules)
+                templates[text] = template
+            }
+            side.storeLoadedPolicy(
+                PolicyRecord(
+                    dataset: dataset, version: Int(try row.decode(Int32.self, column: 1)), policy: Policy(dataset: dataset, rules: template.rules),
+                    approval: try enumValue(ApprovalMode.self, row, 3), pricePerMillionTokens: try row.decode(Int64.self, column: 4),
+                    dailyTokenCap: try row.decode(Int64?.self, column: 5), updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)),
+                    updatedAt: try timestamp(row, 7)),
+                template: template)
+        }
+        done("policies")
         return side
     }
 
@@ -343,7 +350,7 @@ final class SnapshotHandoff: Sendable {
         var description: String {
             switch self {
             case .noSnapshot: "the rebuild's snapshot could not be exported"
-            case .notImported: "the rebuild's second connection could not import the snapshot"
+            case .notImported: "the rebuild's second connection could not import the snapshot or did not finish"
             }
         }
     }
@@ -372,6 +379,23 @@ final class SnapshotHandoff: Sendable {
             return true
         }
         if first { importDone.signal() }
+    }
+
+    private let side = Mutex<Result<RegistryState, any Error>?>(nil)
+    private let sideDone = DispatchSemaphore(value: 0)
+    /// How long the first connection waits for the second's tables (a million-dataset registry reads in seconds).
+    static let sideTimeout: DispatchTimeInterval = .seconds(600)
+
+    func deliver(_ result: Result<RegistryState, any Error>) {
+        side.withLock { $0 = result }
+        sideDone.signal()
+    }
+
+    func waitForSide() throws -> RegistryState {
+        guard sideDone.wait(timeout: .now() + Self.sideTimeout) == .success, let result = side.withLock({ $0 }) else {
+            throw Failure.notImported
+        }
+        return try result.get()
     }
 
     func waitForImport() -> Bool {

@@ -53,6 +53,11 @@ struct PolicyTable: Sendable {
 
     func approval(of dataset: DatasetID) -> ApprovalMode? { rows[dataset]?.approval }
 
+    /// Calls `body` with each dataset that has a policy and the policy's template.
+    func forEach(_ body: (DatasetID, PolicyTemplate) -> Void) {
+        for (dataset, row) in rows { body(dataset, templates[Int(row.template)]) }
+    }
+
     /// Every record, by dataset.
     var all: [PolicyRecord] { rows.keys.sorted().compactMap { self[$0] } }
 }
