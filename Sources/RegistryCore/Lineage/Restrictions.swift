@@ -79,8 +79,6 @@ public struct Vocabulary: Sendable, Equatable, Codable {
 
 /// The restrictions of one dataset, its own or in effect (R12, R21, R25).
 public struct Restrictions: Hashable, Sendable, Codable {
-    public var grade: Grade
-    public var personalInformation: PersonalInformationLevel
     /// United along the lineage.
     public var prohibitions: NameSet
     /// Intersected along the lineage; `.all` is unrestricted.
@@ -89,6 +87,9 @@ public struct Restrictions: Hashable, Sendable, Codable {
     public var permittedRegions: NameSet
     /// R25: this dataset, or one it derives from, was revoked or marked unlawful.
     public var flagged: Bool
+    // The one-byte fields last: 32 bytes a value rather than 40, twice per dataset.
+    public var grade: Grade
+    public var personalInformation: PersonalInformationLevel
 
     public init(
         grade: Grade = .general, personalInformation: PersonalInformationLevel = .none, prohibitions: NameSet = .none,
