@@ -64,11 +64,13 @@ import Testing
 
         mutating func request(
             _ dataset: Dataset, by requester: Party? = nil, purpose: String = "model_training", tokens: Int64 = 1_000_000,
-            region: String? = nil, duty: String? = nil, records: AccessRecords = AccessRecords(), days: Int64 = 30
+            region: String? = nil, duty: String? = nil, records: AccessRecords = AccessRecords(), days: Int64 = 30, startingIn: Int64 = 0
         ) throws -> (AccessRequest, Grant?) {
             let entries = try world.run(
                 .requestAccess(NewAccessRequest(
-                    dataset: dataset.id, purpose: purpose, tokens: tokens, validUntil: world.now.adding(seconds: days * AccessTests.day),
+                    dataset: dataset.id, purpose: purpose, tokens: tokens,
+                    validFrom: startingIn > 0 ? world.now.adding(seconds: startingIn * AccessTests.day) : nil,
+                    validUntil: world.now.adding(seconds: days * AccessTests.day),
                     useRegion: region, duty: duty, records: records)),
                 by: requester ?? lab)
             guard case .accessRequest(let request) = entries[0].record else { fatalError("request expected") }
@@ -400,6 +402,22 @@ import Testing
         #expect(throws: RegistryError.self) {  // terminal
             try market.world.run(.changeGrant(number: grant.number, change: .resume, reason: nil), by: market.holder)
         }
+    }
+
+    @Test func R23_aGrantWhoseWindowIsAheadIsAgreedAndComesIntoForceWithItsWindow() throws {
+        var market = try Market()
+        let dataset = try market.dataset()
+        try market.permit(dataset)
+        let (_, made) = try market.request(dataset, days: 30, startingIn: 2)
+        let grant = try #require(made)
+        #expect(grant.state == .agreed)
+        #expect(market.decide(dataset).rule == "R23")
+        market.world.advance(days: 3)
+        // In force as soon as its window begins, before the clock records it…
+        #expect(market.decide(dataset).allow)
+        // …which it does on its next tick.
+        #expect(try market.world.run(.tick, by: nil).map(\.kind) == ["grant.active"])
+        #expect(market.world.state.grant(grant.id)?.state == .active)
     }
 
     @Test func R25_flaggingASourceSuspendsGrantsOnItAndEveryDescendant() throws {

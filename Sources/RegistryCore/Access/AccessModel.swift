@@ -206,9 +206,10 @@ public struct Grant: Sendable, Equatable, Codable {
         self.updatedAt = updatedAt
     }
 
-    /// In force at `now`: active and inside its validity window.
+    /// In force at `now`: inside its validity window and neither suspended nor ended. An agreed grant
+    /// whose window has begun is in force before the clock records it as active.
     public func isInForce(at now: Timestamp) -> Bool {
-        state == .active && validFrom <= now && now < validUntil
+        (state == .active || state == .agreed) && validFrom <= now && now < validUntil
     }
 }
 
