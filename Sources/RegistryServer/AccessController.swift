@@ -307,10 +307,22 @@ struct AccessController: Sendable {
         guard let tokensText = query["tokens"], let tokens = Int64(String(tokensText)), tokens >= 0, tokens <= Limits.maxTokens else {
             throw Problem.badRequest("tokens is required: 0 to \(Limits.maxTokens)", errors: [.init(field: "tokens", reason: "required, 0 to \(Limits.maxTokens)")])
         }
-        let subject = try queryID(request, "party").map(PartyID.init(rawValue:)) ?? actor.id
+        // The query is parsed once (every `queryParameters` parses it again): this is the serving path.
+        var subject = actor.id
+        if let text = query["party"] {
+            guard let id = Int64(String(text)) else { throw Problem.badRequest("party must be an id", errors: [.init(field: "party", reason: "not a number")]) }
+            subject = PartyID(rawValue: id)
+        }
+        var action = PolicyAction.use
+        if let text = query["action"] {
+            guard let value = PolicyAction(rawValue: String(text)) else {
+                throw Problem.badRequest("action \(text) is not recognised", errors: [.init(field: "action", reason: "unknown value")])
+            }
+            action = value
+        }
         let decisionQuery = DecisionQuery(
-            party: subject, dataset: DatasetID(rawValue: dataset), purpose: String(purpose), tokens: tokens,
-            action: try queryEnum(request, "action", PolicyAction.self) ?? .use, region: query["region"].map(String.init))
+            party: subject, dataset: DatasetID(rawValue: dataset), purpose: String(purpose), tokens: tokens, action: action,
+            region: query["region"].map(String.init))
         let now = service.now()
         let (decision, grantNumber) = try service.registry.read { state throws -> (Decision, String?) in
             guard state.mayAskDecision(by: actor, about: subject, on: decisionQuery.dataset) else {
@@ -528,6 +540,12 @@ enum DecisionView {
     /// A JSON string literal: quotes, backslashes and control characters escaped.
     static func appendString(_ value: String, to text: inout String) {
         text += "\""
+        // Names, rule ids and reasons rarely need escaping: then the whole string is copied at once.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            text += value
+            text += "\""
+            return
+        }
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": text += "\\\""

@@ -41,7 +41,7 @@ public func buildRouter(
     router.add(middleware: RequestIdentityMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes))
     router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: BodyLimitMiddleware())
     router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
 

@@ -2,12 +2,15 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import Metrics
+import Synchronization
 import RegistryCore
 import RegistryStore
 
-/// Gives every request its id (the client's `X-Request-Id` when sane, else a new one), puts it in the
-/// logger's metadata and on the response, and sets the body limit of this deployment. Outermost, so
-/// that every answer, error or not, carries the id.
+/// Gives every request its id (the client's `X-Request-Id` when sane, else a new one), puts it on the
+/// response, and sets the body limit of this deployment. Outermost, so that every answer, error or not,
+/// carries the id. The log lines that concern a request (the access log, server errors) name the id
+/// themselves: setting logger metadata on every request costs more than some whole requests.
 struct RequestIdentityMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     static let header = HTTPField.Name("X-Request-Id")!
@@ -16,10 +19,8 @@ struct RequestIdentityMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
         let offered = request.headers[Self.header]
-        let id = offered.flatMap(Self.isAcceptable) == true ? offered! : UUID().uuidString.lowercased()
+        let id = offered.flatMap(Self.isAcceptable) == true ? offered! : RequestIDs.next()
         context.requestID = id
-        // Replaces Hummingbird's own id, so that a log line carries one id: the one the client sees.
-        context.logger[metadataKey: "hb.request.id"] = .string(id)
         context.maxRequestBodyBytes = maxRequestBodyBytes
         var response = try await next(request, context)
         response.headers[Self.header] = id
@@ -49,7 +50,8 @@ struct ProblemMiddleware: RouterMiddleware {
             let problem = Self.problem(for: error, context: context)
             if problem.statusCode >= 500 {
                 context.logger.error(
-                    "Request failed", metadata: ["error": "\(error)", "http.status": "\(problem.statusCode)"])
+                    "Request failed",
+                    metadata: ["error": "\(error)", "http.status": "\(problem.statusCode)", "request.id": .string(context.requestID)])
             }
             var response = try problem.response(from: request, context: context)
             if problem.statusCode == 503 { response.headers[.retryAfter] = "1" }
@@ -111,6 +113,8 @@ struct AccessLogMiddleware: RouterMiddleware {
         context.logger.info(
             "Request",
             metadata: [
+                "request.id": .string(context.requestID),
+                "party.id": context.party.map { .stringConvertible($0.id.rawValue) } ?? "none",
                 "http.method": .string(request.method.rawValue),
                 "http.path": .string(request.uri.path),
                 "http.status": .stringConvertible(response.status.code),
@@ -162,7 +166,6 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         var context = context
         context.party = party
-        context.logger[metadataKey: "party.id"] = .stringConvertible(party.id.rawValue)
         return try await next(request, context)
     }
 }
@@ -178,5 +181,86 @@ extension Request {
         } catch let error as DecodingError {
             throw RequestDecoding.problem(for: error)
         }
+    }
+}
+
+/// Request ids made without a system call: a random prefix per process and a counter.
+enum RequestIDs {
+    private static let prefix: String = {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }()
+    private static let counter = Atomic<UInt64>(0)
+
+    /// `3f9c0a…-1a2b`: unique within a process, and across processes with overwhelming likelihood.
+    static func next() -> String {
+        let number = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        return prefix + "-" + String(number, radix: 16)
+    }
+}
+
+/// Counts requests and times them per route, method and status, after the route has answered. Unlike
+/// a middleware that wraps the response body to time its writing, it leaves the body one buffer, which
+/// NIO writes with the head in one call.
+struct RequestMetricsMiddleware: RouterMiddleware {
+    typealias Context = AppRequestContext
+
+    private struct Key: Hashable {
+        var route: String
+        var method: HTTPRequest.Method
+        var status: Int
+    }
+
+    private struct Instruments: Sendable {
+        var requests: Counter
+        var errors: Counter
+        var duration: Timer
+    }
+
+    private final class Cache: Sendable {
+        let instruments = Mutex<[Key: Instruments]>([:])
+        let active = Meter(label: "http.server.active_requests")
+
+        func instruments(for key: Key) -> Instruments {
+            instruments.withLock { table in
+                if let known = table[key] { return known }
+                let dimensions = [
+                    ("http.route", key.route), ("http.request.method", key.method.rawValue), ("http.response.status_code", String(key.status)),
+                ]
+                let made = Instruments(
+                    requests: Counter(label: "hb.requests", dimensions: dimensions),
+                    errors: Counter(label: "hb.request.errors", dimensions: dimensions),
+                    duration: Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds))
+                table[key] = made
+                return made
+            }
+        }
+    }
+
+    private let cache = Cache()
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let started = ContinuousClock.now
+        cache.active.increment()
+        defer { cache.active.decrement() }
+        do {
+            let response = try await next(request, context)
+            record(route: context.endpointPath ?? "unknown", request.method, status: Int(response.status.code), since: started, failed: false)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            record(route: context.endpointPath ?? "not found", request.method, status: Int(status), since: started, failed: true)
+            throw error
+        }
+    }
+
+    private func record(route: String, _ method: HTTPRequest.Method, status: Int, since started: ContinuousClock.Instant, failed: Bool) {
+        let instruments = cache.instruments(for: Key(route: route, method: method, status: status))
+        instruments.requests.increment()
+        if failed { instruments.errors.increment() }
+        let elapsed = ContinuousClock.now - started
+        instruments.duration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
     }
 }
