@@ -36,13 +36,12 @@ public func buildRouter(
     metrics: PrometheusCollectorRegistry
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    // Order matters: the identity is set first so that every later layer (and every error) has it;
-    // the access log sits outside the problem mapping so that it sees every answer, errors included.
+    // Order matters: the identity is set first so that every later layer (and every error) has it, and
+    // it writes the access log after the problem mapping has turned every error into an answer; metrics
+    // sit inside, counting each route's answers. Few layers: each async middleware costs every request.
     router.add(middleware: RequestIdentityMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes))
-    router.add(middleware: AccessLogMiddleware())
     router.add(middleware: ProblemMiddleware())
     router.add(middleware: RequestMetricsMiddleware())
-    router.add(middleware: BodyLimitMiddleware())
     router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
 
     let registryController = RegistryController(service: registry)

@@ -110,15 +110,26 @@ public final class RegistryService: Sendable {
     public func authenticate(token: String) -> Party? {
         let parts = token.split(separator: "_", maxSplits: 2)
         guard parts.count == 3, parts[0] == "drk" else { return nil }
-        let presented = Array(Self.hash(String(parts[2])).utf8)
+        // The presented secret's digest as hex bytes, written into a fixed buffer: no strings per request.
+        var presented = [UInt8](repeating: 0, count: 64)
+        let digits = Array("0123456789abcdef".utf8)
+        var secret = String(parts[2])
+        secret.withUTF8 { utf8 in
+            for (index, byte) in SHA256.hash(data: utf8).enumerated() {
+                presented[index * 2] = digits[Int(byte >> 4)]
+                presented[index * 2 + 1] = digits[Int(byte & 0x0F)]
+            }
+        }
         return registry.read { state -> Party? in
             guard let key = state.apiKey(prefix: String(parts[1])), key.revokedAt == nil else { return nil }
             // Constant time over the hash, so response timing says nothing about how much matched.
-            let stored = Array(key.secretHash.utf8)
-            guard stored.count == presented.count else { return nil }
-            var difference: UInt8 = 0
-            for index in stored.indices { difference |= stored[index] ^ presented[index] }
-            return difference == 0 ? state.party(key.party) : nil
+            var stored = key.secretHash
+            return stored.withUTF8 { stored -> Party? in
+                guard stored.count == presented.count else { return nil }
+                var difference: UInt8 = 0
+                for index in 0..<stored.count { difference |= stored[index] ^ presented[index] }
+                return difference == 0 ? state.party(key.party) : nil
+            }
         }
     }
 
