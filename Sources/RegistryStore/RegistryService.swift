@@ -112,13 +112,9 @@ public final class RegistryService: Sendable {
         guard parts.count == 3, parts[0] == "drk" else { return nil }
         // The presented secret's digest as hex bytes, written into a fixed buffer: no strings per request.
         var presented = [UInt8](repeating: 0, count: 64)
-        let digits = Array("0123456789abcdef".utf8)
-        var secret = String(parts[2])
-        secret.withUTF8 { utf8 in
-            for (index, byte) in SHA256.hash(data: utf8).enumerated() {
-                presented[index * 2] = digits[Int(byte >> 4)]
-                presented[index * 2 + 1] = digits[Int(byte & 0x0F)]
-            }
+        for (index, byte) in SHA256.hash(data: Array(parts[2].utf8)).enumerated() {
+            presented[index * 2] = Self.hexDigits[Int(byte >> 4)]
+            presented[index * 2 + 1] = Self.hexDigits[Int(byte & 0x0F)]
         }
         return registry.read { state -> Party? in
             guard let key = state.apiKey(prefix: String(parts[1])), key.revokedAt == nil else { return nil }
@@ -132,6 +128,8 @@ public final class RegistryService: Sendable {
             }
         }
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     static func hash(_ secret: String) -> String {
         Array(SHA256.hash(data: Array(secret.utf8))).hexString
