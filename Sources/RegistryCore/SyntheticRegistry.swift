@@ -184,6 +184,8 @@ public struct SyntheticRegistry: Sendable {
             "product_development", "commercial_analytics",
         ]
         let year: Int64 = 366 * 86_400
+        var candidates: [(dataset: Dataset, purposes: [String], price: Int64, barred: PartyID?)] = []
+        var retention: [DatasetID: Int?] = [:]
         for dataset in datasets where dataset.grade != .core && random.chance(50) {
             let government = kinds[dataset.holder] == .department
             var rules: [PolicyRule] = []
@@ -217,13 +219,48 @@ public struct SyntheticRegistry: Sendable {
                 approval: random.chance(85) ? .automatic : .holder, pricePerMillionTokens: price,
                 dailyTokenCap: random.chance(30) ? Int64(random.pick([50_000_000, 500_000_000])) : nil, updatedBy: dataset.holder,
                 updatedAt: now.adding(seconds: -30 * 86_400)))
+            retention[dataset.id] = policies.last?.policy.retentionDays
 
             // A grant, as an approved request, for a fifth of the datasets with a policy (sensitive data
             // is left out: its grants would need consent and impact records this generator does not make).
-            guard dataset.personalInformation != .sensitive, random.chance(20) else { continue }
+            if dataset.personalInformation != .sensitive && random.chance(20) {
+                candidates.append((dataset, purposes, price, rules.first { $0.id == "barred-lab" }?.constraints.assigneeParties?.first))
+            }
+        }
+
+        // Grants only where the registry would have made them: for a purpose the dataset's sources do
+        // not rule out (R21), never on data that inherits the core grade (R13), never to a barred lab.
+        var lineage = LineageGraph()
+        lineage.ensureNode(Int32(datasets.count))
+        for dataset in datasets {
+            lineage.setOwnRestrictionsForRebuild(
+                Restrictions(grade: dataset.grade, personalInformation: dataset.personalInformation), of: Int32(dataset.id.rawValue))
+        }
+        for record in policies {
+            let contribution = record.policy.restrictionContribution()
+            var own = lineage.ownRestrictions(of: Int32(record.dataset.rawValue))
+            own.prohibitions = contribution.prohibitedPurposes
+            own.permittedPurposes = contribution.permittedPurposes
+            own.permittedRegions = contribution.permittedRegions
+            lineage.setOwnRestrictionsForRebuild(own, of: Int32(record.dataset.rawValue))
+        }
+        for derivation in derivations {
+            lineage.appendTrustedEdge(from: Int32(derivation.source.rawValue), to: Int32(derivation.target.rawValue), kind: derivation.kind)
+        }
+        var scratch = TraversalScratch()
+        lineage.recomputeAll(scratch: &scratch)
+        for (dataset, purposes, price, barred) in candidates {
+            let node = Int32(dataset.id.rawValue)
+            guard lineage.effectiveRestrictions(of: node).grade != .core else { continue }
+            let inherited = lineage.inheritedRestrictions(of: node)
+            let allowed = purposes.filter { purpose in
+                let bit = Purposes.vocabulary.existingBit(for: purpose) ?? PolicyRequest.unlisted
+                return !inherited.prohibitions.contains(bit: bit) && (inherited.permittedPurposes.isUnrestricted || inherited.permittedPurposes.contains(bit: bit))
+            }
+            guard !allowed.isEmpty else { continue }
             let assignee = random.chance(70) || enterprises.isEmpty ? random.pick(labs) : random.pick(enterprises)
-            guard assignee.id != dataset.holder else { continue }
-            let purpose = random.pick(purposes)
+            guard assignee.id != dataset.holder, assignee.id != barred else { continue }
+            let purpose = random.pick(allowed)
             let created = now.adding(seconds: -Int64(1 + random.below(60)) * 86_400)
             let requestID = AccessRequestID(rawValue: Int64(accessRequests.count + 1))
             let grantID = GrantID(rawValue: Int64(grants.count + 1))
@@ -239,7 +276,7 @@ public struct SyntheticRegistry: Sendable {
                 id: grantID, number: RegistryState.number("GR", calendar.date(at: created), grantID.rawValue), request: requestID,
                 dataset: dataset.id, assignee: assignee.id, grantor: dataset.holder, purpose: purpose, action: .use, tokenQuota: tokens,
                 validFrom: created, validUntil: until, useRegion: assignee.region, pricePerMillionTokens: price, free: false,
-                retentionDays: policies.last?.policy.retentionDays, crossBorder: false,
+                retentionDays: retention[dataset.id] ?? nil, crossBorder: false,
                 individualsCovered: dataset.personalInformation == .none ? 0 : dataset.individualsCovered, sensitive: false,
                 state: random.chance(95) ? .active : .suspended, stateReason: nil, createdAt: created, updatedAt: created))
         }

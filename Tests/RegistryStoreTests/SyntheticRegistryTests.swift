@@ -64,7 +64,7 @@ import Testing
         let eligible = registry.datasets.filter { $0.grade != .core }.count
         #expect(registry.policies.count > eligible * 4 / 10 && registry.policies.count < eligible * 6 / 10)
         #expect(registry.policies.allSatisfy { $0.policy.validate().isEmpty })
-        #expect(registry.grants.count > registry.policies.count / 10)
+        #expect(registry.grants.count > registry.policies.count / 25)
         let policies = Dictionary(uniqueKeysWithValues: registry.policies.map { ($0.dataset, $0.policy) })
         for grant in registry.grants {
             let permitted = policies[grant.dataset]?.rules.contains { $0.kind == .permission && $0.constraints.purposes?.contains(grant.purpose) == true }
@@ -82,6 +82,11 @@ import Testing
             differing += 1
         }
         #expect(differing == 0)
+        // Every active grant is one the registry would have made: its use is allowed now (R20–R24).
+        for grant in registry.grants where grant.state == .active {
+            let decision = cold.decide(DecisionQuery(party: grant.assignee, dataset: grant.dataset, purpose: grant.purpose, tokens: 1_000), at: now)
+            #expect(decision.allow, "grant \(grant.number): \(decision.reason)")
+        }
         // …and the lineage really carries them: some datasets inherit a prohibition they do not state themselves.
         let inherited = (1...Int32(registry.datasets.count)).filter { id in
             let own = cold.lineage.ownRestrictions(of: id).prohibitions.bits
