@@ -36,12 +36,9 @@ public func buildRouter(
     metrics: PrometheusCollectorRegistry
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    // Order matters: the identity is set first so that every later layer (and every error) has it, and
-    // it writes the access log after the problem mapping has turned every error into an answer; metrics
-    // sit inside, counting each route's answers. Few layers: each async middleware costs every request.
-    router.add(middleware: RequestIdentityMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes))
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: RequestMetricsMiddleware())
+    // One layer for what every request goes through (id, body limit, problems, metrics, access log):
+    // each async middleware costs every request, and the decision route sits in labs' serving paths.
+    router.add(middleware: RequestEnvelopeMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes))
     router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
 
     let registryController = RegistryController(service: registry)

@@ -7,14 +7,21 @@ import Synchronization
 import RegistryCore
 import RegistryStore
 
-/// Gives every request its id (the client's `X-Request-Id` when sane, else a new one), puts it on the
-/// response, and sets the body limit of this deployment. Outermost, so that every answer, error or not,
-/// carries the id. The log lines that concern a request (the access log, server errors) name the id
-/// themselves: setting logger metadata on every request costs more than some whole requests.
-struct RequestIdentityMiddleware: RouterMiddleware {
+/// Everything every request goes through, in one layer (each async middleware costs every request):
+/// its id (the client's `X-Request-Id` when sane, else a new one) on the response and in the log lines
+/// that concern it; the body limit (a body declared larger is refused before any of it is read; bodies
+/// without a declared length are cut off at the same limit when collected); every error turned into an
+/// RFC 9457 problem+json answer, the server's faults logged with the request id; the route's metrics;
+/// and the access log line.
+struct RequestEnvelopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     static let header = HTTPField.Name("X-Request-Id")!
     let maxRequestBodyBytes: Int
+    private let metrics = RequestMetrics()
+
+    init(maxRequestBodyBytes: Int) {
+        self.maxRequestBodyBytes = maxRequestBodyBytes
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -23,7 +30,27 @@ struct RequestIdentityMiddleware: RouterMiddleware {
         context.requestID = id
         context.maxRequestBodyBytes = maxRequestBodyBytes
         let started = ContinuousClock.now
-        var response = try await next(request, context)
+        metrics.active.increment()
+        defer { metrics.active.decrement() }
+        var response: Response
+        do {
+            if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxRequestBodyBytes {
+                throw Problem.payloadTooLarge(limit: maxRequestBodyBytes)
+            }
+            response = try await next(request, context)
+            metrics.record(route: context.endpointPath ?? "unknown", request.method, status: Int(response.status.code), since: started, failed: false)
+        } catch {
+            let problem = Self.problem(for: error, context: context)
+            metrics.record(route: context.endpointPath ?? "not found", request.method, status: problem.statusCode, since: started, failed: true)
+            if problem.statusCode >= 500 {
+                context.logger.error(
+                    "Request failed",
+                    metadata: ["error": "\(error)", "http.status": "\(problem.statusCode)", "request.id": .string(id)])
+            }
+            response = try problem.response(from: request, context: context)
+            if problem.statusCode == 503 { response.headers[.retryAfter] = "1" }
+            if problem.statusCode == 401 { response.headers[.wwwAuthenticate] = "Bearer" }
+        }
         response.headers[Self.header] = id
         AccessLog.record(request, response, context: context, since: started)
         return response
@@ -37,34 +64,6 @@ struct RequestIdentityMiddleware: RouterMiddleware {
                 (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
                     || byte == 0x2D || byte == 0x2E || byte == 0x5F
             }
-    }
-}
-
-/// Turns every error into an RFC 9457 problem+json response, and logs the ones that are the server's
-/// fault with the request id. It also refuses bodies declared larger than the limit (413).
-struct ProblemMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do {
-            // A body whose declared length exceeds the limit is refused before any of it is read; bodies
-            // without a declared length are cut off at the same limit when collected.
-            if let declared = request.headers[.contentLength].flatMap(Int.init), declared > context.maxRequestBodyBytes {
-                throw Problem.payloadTooLarge(limit: context.maxRequestBodyBytes)
-            }
-            return try await next(request, context)
-        } catch {
-            let problem = Self.problem(for: error, context: context)
-            if problem.statusCode >= 500 {
-                context.logger.error(
-                    "Request failed",
-                    metadata: ["error": "\(error)", "http.status": "\(problem.statusCode)", "request.id": .string(context.requestID)])
-            }
-            var response = try problem.response(from: request, context: context)
-            if problem.statusCode == 503 { response.headers[.retryAfter] = "1" }
-            if problem.statusCode == 401 { response.headers[.wwwAuthenticate] = "Bearer" }
-            return response
-        }
     }
 
     static func problem(for error: any Error, context: Context) -> Problem {
@@ -96,9 +95,8 @@ struct ProblemMiddleware: RouterMiddleware {
     }
 }
 
-/// One log line per request, after it is answered: request id, party, method, path, status, duration.
-/// Written by the identity middleware (one async frame fewer on every request); the problem middleware
-/// inside it has already turned every error into a response.
+/// One log line per request, after it is answered (errors included, as their problem answers): request
+/// id, method, path, status, duration.
 enum AccessLog {
     static func record(_ request: Request, _ response: Response, context: AppRequestContext, since started: ContinuousClock.Instant) {
         let elapsed = ContinuousClock.now - started
@@ -191,12 +189,10 @@ enum RequestIDs {
     }
 }
 
-/// Counts requests and times them per route, method and status, after the route has answered. Unlike
-/// a middleware that wraps the response body to time its writing, it leaves the body one buffer, which
-/// NIO writes with the head in one call.
-struct RequestMetricsMiddleware: RouterMiddleware {
-    typealias Context = AppRequestContext
-
+/// Counts requests and times them per route, method and status, after the route has answered — leaving
+/// the response body one buffer, which NIO writes with the head in one call (a middleware that wraps the
+/// body to time its writing makes every response two writes).
+final class RequestMetrics: Sendable {
     private struct Key: Hashable {
         var route: String
         var method: HTTPRequest.Method
@@ -209,45 +205,26 @@ struct RequestMetricsMiddleware: RouterMiddleware {
         var duration: Timer
     }
 
-    private final class Cache: Sendable {
-        let instruments = Mutex<[Key: Instruments]>([:])
-        let active = Meter(label: "http.server.active_requests")
+    private let instruments = Mutex<[Key: Instruments]>([:])
+    let active = Meter(label: "http.server.active_requests")
 
-        func instruments(for key: Key) -> Instruments {
-            instruments.withLock { table in
-                if let known = table[key] { return known }
-                let dimensions = [
-                    ("http.route", key.route), ("http.request.method", key.method.rawValue), ("http.response.status_code", String(key.status)),
-                ]
-                let made = Instruments(
-                    requests: Counter(label: "hb.requests", dimensions: dimensions),
-                    errors: Counter(label: "hb.request.errors", dimensions: dimensions),
-                    duration: Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds))
-                table[key] = made
-                return made
-            }
+    private func instruments(for key: Key) -> Instruments {
+        instruments.withLock { table in
+            if let known = table[key] { return known }
+            let dimensions = [
+                ("http.route", key.route), ("http.request.method", key.method.rawValue), ("http.response.status_code", String(key.status)),
+            ]
+            let made = Instruments(
+                requests: Counter(label: "hb.requests", dimensions: dimensions),
+                errors: Counter(label: "hb.request.errors", dimensions: dimensions),
+                duration: Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds))
+            table[key] = made
+            return made
         }
     }
 
-    private let cache = Cache()
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let started = ContinuousClock.now
-        cache.active.increment()
-        defer { cache.active.decrement() }
-        do {
-            let response = try await next(request, context)
-            record(route: context.endpointPath ?? "unknown", request.method, status: Int(response.status.code), since: started, failed: false)
-            return response
-        } catch {
-            let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            record(route: context.endpointPath ?? "not found", request.method, status: Int(status), since: started, failed: true)
-            throw error
-        }
-    }
-
-    private func record(route: String, _ method: HTTPRequest.Method, status: Int, since started: ContinuousClock.Instant, failed: Bool) {
-        let instruments = cache.instruments(for: Key(route: route, method: method, status: status))
+    func record(route: String, _ method: HTTPRequest.Method, status: Int, since started: ContinuousClock.Instant, failed: Bool) {
+        let instruments = instruments(for: Key(route: route, method: method, status: status))
         instruments.requests.increment()
         if failed { instruments.errors.increment() }
         let elapsed = ContinuousClock.now - started
