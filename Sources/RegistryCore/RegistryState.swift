@@ -191,8 +191,8 @@ public struct RegistryState: Sendable {
     }
 
     /// Stores and compiles a policy; returns its dataset's own restrictions with the policy's part (R21).
-    private mutating func storePolicy(_ record: PolicyRecord, template known: PolicyTemplate? = nil) -> Restrictions {
-        let template = known ?? policies.template(for: record.policy.rules)
+    private mutating func storePolicy(_ record: PolicyRecord) -> Restrictions {
+        let template = policies.template(for: record.policy.rules)
         policies.set(record, template: template)
         return restrictions(of: record.dataset, with: template)
     }
@@ -213,11 +213,10 @@ public struct RegistryState: Sendable {
         policies.template(for: rules)
     }
 
-    /// One policy of a rebuild, before ``finishLoadingDerivations()``: its restrictions reach the
-    /// descendants in that one topological pass rather than one propagation per policy. A rebuild that
-    /// has already met these rules passes their template and skips hashing them again.
-    public mutating func applyLoadedPolicy(_ record: PolicyRecord, template: PolicyTemplate? = nil) {
-        let restrictions = storePolicy(record, template: template)
+    /// One policy of a registry built in memory, before ``finishLoadingDerivations()``: its restrictions
+    /// reach the descendants in that one topological pass rather than one propagation per policy.
+    public mutating func applyLoadedPolicy(_ record: PolicyRecord) {
+        let restrictions = storePolicy(record)
         lineage.setOwnRestrictionsForRebuild(restrictions, of: Int32(record.dataset.rawValue))
     }
 
