@@ -51,6 +51,20 @@ public struct Limits: Sendable, Equatable {
     public static let maxDecisionsPerBatch = 1_000
     /// R19: working days a holder has to reply to a conditional sharing request.
     public static let sharingReplyWorkingDays = 5
+    /// Usage events in one request to the batched endpoint (R26).
+    public static let maxUsageEventsPerRequest = 4_096
+    /// Usage events in one group commit: requests are committed together up to this many events.
+    public static let maxUsageEventsPerCommit = 32_768
+    public static let maxTokensPerUsageEvent: Int64 = 1_000_000_000_000
+    public static let maxIdempotencyKeyBytes = 128
+    public static let maxUsageMetadataBytes = 2_048
+    /// How long an idempotency key is remembered at least; events older than this are refused (R26).
+    public static let usageKeyRetentionSeconds: Int64 = 86_400
+    /// How far ahead of the registry's clock an event's time may be.
+    public static let usageClockSkewSeconds: Int64 = 300
+    /// Ancestors a royalty split walks at most (R28); the share shrinks tenfold a hop, so this is never reached in practice.
+    public static let maxRoyaltyAncestors = 4_096
+    public static let maxAssigneeDailyCaps = 100_000
 
     /// Problems with these limits, in words; empty when they are consistent.
     public func validate() -> [String] {

@@ -194,14 +194,27 @@ public struct RegistrySettings: Sendable, Equatable, Codable {
     public var clockOffsetSeconds: Int64 = 0
     /// R23: the published ceiling on the price of public (government) data, in fen per million tokens.
     public var publicDataFeeCeiling: Int64 = RegistrySettings.defaultPublicDataFeeCeiling
+    /// R28: the share of what a derived dataset earns that goes to each of its sources, in basis points.
+    public var royaltyShareBasisPoints: Int64 = RegistrySettings.defaultRoyaltyShareBasisPoints
+    /// R27: each assignee's daily token cap, where one is set (by an operator or regulator).
+    public var assigneeDailyCaps: [AssigneeCap] = []
 
     /// 20 yuan per million tokens.
     public static let defaultPublicDataFeeCeiling: Int64 = 2_000
+    /// 10 % per derivation edge.
+    public static let defaultRoyaltyShareBasisPoints: Int64 = 1_000
+    /// What a dataset's sources take together at most, however many there are: 50 %.
+    public static let maxRoyaltyPoolBasisPoints: Int64 = 5_000
 
     public init() {}
 
+    /// `party`'s daily cap, if it has one.
+    public func assigneeDailyCap(of party: PartyID) -> Int64? {
+        assigneeDailyCaps.first { $0.party == party }?.dailyTokens
+    }
+
     enum CodingKeys: String, CodingKey {
-        case objectionPolicy, calendar, clockOffsetSeconds, publicDataFeeCeiling
+        case objectionPolicy, calendar, clockOffsetSeconds, publicDataFeeCeiling, royaltyShareBasisPoints, assigneeDailyCaps
     }
 
     /// Settings stored before a field existed read it as its default.
@@ -211,5 +224,19 @@ public struct RegistrySettings: Sendable, Equatable, Codable {
         calendar = try container.decodeIfPresent(WorkingCalendar.self, forKey: .calendar) ?? WorkingCalendar()
         clockOffsetSeconds = try container.decodeIfPresent(Int64.self, forKey: .clockOffsetSeconds) ?? 0
         publicDataFeeCeiling = try container.decodeIfPresent(Int64.self, forKey: .publicDataFeeCeiling) ?? Self.defaultPublicDataFeeCeiling
+        royaltyShareBasisPoints =
+            try container.decodeIfPresent(Int64.self, forKey: .royaltyShareBasisPoints) ?? Self.defaultRoyaltyShareBasisPoints
+        assigneeDailyCaps = try container.decodeIfPresent([AssigneeCap].self, forKey: .assigneeDailyCaps) ?? []
+    }
+}
+
+/// R27: the most tokens one assignee may use in a day, across all its grants.
+public struct AssigneeCap: Sendable, Equatable, Codable {
+    public var party: PartyID
+    public var dailyTokens: Int64
+
+    public init(party: PartyID, dailyTokens: Int64) {
+        self.party = party
+        self.dailyTokens = dailyTokens
     }
 }

@@ -188,7 +188,10 @@ public enum RegistryCommand: Sendable, Equatable {
     case decide(registration: String, accept: Bool, reason: String?)
     case lodgeObjection(registration: String, grounds: String)
     case ruleObjection(ObjectionID, ruling: ObjectionRuling, reason: String)
-    case updateSettings(objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?, publicDataFeeCeiling: Int64? = nil)
+    case updateSettings(
+        objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?, publicDataFeeCeiling: Int64? = nil, royaltyShareBasisPoints: Int64? = nil)
+    /// R27: an operator or regulator sets (or, with nil, lifts) an assignee's daily token cap.
+    case setAssigneeDailyCap(party: PartyID, dailyTokens: Int64?)
     /// The holder sets its dataset's policy (R20), replacing the previous one.
     case setPolicy(NewPolicy)
     /// A party asks for access to a dataset (R22); the core approves, refuses or sends it to the holder.

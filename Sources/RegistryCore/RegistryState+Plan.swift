@@ -97,9 +97,15 @@ extension RegistryState {
                 &registration, .objectionRuled(upheld: ruling == .upheld, today: today(at: now)), kind: "registration.objection_ruled", at: now)
             return entries
 
-        case .updateSettings(let policy, let calendar, let feeCeiling):
+        case .updateSettings(let policy, let calendar, let feeCeiling, let royaltyShare):
             try require(actor, is: [.operator], to: "change settings")
             var updated = settings
+            if let royaltyShare {
+                guard royaltyShare >= 0, royaltyShare <= RegistrySettings.maxRoyaltyPoolBasisPoints else {
+                    throw .invalid([FieldProblem("royaltyShareBasisPoints", "must be between 0 and \(RegistrySettings.maxRoyaltyPoolBasisPoints)")])
+                }
+                updated.royaltyShareBasisPoints = royaltyShare
+            }
             if let policy { updated.objectionPolicy = policy }
             if let feeCeiling {
                 guard feeCeiling >= 0, feeCeiling <= Limits.maxPricePerMillionTokens else {
@@ -114,6 +120,23 @@ extension RegistryState {
                 updated.calendar = calendar
             }
             return [ChangeEntry("settings.changed", .settings(updated))]
+
+        case .setAssigneeDailyCap(let party, let dailyTokens):
+            try require(actor, is: [.operator, .regulator], to: "set an assignee's daily cap")
+            guard self.party(party) != nil else { throw .notFound("party \(party.rawValue)") }
+            if let dailyTokens, dailyTokens < 1 || dailyTokens > Limits.maxTokens {
+                throw .invalid([FieldProblem("dailyTokens", "must be between 1 and \(Limits.maxTokens), or null to lift the cap")])
+            }
+            var updated = settings
+            updated.assigneeDailyCaps.removeAll { $0.party == party }
+            if let dailyTokens {
+                guard updated.assigneeDailyCaps.count < Limits.maxAssigneeDailyCaps else {
+                    throw .conflict("at most \(Limits.maxAssigneeDailyCaps) assignees may have their own daily cap")
+                }
+                updated.assigneeDailyCaps.append(AssigneeCap(party: party, dailyTokens: dailyTokens))
+                updated.assigneeDailyCaps.sort { $0.party < $1.party }
+            }
+            return [ChangeEntry("settings.assignee_cap_changed", .settings(updated))]
 
         case .advanceClock(let seconds):
             try require(actor, is: [.operator], to: "move the sandbox clock")

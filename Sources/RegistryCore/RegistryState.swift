@@ -90,6 +90,10 @@ public struct RegistryState: Sendable {
     var openGrants: Set<GrantID> = []
     /// R16: individuals covered by cross-border grants, per processor and calendar year.
     var crossBorderIndividuals: [CrossBorderKey: CrossBorderCount] = [:]
+    /// Metering: quotas used, daily counters, ledger accounts, remembered idempotency keys (R26–R28).
+    public internal(set) var usage = UsageMeter()
+    /// R27: assignees' daily caps from the settings, by party.
+    var assigneeCaps: [PartyID: Int64] = [:]
 
     public init() {}
 
@@ -145,6 +149,7 @@ public struct RegistryState: Sendable {
             certificateByNumber[certificate.number] = certificate.id
         case .settings(let settings):
             self.settings = settings
+            assigneeCaps = Dictionary(settings.assigneeDailyCaps.map { ($0.party, $0.dailyTokens) }, uniquingKeysWith: { _, last in last })
         case .policy(let record):
             let restrictions = storePolicy(record)
             lineage.setOwnRestrictions(restrictions, of: Int32(record.dataset.rawValue), scratch: &writerScratch)

@@ -50,8 +50,13 @@ extension RegistryState {
                     + (grant.stateReason.map { ": \($0)" } ?? ""))
                 continue
             }
-            guard query.tokens <= grant.tokenQuota else {
-                closest = ("R27", "\(query.tokens) tokens exceed grant \(grant.number)'s quota of \(grant.tokenQuota)")
+            // R27: headroom under the grant's remaining tokens and today's caps, as metered so far.
+            let today = settings.calendar.date(at: now)
+            if let denial = quotaDenial(
+                grant: grant, used: usage.usage(of: grant.id), tokens: query.tokens,
+                assigneeToday: usage.assigneeTokens(of: party.id, on: today), datasetToday: usage.datasetTokens(of: dataset.id, on: today))
+            {
+                closest = ("R27", denial.reason)
                 continue
             }
             inForce = grant

@@ -1,0 +1,119 @@
+/// The core's metering state: what each grant has used and been charged, today's tokens per assignee
+/// and per dataset, every party's ledger account, and the answers given to recent idempotency keys.
+///
+/// Changed only by applying a committed ``UsageBatch``; a rebuild restores it from PostgreSQL.
+public struct UsageMeter: Sendable {
+    /// Indexed by grant id.
+    var grantUsage: [GrantUsage] = []
+    var assigneeDaily: [PartyID: DailyUsage] = [:]
+    var datasetDaily: [DatasetID: DailyUsage] = [:]
+    var accounts: [PartyID: LedgerAccount] = [:]
+    /// Answers by key, in two generations: a key lives in `answers` for at least one retention period,
+    /// then in `previousAnswers` for one more (so lookups never scan, and forgetting is a swap).
+    var answers: [UsageKey: UsageAnswer] = [:]
+    var previousAnswers: [UsageKey: UsageAnswer] = [:]
+    var generationStartedAt: Timestamp?
+    public internal(set) var lastEvent: Int64 = 0
+    public internal(set) var lastTransfer: Int64 = 0
+    public internal(set) var lastBatch: Int64 = 0
+
+    public init() {}
+
+    public func usage(of grant: GrantID) -> GrantUsage {
+        let index = Int(grant.rawValue)
+        return index < grantUsage.count ? grantUsage[index] : GrantUsage()
+    }
+
+    public func assigneeTokens(of party: PartyID, on day: CivilDate) -> Int64 { assigneeDaily[party]?.tokens(on: day) ?? 0 }
+    public func datasetTokens(of dataset: DatasetID, on day: CivilDate) -> Int64 { datasetDaily[dataset]?.tokens(on: day) ?? 0 }
+    public func account(of party: PartyID) -> LedgerAccount { accounts[party] ?? LedgerAccount() }
+    /// Every account with a posting, by party.
+    public var allAccounts: [(party: PartyID, account: LedgerAccount)] {
+        accounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+    }
+
+    /// The answer given to `key`, when it is remembered.
+    func answer(for key: UsageKey) -> UsageAnswer? { answers[key] ?? previousAnswers[key] }
+
+    /// Keys remembered now (both generations).
+    public var rememberedKeys: Int { answers.count + previousAnswers.count }
+
+    mutating func setGrantUsage(_ usage: GrantUsage, of grant: GrantID) {
+        let index = Int(grant.rawValue)
+        if index >= grantUsage.count {
+            grantUsage.append(contentsOf: repeatElement(GrantUsage(), count: max(index + 1, grantUsage.count * 2) - grantUsage.count))
+        }
+        grantUsage[index] = usage
+    }
+
+    /// Starts a new generation when the current one is a retention period old.
+    mutating func rotateKeys(at now: Timestamp) {
+        guard let started = generationStartedAt else {
+            generationStartedAt = now
+            return
+        }
+        if now.microsecondsSince1970 - started.microsecondsSince1970 >= Limits.usageKeyRetentionSeconds * 1_000_000 {
+            previousAnswers = answers
+            answers = [:]
+            generationStartedAt = now
+        }
+    }
+
+    mutating func apply(_ batch: UsageBatch) {
+        rotateKeys(at: batch.at)
+        for (grant, usage) in batch.grantUsage { setGrantUsage(usage, of: grant) }
+        for (party, usage) in batch.assigneeDaily { assigneeDaily[party] = usage }
+        for (dataset, usage) in batch.datasetDaily { datasetDaily[dataset] = usage }
+        for (party, account) in batch.accounts { accounts[party] = account }
+        answers.reserveCapacity(answers.count + batch.events.count)
+        for event in batch.events { answers[UsageKey(party: event.assignee, key: event.key)] = event.answer }
+        if let last = batch.events.last { lastEvent = last.id }
+        if let last = batch.transfers.last { lastTransfer = last.id }
+        lastBatch = batch.id
+    }
+
+    // MARK: Rebuild
+
+    /// Restores counters read back from PostgreSQL (a rebuild); `keysSince` answers are remembered afresh.
+    public mutating func restore(
+        grants: [(GrantID, GrantUsage)], assignees: [(PartyID, DailyUsage)], datasets: [(DatasetID, DailyUsage)],
+        accounts: [(PartyID, LedgerAccount)], lastEvent: Int64, lastTransfer: Int64, lastBatch: Int64, at now: Timestamp
+    ) {
+        for (grant, usage) in grants { setGrantUsage(usage, of: grant) }
+        for (party, usage) in assignees where (assigneeDaily[party]?.day ?? usage.day) <= usage.day { assigneeDaily[party] = usage }
+        for (dataset, usage) in datasets where (datasetDaily[dataset]?.day ?? usage.day) <= usage.day { datasetDaily[dataset] = usage }
+        for (party, account) in accounts { self.accounts[party] = account }
+        self.lastEvent = lastEvent
+        self.lastTransfer = lastTransfer
+        self.lastBatch = lastBatch
+        generationStartedAt = now
+    }
+
+    /// Remembers the answer of an event recorded within the retention period (a rebuild).
+    public mutating func remember(party: PartyID, key: String, answer: UsageAnswer) {
+        answers[UsageKey(party: party, key: key)] = answer
+    }
+}
+
+/// An assignee's idempotency key, as 128 bits of hash: no string is kept per remembered key.
+///
+/// Hashes are seeded per process (Swift's `Hasher`), so they are never stored; a rebuild hashes the
+/// keys it reads back. Two distinct keys of one party collide with probability about n²/2¹²⁹.
+struct UsageKey: Hashable, Sendable {
+    var party: Int64
+    var high: UInt64
+    var low: UInt64
+
+    init(party: PartyID, key: String) {
+        self.party = party.rawValue
+        var first = Hasher()
+        first.combine(party.rawValue)
+        first.combine(key)
+        var second = Hasher()
+        second.combine(0x5D5D_5D5D as UInt32)
+        second.combine(key)
+        second.combine(party.rawValue)
+        high = UInt64(bitPattern: Int64(first.finalize()))
+        low = UInt64(bitPattern: Int64(second.finalize()))
+    }
+}
