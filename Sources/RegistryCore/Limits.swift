@@ -65,6 +65,10 @@ public struct Limits: Sendable, Equatable {
     /// Ancestors a royalty split walks at most (R28); the share shrinks tenfold a hop, so this is never reached in practice.
     public static let maxRoyaltyAncestors = 4_096
     public static let maxAssigneeDailyCaps = 100_000
+    /// Lines of one statement (postings grouped by grant, dataset and counterparty).
+    public static let maxStatementLines = 10_000
+    /// Days one statement covers at most.
+    public static let maxStatementDays = 366
 
     /// Problems with these limits, in words; empty when they are consistent.
     public func validate() -> [String] {

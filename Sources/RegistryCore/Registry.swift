@@ -29,6 +29,13 @@ public final class Registry: @unchecked Sendable {
         return state.apply(entries, actor: actor, at: at)
     }
 
+    /// Applies a committed usage batch and returns its audit entry. Only the store's writer calls this.
+    public func applyUsage(_ batch: UsageBatch, actor: String) -> AuditEntry {
+        lock.lockWrite()
+        defer { lock.unlock() }
+        return state.applyUsage(batch, actor: actor)
+    }
+
     /// Replaces the whole state (after a rebuild from the database).
     public func replace(with newState: RegistryState) {
         lock.lockWrite()

@@ -49,5 +49,6 @@ public func buildRouter(
     LineageController(service: registry).routes(authenticated)
     OpenLineageController(service: registry).routes(authenticated)
     AccessController(service: registry).routes(authenticated)
+    UsageController(service: registry).routes(authenticated)
     return router
 }

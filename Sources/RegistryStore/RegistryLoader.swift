@@ -69,7 +69,6 @@ public enum RegistryLoader {
             phase?(name, now - mark)
             mark = now
         }
-        defer { done("audit head") }
         var state = RegistryState()
         // Settings first: the calendar dates what follows (R16 counts by calendar year).
         try loadSettings(on: connection, into: &state)
@@ -136,6 +135,9 @@ public enum RegistryLoader {
         if head.count == 1 {
             state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))
         }
+        done("audit head")
+        try UsageSQL.load(on: connection, into: &state)
+        done("metering")
         return state
     }
 

@@ -15,9 +15,10 @@ public final class RegistryService: Sendable {
     public let database: RegistryDatabase
     /// Sandbox mode: the clock offset setting applies, and the clock may be advanced.
     public let sandbox: Bool
-    private let writer = AsyncSerialLock()
+    let writer = AsyncSerialLock()
+    let usageQueue = UsageQueue()
     private let lease: PostgresPool
-    private let logger: Logger
+    let logger: Logger
 
     /// Key of the writer lease ("DRWRITER" in ASCII).
     static let writerLeaseKey: Int64 = 0x4452_5752_4954_4552

@@ -15,10 +15,20 @@ extension RegistryState {
         return planner.finish(replies: replies)
     }
 
-    /// Applies a committed batch to the counters, accounts and remembered keys.
-    public mutating func applyUsage(_ batch: UsageBatch) {
+    /// Applies a committed batch to the counters, accounts and remembered keys, and appends its one
+    /// audit entry (kind `usage.batch`, payload the batch summary with the digest of its events).
+    public mutating func applyUsage(_ batch: UsageBatch, actor: String) -> AuditEntry {
         usage.apply(batch)
+        return auditHead.append(at: batch.at, actor: actor, kind: Self.usageAuditKind, payload: CanonicalJSON.encode(batch.summary))
     }
+
+    /// The audit entry `batch` will append once committed (the store persists it with the batch).
+    public func usageAuditEntry(for batch: UsageBatch, actor: String) -> AuditEntry {
+        var head = auditHead
+        return head.append(at: batch.at, actor: actor, kind: Self.usageAuditKind, payload: CanonicalJSON.encode(batch.summary))
+    }
+
+    public static let usageAuditKind = "usage.batch"
 
     /// Restores the metering state of a rebuild (see ``UsageMeter/restore``).
     public mutating func restoreUsage(_ body: (inout UsageMeter) -> Void) {

@@ -1,0 +1,278 @@
+import Hummingbird
+import NIOCore
+import RegistryCore
+import RegistryStore
+
+/// Metering and settlement (R26–R28): `/v1/usage`, grant usage, daily caps, statements, ledger totals.
+struct UsageController: Sendable {
+    let service: RegistryService
+
+    struct DailyCapBody: Decodable {
+        let dailyTokens: Int64?
+    }
+
+    func routes(_ group: RouterGroup<AppRequestContext>) {
+        group.post("usage") { request, context in try await recordUsage(request, context) }
+        group.get("grants/:number/usage") { _, context in try grantUsage(context) }
+        group.put("parties/:id/daily-token-cap") { request, context in try await setDailyCap(request, context) }
+        group.get("statements") { request, context in try await statement(request, context) }
+        group.get("ledger/balance") { _, context in try await ledgerBalance(context) }
+    }
+
+    // MARK: Usage (R26, R27)
+
+    /// `POST /v1/usage`: up to ``Limits/maxUsageEventsPerRequest`` events, answered in order once durable.
+    /// 200 even when some are denied: each answer says accepted or denied, and by what.
+    func recordUsage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let party = try context.requireParty()
+        let buffer = try await request.body.collect(upTo: context.maxRequestBodyBytes)
+        let events: [UsageEvent]
+        do {
+            events = try buffer.withUnsafeReadableBytes { bytes throws(UsageBodyParser.Failure) in try UsageBodyParser.parse(bytes) }
+        } catch {
+            let field = error.field.isEmpty ? "body" : error.field
+            throw Problem.badRequest("\(field): \(error.reason)", errors: [.init(field: field, reason: error.reason)])
+        }
+        let submission = UsageSubmission(party: party.id, events: events)
+        let problems = submission.validate()
+        guard problems.isEmpty else { throw Problem.from(.invalid(problems)) }
+        let replies = try await service.recordUsage(submission)
+        var text = ""
+        text.reserveCapacity(96 * replies.count + 64)
+        UsageView.write(replies, into: &text)
+        return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// `GET /v1/grants/{number}/usage`: tokens used and remaining, fen charged. For the assignee, the
+    /// grantor, the dataset's holder, regulators and operators.
+    func grantUsage(_ context: AppRequestContext) throws -> Response {
+        let actor = try context.requireParty()
+        let number = try context.parameters.require("number")
+        let view = try service.registry.read { state throws -> GrantUsageView in
+            guard let grant = state.grant(number: number) else { throw Problem.notFound("grant \(number)") }
+            let mayRead = actor.id == grant.assignee || actor.id == grant.grantor || state.dataset(grant.dataset)?.holder == actor.id
+                || actor.kind == .regulator || actor.kind == .operator
+            guard mayRead else { throw Problem.notFound("grant \(number)") }
+            let used = state.usage.usage(of: grant.id)
+            return GrantUsageView(
+                grant: grant.number, dataset: grant.dataset.rawValue, assignee: grant.assignee.rawValue, tokenQuota: grant.tokenQuota,
+                tokensUsed: used.tokens, tokensRemaining: max(0, grant.tokenQuota - used.tokens), charged: used.charged,
+                pricePerMillionTokens: grant.pricePerMillionTokens, free: grant.free)
+        }
+        return try view.response()
+    }
+
+    /// `PUT /v1/parties/{id}/daily-token-cap` `{"dailyTokens": n}` (or null to lift it): R27's assignee cap.
+    func setDailyCap(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let id = PartyID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let body = try await request.decodeJSON(DailyCapBody.self, context: context)
+        try await service.execute(.setAssigneeDailyCap(party: id, dailyTokens: body.dailyTokens), by: actor)
+        let cap = service.registry.read { $0.settings.assigneeDailyCap(of: id) }
+        return try DailyCapView(party: id.rawValue, dailyTokens: cap).response()
+    }
+
+    // MARK: Statements (R28)
+
+    /// `GET /v1/statements?party=…&from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]`: the days are inclusive, in
+    /// the registry's calendar. A party reads its own; regulators and operators anyone's.
+    func statement(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        let query = request.uri.queryParameters
+        var party = actor.id
+        if let text = query["party"] {
+            guard let id = Int64(String(text)) else { throw Problem.badRequest("party must be an id", errors: [.init(field: "party", reason: "not a number")]) }
+            party = PartyID(rawValue: id)
+        }
+        guard party == actor.id || actor.kind == .regulator || actor.kind == .operator else {
+            throw Problem.from(.forbidden("a party reads its own statement; regulators and operators anyone's"))
+        }
+        func day(_ name: String) throws -> CivilDate {
+            guard let text = query[Substring(name)], let date = CivilDate(String(text)) else {
+                throw Problem.badRequest("\(name) is required: a date, YYYY-MM-DD", errors: [.init(field: name, reason: "required, YYYY-MM-DD")])
+            }
+            return date
+        }
+        let from = try day("from")
+        let to = try day("to")
+        guard from <= to, to.daysSince1970 - from.daysSince1970 < Int32(Limits.maxStatementDays) else {
+            throw Problem.badRequest(
+                "from must not be after to, and a statement covers at most \(Limits.maxStatementDays) days",
+                errors: [.init(field: "to", reason: "on or after from, within \(Limits.maxStatementDays) days")])
+        }
+        let format = query["format"].map(String.init) ?? "json"
+        guard format == "json" || format == "csv" else {
+            throw Problem.badRequest("format is json or csv", errors: [.init(field: "format", reason: "json or csv")])
+        }
+        let (known, offset) = service.registry.read { ($0.party(party) != nil, Int64($0.settings.calendar.utcOffsetSeconds)) }
+        guard known else { throw Problem.notFound("party \(party.rawValue)") }
+        // Local midnight at the start of `from` to local midnight after `to`.
+        let start = Timestamp(microsecondsSince1970: (Int64(from.daysSince1970) * 86_400 - offset) * 1_000_000)
+        let end = Timestamp(microsecondsSince1970: (Int64(to.daysSince1970 + 1) * 86_400 - offset) * 1_000_000)
+        let statement = try await service.statement(of: party, from: start, until: end)
+        let grantNumbers = service.registry.read { state in
+            Dictionary(statement.lines.map { ($0.grant, state.grant($0.grant)?.number ?? String($0.grant.rawValue)) }, uniquingKeysWith: { first, _ in first })
+        }
+        if format == "csv" {
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"statement-\(party.rawValue)-\(from)-\(to).csv\""],
+                body: .init(byteBuffer: ByteBuffer(string: StatementView.csv(statement, from: from, to: to, grantNumbers: grantNumbers))))
+        }
+        return try StatementView(statement, from: from, to: to, grantNumbers: grantNumbers).response()
+    }
+
+    /// `GET /v1/ledger/balance`: all debits and all credits, in the core and in PostgreSQL (regulators, operators).
+    func ledgerBalance(_ context: AppRequestContext) async throws -> Response {
+        let actor = try context.requireParty()
+        guard actor.kind == .regulator || actor.kind == .operator else {
+            throw Problem.from(.forbidden("the ledger's totals are for regulators and operators"))
+        }
+        let core = service.registry.read { state in
+            state.usage.allAccounts.reduce(into: (debits: Int64(0), credits: Int64(0), accounts: 0)) { totals, entry in
+                totals.debits += entry.account.debits
+                totals.credits += entry.account.credits
+                totals.accounts += 1
+            }
+        }
+        let stored = try await service.ledgerTotals()
+        return try LedgerBalanceView(
+            accounts: core.accounts, debits: core.debits, credits: core.credits, storedDebits: stored.debits, storedCredits: stored.credits,
+            balanced: core.debits == core.credits && stored.debits == stored.credits && core.debits == stored.debits
+        ).response()
+    }
+}
+
+// MARK: - Views
+
+/// Usage answers as JSON, written by hand (the hot write path).
+enum UsageView {
+    static func write(_ replies: [UsageReply], into text: inout String) {
+        var accepted = 0
+        var denied = 0
+        var replayed = 0
+        for reply in replies {
+            if reply.answer.accepted { accepted += 1 } else { denied += 1 }
+            if reply.replayed { replayed += 1 }
+        }
+        text += "{\"accepted\":\(accepted),\"denied\":\(denied),\"replayed\":\(replayed),\"results\":["
+        for (index, reply) in replies.enumerated() {
+            if index > 0 { text += "," }
+            text += "{\"key\":"
+            DecisionView.appendString(reply.key, to: &text)
+            text += reply.answer.accepted ? ",\"status\":\"accepted\",\"event\":\"" : ",\"status\":\"denied\",\"event\":\""
+            text += String(reply.answer.event)
+            text += "\",\"amount\":"
+            text += String(reply.answer.amount)
+            if let rule = reply.answer.rule {
+                text += ",\"rule\":"
+                DecisionView.appendString(rule, to: &text)
+            }
+            if let quota = reply.answer.quota {
+                text += ",\"quota\":\""
+                text += quota.rawValue
+                text += "\""
+            }
+            if let reason = reply.answer.reason {
+                text += ",\"reason\":"
+                DecisionView.appendString(reason, to: &text)
+            }
+            if reply.replayed { text += ",\"replayed\":true" }
+            text += "}"
+        }
+        text += "]}"
+    }
+}
+
+struct GrantUsageView: Encodable, Sendable {
+    let grant: String
+    let dataset: Int64
+    let assignee: Int64
+    let tokenQuota: Int64
+    let tokensUsed: Int64
+    let tokensRemaining: Int64
+    let charged: Int64
+    let pricePerMillionTokens: Int64
+    let free: Bool
+}
+
+struct DailyCapView: Encodable, Sendable {
+    let party: Int64
+    let dailyTokens: Int64?
+}
+
+struct LedgerBalanceView: Encodable, Sendable {
+    let accounts: Int
+    let debits: Int64
+    let credits: Int64
+    let storedDebits: Int64
+    let storedCredits: Int64
+    let balanced: Bool
+}
+
+struct StatementView: Encodable, Sendable {
+    struct Line: Encodable, Sendable {
+        let kind: String
+        let side: String
+        let grant: String
+        let dataset: Int64
+        let counterparty: Int64
+        let postings: Int64
+        let tokens: Int64
+        let amount: Int64
+    }
+
+    let party: Int64
+    let from: String
+    let to: String
+    let currency: String
+    let openingBalance: Int64
+    let debits: Int64
+    let credits: Int64
+    let closingBalance: Int64
+    let lines: [Line]
+    let truncated: Bool
+
+    init(_ statement: Statement, from: CivilDate, to: CivilDate, grantNumbers: [GrantID: String]) {
+        party = statement.party.rawValue
+        self.from = from.description
+        self.to = to.description
+        currency = "CNY fen"
+        openingBalance = statement.openingBalance
+        debits = statement.debits
+        credits = statement.credits
+        closingBalance = statement.closingBalance
+        lines = statement.lines.map { line in
+            Line(
+                kind: line.kind.rawValue, side: line.side, grant: grantNumbers[line.grant] ?? String(line.grant.rawValue), dataset: line.dataset.rawValue,
+                counterparty: line.counterparty.rawValue, postings: line.postings, tokens: line.tokens, amount: line.amount)
+        }
+        truncated = statement.truncated
+    }
+
+    /// The same statement as CSV: a header, the opening balance, one row per line, the closing balance.
+    static func csv(_ statement: Statement, from: CivilDate, to: CivilDate, grantNumbers: [GrantID: String]) -> String {
+        let view = StatementView(statement, from: from, to: to, grantNumbers: grantNumbers)
+        var text = "party,from,to,kind,side,grant,dataset,counterparty,postings,tokens,amount_fen\r\n"
+        let prefix = "\(view.party),\(view.from),\(view.to)"
+        text += "\(prefix),opening_balance,,,,,,,\(view.openingBalance)\r\n"
+        for line in view.lines {
+            text += "\(prefix),\(line.kind),\(line.side),\(csvField(line.grant)),\(line.dataset),\(line.counterparty),\(line.postings),\(line.tokens),\(line.amount)\r\n"
+        }
+        text += "\(prefix),total_debits,,,,,,,\(view.debits)\r\n"
+        text += "\(prefix),total_credits,,,,,,,\(view.credits)\r\n"
+        text += "\(prefix),closing_balance,,,,,,,\(view.closingBalance)\r\n"
+        return text
+    }
+
+    /// RFC 4180: quoted when it holds a comma, quote or line break.
+    static func csvField(_ value: String) -> String {
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        var quoted = "\""
+        for character in value {
+            quoted.append(character)
+            if character == "\"" { quoted.append("\"") }
+        }
+        return quoted + "\""
+    }
+}

@@ -1,0 +1,156 @@
+import PostgresClient
+import RegistryCore
+
+/// How a group commit of usage is written, and how the metering state is read back (schema 0005).
+enum UsageSQL {
+    /// Writes one planned batch — its audit entry, the batch row, its events and postings by binary COPY,
+    /// and the counters' new values — on `connection`, inside the caller's transaction.
+    static func persist(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
+        try RecordSQL.insert(audit, on: connection)
+        let summary = batch.summary
+        try connection.execute("""
+            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq)
+            VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
+                    \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence))
+            """)
+        let recordedAt = RecordSQL.timestamp(batch.at)
+        try connection.copyFrom(table: "usage_event", columns: [
+            "id", "batch_id", "assignee_id", "grant_id", "dataset_id", "idempotency_key", "tokens", "used_at", "recorded_at",
+            "accepted", "rule", "quota", "reason", "amount", "metadata",
+        ]) { rows in
+            for event in batch.events {
+                try rows.append(
+                    event.id, batch.id, event.assignee.rawValue, event.grant?.rawValue, event.dataset?.rawValue, event.key, event.tokens,
+                    RecordSQL.timestamp(event.usedAt), recordedAt, event.answer.accepted, event.answer.rule, event.answer.quota?.rawValue,
+                    event.answer.reason, event.answer.amount, event.metadata.map(PostgresJSONB.init))
+            }
+        }
+        if !batch.transfers.isEmpty {
+            try connection.copyFrom(table: "ledger_transfer", columns: [
+                "id", "batch_id", "kind", "grant_id", "dataset_id", "debit_party", "credit_party", "amount", "tokens", "at",
+            ]) { rows in
+                for transfer in batch.transfers {
+                    try rows.append(
+                        transfer.id, transfer.batch, transfer.kind.rawValue, transfer.grant.rawValue, transfer.dataset.rawValue,
+                        transfer.debit.rawValue, transfer.credit.rawValue, transfer.amount, transfer.tokens, RecordSQL.timestamp(transfer.at))
+                }
+            }
+        }
+        if !batch.grantUsage.isEmpty {
+            try connection.execute("""
+                INSERT INTO grant_usage (grant_id, tokens, charged)
+                SELECT * FROM unnest(\(batch.grantUsage.map(\.grant.rawValue)), \(batch.grantUsage.map(\.usage.tokens)),
+                                     \(batch.grantUsage.map(\.usage.charged)))
+                ON CONFLICT (grant_id) DO UPDATE SET tokens = EXCLUDED.tokens, charged = EXCLUDED.charged
+                """)
+        }
+        try upsertDaily("assignee", batch.assigneeDaily.map { ($0.party.rawValue, $0.usage) }, on: connection)
+        try upsertDaily("dataset", batch.datasetDaily.map { ($0.dataset.rawValue, $0.usage) }, on: connection)
+        if !batch.accounts.isEmpty {
+            try connection.execute("""
+                INSERT INTO ledger_account (party_id, debits, credits)
+                SELECT * FROM unnest(\(batch.accounts.map(\.party.rawValue)), \(batch.accounts.map(\.account.debits)),
+                                     \(batch.accounts.map(\.account.credits)))
+                ON CONFLICT (party_id) DO UPDATE SET debits = EXCLUDED.debits, credits = EXCLUDED.credits
+                """)
+        }
+    }
+
+    private static func upsertDaily(_ subject: String, _ rows: [(id: Int64, usage: DailyUsage)], on connection: PostgresConnection) throws {
+        guard !rows.isEmpty else { return }
+        try connection.execute("""
+            INSERT INTO daily_usage (subject, subject_id, day, tokens)
+            SELECT \(subject), u.id, DATE '1970-01-01' + u.day, u.tokens
+            FROM unnest(\(rows.map(\.id)), \(rows.map(\.usage.day.daysSince1970)), \(rows.map(\.usage.tokens))) AS u (id, day, tokens)
+            ON CONFLICT (subject, subject_id, day) DO UPDATE SET tokens = EXCLUDED.tokens
+            """)
+    }
+
+    /// Reads the metering state back into `state`: counters, accounts, and the answers to every event
+    /// recorded within the key retention period before the newest one (so a retry after a restart is
+    /// still recognised).
+    static func load(on connection: PostgresConnection, into state: inout RegistryState) throws {
+        let grants = try connection.query("SELECT grant_id, tokens, charged FROM grant_usage").map { row in
+            (GrantID(rawValue: try row.decode(Int64.self, column: 0)),
+             GrantUsage(tokens: try row.decode(Int64.self, column: 1), charged: try row.decode(Int64.self, column: 2)))
+        }
+        var assignees: [(PartyID, DailyUsage)] = []
+        var datasets: [(DatasetID, DailyUsage)] = []
+        for row in try connection.query("""
+            SELECT DISTINCT ON (subject, subject_id) subject, subject_id, day - DATE '1970-01-01', tokens
+            FROM daily_usage ORDER BY subject, subject_id, day DESC
+            """).map({ $0 }) {
+            let usage = DailyUsage(day: CivilDate(daysSince1970: try row.decode(Int32.self, column: 2)), tokens: try row.decode(Int64.self, column: 3))
+            let id = try row.decode(Int64.self, column: 1)
+            if try row.decode(String.self, column: 0) == "assignee" {
+                assignees.append((PartyID(rawValue: id), usage))
+            } else {
+                datasets.append((DatasetID(rawValue: id), usage))
+            }
+        }
+        let accounts = try connection.query("SELECT party_id, debits, credits FROM ledger_account").map { row in
+            (PartyID(rawValue: try row.decode(Int64.self, column: 0)),
+             LedgerAccount(debits: try row.decode(Int64.self, column: 1), credits: try row.decode(Int64.self, column: 2)))
+        }
+        let last = try connection.query("""
+            SELECT (SELECT coalesce(max(id), 0) FROM usage_event), (SELECT coalesce(max(id), 0) FROM ledger_transfer),
+                   (SELECT coalesce(max(id), 0) FROM usage_batch), (SELECT max(committed_at) FROM usage_batch)
+            """)[0]
+        let newest = try RegistryLoader.optionalTimestamp(last, 3)
+        let lastEvent = try last.decode(Int64.self, column: 0)
+        let lastTransfer = try last.decode(Int64.self, column: 1)
+        let lastBatch = try last.decode(Int64.self, column: 2)
+        state.restoreUsage { meter in
+            meter.restore(
+                grants: grants, assignees: assignees, datasets: datasets, accounts: accounts, lastEvent: lastEvent,
+                lastTransfer: lastTransfer, lastBatch: lastBatch, at: newest ?? Timestamp(microsecondsSince1970: 0))
+        }
+        guard let newest else { return }
+        let since = RecordSQL.timestamp(newest.adding(seconds: -Limits.usageKeyRetentionSeconds))
+        var after: Int64 = 0
+        let pageSize: Int64 = 50_000
+        while true {
+            let page = try connection.query("""
+                SELECT id, assignee_id, idempotency_key, accepted, rule, quota, reason, amount FROM usage_event
+                WHERE recorded_at >= \(since) AND id > \(after) ORDER BY id LIMIT \(pageSize)
+                """)
+            var remembered: [(PartyID, String, UsageAnswer)] = []
+            remembered.reserveCapacity(page.count)
+            for index in 0..<page.count {
+                let row = page[index]
+                let quota = try row.decode(String?.self, column: 5)
+                remembered.append((
+                    PartyID(rawValue: try row.decode(Int64.self, column: 1)), try row.decode(String.self, column: 2),
+                    UsageAnswer(
+                        event: try row.decode(Int64.self, column: 0), accepted: try row.decode(Bool.self, column: 3),
+                        rule: try row.decode(String?.self, column: 4), quota: quota.flatMap(UsageQuota.init(rawValue:)),
+                        reason: try row.decode(String?.self, column: 6), amount: try row.decode(Int64.self, column: 7))
+                ))
+            }
+            state.restoreUsage { meter in
+                for (party, key, answer) in remembered { meter.remember(party: party, key: key, answer: answer) }
+            }
+            guard Int64(page.count) == pageSize, let final = remembered.last else { return }
+            after = final.2.event
+        }
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Bytes from lowercase hex (the digests the core writes).
+    init(hex: String) {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(hex.utf8.count / 2)
+        var high: UInt8?
+        for character in hex.utf8 {
+            let nibble = character <= 0x39 ? character - 0x30 : character - 0x57
+            if let first = high {
+                bytes.append(first << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        self = bytes
+    }
+}
