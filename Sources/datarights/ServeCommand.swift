@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import Logging
 import Metrics
@@ -75,7 +78,10 @@ struct ServeCommand: AsyncParsableCommand {
                     }
                 }
                 let registry = try await RegistryService.open(database: store, sandbox: configuration.sandbox, logger: logger)
-                if demoLoaded { print(try await DemoLoad.issueKeys(registry)) }
+                if demoLoaded {
+                    print(try await DemoLoad.issueKeys(registry))
+                    fflush(nil)  // shown at once even when stdout is a file or a pipe
+                }
                 let app = buildApplication(configuration: configuration, database: store, registry: registry, metrics: metrics, logger: logger)
                 logger.notice(
                     "DataRights serving",
