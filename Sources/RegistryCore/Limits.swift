@@ -58,10 +58,13 @@ public struct Limits: Sendable, Equatable {
     public static let maxTokensPerUsageEvent: Int64 = 1_000_000_000_000
     public static let maxIdempotencyKeyBytes = 128
     public static let maxUsageMetadataBytes = 2_048
-    /// How long an idempotency key is remembered at least; events older than this are refused (R26).
-    public static let usageKeyRetentionSeconds: Int64 = 86_400
+    /// How old an event may be when reported: older ones are refused (R26).
+    public static let usageReportWindowSeconds: Int64 = 86_400
     /// How far ahead of the registry's clock an event's time may be.
     public static let usageClockSkewSeconds: Int64 = 300
+    /// How long an idempotency key is remembered at least: the report window plus the skew, so that no
+    /// event can still be admissible once its key is forgotten (a retry is never counted twice).
+    public static let usageKeyRetentionSeconds: Int64 = usageReportWindowSeconds + usageClockSkewSeconds
     /// Ancestors a royalty split walks at most (R28); the share shrinks tenfold a hop, so this is never reached in practice.
     public static let maxRoyaltyAncestors = 4_096
     public static let maxAssigneeDailyCaps = 100_000

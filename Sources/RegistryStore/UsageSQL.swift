@@ -67,8 +67,8 @@ enum UsageSQL {
     }
 
     /// Reads the metering state back into `state`: counters, accounts, and the answers to every event
-    /// recorded within the key retention period before the newest one (so a retry after a restart is
-    /// still recognised).
+    /// recorded within the key retention period (report window plus clock skew) before the newest one,
+    /// so that a retry after a restart is still recognised.
     static func load(on connection: PostgresConnection, into state: inout RegistryState) throws {
         let grants = try connection.query("SELECT grant_id, tokens, charged FROM grant_usage").map { row in
             (GrantID(rawValue: try row.decode(Int64.self, column: 0)),

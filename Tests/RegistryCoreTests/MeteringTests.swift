@@ -648,7 +648,7 @@ import Testing
         let onSource = try meter.grant(on: source, quota: 1_000_000, days: 60)
 
         // No operate certificate yet: the holders are paid.
-        #expect(meter.state.operateHolder(of: source.id) == upstream.id)
+        #expect(meter.state.operateHolder(of: source.id, on: meter.state.settings.calendar.date(at: meter.world.now)) == upstream.id)
         #expect(meter.use(onDerived, 1_000, key: "a").answer.amount == 1_000)
         #expect(meter.use(onSource, 500, key: "b").answer.amount == 500)
         #expect(meter.net()[meter.holder.id] == 900)
@@ -661,8 +661,8 @@ import Testing
         try meter.world.run(.decide(registration: claim.number, accept: true, reason: nil), by: meter.registrar)
         meter.world.advance(days: 20)
         try meter.world.run(.tick, by: nil)
-        #expect(meter.state.operateHolder(of: source.id) == operatorCo.id)
-        #expect(meter.state.operateHolder(of: derived.id) == meter.holder.id)
+        #expect(meter.state.operateHolder(of: source.id, on: meter.state.settings.calendar.date(at: meter.world.now)) == operatorCo.id)
+        #expect(meter.state.operateHolder(of: derived.id, on: meter.state.settings.calendar.date(at: meter.world.now)) == meter.holder.id)
 
         let before = meter.transfers.count
         #expect(meter.use(onDerived, 1_000, key: "c").answer.amount == 1_000)
@@ -697,7 +697,7 @@ import Testing
 
         meter.world.advance(days: 25)
         #expect(certificate.status(on: meter.today) == .expired)
-        #expect(meter.state.operateHolder(of: dataset.id) == meter.holder.id)
+        #expect(meter.state.operateHolder(of: dataset.id, on: meter.state.settings.calendar.date(at: meter.world.now)) == meter.holder.id)
         #expect(meter.use(grant, 100, key: "b").answer.accepted)
         #expect(meter.transfers.last?.credit == meter.holder.id)
     }

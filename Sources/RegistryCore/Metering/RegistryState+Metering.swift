@@ -53,11 +53,11 @@ extension RegistryState {
         return nil
     }
 
-    /// Who is paid for use of `dataset` (R28): the first holder of its active operate-right certificate,
-    /// or else its holder.
-    public func operateHolder(of dataset: DatasetID) -> PartyID? {
+    /// Who is paid for use of `dataset` on `today` (R28): the first holder of its operate-right
+    /// certificate valid that day (R9: not expired, revoked or superseded), or else its holder.
+    public func operateHolder(of dataset: DatasetID, on today: CivilDate) -> PartyID? {
         for id in (certificatesByDataset[dataset] ?? []).reversed() {
-            if let certificate = certificates[id.rawValue], certificate.right == .operate, certificate.state == .active,
+            if let certificate = certificates[id.rawValue], certificate.right == .operate, certificate.status(on: today) == .valid,
                 let holder = certificate.holders.first
             {
                 return holder
@@ -67,8 +67,8 @@ extension RegistryState {
     }
 
     /// R28: how `amount` fen earned by `dataset` flows up its lineage. Each derivation edge takes the
-    /// royalty share (10 % by default) of what reached the derived dataset — at most half for all of a
-    /// dataset's sources together, split equally — and each source passes on its share the same way.
+    /// royalty share (10 % by default) of what reached the derived dataset — all of a dataset's sources
+    /// together at most half, split equally — and each source passes on its share the same way.
     /// Splits are in whole fen: a pool is ⌊amount × share⌋ and its remainder goes one fen each to the
     /// sources in ascending id order, so every fen is accounted for. A dataset reached along several
     /// paths is paid once, with the sum (sources before their datasets, in topological order).
@@ -100,8 +100,8 @@ extension RegistryState {
             sources.sort()
             let reached = received[node] ?? 0
             if reached > 0, !sources.isEmpty {
-                let perEdge = min(settings.royaltyShareBasisPoints, RegistrySettings.maxRoyaltyPoolBasisPoints / Int64(sources.count))
-                let pool = Self.fraction(reached, basisPoints: perEdge * Int64(sources.count))
+                let poolBasisPoints = min(settings.royaltyShareBasisPoints * Int64(sources.count), RegistrySettings.maxRoyaltyPoolBasisPoints)
+                let pool = Self.fraction(reached, basisPoints: poolBasisPoints)
                 let each = pool / Int64(sources.count)
                 let remainder = Int(pool % Int64(sources.count))
                 for (index, source) in sources.enumerated() {
@@ -138,6 +138,17 @@ public struct RoyaltyShare: Sendable, Equatable {
     public var from: DatasetID
     public var to: DatasetID
     public var amount: Int64
+}
+
+/// The derivation edge a royalty share travels.
+private struct RoyaltyEdge: Hashable {
+    var from: DatasetID
+    var to: DatasetID
+
+    init(_ share: RoyaltyShare) {
+        from = share.from
+        to = share.to
+    }
 }
 
 /// The working state of one ``RegistryState/planUsage(_:at:)``: the counters as the batch changes them.
@@ -186,11 +197,11 @@ private struct UsagePlanner {
 
     private mutating func decide(_ event: UsageEvent, on grant: Grant, id: Int64) -> UsageAnswer {
         let skew = Limits.usageClockSkewSeconds * 1_000_000
-        let retention = Limits.usageKeyRetentionSeconds * 1_000_000
+        let window = Limits.usageReportWindowSeconds * 1_000_000
         if event.usedAt.microsecondsSince1970 > now.microsecondsSince1970 + skew {
             return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt), ahead of the registry's clock (\(now))")
         }
-        if event.usedAt.microsecondsSince1970 < now.microsecondsSince1970 - retention {
+        if event.usedAt.microsecondsSince1970 < now.microsecondsSince1970 - window {
             return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt): usage is reported within 24 hours")
         }
         if grant.state != .active && grant.state != .agreed {
@@ -237,11 +248,21 @@ private struct UsagePlanner {
         }
         for (grantID, total) in settled.sorted(by: { $0.key < $1.key }) {
             guard let grant = state.grant(grantID) else { continue }
-            let payee = state.operateHolder(of: grant.dataset) ?? grant.grantor
+            let payee = state.operateHolder(of: grant.dataset, on: today) ?? grant.grantor
             post(.use, grant: grantID, dataset: grant.dataset, debit: grant.assignee, credit: payee, amount: total.amount, tokens: total.tokens)
-            for share in state.royaltySplit(of: total.amount, earnedBy: grant.dataset) {
-                guard let from = state.operateHolder(of: share.from), let to = state.operateHolder(of: share.to), from != to else { continue }
-                post(.royalty, grant: grantID, dataset: share.to, debit: from, credit: to, amount: share.amount, tokens: total.tokens)
+            // Royalties on the grant's cumulative charge, less those on its charge before this batch: what a
+            // source earns does not depend on how uses were batched (each split rounds down once).
+            guard total.amount > 0, let charged = grants[grantID]?.charged else { continue }
+            let before = Dictionary(
+                state.royaltySplit(of: charged - total.amount, earnedBy: grant.dataset).map { (RoyaltyEdge($0), $0.amount) },
+                uniquingKeysWith: +)
+            for share in state.royaltySplit(of: charged, earnedBy: grant.dataset) {
+                // Never negative: a split only shrinks when the lineage changed, and what was paid stands.
+                let amount = share.amount - (before[RoyaltyEdge(share)] ?? 0)
+                guard amount > 0, let from = state.operateHolder(of: share.from, on: today), let to = state.operateHolder(of: share.to, on: today),
+                    from != to
+                else { continue }
+                post(.royalty, grant: grantID, dataset: share.to, debit: from, credit: to, amount: amount, tokens: total.tokens)
             }
         }
         var digest = SHA256()
