@@ -143,6 +143,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "UsageBench",
+            dependencies: ["RegistryCore"],
+            path: "Benchmarks/UsageBench",
+            swiftSettings: strictSettings
+        ),
+
         /// The baseline of the HTTP decision benchmark: a bare Hummingbird route returning a constant.
         .executableTarget(
             name: "BareServer",

@@ -8,7 +8,7 @@ extension RegistryState {
     ///
     /// Precondition: every submission passed ``UsageSubmission/validate()``.
     public func planUsage(_ submissions: [UsageSubmission], at now: Timestamp) -> UsageBatch {
-        var planner = UsagePlanner(state: self, at: now)
+        var planner = UsagePlanner(state: self, at: now, events: submissions.reduce(0) { $0 + $1.events.count })
         let replies = submissions.map { submission in
             submission.events.map { planner.meter($0, by: submission.party) }
         }
@@ -40,14 +40,22 @@ extension RegistryState {
     func quotaDenial(
         grant: Grant, used: GrantUsage, tokens: Int64, assigneeToday: Int64, datasetToday: Int64
     ) -> (quota: UsageQuota, reason: String)? {
+        Self.quotaDenial(
+            grant: grant, used: used, tokens: tokens, assigneeToday: assigneeToday, assigneeCap: assigneeCaps[grant.assignee],
+            datasetToday: datasetToday, datasetCap: policies[grant.dataset]?.dailyTokenCap)
+    }
+
+    static func quotaDenial(
+        grant: Grant, used: GrantUsage, tokens: Int64, assigneeToday: Int64, assigneeCap: Int64?, datasetToday: Int64, datasetCap: Int64?
+    ) -> (quota: UsageQuota, reason: String)? {
         let remaining = grant.tokenQuota - used.tokens
         if tokens > remaining {
             return (.grant, "\(tokens) tokens exceed the \(max(0, remaining)) remaining of grant \(grant.number)'s quota of \(grant.tokenQuota)")
         }
-        if let cap = assigneeCaps[grant.assignee], assigneeToday + tokens > cap {
+        if let cap = assigneeCap, assigneeToday + tokens > cap {
             return (.assigneeDaily, "\(tokens) tokens exceed the \(max(0, cap - assigneeToday)) left today of party \(grant.assignee.rawValue)'s daily cap of \(cap)")
         }
-        if let cap = policies[grant.dataset]?.dailyTokenCap, datasetToday + tokens > cap {
+        if let cap = datasetCap, datasetToday + tokens > cap {
             return (.datasetDaily, "\(tokens) tokens exceed the \(max(0, cap - datasetToday)) left today of dataset \(grant.dataset.rawValue)'s daily cap of \(cap)")
         }
         return nil
@@ -152,27 +160,60 @@ private struct RoyaltyEdge: Hashable {
 }
 
 /// The working state of one ``RegistryState/planUsage(_:at:)``: the counters as the batch changes them.
+///
+/// Each grant, assignee and dataset the batch touches is looked up once and given a slot; events then
+/// work on the slots (no dictionary per counter per event, no strings unless an event is denied).
 private struct UsagePlanner {
+    /// A grant as the batch sees it: its terms, counters and what it settled in this batch.
+    struct GrantSlot {
+        var grant: Grant
+        var usable: Bool
+        var usage: GrantUsage
+        var assignee: Int
+        var dataset: Int
+        var settledTokens: Int64 = 0
+        var settledAmount: Int64 = 0
+    }
+
+    /// A daily counter as the batch changes it.
+    struct DailySlot {
+        var tokens: Int64
+        var cap: Int64?
+        var touched = false
+    }
+
     let state: RegistryState
     let now: Timestamp
     let today: CivilDate
     let batch: Int64
+    let earliest: Int64
+    let latest: Int64
     var nextEvent: Int64
     var events: [MeteredEvent] = []
-    var grants: [GrantID: GrantUsage] = [:]
-    var assignees: [PartyID: DailyUsage] = [:]
-    var datasets: [DatasetID: DailyUsage] = [:]
+    var grantSlots: [GrantSlot] = []
+    /// Slot by grant number; -1 for a number that names no grant.
+    var slotByNumber: [String: Int] = [:]
+    var lastNumber = ""
+    var lastSlot = -1
+    var assigneeSlots: [DailySlot] = []
+    var assigneeIDs: [PartyID] = []
+    var assigneeSlotByParty: [PartyID: Int] = [:]
+    var datasetSlots: [DailySlot] = []
+    var datasetIDs: [DatasetID] = []
+    var datasetSlotByID: [DatasetID: Int] = [:]
     /// Keys answered in this batch.
     var answered: [UsageKey: UsageAnswer] = [:]
-    /// Tokens and fen accepted per grant in this batch, for the postings.
-    var settled: [GrantID: (tokens: Int64, amount: Int64)] = [:]
 
-    init(state: RegistryState, at now: Timestamp) {
+    init(state: RegistryState, at now: Timestamp, events: Int) {
         self.state = state
         self.now = now
         today = state.settings.calendar.date(at: now)
         batch = state.usage.lastBatch + 1
         nextEvent = state.usage.lastEvent + 1
+        earliest = now.microsecondsSince1970 - Limits.usageReportWindowSeconds * 1_000_000
+        latest = now.microsecondsSince1970 + Limits.usageClockSkewSeconds * 1_000_000
+        self.events.reserveCapacity(events)
+        answered.reserveCapacity(events)
     }
 
     mutating func meter(_ event: UsageEvent, by party: PartyID) -> UsageReply {
@@ -182,52 +223,99 @@ private struct UsagePlanner {
         }
         let id = nextEvent
         nextEvent += 1
-        var recorded = MeteredEvent(
-            id: id, assignee: party, grant: nil, dataset: nil, key: event.key, tokens: event.tokens, usedAt: event.usedAt,
-            answer: .denied(event: id, rule: "R23", reason: "party \(party.rawValue) holds no grant \(event.grant)"), metadata: event.metadata)
-        if let grant = state.grant(number: event.grant), grant.assignee == party {
-            recorded.grant = grant.id
-            recorded.dataset = grant.dataset
-            recorded.answer = decide(event, on: grant, id: id)
+        let slot = self.slot(for: event.grant)
+        let answer: UsageAnswer
+        if slot >= 0, grantSlots[slot].grant.assignee == party {
+            answer = decide(event, slot: slot, id: id)
+        } else {
+            answer = .denied(event: id, rule: "R23", reason: "party \(party.rawValue) holds no grant \(event.grant)")
         }
-        events.append(recorded)
-        answered[key] = recorded.answer
-        return UsageReply(key: event.key, answer: recorded.answer, replayed: false)
+        let owned = slot >= 0 && grantSlots[slot].grant.assignee == party
+        events.append(MeteredEvent(
+            id: id, assignee: party, grant: owned ? grantSlots[slot].grant.id : nil, dataset: owned ? grantSlots[slot].grant.dataset : nil,
+            key: event.key, tokens: event.tokens, usedAt: event.usedAt, answer: answer, metadata: event.metadata, fingerprint: key))
+        answered[key] = answer
+        return UsageReply(key: event.key, answer: answer, replayed: false)
     }
 
-    private mutating func decide(_ event: UsageEvent, on grant: Grant, id: Int64) -> UsageAnswer {
-        let skew = Limits.usageClockSkewSeconds * 1_000_000
-        let window = Limits.usageReportWindowSeconds * 1_000_000
-        if event.usedAt.microsecondsSince1970 > now.microsecondsSince1970 + skew {
+    /// The slot of the grant numbered `number`, made on first sight; -1 when there is no such grant.
+    private mutating func slot(for number: String) -> Int {
+        if number == lastNumber { return lastSlot }
+        let slot: Int
+        if let known = slotByNumber[number] {
+            slot = known
+        } else if let grant = state.grant(number: number) {
+            slot = grantSlots.count
+            grantSlots.append(GrantSlot(
+                grant: grant, usable: grant.state == .active || grant.state == .agreed, usage: state.usage.usage(of: grant.id),
+                assignee: assigneeSlot(grant.assignee), dataset: datasetSlot(grant.dataset)))
+            slotByNumber[number] = slot
+        } else {
+            slot = -1
+            slotByNumber[number] = slot
+        }
+        lastNumber = number
+        lastSlot = slot
+        return slot
+    }
+
+    private mutating func assigneeSlot(_ party: PartyID) -> Int {
+        if let slot = assigneeSlotByParty[party] { return slot }
+        assigneeSlots.append(DailySlot(tokens: state.usage.assigneeTokens(of: party, on: today), cap: state.assigneeCaps[party]))
+        assigneeIDs.append(party)
+        assigneeSlotByParty[party] = assigneeSlots.count - 1
+        return assigneeSlots.count - 1
+    }
+
+    private mutating func datasetSlot(_ dataset: DatasetID) -> Int {
+        if let slot = datasetSlotByID[dataset] { return slot }
+        datasetSlots.append(DailySlot(tokens: state.usage.datasetTokens(of: dataset, on: today), cap: state.policies[dataset]?.dailyTokenCap))
+        datasetIDs.append(dataset)
+        datasetSlotByID[dataset] = datasetSlots.count - 1
+        return datasetSlots.count - 1
+    }
+
+    private mutating func decide(_ event: UsageEvent, slot: Int, id: Int64) -> UsageAnswer {
+        let usedAt = event.usedAt.microsecondsSince1970
+        if usedAt > latest {
             return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt), ahead of the registry's clock (\(now))")
         }
-        if event.usedAt.microsecondsSince1970 < now.microsecondsSince1970 - window {
+        if usedAt < earliest {
             return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt): usage is reported within 24 hours")
         }
-        if grant.state != .active && grant.state != .agreed {
+        let grant = grantSlots[slot].grant
+        if !grantSlots[slot].usable {
             let rule = grant.state == .suspended && (grant.stateReason?.hasPrefix("R25") ?? false) ? "R25" : "R23"
             return .denied(event: id, rule: rule, reason: "grant \(grant.number) is \(grant.state.rawValue)" + (grant.stateReason.map { ": \($0)" } ?? ""))
         }
         if event.usedAt < grant.validFrom || event.usedAt >= grant.validUntil {
             return .denied(event: id, rule: "R23", reason: "the use is dated \(event.usedAt), outside grant \(grant.number)'s validity window")
         }
-        let used = grants[grant.id] ?? state.usage.usage(of: grant.id)
-        let assignee = assignees[grant.assignee] ?? state.usage.assigneeDaily[grant.assignee] ?? DailyUsage(day: today, tokens: 0)
-        let dataset = datasets[grant.dataset] ?? state.usage.datasetDaily[grant.dataset] ?? DailyUsage(day: today, tokens: 0)
-        if let (quota, reason) = state.quotaDenial(
-            grant: grant, used: used, tokens: event.tokens, assigneeToday: assignee.tokens(on: today), datasetToday: dataset.tokens(on: today))
+        let used = grantSlots[slot].usage
+        let assignee = grantSlots[slot].assignee
+        let dataset = grantSlots[slot].dataset
+        let tokens = event.tokens
+        // Check all three quotas; only a denial builds a reason.
+        let fits = tokens <= grant.tokenQuota - used.tokens
+            && assigneeSlots[assignee].cap.map { assigneeSlots[assignee].tokens + tokens <= $0 } ?? true
+            && datasetSlots[dataset].cap.map { datasetSlots[dataset].tokens + tokens <= $0 } ?? true
+        if !fits, let (quota, reason) = RegistryState.quotaDenial(
+            grant: grant, used: used, tokens: tokens, assigneeToday: assigneeSlots[assignee].tokens, assigneeCap: assigneeSlots[assignee].cap,
+            datasetToday: datasetSlots[dataset].tokens, datasetCap: datasetSlots[dataset].cap)
         {
             return .denied(event: id, rule: "R27", quota: quota, reason: reason)
         }
         // Check and debit together: the counters move only for an accepted use.
-        let tokens = used.tokens + event.tokens
-        let charged = grant.free ? 0 : RegistryState.charge(tokens: tokens, pricePerMillion: grant.pricePerMillionTokens)
+        let total = used.tokens + tokens
+        let charged = grant.free ? 0 : RegistryState.charge(tokens: total, pricePerMillion: grant.pricePerMillionTokens)
         let amount = charged - used.charged
-        grants[grant.id] = GrantUsage(tokens: tokens, charged: charged)
-        assignees[grant.assignee] = DailyUsage(day: today, tokens: assignee.tokens(on: today) + event.tokens)
-        datasets[grant.dataset] = DailyUsage(day: today, tokens: dataset.tokens(on: today) + event.tokens)
-        settled[grant.id, default: (0, 0)].tokens += event.tokens
-        settled[grant.id, default: (0, 0)].amount += amount
+        grantSlots[slot].usage = GrantUsage(tokens: total, charged: charged)
+        grantSlots[slot].settledTokens += tokens
+        grantSlots[slot].settledAmount += amount
+        assigneeSlots[assignee].tokens += tokens
+        assigneeSlots[assignee].touched = true
+        datasetSlots[dataset].tokens += tokens
+        datasetSlots[dataset].touched = true
         return .accepted(event: id, amount: amount)
     }
 
@@ -246,15 +334,17 @@ private struct UsagePlanner {
             accounts[debit, default: state.usage.account(of: debit)].debits += amount
             accounts[credit, default: state.usage.account(of: credit)].credits += amount
         }
-        for (grantID, total) in settled.sorted(by: { $0.key < $1.key }) {
-            guard let grant = state.grant(grantID) else { continue }
+        let settled = grantSlots.filter { $0.settledTokens > 0 }.sorted { $0.grant.id < $1.grant.id }
+        for slot in settled {
+            let grant = slot.grant
             let payee = state.operateHolder(of: grant.dataset, on: today) ?? grant.grantor
-            post(.use, grant: grantID, dataset: grant.dataset, debit: grant.assignee, credit: payee, amount: total.amount, tokens: total.tokens)
+            post(.use, grant: grant.id, dataset: grant.dataset, debit: grant.assignee, credit: payee, amount: slot.settledAmount, tokens: slot.settledTokens)
             // Royalties on the grant's cumulative charge, less those on its charge before this batch: what a
             // source earns does not depend on how uses were batched (each split rounds down once).
-            guard total.amount > 0, let charged = grants[grantID]?.charged else { continue }
+            guard slot.settledAmount > 0 else { continue }
+            let charged = slot.usage.charged
             let before = Dictionary(
-                state.royaltySplit(of: charged - total.amount, earnedBy: grant.dataset).map { (RoyaltyEdge($0), $0.amount) },
+                state.royaltySplit(of: charged - slot.settledAmount, earnedBy: grant.dataset).map { (RoyaltyEdge($0), $0.amount) },
                 uniquingKeysWith: +)
             for share in state.royaltySplit(of: charged, earnedBy: grant.dataset) {
                 // Never negative: a split only shrinks when the lineage changed, and what was paid stands.
@@ -262,34 +352,39 @@ private struct UsagePlanner {
                 guard amount > 0, let from = state.operateHolder(of: share.from, on: today), let to = state.operateHolder(of: share.to, on: today),
                     from != to
                 else { continue }
-                post(.royalty, grant: grantID, dataset: share.to, debit: from, credit: to, amount: amount, tokens: total.tokens)
+                post(.royalty, grant: grant.id, dataset: share.to, debit: from, credit: to, amount: amount, tokens: slot.settledTokens)
             }
         }
         var digest = SHA256()
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(256)
+        bytes.reserveCapacity(64 * 1024)
         var accepted = 0
         var tokens: Int64 = 0
         var amount: Int64 = 0
         for event in events {
             event.appendCanonicalBytes(to: &bytes)
-            digest.update(data: bytes)
-            bytes.removeAll(keepingCapacity: true)
+            if bytes.count >= 60 * 1024 {
+                digest.update(data: bytes)
+                bytes.removeAll(keepingCapacity: true)
+            }
             if event.answer.accepted {
                 accepted += 1
                 tokens += event.tokens
                 amount += event.answer.amount
             }
         }
+        digest.update(data: bytes)
         let summary = UsageBatchSummary(
             batch: batch, events: events.count, accepted: accepted, denied: events.count - accepted, tokens: tokens, amount: amount,
             transfers: transfers.count, firstEvent: events.first?.id ?? 0, lastEvent: events.last?.id ?? 0,
             eventsDigest: Array(digest.finalize()).hexString)
         return UsageBatch(
             id: batch, at: now, events: events, replies: replies, transfers: transfers,
-            grantUsage: grants.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            assigneeDaily: assignees.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            datasetDaily: datasets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            grantUsage: settled.map { ($0.grant.id, $0.usage) },
+            assigneeDaily: assigneeSlots.indices.filter { assigneeSlots[$0].touched }.map { (assigneeIDs[$0], DailyUsage(day: today, tokens: assigneeSlots[$0].tokens)) }
+                .sorted { $0.0 < $1.0 },
+            datasetDaily: datasetSlots.indices.filter { datasetSlots[$0].touched }.map { (datasetIDs[$0], DailyUsage(day: today, tokens: datasetSlots[$0].tokens)) }
+                .sorted { $0.0 < $1.0 },
             accounts: accounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
             summary: summary)
     }

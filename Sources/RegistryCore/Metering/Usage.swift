@@ -122,6 +122,8 @@ public struct MeteredEvent: Sendable, Equatable {
     public var usedAt: Timestamp
     public var answer: UsageAnswer
     public var metadata: String?
+    /// The key as the meter remembers it (hashed once, when planned).
+    let fingerprint: UsageKey
 }
 
 public enum TransferKind: String, Sendable, Codable {

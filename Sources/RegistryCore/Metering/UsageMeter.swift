@@ -10,8 +10,8 @@ public struct UsageMeter: Sendable {
     var accounts: [PartyID: LedgerAccount] = [:]
     /// Answers by key, in two generations: a key lives in `answers` for at least one retention period,
     /// then in `previousAnswers` for one more (so lookups never scan, and forgetting is a swap).
-    var answers: [UsageKey: UsageAnswer] = [:]
-    var previousAnswers: [UsageKey: UsageAnswer] = [:]
+    var answers = RememberedAnswers()
+    var previousAnswers = RememberedAnswers()
     var generationStartedAt: Timestamp?
     public internal(set) var lastEvent: Int64 = 0
     public internal(set) var lastTransfer: Int64 = 0
@@ -33,7 +33,10 @@ public struct UsageMeter: Sendable {
     }
 
     /// The answer given to `key`, when it is remembered.
-    func answer(for key: UsageKey) -> UsageAnswer? { answers[key] ?? previousAnswers[key] }
+    func answer(for key: UsageKey) -> UsageAnswer? {
+        if let answer = answers[key] { return answer }
+        return previousAnswers.isEmpty ? nil : previousAnswers[key]
+    }
 
     /// Keys remembered now (both generations).
     public var rememberedKeys: Int { answers.count + previousAnswers.count }
@@ -54,7 +57,7 @@ public struct UsageMeter: Sendable {
         }
         if now.microsecondsSince1970 - started.microsecondsSince1970 >= Limits.usageKeyRetentionSeconds * 1_000_000 {
             previousAnswers = answers
-            answers = [:]
+            answers = RememberedAnswers()
             generationStartedAt = now
         }
     }
@@ -65,8 +68,7 @@ public struct UsageMeter: Sendable {
         for (party, usage) in batch.assigneeDaily { assigneeDaily[party] = usage }
         for (dataset, usage) in batch.datasetDaily { datasetDaily[dataset] = usage }
         for (party, account) in batch.accounts { accounts[party] = account }
-        answers.reserveCapacity(answers.count + batch.events.count)
-        for event in batch.events { answers[UsageKey(party: event.assignee, key: event.key)] = event.answer }
+        for event in batch.events { answers.remember(event.answer, for: event.fingerprint) }
         if let last = batch.events.last { lastEvent = last.id }
         if let last = batch.transfers.last { lastTransfer = last.id }
         lastBatch = batch.id
@@ -91,7 +93,7 @@ public struct UsageMeter: Sendable {
 
     /// Remembers the answer of an event recorded within the retention period (a rebuild).
     public mutating func remember(party: PartyID, key: String, answer: UsageAnswer) {
-        answers[UsageKey(party: party, key: key)] = answer
+        answers.remember(answer, for: UsageKey(party: party, key: key))
     }
 }
 
@@ -104,6 +106,11 @@ struct UsageKey: Hashable, Sendable {
     var high: UInt64
     var low: UInt64
 
+    /// The bits are already a seeded hash: one word of them is enough for a table.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(low)
+    }
+
     init(party: PartyID, key: String) {
         self.party = party.rawValue
         var first = Hasher()
@@ -115,5 +122,33 @@ struct UsageKey: Hashable, Sendable {
         second.combine(party.rawValue)
         high = UInt64(bitPattern: Int64(first.finalize()))
         low = UInt64(bitPattern: Int64(second.finalize()))
+    }
+}
+
+/// Answers to remembered keys, compactly: an accepted use as its event id and amount (16 bytes); the
+/// rarer denials whole, with their reasons, by event id.
+struct RememberedAnswers: Sendable {
+    private var accepted: [UsageKey: Accepted] = [:]
+    private var denied: [UsageKey: UsageAnswer] = [:]
+
+    struct Accepted: Sendable {
+        var event: Int64
+        var amount: Int64
+    }
+
+    var count: Int { accepted.count + denied.count }
+    var isEmpty: Bool { accepted.isEmpty && denied.isEmpty }
+
+    subscript(key: UsageKey) -> UsageAnswer? {
+        if let answer = accepted[key] { return .accepted(event: answer.event, amount: answer.amount) }
+        return denied.isEmpty ? nil : denied[key]
+    }
+
+    mutating func remember(_ answer: UsageAnswer, for key: UsageKey) {
+        if answer.accepted {
+            accepted[key] = Accepted(event: answer.event, amount: answer.amount)
+        } else {
+            denied[key] = answer
+        }
     }
 }
