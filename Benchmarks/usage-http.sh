@@ -81,6 +81,10 @@ for file in $LUA $BASELINE_SQL $CPU; do [[ -f $file ]] || die "$file is missing"
 for c in $SWEEP; do ((c >= THREADS)) || die "every SWEEP value must be at least $THREADS (wrk threads)"; done
 if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/"; then die "port $PORT is in use: stop what listens there, or set PORT"; fi
 
+# The script's own stdout and stderr, kept on 3 and 4: a signal can run the cleanup while a function's
+# output is redirected to a file of the work directory, which the cleanup deletes.
+exec 3>&1 4>&2
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/usage-http.XXXXXX")
 # The embedded PostgreSQL runs as an unprivileged account when we are root: it must be able to enter the
 # directory, or the cluster would be relocated outside it.
@@ -103,6 +107,7 @@ wait_for_exit() {
 cleanup() {
     local status=$?
     set +e
+    exec 1>&3 2>&4
     local pid
     for pid in "${CHILDREN[@]}"; do
         if kill -0 "$pid" 2>/dev/null; then
@@ -151,6 +156,15 @@ run_child() {
     wait "$pid" || status=$?
     forget_child "$pid"
     return "$status"
+}
+
+# sleep, interruptible at once by a signal (a foreground sleep would hold the cleanup back).
+pause() {
+    sleep "$1" &
+    local pid=$!
+    CHILDREN+=("$pid")
+    wait "$pid" || true
+    forget_child "$pid"
 }
 
 # Takes a child that has ended (and been waited for) off the cleanup's list, so that the cleanup never
@@ -336,9 +350,9 @@ wait_for_quiet() {
         if ((waited == 0)); then
             say "Other processes use $busy cores: waiting for a quiet machine ($(python3 -c '
 import json, sys
-print(", ".join(f"{p[\"comm\"]} {p[\"cores\"]}" for p in json.loads(sys.argv[1])["top"] if p["category"] == "others"][:4]))' "$sample"))"
+print(", ".join("%s %.2f" % (p["comm"], p["cores"]) for p in json.loads(sys.argv[1])["top"] if p["category"] == "others"))' "$sample"))"
         fi
-        sleep 10
+        pause 10
         waited=$((waited + 13))
     done
 }
@@ -374,6 +388,9 @@ record.update({k: number(v) for k, v in pairs(result).items()})
 record["cpu"] = json.loads(cpu)
 b, a = pairs(before), pairs(after)
 record["pg"] = {k: float(a[k]) - float(b[k]) for k in b}
+# The newest server event id before and after: the server has answered that many events so far, and
+# remembers the key of every one (they are all within the 24 h retention).
+record["event_id_before"], record["event_id_after"] = int(b["event_id"]), int(a["event_id"])
 record["rss_kib_before"], record["rss_kib_after"] = int(rss_before), int(rss_after)
 print(json.dumps(record))
 PYTHON
@@ -408,7 +425,7 @@ measure_http() {
     wrk_run "$connections" "$DURATION" "c${connections}a${attempt}t$(date +%s)"
     stop_sampler
     rss_after=$(rss_kib)
-    sleep "$STATS_SETTLE"
+    pause "$STATS_SETTLE"
     after=$(pg_stats)
     sed 's/^/    /' "$WORK/wrk.out" >&2
     combine http "$connections" "$(grep '^RESULT ' "$WORK/wrk.out")" "$(<"$WORK/cpu.json")" "$before" "$after" \
@@ -427,7 +444,7 @@ measure_best() {
 import json, sys
 r = json.loads(sys.argv[1]); c = r["cpu"]["cores"]
 print(" ".join(f"{k} {c[k]:.2f}" for k in ("server", "postgres", "client", "sampler", "others", "irq", "machine"))
-      + " | busiest: " + ", ".join(f"{p[\"comm\"]}({p[\"category\"]}) {p[\"cores\"]:.2f}" for p in r["cpu"]["top"][:6]))' "$line")"
+      + " | busiest: " + ", ".join("%s(%s) %.2f" % (p["comm"], p["category"], p["cores"]) for p in r["cpu"]["top"][:6]))' "$line")"
         if awk -v o="$others" -v b="$best_others" 'BEGIN { exit !(o < b) }'; then best=$line best_others=$others; fi
         awk -v o="$others" -v q="$QUIET_CORES" 'BEGIN { exit !(o < q) }' && break
         say "  other processes took $others cores during that run: measuring again"
@@ -440,7 +457,7 @@ print(" ".join(f"{k} {c[k]:.2f}" for k in ("server", "postgres", "client", "samp
 say "Warm-up: $(wrk_command "$CONNECTIONS" "$WARMUP")"
 wrk_run "$CONNECTIONS" "$WARMUP" "warm$(date +%s)"
 grep '^RESULT ' "$WORK/wrk.out" | sed 's/^/    /' >&2
-sleep "$STATS_SETTLE"
+pause "$STATS_SETTLE"
 
 for connections in $SWEEP; do
     say "HTTP, $connections connections: $(wrk_command "$connections" "$DURATION")  [$BATCH events a request, $SENDERS labs, $GRANT_COUNT grants]"
@@ -496,7 +513,7 @@ BASELINE_GRANTS=$(sql "SELECT count(*) FROM usage_bench.target")
 ((BASELINE_GRANTS == GRANT_COUNT)) || die "the scratch table holds $BASELINE_GRANTS grants, not $GRANT_COUNT"
 
 pgbench_command() {
-    local clients=$1 seconds=$2 jobs=$((clients < 2 ? 1 : 2))
+    local clients=$1 seconds=$2 jobs=$(($1 < 2 ? 1 : 2))
     echo "pgbench -n -M prepared -r -c $clients -j $jobs -T $seconds -D grants=$BASELINE_GRANTS -f $BASELINE_SQL"
 }
 # One pgbench run; its output in $WORK/pgbench.out.
@@ -517,7 +534,7 @@ measure_baseline() {
     pgbench_run "$clients" "$DURATION"
     stop_sampler
     rss_after=$(rss_kib)
-    sleep 1  # pgbench's sessions have ended: they reported their counters on the way out
+    pause 1  # pgbench's sessions have ended: they reported their counters on the way out
     after=$(pg_stats)
     sed -n '/^number of clients/,$p' "$WORK/pgbench.out" | sed 's/^/    /' | cut -c1-150 >&2
     result=$(awk '
@@ -567,7 +584,7 @@ fi
 python3 - "$RESULTS" "$CONNECTIONS" "$BATCH" "$DATASETS" "$ready_seconds" "$SENDERS" "$GRANT_COUNT" "$TARGET_RATE" "$TARGET_RATIO" \
     "$(wrk_command "$CONNECTIONS" "$DURATION")" "$(pgbench_command "$CONNECTIONS" "$DURATION")" "$((HTTP_ACKED + SANITY_EVENTS))" \
     "$POSTGRES_EVENTS" "$POSTGRES_CHECK" "$DENIALS" "$DUPLICATES" "$LEDGER" "$HTTP_RSS_KIB" "$SERVER_LOG_LINES" <<'PYTHON'
-import json, sys
+import json, os, sys
 
 (path, headline, batch, datasets, ready, senders, grants, target_rate, target_ratio, wrk_command, pgbench_command, acked,
  stored, check, denials, duplicates, ledger, rss, log_lines) = sys.argv[1:20]
@@ -579,7 +596,8 @@ base = [r for r in runs if r["kind"] == "baseline"]
 def ms(us): return f"{us / 1000:.1f} ms"
 def cores(r):
     c = r["cpu"]["cores"]
-    return f"{c['server']:.2f} / {c['postgres']:.2f} / {c['client']:.2f} / {c['others']:.2f}"
+    idle = max(0.0, os.cpu_count() - c["machine"])
+    return f"{c['server']:.2f} / {c['postgres']:.2f} / {c['client']:.2f} / {c['others']:.2f} / {idle:.2f}"
 def wal(r): return f"{r['pg']['wal_bytes'] / r['seconds'] / 2**20:.1f}"
 def syncs(r): return f"{r['pg']['wal_sync'] / r['seconds']:,.0f}"
 
@@ -587,19 +605,27 @@ print()
 print(f"Usage events over HTTP: demo registry of {int(datasets):,} datasets (ready after {ready} s); {senders} labs send, "
       f"each request {int(batch):,} events of 1 token over {grants} active grants; `{wrk_command.replace(f'-c{headline}', '-c<N>')}`.")
 print()
+# The server remembers every accepted key in one Swift Dictionary, which doubles its table when it is
+# 3/4 full: a run that crosses one of these counts pays for copying the whole table once, under the
+# writer lock (a pause of every request, seen in p99 and max).
+def resizes(r):
+    crossed = [3 * 2**k // 4 for k in range(16, 36) if r["event_id_before"] < 3 * 2**k // 4 <= r["event_id_after"]]
+    big = [n for n in crossed if n >= 1_000_000]
+    return f"{r['event_id_before'] / 1e6:.1f}M→{r['event_id_after'] / 1e6:.1f}M" + (
+        " (table doubles at " + ", ".join(f"{n / 1e6:.1f}M" for n in big) + ")" if big else "")
 print("| connections | requests/s | events/s acknowledged | accepted | denied | p50 | p99 | max | non-200 / socket errors | "
-      "group commits/s | events a commit | WAL MiB/s | WAL syncs/s | cores: server / postgres / wrk / others | server RSS after |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+      "group commits/s | events a commit | WAL MiB/s | WAL syncs/s | cores: server / postgres / wrk / others / idle | keys remembered | server RSS after |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 for r in http:
     commits = r["pg"]["batch_id"]
     per_commit = r["pg"]["event_id"] / commits if commits else 0
     print(f"| {r['clients']} | {r['rps']:,.0f} | **{r['events_per_s']:,.0f}** | {int(r['accepted']):,} | {int(r['denied']):,} | "
           f"{ms(r['p50_us'])} | {ms(r['p99_us'])} | {ms(r['max_us'])} | {int(r['non200'])} / {int(r['socket_errors'] + r['timeouts'])} | "
-          f"{commits / r['seconds']:,.0f} | {per_commit:,.0f} | {wal(r)} | {syncs(r)} | {cores(r)} | {r['rss_kib_after'] / 1024:,.0f} MiB |")
+          f"{commits / r['seconds']:,.0f} | {per_commit:,.0f} | {wal(r)} | {syncs(r)} | {cores(r)} | {resizes(r)} | {r['rss_kib_after'] / 1024:,.0f} MiB |")
 print()
 print(f"Baseline, one transaction per event on the same database: `{pgbench_command.replace(f'-c {headline}', '-c <N>')}`.")
 print()
-print("| clients | events/s (tx/s) | latency avg | failed | WAL MiB/s | WAL syncs/s | commits per sync | cores: server / postgres / pgbench / others |")
+print("| clients | events/s (tx/s) | latency avg | failed | WAL MiB/s | WAL syncs/s | commits per sync | cores: server / postgres / pgbench / others / idle |")
 print("|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in base:
     per_sync = r["pg"]["commits"] / r["pg"]["wal_sync"] if r["pg"]["wal_sync"] else 0

@@ -64,6 +64,9 @@ while made < options.events {
 }
 print("  \(requests.count) requests of up to \(options.request) events, committed in groups of up to \(options.group)")
 
+// The state lives in a `Registry`, as in the server: planned under the read lock, applied under the write lock.
+let registry = Registry(state: state)
+state = RegistryState()
 var planTime = Duration.zero
 var applyTime = Duration.zero
 var accepted = 0
@@ -83,12 +86,15 @@ while index < requests.count {
     }
     clockNow = clockNow.adding(seconds: 0)
     let planStart = ContinuousClock.now
-    let batch = state.planUsage(group, at: clockNow)
+    let batch = registry.read { $0.planUsage(group, at: clockNow) }
     let applyStart = ContinuousClock.now
-    _ = state.applyUsage(batch, actor: "bench")
+    _ = registry.applyUsage(batch, actor: "bench")
     let end = ContinuousClock.now
     planTime += applyStart - planStart
     applyTime += end - applyStart
+    if ProcessInfo.processInfo.environment["USAGEBENCH_TRACE"] != nil, batches % 25 == 0 {
+        print("  batch \(batches): plan \(applyStart - planStart), apply \(end - applyStart), keys \(registry.read { $0.usage.rememberedKeys })")
+    }
     batches += 1
     transfers += batch.transfers.count
     for replies in batch.replies {
@@ -105,6 +111,7 @@ print(String(format: "  plan  %.3f s (%.2f µs an event)", seconds(planTime), se
 print(String(format: "  apply %.3f s (%.2f µs an event)", seconds(applyTime), seconds(applyTime) * 1e6 / Double(options.events)))
 print(String(format: "  %.0f events/s on one core", rate))
 print("  answers: \(accepted) accepted, \(denied) denied, \(replayed) replays; \(transfers) ledger postings")
+state = registry.read { $0 }
 let debits = state.usage.allAccounts.reduce(Int64(0)) { $0 + $1.account.debits }
 let credits = state.usage.allAccounts.reduce(Int64(0)) { $0 + $1.account.credits }
 print("  ledger: debits \(debits) fen = credits \(credits) fen: \(debits == credits ? "balanced" : "NOT BALANCED")")

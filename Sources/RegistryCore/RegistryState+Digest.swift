@@ -16,6 +16,7 @@ extension RegistryState {
         var accessRequests: [AccessRequest]
         var grants: [Grant]
         var auditHead: AuditHead
+        var usage: UsageMeter.Snapshot
     }
 
     /// SHA-256 over the canonical encoding of every record and the audit head: equal digests mean equal
@@ -25,7 +26,7 @@ extension RegistryState {
             parties: parties.all, apiKeys: apiKeys.all, datasets: datasets.all, registrations: registrations.all,
             objections: objections.all, certificates: certificates.all, settings: settings, derivations: derivations.all,
             flagCascades: flagCascades.all, policies: policies.all,
-            accessRequests: accessRequests.all, grants: grants.all, auditHead: auditHead)
+            accessRequests: accessRequests.all, grants: grants.all, auditHead: auditHead, usage: usage.snapshot)
         return Array(SHA256.hash(data: Array(CanonicalJSON.encode(snapshot).utf8))).hexString
     }
 

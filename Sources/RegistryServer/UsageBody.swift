@@ -16,6 +16,9 @@ struct UsageBodyParser {
 
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
+    /// The last `at` read, and its time: events of one request are mostly stamped alike.
+    private var lastAt = ""
+    private var lastTime = Timestamp(microsecondsSince1970: 0)
 
     private init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -81,10 +84,15 @@ struct UsageBodyParser {
                     tokens = try integer(at: field)
                 case "at":
                     try once(at)
-                    guard let value = Timestamp(iso8601: try string(at: field)) else {
-                        throw Failure(field: field, reason: "must be an ISO 8601 time with its offset, e.g. 2026-11-29T10:00:00Z")
+                    let text = try string(at: field)
+                    if text != lastAt {
+                        guard let value = Timestamp(iso8601: text) else {
+                            throw Failure(field: field, reason: "must be an ISO 8601 time with its offset, e.g. 2026-11-29T10:00:00Z")
+                        }
+                        lastAt = text
+                        lastTime = value
                     }
-                    at = value
+                    at = lastTime
                 case "key":
                     try once(key)
                     key = try string(at: field)

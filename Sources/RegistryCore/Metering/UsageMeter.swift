@@ -74,6 +74,27 @@ public struct UsageMeter: Sendable {
         lastBatch = batch.id
     }
 
+    /// What the state digest covers of metering: every counter and account, and the last ids (the
+    /// remembered keys are hashed with a per-process seed, so they are left out).
+    struct Snapshot: Encodable {
+        var grants: [[Int64]]
+        var assignees: [[Int64]]
+        var datasets: [[Int64]]
+        var accounts: [[Int64]]
+        var lastEvent: Int64
+        var lastTransfer: Int64
+        var lastBatch: Int64
+    }
+
+    var snapshot: Snapshot {
+        Snapshot(
+            grants: grantUsage.indices.filter { grantUsage[$0] != GrantUsage() }.map { [Int64($0), grantUsage[$0].tokens, grantUsage[$0].charged] },
+            assignees: assigneeDaily.sorted { $0.key < $1.key }.map { [$0.key.rawValue, Int64($0.value.day.daysSince1970), $0.value.tokens] },
+            datasets: datasetDaily.sorted { $0.key < $1.key }.map { [$0.key.rawValue, Int64($0.value.day.daysSince1970), $0.value.tokens] },
+            accounts: accounts.sorted { $0.key < $1.key }.map { [$0.key.rawValue, $0.value.debits, $0.value.credits] },
+            lastEvent: lastEvent, lastTransfer: lastTransfer, lastBatch: lastBatch)
+    }
+
     // MARK: Rebuild
 
     /// Restores counters read back from PostgreSQL (a rebuild); `keysSince` answers are remembered afresh.
@@ -126,29 +147,36 @@ struct UsageKey: Hashable, Sendable {
 }
 
 /// Answers to remembered keys, compactly: an accepted use as its event id and amount (16 bytes); the
-/// rarer denials whole, with their reasons, by event id.
+/// rarer denials whole, with their reasons.
+///
+/// Accepted answers are spread over 1,024 tables by the key's bits. One large table would double now
+/// and then, moving millions of entries while the writer waits (seconds, seen as p99 spikes under
+/// load); small ones each grow a little at a time, in cache.
 struct RememberedAnswers: Sendable {
-    private var accepted: [UsageKey: Accepted] = [:]
+    private static let shardCount = 1_024
+    private var accepted = [[UsageKey: Accepted]](repeating: [:], count: RememberedAnswers.shardCount)
     private var denied: [UsageKey: UsageAnswer] = [:]
+    private(set) var count = 0
 
     struct Accepted: Sendable {
         var event: Int64
         var amount: Int64
     }
 
-    var count: Int { accepted.count + denied.count }
-    var isEmpty: Bool { accepted.isEmpty && denied.isEmpty }
+    var isEmpty: Bool { count == 0 }
+
+    private static func shard(_ key: UsageKey) -> Int { Int(truncatingIfNeeded: key.high) & (shardCount - 1) }
 
     subscript(key: UsageKey) -> UsageAnswer? {
-        if let answer = accepted[key] { return .accepted(event: answer.event, amount: answer.amount) }
+        if let answer = accepted[Self.shard(key)][key] { return .accepted(event: answer.event, amount: answer.amount) }
         return denied.isEmpty ? nil : denied[key]
     }
 
     mutating func remember(_ answer: UsageAnswer, for key: UsageKey) {
         if answer.accepted {
-            accepted[key] = Accepted(event: answer.event, amount: answer.amount)
+            if accepted[Self.shard(key)].updateValue(Accepted(event: answer.event, amount: answer.amount), forKey: key) == nil { count += 1 }
         } else {
-            denied[key] = answer
+            if denied.updateValue(answer, forKey: key) == nil { count += 1 }
         }
     }
 }
