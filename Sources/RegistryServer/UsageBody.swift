@@ -17,7 +17,7 @@ struct UsageBodyParser {
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
     /// The last `at` read, and its time: events of one request are mostly stamped alike.
-    private var lastAt = ""
+    private var lastAt: String?
     private var lastTime = Timestamp(microsecondsSince1970: 0)
 
     private init(_ bytes: UnsafeRawBufferPointer) {
@@ -102,7 +102,10 @@ struct UsageBodyParser {
                     let start = offset
                     guard peek() == UInt8(ascii: "{") else { throw Failure(field: field, reason: "must be a JSON object") }
                     try skipValue(at: field)
-                    metadata = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
+                    guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self) else {
+                        throw Failure(field: field, reason: "is not valid UTF-8")
+                    }
+                    metadata = text
                 default:
                     throw Failure(field: field, reason: "unknown field (grant, tokens, at, key, metadata)")
                 }
@@ -172,7 +175,9 @@ struct UsageBodyParser {
         while offset < bytes.count {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
-                let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self)
+                guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self) else {
+                    throw Failure(field: field, reason: "is not valid UTF-8")
+                }
                 offset += 1
                 return text
             }
@@ -186,7 +191,8 @@ struct UsageBodyParser {
             offset += 1
             switch byte {
             case UInt8(ascii: "\""):
-                return String(decoding: scalars, as: UTF8.self)
+                guard let text = String(validating: scalars, as: UTF8.self) else { throw Failure(field: field, reason: "is not valid UTF-8") }
+                return text
             case UInt8(ascii: "\\"):
                 guard let escape = peek() else { break }
                 offset += 1
@@ -281,6 +287,7 @@ struct UsageBodyParser {
                     if peek() == closer {
                         offset += 1
                         closers.removeLast()
+                        if closers.isEmpty { return }
                         expectValue = false
                     } else if closer == UInt8(ascii: "}") {
                         _ = try key(at: field)
