@@ -15,6 +15,10 @@ public struct Limits: Sendable, Equatable {
     public var readinessTimeoutMilliseconds: Int = 2_000
     /// Longest a graceful shutdown waits for requests in flight, in seconds.
     public var shutdownGraceSeconds: Int = 30
+    /// R26: how old a usage event may be when reported; older ones are refused. Idempotency keys are
+    /// remembered in memory for this long plus the clock skew (about 45 bytes a key), so a deployment
+    /// metering R events a second holds about R × window keys: shorten it for very high rates.
+    public var usageReportWindowSeconds: Int64 = Limits.defaultUsageReportWindowSeconds
 
     public init() {}
 
@@ -58,13 +62,12 @@ public struct Limits: Sendable, Equatable {
     public static let maxTokensPerUsageEvent: Int64 = 1_000_000_000_000
     public static let maxIdempotencyKeyBytes = 128
     public static let maxUsageMetadataBytes = 2_048
-    /// How old an event may be when reported: older ones are refused (R26).
-    public static let usageReportWindowSeconds: Int64 = 86_400
+    /// How old an event may be when reported, unless the deployment says otherwise (R26): a day.
+    public static let defaultUsageReportWindowSeconds: Int64 = 86_400
+    public static let minUsageReportWindowSeconds: Int64 = 60
+    public static let maxUsageReportWindowSeconds: Int64 = 7 * 86_400
     /// How far ahead of the registry's clock an event's time may be.
     public static let usageClockSkewSeconds: Int64 = 300
-    /// How long an idempotency key is remembered at least: the report window plus the skew, so that no
-    /// event can still be admissible once its key is forgotten (a retry is never counted twice).
-    public static let usageKeyRetentionSeconds: Int64 = usageReportWindowSeconds + usageClockSkewSeconds
     /// Ancestors a royalty split walks at most (R28); the share shrinks tenfold a hop, so this is never reached in practice.
     public static let maxRoyaltyAncestors = 4_096
     public static let maxAssigneeDailyCaps = 100_000
@@ -84,6 +87,10 @@ public struct Limits: Sendable, Equatable {
         }
         if databasePoolWaiters < databasePoolConnections {
             problems.append("databasePoolWaiters (\(databasePoolWaiters)) must be at least databasePoolConnections (\(databasePoolConnections))")
+        }
+        if usageReportWindowSeconds < Self.minUsageReportWindowSeconds || usageReportWindowSeconds > Self.maxUsageReportWindowSeconds {
+            problems.append(
+                "usageReportWindowSeconds must be between \(Self.minUsageReportWindowSeconds) and \(Self.maxUsageReportWindowSeconds), is \(usageReportWindowSeconds)")
         }
         if readinessTimeoutMilliseconds > databaseAcquireTimeoutMilliseconds {
             problems.append("readinessTimeoutMilliseconds must not exceed databaseAcquireTimeoutMilliseconds")

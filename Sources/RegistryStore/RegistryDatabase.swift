@@ -16,6 +16,8 @@ public final class RegistryDatabase: Sendable {
 
     public let pool: PostgresPool
     public let migrations: MigrationRunner
+    /// The deployment's limits (the metering report window is read at each rebuild of the core).
+    public let limits: Limits
     private let logger: Logger
     private let readinessTimeout: Duration
 
@@ -27,6 +29,7 @@ public final class RegistryDatabase: Sendable {
                 acquireTimeout: .milliseconds(limits.databaseAcquireTimeoutMilliseconds)),
             logger: logger)
         self.migrations = try MigrationRunner(logger: logger)
+        self.limits = limits
         self.logger = logger
         self.readinessTimeout = .milliseconds(limits.readinessTimeoutMilliseconds)
     }

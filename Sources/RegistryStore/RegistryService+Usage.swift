@@ -23,34 +23,86 @@ extension RegistryService {
 
     /// Commits groups until the queue is empty.
     private func drainUsage() async {
-        while let group = usageQueue.nextGroup() {
-            do {
-                let replies = try await commitUsage(group.map(\.submission))
-                for (pending, reply) in zip(group, replies) { pending.continuation.resume(returning: reply) }
-            } catch {
-                logger.error("usage group commit failed", metadata: ["requests": "\(group.count)", "error": "\(error)"])
-                for pending in group { pending.continuation.resume(throwing: error) }
-            }
+        while let first = usageQueue.nextGroup() {
+            guard await commitPipelined(startingWith: first) else { return }
         }
     }
 
-    /// Plans, persists and applies one group under the writer lock (so no command lands between).
-    func commitUsage(_ submissions: [UsageSubmission]) async throws -> [[UsageReply]] {
-        try await writer.withLock {
-            let now = self.now()
-            let (batch, audit) = registry.read { state in
-                let batch = state.planUsage(submissions, at: now)
-                return (batch, batch.isReplayOnly ? nil : state.usageAuditEntry(for: batch, actor: Self.usageActor))
+    /// A group planned and on its way into PostgreSQL.
+    private struct InFlight {
+        var group: [UsageQueue.Pending]
+        var batch: UsageBatch
+        var audit: AuditEntry?
+        var persisted: Task<Void, any Error>?
+    }
+
+    /// Commits groups in a pipeline under the writer lock: while one group's transaction is in
+    /// PostgreSQL, the next is planned in the core (counting the first as if applied); the transactions
+    /// run one after another, each group applied and answered after its own COMMIT. If one fails, it and
+    /// the group planned on top of it fail, and the core is as before them. The lock is given up after
+    /// ``maxPipelinedGroups`` so that commands waiting for it get their turn.
+    /// - Returns: false when it found the queue empty (``UsageQueue/nextGroup()`` returned nil, which
+    ///   ends draining); true when the caller must ask the queue again.
+    private func commitPipelined(startingWith first: [UsageQueue.Pending]) async -> Bool {
+        do {
+            return try await writer.withLock {
+                var group: [UsageQueue.Pending]? = first
+                var inFlight: InFlight?
+                var groups = 0
+                while let current = group {
+                    let now = self.now()
+                    let pending = inFlight
+                    let (batch, audit) = registry.read { state in
+                        let batch = state.planUsage(current.map(\.submission), at: now, after: pending?.batch)
+                        return (batch, batch.isReplayOnly ? nil : state.usageAuditEntry(for: batch, actor: Self.usageActor, after: pending?.audit))
+                    }
+                    if let pending {
+                        do {
+                            try await finish(pending)
+                        } catch {
+                            Self.fail(current, error)
+                            return true
+                        }
+                    }
+                    inFlight = InFlight(group: current, batch: batch, audit: audit, persisted: audit.map { audit in
+                        Task { try await self.database.pool.withTransaction { try UsageSQL.persist(batch, audit: audit, on: $0) } }
+                    })
+                    groups += 1
+                    group = groups < Self.maxPipelinedGroups ? usageQueue.nextGroup() : nil
+                }
+                if let last = inFlight { try? await finish(last) }
+                return groups >= Self.maxPipelinedGroups
             }
-            guard let audit else { return batch.replies }
-            try await database.pool.withTransaction { connection in
-                try UsageSQL.persist(batch, audit: audit, on: connection)
-            }
-            let applied = registry.applyUsage(batch, actor: Self.usageActor)
-            precondition(applied == audit, "the core's audit chain must match what was persisted")
-            return batch.replies
+        } catch {
+            // The writer lock itself does not throw; this is only reached through `finish` above.
+            logger.error("usage pipeline stopped", metadata: ["error": "\(error)"])
+            return true
         }
     }
+
+    /// Waits for `flight`'s transaction, applies it to the core and answers its requests — or, if the
+    /// transaction failed, fails them and rethrows.
+    private func finish(_ flight: InFlight) async throws {
+        do {
+            try await flight.persisted?.value
+        } catch {
+            logger.error("usage group commit failed", metadata: ["requests": "\(flight.group.count)", "error": "\(error)"])
+            Self.fail(flight.group, error)
+            throw error
+        }
+        if let audit = flight.audit {
+            let applied = registry.applyUsage(flight.batch, actor: Self.usageActor)
+            precondition(applied == audit, "the core's audit chain must match what was persisted")
+        }
+        for (pending, reply) in zip(flight.group, flight.batch.replies) { pending.continuation.resume(returning: reply) }
+    }
+
+    private static func fail(_ group: [UsageQueue.Pending], _ error: any Error) {
+        for pending in group { pending.continuation.resume(throwing: error) }
+    }
+
+    /// Groups committed under one hold of the writer lock.
+    static let maxPipelinedGroups = 64
 
     static let usageActor = "system:metering"
 }

@@ -69,7 +69,8 @@ enum UsageSQL {
     /// Reads the metering state back into `state`: counters, accounts, and the answers to every event
     /// recorded within the key retention period (report window plus clock skew) before the newest one,
     /// so that a retry after a restart is still recognised.
-    static func load(on connection: PostgresConnection, into state: inout RegistryState) throws {
+    static func load(on connection: PostgresConnection, into state: inout RegistryState, reportWindowSeconds: Int64) throws {
+        state.restoreUsage { $0.configure(reportWindowSeconds: reportWindowSeconds) }
         let grants = try connection.query("SELECT grant_id, tokens, charged FROM grant_usage").map { row in
             (GrantID(rawValue: try row.decode(Int64.self, column: 0)),
              GrantUsage(tokens: try row.decode(Int64.self, column: 1), charged: try row.decode(Int64.self, column: 2)))
@@ -106,7 +107,7 @@ enum UsageSQL {
                 lastTransfer: lastTransfer, lastBatch: lastBatch, at: newest ?? Timestamp(microsecondsSince1970: 0))
         }
         guard let newest else { return }
-        let since = RecordSQL.timestamp(newest.adding(seconds: -Limits.usageKeyRetentionSeconds))
+        let since = RecordSQL.timestamp(newest.adding(seconds: -state.usage.keyRetentionSeconds))
         var after: Int64 = 0
         let pageSize: Int64 = 50_000
         while true {

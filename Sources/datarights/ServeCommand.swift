@@ -45,6 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Largest request body accepted, in bytes. (env: DATARIGHTS_MAX_BODY_BYTES, default: 1048576)")
     var maxBodyBytes: Int?
 
+    @Option(help: ArgumentHelp(
+        "How old a usage event may be when reported, in seconds; idempotency keys are kept in memory this long. "
+            + "(env: DATARIGHTS_USAGE_REPORT_WINDOW, default: 86400)"))
+    var usageReportWindow: Int?
+
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel))
         let metrics = PrometheusCollectorRegistry()
@@ -53,6 +58,8 @@ struct ServeCommand: AsyncParsableCommand {
         var limits = Limits()
         limits.databasePoolConnections = try Setting.int(poolSize, env: "DATARIGHTS_POOL_SIZE", default: limits.databasePoolConnections)
         limits.maxRequestBodyBytes = try Setting.int(maxBodyBytes, env: "DATARIGHTS_MAX_BODY_BYTES", default: limits.maxRequestBodyBytes)
+        limits.usageReportWindowSeconds = Int64(
+            try Setting.int(usageReportWindow, env: "DATARIGHTS_USAGE_REPORT_WINDOW", default: Int(limits.usageReportWindowSeconds)))
         let problems = limits.validate()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
         let configuration = ServerConfiguration(

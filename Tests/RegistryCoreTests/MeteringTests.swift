@@ -250,6 +250,40 @@ import Testing
         #expect(batch.transfers.map(\.tokens) == [1_000])
     }
 
+    @Test("R26, R27, R28: a batch planned while the one before it is still committing counts that one's quota, keys, caps, accounts and ids")
+    func aPipelinedPlanCountsThePendingBatch() throws {
+        var meter = try Meter()
+        let dataset = try meter.dataset()
+        try meter.offer(dataset, price: 1_000_000, dailyCap: 1_500)
+        let grant = try meter.grant(on: dataset, quota: 1_000)
+        let lab = meter.lab.id
+        // The first batch is planned and not applied (its transaction is in PostgreSQL) when the second is planned.
+        let first = meter.world.state.planUsage(
+            [UsageSubmission(party: lab, events: [meter.event(grant, 700, key: "a"), meter.event(grant, 100, key: "b")])], at: meter.world.now)
+        let second = meter.world.state.planUsage(
+            [UsageSubmission(party: lab, events: [meter.event(grant, 300, key: "c"), meter.event(grant, 100, key: "a"), meter.event(grant, 200, key: "d")])],
+            at: meter.world.now, after: first)
+        let answers = second.replies[0]
+        #expect(answers[0].answer.accepted == false && answers[0].answer.quota == .grant, "800 of 1,000 are taken by the pending batch")
+        #expect(answers[1].replayed && answers[1].answer == first.replies[0][0].answer, "a key of the pending batch is a replay")
+        #expect(answers[2].answer.accepted && answers[2].answer.amount == 200)
+        #expect(second.id == first.id + 1)
+        #expect(answers[0].answer.event == first.events.last!.id + 1, "event ids continue after the pending batch's")
+        #expect(second.transfers.first?.id == first.transfers.last!.id + 1)
+        #expect(second.grantUsage.first?.usage == GrantUsage(tokens: 1_000, charged: 1_000))
+        #expect(second.datasetDaily.first?.usage.tokens == 1_000)
+        #expect(second.accounts.first { $0.party == lab }?.account.debits == 1_000)
+        let audit = meter.world.state.usageAuditEntry(for: first, actor: "system")
+        let chained = meter.world.state.usageAuditEntry(for: second, actor: "system", after: audit)
+        #expect(chained.sequence == audit.sequence + 1 && chained.previousHash == audit.hash)
+        // Applied in order, they leave the core as planning them one after the other would have.
+        #expect(meter.world.state.applyUsage(first, actor: "system") == audit)
+        #expect(meter.world.state.applyUsage(second, actor: "system") == chained)
+        #expect(meter.usage.usage(of: grant.id) == GrantUsage(tokens: 1_000, charged: 1_000))
+        #expect(meter.usage.account(of: lab).debits == 1_000)
+        #expect(meter.usage.lastEvent == second.events.last!.id)
+    }
+
     // MARK: R27: daily caps
 
     @Test("R27: an assignee's daily cap counts across its grants, names the quota and resets at local midnight; the grant's quota does not")

@@ -7,8 +7,13 @@ extension RegistryState {
     /// the batch is persisted and applied; a replayed key gets its first answer and counts nothing.
     ///
     /// Precondition: every submission passed ``UsageSubmission/validate()``.
-    public func planUsage(_ submissions: [UsageSubmission], at now: Timestamp) -> UsageBatch {
-        var planner = UsagePlanner(state: self, at: now, events: submissions.reduce(0) { $0 + $1.events.count })
+    ///
+    /// - Parameter pending: a batch planned before this one and not yet applied (its transaction is still
+    ///   in PostgreSQL): this plan counts its events, keys, counters and ids as if applied. The caller
+    ///   must then persist and apply the two in order, and fail this one if `pending` fails.
+    public func planUsage(_ submissions: [UsageSubmission], at now: Timestamp, after pending: UsageBatch? = nil) -> UsageBatch {
+        var planner = UsagePlanner(
+            state: self, meter: MeterView(meter: usage, pending: pending), at: now, events: submissions.reduce(0) { $0 + $1.events.count })
         let replies = submissions.map { submission in
             submission.events.map { planner.meter($0, by: submission.party) }
         }
@@ -22,9 +27,10 @@ extension RegistryState {
         return auditHead.append(at: batch.at, actor: actor, kind: Self.usageAuditKind, payload: CanonicalJSON.encode(batch.summary))
     }
 
-    /// The audit entry `batch` will append once committed (the store persists it with the batch).
-    public func usageAuditEntry(for batch: UsageBatch, actor: String) -> AuditEntry {
-        var head = auditHead
+    /// The audit entry `batch` will append once committed (the store persists it with the batch), after
+    /// `pending`'s entry when a batch before it is not applied yet.
+    public func usageAuditEntry(for batch: UsageBatch, actor: String, after pending: AuditEntry? = nil) -> AuditEntry {
+        var head = pending.map { AuditHead(lastSequence: $0.sequence, lastHash: $0.hash) } ?? auditHead
         return head.append(at: batch.at, actor: actor, kind: Self.usageAuditKind, payload: CanonicalJSON.encode(batch.summary))
     }
 
@@ -163,6 +169,45 @@ private struct RoyaltyEdge: Hashable {
 ///
 /// Each grant, assignee and dataset the batch touches is looked up once and given a slot; events then
 /// work on the slots (no dictionary per counter per event, no strings unless an event is denied).
+/// The meter as a plan sees it: the core's, with a pending batch's changes over it.
+private struct MeterView {
+    let meter: UsageMeter
+    let grants: [GrantID: GrantUsage]
+    let assignees: [PartyID: DailyUsage]
+    let datasets: [DatasetID: DailyUsage]
+    let accounts: [PartyID: LedgerAccount]
+    let answered: [UsageKey: UsageAnswer]
+    let lastBatch: Int64
+    let lastEvent: Int64
+    let lastTransfer: Int64
+
+    init(meter: UsageMeter, pending: UsageBatch?) {
+        self.meter = meter
+        func index<K: Hashable, V>(_ pairs: [(K, V)]) -> [K: V] { Dictionary(pairs, uniquingKeysWith: { _, last in last }) }
+        grants = index(pending?.grantUsage.map { ($0.grant, $0.usage) } ?? [])
+        assignees = index(pending?.assigneeDaily.map { ($0.party, $0.usage) } ?? [])
+        datasets = index(pending?.datasetDaily.map { ($0.dataset, $0.usage) } ?? [])
+        accounts = index(pending?.accounts.map { ($0.party, $0.account) } ?? [])
+        answered = pending?.answered ?? [:]
+        lastBatch = pending?.id ?? meter.lastBatch
+        lastEvent = pending?.events.last?.id ?? meter.lastEvent
+        lastTransfer = pending?.transfers.last?.id ?? meter.lastTransfer
+    }
+
+    func usage(of grant: GrantID) -> GrantUsage { grants[grant] ?? meter.usage(of: grant) }
+    func assigneeTokens(of party: PartyID, on day: CivilDate) -> Int64 {
+        assignees[party].map { $0.tokens(on: day) } ?? meter.assigneeTokens(of: party, on: day)
+    }
+    func datasetTokens(of dataset: DatasetID, on day: CivilDate) -> Int64 {
+        datasets[dataset].map { $0.tokens(on: day) } ?? meter.datasetTokens(of: dataset, on: day)
+    }
+    func account(of party: PartyID) -> LedgerAccount { accounts[party] ?? meter.account(of: party) }
+    func answer(for key: UsageKey) -> UsageAnswer? {
+        if !answered.isEmpty, let answer = answered[key] { return answer }
+        return meter.answer(for: key)
+    }
+}
+
 private struct UsagePlanner {
     /// A grant as the batch sees it: its terms, counters and what it settled in this batch.
     struct GrantSlot {
@@ -183,6 +228,7 @@ private struct UsagePlanner {
     }
 
     let state: RegistryState
+    let meter: MeterView
     let now: Timestamp
     let today: CivilDate
     let batch: Int64
@@ -204,13 +250,14 @@ private struct UsagePlanner {
     /// Keys answered in this batch.
     var answered: [UsageKey: UsageAnswer] = [:]
 
-    init(state: RegistryState, at now: Timestamp, events: Int) {
+    init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int) {
         self.state = state
+        self.meter = meter
         self.now = now
         today = state.settings.calendar.date(at: now)
-        batch = state.usage.lastBatch + 1
-        nextEvent = state.usage.lastEvent + 1
-        earliest = now.microsecondsSince1970 - Limits.usageReportWindowSeconds * 1_000_000
+        batch = meter.lastBatch + 1
+        nextEvent = meter.lastEvent + 1
+        earliest = now.microsecondsSince1970 - state.usage.reportWindowSeconds * 1_000_000
         latest = now.microsecondsSince1970 + Limits.usageClockSkewSeconds * 1_000_000
         self.events.reserveCapacity(events)
         answered.reserveCapacity(events)
@@ -218,7 +265,7 @@ private struct UsagePlanner {
 
     mutating func meter(_ event: UsageEvent, by party: PartyID) -> UsageReply {
         let key = UsageKey(party: party, key: event.key)
-        if let first = answered[key] ?? state.usage.answer(for: key) {
+        if let first = answered[key] ?? meter.answer(for: key) {
             return UsageReply(key: event.key, answer: first, replayed: true)
         }
         let id = nextEvent
@@ -247,7 +294,7 @@ private struct UsagePlanner {
         } else if let grant = state.grant(number: number) {
             slot = grantSlots.count
             grantSlots.append(GrantSlot(
-                grant: grant, usable: grant.state == .active || grant.state == .agreed, usage: state.usage.usage(of: grant.id),
+                grant: grant, usable: grant.state == .active || grant.state == .agreed, usage: meter.usage(of: grant.id),
                 assignee: assigneeSlot(grant.assignee), dataset: datasetSlot(grant.dataset)))
             slotByNumber[number] = slot
         } else {
@@ -261,7 +308,7 @@ private struct UsagePlanner {
 
     private mutating func assigneeSlot(_ party: PartyID) -> Int {
         if let slot = assigneeSlotByParty[party] { return slot }
-        assigneeSlots.append(DailySlot(tokens: state.usage.assigneeTokens(of: party, on: today), cap: state.assigneeCaps[party]))
+        assigneeSlots.append(DailySlot(tokens: meter.assigneeTokens(of: party, on: today), cap: state.assigneeCaps[party]))
         assigneeIDs.append(party)
         assigneeSlotByParty[party] = assigneeSlots.count - 1
         return assigneeSlots.count - 1
@@ -269,7 +316,7 @@ private struct UsagePlanner {
 
     private mutating func datasetSlot(_ dataset: DatasetID) -> Int {
         if let slot = datasetSlotByID[dataset] { return slot }
-        datasetSlots.append(DailySlot(tokens: state.usage.datasetTokens(of: dataset, on: today), cap: state.policies[dataset]?.dailyTokenCap))
+        datasetSlots.append(DailySlot(tokens: meter.datasetTokens(of: dataset, on: today), cap: state.policies[dataset]?.dailyTokenCap))
         datasetIDs.append(dataset)
         datasetSlotByID[dataset] = datasetSlots.count - 1
         return datasetSlots.count - 1
@@ -281,7 +328,9 @@ private struct UsagePlanner {
             return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt), ahead of the registry's clock (\(now))")
         }
         if usedAt < earliest {
-            return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt): usage is reported within 24 hours")
+            return .denied(
+                event: id, rule: "R26",
+                reason: "the use is dated \(event.usedAt): usage is reported within \(Self.duration(meter.meter.reportWindowSeconds)) of it")
         }
         let grant = grantSlots[slot].grant
         if !grantSlots[slot].usable {
@@ -319,20 +368,27 @@ private struct UsagePlanner {
         return .accepted(event: id, amount: amount)
     }
 
+    /// `seconds` as people say it: "24 hours", "10 minutes", "90 seconds".
+    static func duration(_ seconds: Int64) -> String {
+        if seconds % 3_600 == 0 { return seconds == 3_600 ? "1 hour" : "\(seconds / 3_600) hours" }
+        if seconds % 60 == 0 { return seconds == 60 ? "1 minute" : "\(seconds / 60) minutes" }
+        return "\(seconds) seconds"
+    }
+
     /// Posts what was accepted — one use transfer per grant (zero-valued when free, so volumes show) and
     /// its royalties — and sums the batch up for the audit chain.
     mutating func finish(replies: [[UsageReply]]) -> UsageBatch {
         var transfers: [LedgerTransfer] = []
         var accounts: [PartyID: LedgerAccount] = [:]
-        var nextTransfer = state.usage.lastTransfer + 1
+        var nextTransfer = meter.lastTransfer + 1
         func post(_ kind: TransferKind, grant: GrantID, dataset: DatasetID, debit: PartyID, credit: PartyID, amount: Int64, tokens: Int64) {
             transfers.append(
                 LedgerTransfer(
                     id: nextTransfer, batch: batch, kind: kind, grant: grant, dataset: dataset, debit: debit, credit: credit, amount: amount,
                     tokens: tokens, at: now))
             nextTransfer += 1
-            accounts[debit, default: state.usage.account(of: debit)].debits += amount
-            accounts[credit, default: state.usage.account(of: credit)].credits += amount
+            accounts[debit, default: meter.account(of: debit)].debits += amount
+            accounts[credit, default: meter.account(of: credit)].credits += amount
         }
         let settled = grantSlots.filter { $0.settledTokens > 0 }.sorted { $0.grant.id < $1.grant.id }
         for slot in settled {
@@ -386,7 +442,7 @@ private struct UsagePlanner {
             datasetDaily: datasetSlots.indices.filter { datasetSlots[$0].touched }.map { (datasetIDs[$0], DailyUsage(day: today, tokens: datasetSlots[$0].tokens)) }
                 .sorted { $0.0 < $1.0 },
             accounts: accounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            summary: summary)
+            summary: summary, answered: answered)
     }
 }
 

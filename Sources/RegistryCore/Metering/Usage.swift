@@ -233,6 +233,8 @@ public struct UsageBatch: Sendable {
     public var datasetDaily: [(dataset: DatasetID, usage: DailyUsage)]
     public var accounts: [(party: PartyID, account: LedgerAccount)]
     public var summary: UsageBatchSummary
+    /// Every key this batch answered anew, for a plan made before this batch is applied.
+    let answered: [UsageKey: UsageAnswer]
 
     /// True when nothing is to be written: every event was a replay.
     public var isReplayOnly: Bool { events.isEmpty }

@@ -16,8 +16,19 @@ public struct UsageMeter: Sendable {
     public internal(set) var lastEvent: Int64 = 0
     public internal(set) var lastTransfer: Int64 = 0
     public internal(set) var lastBatch: Int64 = 0
+    /// R26: events older than this when reported are refused.
+    public internal(set) var reportWindowSeconds = Limits.defaultUsageReportWindowSeconds
+
+    /// How long a key is remembered at least: the report window plus the clock skew, so that no event
+    /// can still be admissible once its key is forgotten (a retry is never counted twice).
+    public var keyRetentionSeconds: Int64 { reportWindowSeconds + Limits.usageClockSkewSeconds }
 
     public init() {}
+
+    /// Sets the report window (a deployment limit, set at start-up before any usage is planned).
+    public mutating func configure(reportWindowSeconds: Int64) {
+        self.reportWindowSeconds = reportWindowSeconds
+    }
 
     public func usage(of grant: GrantID) -> GrantUsage {
         let index = Int(grant.rawValue)
@@ -55,7 +66,7 @@ public struct UsageMeter: Sendable {
             generationStartedAt = now
             return
         }
-        if now.microsecondsSince1970 - started.microsecondsSince1970 >= Limits.usageKeyRetentionSeconds * 1_000_000 {
+        if now.microsecondsSince1970 - started.microsecondsSince1970 >= keyRetentionSeconds * 1_000_000 {
             previousAnswers = answers
             answers = RememberedAnswers()
             generationStartedAt = now
