@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The usage benchmark (issue 6, R26–R28): durable, acknowledged usage events through the batched HTTP
-# endpoint, against one PostgreSQL transaction per event on the same schema, measured in one run.
+# The usage benchmark (R26–R28, a performance target of BRIEF.md): durable, acknowledged usage events
+# through the batched HTTP endpoint, against one PostgreSQL transaction per event on the same schema,
+# measured in one run.
 #
 # What it measures, on one machine: usage events per second acknowledged by `datarights serve` on
 # `POST /v1/usage` over loopback (each answer is sent only after the PostgreSQL transaction holding its
@@ -24,8 +25,9 @@
 #   SWEEP         HTTP connection counts measured ("4 16 64"; CONNECTIONS is added when missing)
 #   BASELINE_CLIENTS  pgbench client counts ("1 CONNECTIONS")
 #   PARTIES       model labs sending (10, the demo's labs): the operator issues each a key
-#   QUIET_TIMEOUT seconds to wait for other processes to leave the cores idle before each run (900)
-#   ATTEMPTS      measured runs at most while other processes disturb them (3)
+#   QUIET_TIMEOUT seconds to wait for a quiet machine before each run (900): other processes using under
+#                 a quarter of a core and writing under QUIET_WRITE_MIBS (4) MiB/s to storage
+#   ATTEMPTS      measured runs at most while other processes disturb them (3); the least disturbed counts
 #   READY_TIMEOUT seconds to wait for the demo load and readiness (3600)
 #   CHECK_KEYS    1 (default) to count duplicate idempotency keys in PostgreSQL after the HTTP runs
 #   ONETRIP       1 (default) to measure a second baseline as well: the same per-event transaction as one
@@ -35,7 +37,9 @@
 #
 # wrk and pgbench run on the same two cores as the server and PostgreSQL. The server runs with
 # synchronous_commit on (the embedded cluster's default), and so does the baseline: acknowledged means
-# durable in both.
+# durable in both. Benchmarks/usage-cpu.py samples where the CPU goes during each measured run. On
+# success, failure or a signal, the script stops everything it started (the server stops its PostgreSQL)
+# and removes its work directory.
 
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -57,6 +61,8 @@ PORT=${PORT:-18090}
 THREADS=2
 # The quiet threshold: cores used by processes other than ours (server, PostgreSQL, load generator).
 QUIET_CORES=0.25
+# … and the quiet threshold of their writes to storage, MiB/s.
+QUIET_WRITE_MIBS=${QUIET_WRITE_MIBS:-4}
 # Seconds to wait after load before reading PostgreSQL's statistics: an idle backend reports its
 # pending counters within 10 s (PGSTAT_IDLE_INTERVAL).
 STATS_SETTLE=11
@@ -340,22 +346,32 @@ cpu_for() {
     python3 "$CPU" --seconds "$1" --server "$SERVER_PID" --postmaster "$POSTMASTER" --client-parent $$
 }
 
-# Waits (up to QUIET_TIMEOUT seconds) until processes other than ours use under QUIET_CORES cores.
+# How much other processes disturbed a sample (usage-cpu.py's JSON in $1, or a run's JSON line with it
+# under "cpu"): prints "<ratio> <words>", the ratio under 1 when they used under QUIET_CORES cores and
+# wrote under QUIET_WRITE_MIBS MiB/s (another process's writes slow the fsyncs of both servers).
+disturbance() {
+    python3 - "$1" "$QUIET_CORES" "$QUIET_WRITE_MIBS" <<'PYTHON'
+import json, sys
+sample = json.loads(sys.argv[1])
+sample = sample.get("cpu", sample)
+cores, wrote = sample["cores"]["others"], sample["write_mib_s"]["others"]
+ratio = max(cores / float(sys.argv[2]), wrote / float(sys.argv[3]))
+busiest = ", ".join("%s %.2f" % (p["comm"], p["cores"]) for p in sample["top"] if p["category"] == "others")
+print(f"{ratio:.2f} {cores:.2f} cores and {wrote:.1f} MiB/s of writes ({busiest or 'none'})")
+PYTHON
+}
+
+# Waits (up to QUIET_TIMEOUT seconds) until other processes leave the machine quiet (see disturbance).
 wait_for_quiet() {
-    local waited=0 sample busy
+    local waited=0 found
     while :; do
-        sample=$(cpu_for 3)
-        busy=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["cores"]["others"])' "$sample")
-        awk -v b="$busy" -v q="$QUIET_CORES" 'BEGIN { exit !(b < q) }' && return 0
+        found=$(disturbance "$(cpu_for 3)")
+        awk -v d="${found%% *}" 'BEGIN { exit !(d < 1) }' && return 0
         if ((waited >= QUIET_TIMEOUT)); then
-            say "WARNING: other processes still use $busy cores after ${waited}s of waiting: measuring anyway"
+            say "WARNING: other processes still use ${found#* } after ${waited}s of waiting: measuring anyway"
             return 0
         fi
-        if ((waited == 0)); then
-            say "Other processes use $busy cores: waiting for a quiet machine ($(python3 -c '
-import json, sys
-print(", ".join("%s %.2f" % (p["comm"], p["cores"]) for p in json.loads(sys.argv[1])["top"] if p["category"] == "others"))' "$sample"))"
-        fi
+        ((waited == 0)) && say "Other processes use ${found#* }: waiting for a quiet machine"
         pause 10
         waited=$((waited + 13))
     done
@@ -438,20 +454,21 @@ measure_http() {
 
 # Measured runs until one had the machine to itself, at most ATTEMPTS; keeps the least disturbed.
 measure_best() {
-    local what=$1 clients=$2 attempt line best="" best_others=99
+    local what=$1 clients=$2 attempt line best="" best_disturbance=99 found
     for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
         "measure_$what" "$clients" "$attempt"
         line=$(<"$WORK/run.json")
-        local others
-        others=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["cpu"]["cores"]["others"])' "$line")
         say "  cores: $(python3 -c '
 import json, sys
-r = json.loads(sys.argv[1]); c = r["cpu"]["cores"]
+r = json.loads(sys.argv[1]); c = r["cpu"]["cores"]; w = r["cpu"]["write_mib_s"]
 print(" ".join(f"{k} {c[k]:.2f}" for k in ("server", "postgres", "client", "sampler", "others", "irq", "machine"))
+      + " | others wrote %.1f MiB/s" % w["others"]
+      + " | disk busy %.0f %%" % (100 * r["cpu"]["disk_busy"])
       + " | busiest: " + ", ".join("%s(%s) %.2f" % (p["comm"], p["category"], p["cores"]) for p in r["cpu"]["top"][:6]))' "$line")"
-        if awk -v o="$others" -v b="$best_others" 'BEGIN { exit !(o < b) }'; then best=$line best_others=$others; fi
-        awk -v o="$others" -v q="$QUIET_CORES" 'BEGIN { exit !(o < q) }' && break
-        say "  other processes took $others cores during that run: measuring again"
+        found=$(disturbance "$line")
+        if awk -v d="${found%% *}" -v b="$best_disturbance" 'BEGIN { exit !(d < b) }'; then best=$line best_disturbance=${found%% *}; fi
+        awk -v d="${found%% *}" 'BEGIN { exit !(d < 1) }' && break
+        say "  other processes took ${found#* } during that run: measuring again"
     done
     printf '%s\n' "$best" >>"$RESULTS"
 }
@@ -612,6 +629,7 @@ def cores(r):
     idle = max(0.0, os.cpu_count() - c["machine"])
     return f"{c['server']:.2f} / {c['postgres']:.2f} / {c['client']:.2f} / {c['others']:.2f} / {idle:.2f}"
 def wal(r): return f"{r['pg']['wal_bytes'] / r['seconds'] / 2**20:.1f}"
+def disk(r): return f"{100 * r['cpu']['disk_busy']:.0f} % / {r['cpu']['write_mib_s']['others']:.1f}"
 def syncs(r): return f"{r['pg']['wal_sync'] / r['seconds']:,.0f}"
 
 print()
@@ -627,24 +645,24 @@ def resizes(r):
     return f"{r['event_id_before'] / 1e6:.1f}M→{r['event_id_after'] / 1e6:.1f}M" + (
         " (table doubles at " + ", ".join(f"{n / 1e6:.1f}M" for n in big) + ")" if big else "")
 print("| connections | requests/s | events/s acknowledged | accepted | denied | p50 | p99 | max | non-200 / socket errors | "
-      "group commits/s | events a commit | WAL MiB/s | WAL syncs/s | cores: server / postgres / wrk / others / idle | keys remembered | server RSS after |")
-print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
+      "group commits/s | events a commit | WAL MiB/s | WAL syncs/s | disk busy / others' writes MiB/s | cores: server / postgres / wrk / others / idle | keys remembered | server RSS after |")
+print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|")
 for r in http:
     commits = r["pg"]["batch_id"]
     per_commit = r["pg"]["event_id"] / commits if commits else 0
     print(f"| {r['clients']} | {r['rps']:,.0f} | **{r['events_per_s']:,.0f}** | {int(r['accepted']):,} | {int(r['denied']):,} | "
           f"{ms(r['p50_us'])} | {ms(r['p99_us'])} | {ms(r['max_us'])} | {int(r['non200'])} / {int(r['socket_errors'] + r['timeouts'])} | "
-          f"{commits / r['seconds']:,.0f} | {per_commit:,.0f} | {wal(r)} | {syncs(r)} | {cores(r)} | {resizes(r)} | {r['rss_kib_after'] / 1024:,.0f} MiB |")
+          f"{commits / r['seconds']:,.0f} | {per_commit:,.0f} | {wal(r)} | {syncs(r)} | {disk(r)} | {cores(r)} | {resizes(r)} | {r['rss_kib_after'] / 1024:,.0f} MiB |")
 print()
 print(f"Baseline, one transaction per event on the same database: `{pgbench_command.replace(f'-c {headline}', '-c <N>')}` "
       "(usage-baseline: BEGIN, seven statements, COMMIT: nine round trips an event), and the same transaction as one "
       "statement, one round trip an event (usage-baseline-onetrip), when measured.")
 print()
-print("| script | clients | events/s (tx/s) | latency avg | failed | WAL MiB/s | WAL syncs/s | commits per sync | cores: server / postgres / pgbench / others / idle |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| script | clients | events/s (tx/s) | latency avg | failed | WAL MiB/s | WAL syncs/s | commits per sync | disk busy / others' writes MiB/s | cores: server / postgres / pgbench / others / idle |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for r in base:
     per_sync = r["pg"]["commits"] / r["pg"]["wal_sync"] if r["pg"]["wal_sync"] else 0
-    print(f"| {r['script']} | {r['clients']} | **{r['tps']:,.0f}** | {r['latency_ms']:.2f} ms | {int(r['failed'])} | {wal(r)} | {syncs(r)} | {per_sync:.1f} | {cores(r)} |")
+    print(f"| {r['script']} | {r['clients']} | **{r['tps']:,.0f}** | {r['latency_ms']:.2f} ms | {int(r['failed'])} | {wal(r)} | {syncs(r)} | {per_sync:.1f} | {disk(r)} | {cores(r)} |")
 print()
 
 def find(rows, clients, script=None):
@@ -676,8 +694,9 @@ print(f"Durability check: {int(acked):,} events acknowledged over HTTP (warm-up 
       f"datarights RSS after the HTTP runs {int(rss) / 1024:,.0f} MiB; {log_lines} log lines at warning or above.")
 if int(stored) < int(acked):
     print("\nERROR: PostgreSQL holds fewer events than were acknowledged.")
-if any(r["cpu"]["cores"]["others"] >= 0.25 for r in runs):
-    print("\nWARNING: other processes used a quarter of a core or more during a run: its figures understate this machine.")
+if any(r["cpu"]["cores"]["others"] >= 0.25 or r["cpu"]["write_mib_s"]["others"] >= 4 for r in runs):
+    print("\nWARNING: other processes used a quarter of a core or more, or wrote 4 MiB/s or more, during a run: "
+          "its figures understate this machine.")
 if any(r["non200"] or r["socket_errors"] or r["timeouts"] for r in http) or any(r["failed"] for r in base):
     print("\nWARNING: a run had non-200 answers, socket errors, timeouts or failed transactions.")
 PYTHON

@@ -1,4 +1,5 @@
 import DequeModule
+import Dispatch
 import Logging
 import PostgresClient
 public import RegistryCore
@@ -33,14 +34,20 @@ extension RegistryService {
         var group: [UsageQueue.Pending]
         var batch: UsageBatch
         var audit: AuditEntry?
+        /// Its transaction (nil when every event was a replay: nothing to write).
         var persisted: Task<Void, any Error>?
+        /// Opens when its transaction has committed or failed (the group before's, for a replay-only group).
+        var gate: CommitGate?
     }
 
-    /// Commits groups in a pipeline under the writer lock: while one group's transaction is in
-    /// PostgreSQL, the next is planned in the core (counting the first as if applied); the transactions
-    /// run one after another, each group applied and answered after its own COMMIT. If one fails, it and
-    /// the group planned on top of it fail, and the core is as before them. The lock is given up after
-    /// ``maxPipelinedGroups`` so that commands waiting for it get their turn.
+    /// Commits groups in a pipeline under the writer lock. While one group's transaction is in
+    /// PostgreSQL, the next is planned in the core (counting the first as if applied) and its
+    /// transaction starts writing its events on a second connection; it sets the counters and commits
+    /// only once the first has committed (``CommitGate``), so transactions commit in order and a later
+    /// one never commits without the one before. Each group is applied and answered after its own
+    /// COMMIT. If one fails, it and the group planned on top of it fail (that one rolls back at the
+    /// gate), and the core is as before them. The lock is given up after ``maxPipelinedGroups`` so that
+    /// commands waiting for it get their turn.
     /// - Returns: false when it found the queue empty (``UsageQueue/nextGroup()`` returned nil, which
     ///   ends draining); true when the caller must ask the queue again.
     private func commitPipelined(startingWith first: [UsageQueue.Pending]) async -> Bool {
@@ -56,17 +63,18 @@ extension RegistryService {
                         let batch = state.planUsage(current.map(\.submission), at: now, after: pending?.batch)
                         return (batch, batch.isReplayOnly ? nil : state.usageAuditEntry(for: batch, actor: Self.usageActor, after: pending?.audit))
                     }
+                    let flight = startPersisting(current, batch, audit, after: pending?.gate)
                     if let pending {
                         do {
                             try await finish(pending)
                         } catch {
+                            // This group was planned on the one that failed: its transaction rolls back at the gate.
+                            _ = try? await flight.persisted?.value
                             Self.fail(current, error)
                             return true
                         }
                     }
-                    inFlight = InFlight(group: current, batch: batch, audit: audit, persisted: audit.map { audit in
-                        Task { try await self.database.pool.withTransaction { try UsageSQL.persist(batch, audit: audit, on: $0) } }
-                    })
+                    inFlight = flight
                     groups += 1
                     group = groups < Self.maxPipelinedGroups ? usageQueue.nextGroup() : nil
                 }
@@ -78,6 +86,30 @@ extension RegistryService {
             logger.error("usage pipeline stopped", metadata: ["error": "\(error)"])
             return true
         }
+    }
+
+    /// Starts `batch`'s transaction: it writes the batch's rows at once, waits at `previous` for the
+    /// group before to commit, then sets the counters and commits (or rolls back if that one failed).
+    private func startPersisting(_ group: [UsageQueue.Pending], _ batch: UsageBatch, _ audit: AuditEntry?, after previous: CommitGate?) -> InFlight {
+        guard let audit else { return InFlight(group: group, batch: batch, audit: nil, persisted: nil, gate: previous) }
+        let gate = CommitGate()
+        let task = Task {
+            do {
+                try await self.database.pool.withConnection { connection in
+                    try connection.withTransaction { connection in
+                        try UsageSQL.write(batch, audit: audit, on: connection)
+                        // Blocks this pool-owned thread (never an event loop or the cooperative pool).
+                        try previous?.wait()
+                        try UsageSQL.settle(batch, on: connection)
+                    }
+                }
+                gate.open(nil)
+            } catch {
+                gate.open(error)
+                throw error
+            }
+        }
+        return InFlight(group: group, batch: batch, audit: audit, persisted: task, gate: gate)
     }
 
     /// Waits for `flight`'s transaction, applies it to the core and answers its requests — or, if the
@@ -105,6 +137,25 @@ extension RegistryService {
     static let maxPipelinedGroups = 64
 
     static let usageActor = "system:metering"
+}
+
+/// The outcome of one group's transaction, for the next group's transaction to wait on before it
+/// commits. Opened exactly once; waited on from pool threads only.
+final class CommitGate: Sendable {
+    private let opened = DispatchSemaphore(value: 0)
+    private let outcome = Mutex<Result<Void, any Error>?>(nil)
+
+    func open(_ error: (any Error)?) {
+        outcome.withLock { $0 = error.map { .failure($0) } ?? .success(()) }
+        opened.signal()
+    }
+
+    /// Blocks until opened; throws the transaction's error if it failed. One waiter.
+    func wait() throws {
+        opened.wait()
+        opened.signal()  // stays open for anyone else
+        try outcome.withLock { $0 }?.get()
+    }
 }
 
 /// Requests waiting for the next group commit.

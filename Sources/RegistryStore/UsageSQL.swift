@@ -6,6 +6,13 @@ enum UsageSQL {
     /// Writes one planned batch — its audit entry, the batch row, its events and postings by binary COPY,
     /// and the counters' new values — on `connection`, inside the caller's transaction.
     static func persist(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
+        try write(batch, audit: audit, on: connection)
+        try settle(batch, on: connection)
+    }
+
+    /// The batch's own rows: audit entry, batch row, events and postings (new rows only, no row another
+    /// batch touches, so it may run while the batch before is still committing).
+    static func write(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
         try RecordSQL.insert(audit, on: connection)
         let summary = batch.summary
         try connection.execute("""
@@ -36,6 +43,10 @@ enum UsageSQL {
                 }
             }
         }
+    }
+
+    /// The counters' new absolute values: after the batch before has committed, so the newer values win.
+    static func settle(_ batch: UsageBatch, on connection: PostgresConnection) throws {
         if !batch.grantUsage.isEmpty {
             try connection.execute("""
                 INSERT INTO grant_usage (grant_id, tokens, charged)
