@@ -17,7 +17,7 @@ struct UsageBodyParser {
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0
     /// The last `at` read, and its time: events of one request are mostly stamped alike.
-    private var lastAt: String?
+    private var lastAt: [UInt8]?
     private var lastTime = Timestamp(microsecondsSince1970: 0)
 
     private init(_ bytes: UnsafeRawBufferPointer) {
@@ -61,8 +61,9 @@ struct UsageBodyParser {
     }
 
     private mutating func event(at index: Int) throws(Failure) -> UsageEvent {
-        let path = "events[\(index)]"
-        try expect(UInt8(ascii: "{"), at: path, what: "an object")
+        // Paths are spelled out only for an error.
+        func path() -> String { "events[\(index)]" }
+        try expect(UInt8(ascii: "{"), at: path(), what: "an object")
         var grant: String?
         var tokens: Int64?
         var at: Timestamp?
@@ -70,52 +71,70 @@ struct UsageBodyParser {
         var metadata: String?
         if try !consumeClose(UInt8(ascii: "}")) {
             repeat {
-                let name = try self.key(at: path)
-                let field = "\(path).\(name)"
+                let name = try self.key(at: path())
+                func field() -> String { "\(path()).\(name)" }
                 func once<T>(_ value: T?) throws(Failure) {
-                    if value != nil { throw Failure(field: field, reason: "appears twice") }
+                    if value != nil { throw Failure(field: field(), reason: "appears twice") }
                 }
                 switch name {
                 case "grant":
                     try once(grant)
-                    grant = try string(at: field)
+                    grant = try string(at: field())
                 case "tokens":
                     try once(tokens)
-                    tokens = try integer(at: field)
+                    tokens = try integer(at: field())
                 case "at":
                     try once(at)
-                    let text = try string(at: field)
-                    if text != lastAt {
-                        guard let value = Timestamp(iso8601: text) else {
-                            throw Failure(field: field, reason: "must be an ISO 8601 time with its offset, e.g. 2026-11-29T10:00:00Z")
-                        }
-                        lastAt = text
-                        lastTime = value
-                    }
-                    at = lastTime
+                    at = try time(at: field())
                 case "key":
                     try once(key)
-                    key = try string(at: field)
+                    key = try string(at: field())
                 case "metadata":
                     try once(metadata)
                     skipWhitespace()
                     let start = offset
-                    guard peek() == UInt8(ascii: "{") else { throw Failure(field: field, reason: "must be a JSON object") }
-                    try skipValue(at: field)
+                    guard peek() == UInt8(ascii: "{") else { throw Failure(field: field(), reason: "must be a JSON object") }
+                    try skipValue(at: field())
                     guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self) else {
-                        throw Failure(field: field, reason: "is not valid UTF-8")
+                        throw Failure(field: field(), reason: "is not valid UTF-8")
                     }
                     metadata = text
                 default:
-                    throw Failure(field: field, reason: "unknown field (grant, tokens, at, key, metadata)")
+                    throw Failure(field: field(), reason: "unknown field (grant, tokens, at, key, metadata)")
                 }
-            } while try nextMember(closing: UInt8(ascii: "}"), at: path)
+            } while try nextMember(closing: UInt8(ascii: "}"), at: path())
         }
-        guard let grant else { throw Failure(field: "\(path).grant", reason: "required: the grant's number") }
-        guard let tokens else { throw Failure(field: "\(path).tokens", reason: "required: tokens used") }
-        guard let at else { throw Failure(field: "\(path).at", reason: "required: when the use happened") }
-        guard let key else { throw Failure(field: "\(path).key", reason: "required: an idempotency key") }
+        guard let grant else { throw Failure(field: "\(path()).grant", reason: "required: the grant's number") }
+        guard let tokens else { throw Failure(field: "\(path()).tokens", reason: "required: tokens used") }
+        guard let at else { throw Failure(field: "\(path()).at", reason: "required: when the use happened") }
+        guard let key else { throw Failure(field: "\(path()).key", reason: "required: an idempotency key") }
         return UsageEvent(grant: grant, tokens: tokens, usedAt: at, key: key, metadata: metadata)
+    }
+
+    /// An `at`: the same bytes as the event before are the same time, read without making a string.
+    private mutating func time(at field: @autoclosure () -> String) throws(Failure) -> Timestamp {
+        skipWhitespace()
+        var bytesOfText: [UInt8]
+        if peek() == UInt8(ascii: "\""), let end = bytes[(offset + 1)...].firstIndex(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }),
+            bytes[end] == UInt8(ascii: "\"")
+        {
+            let raw = UnsafeRawBufferPointer(rebasing: bytes[(offset + 1)..<end])
+            if let lastAt, raw.elementsEqual(lastAt) {
+                offset = end + 1
+                return lastTime
+            }
+            bytesOfText = Array(raw)
+        } else {
+            bytesOfText = []
+        }
+        let text = try string(at: field())
+        guard let value = Timestamp(iso8601: text) else {
+            throw Failure(field: field(), reason: "must be an ISO 8601 time with its offset, e.g. 2026-11-29T10:00:00Z")
+        }
+        if bytesOfText.isEmpty { bytesOfText = Array(text.utf8) }
+        lastAt = bytesOfText
+        lastTime = value
+        return value
     }
 
     // MARK: Tokens
@@ -131,9 +150,9 @@ struct UsageBodyParser {
         }
     }
 
-    private mutating func expect(_ byte: UInt8, at path: String, what: String) throws(Failure) {
+    private mutating func expect(_ byte: UInt8, at path: @autoclosure () -> String, what: String) throws(Failure) {
         skipWhitespace()
-        guard peek() == byte else { throw Failure(field: path, reason: "must be \(what)") }
+        guard peek() == byte else { throw Failure(field: path(), reason: "must be \(what)") }
         offset += 1
     }
 
@@ -146,7 +165,7 @@ struct UsageBodyParser {
     }
 
     /// After a member: true at a comma (another follows), false at `closing`.
-    private mutating func nextMember(closing: UInt8, at path: String) throws(Failure) -> Bool {
+    private mutating func nextMember(closing: UInt8, at path: @autoclosure () -> String) throws(Failure) -> Bool {
         skipWhitespace()
         switch peek() {
         case UInt8(ascii: ","):
@@ -156,19 +175,19 @@ struct UsageBodyParser {
             offset += 1
             return false
         default:
-            throw Failure(field: path, reason: "expected ',' or '\(Character(Unicode.Scalar(closing)))' at byte \(offset)")
+            throw Failure(field: path(), reason: "expected ',' or '\(Character(Unicode.Scalar(closing)))' at byte \(offset)")
         }
     }
 
-    private mutating func key(at path: String) throws(Failure) -> String {
-        let name = try string(at: path.isEmpty ? "(field name)" : "\(path) (field name)")
-        try expect(UInt8(ascii: ":"), at: path.isEmpty ? name : "\(path).\(name)", what: "followed by ':'")
+    private mutating func key(at path: @autoclosure () -> String) throws(Failure) -> String {
+        let name = try string(at: path().isEmpty ? "(field name)" : "\(path()) (field name)")
+        try expect(UInt8(ascii: ":"), at: path().isEmpty ? name : "\(path()).\(name)", what: "followed by ':'")
         return name
     }
 
-    private mutating func string(at field: String) throws(Failure) -> String {
+    private mutating func string(at field: @autoclosure () -> String) throws(Failure) -> String {
         skipWhitespace()
-        guard peek() == UInt8(ascii: "\"") else { throw Failure(field: field, reason: "must be a string") }
+        guard peek() == UInt8(ascii: "\"") else { throw Failure(field: field(), reason: "must be a string") }
         offset += 1
         let start = offset
         // The common case: no escapes, copied whole.
@@ -176,13 +195,13 @@ struct UsageBodyParser {
             let byte = bytes[offset]
             if byte == UInt8(ascii: "\"") {
                 guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self) else {
-                    throw Failure(field: field, reason: "is not valid UTF-8")
+                    throw Failure(field: field(), reason: "is not valid UTF-8")
                 }
                 offset += 1
                 return text
             }
             if byte == UInt8(ascii: "\\") { break }
-            guard byte >= 0x20 else { throw Failure(field: field, reason: "control character in a string") }
+            guard byte >= 0x20 else { throw Failure(field: field(), reason: "control character in a string") }
             offset += 1
         }
         var scalars = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<offset]))
@@ -191,7 +210,7 @@ struct UsageBodyParser {
             offset += 1
             switch byte {
             case UInt8(ascii: "\""):
-                guard let text = String(validating: scalars, as: UTF8.self) else { throw Failure(field: field, reason: "is not valid UTF-8") }
+                guard let text = String(validating: scalars, as: UTF8.self) else { throw Failure(field: field(), reason: "is not valid UTF-8") }
                 return text
             case UInt8(ascii: "\\"):
                 guard let escape = peek() else { break }
@@ -204,33 +223,33 @@ struct UsageBodyParser {
                 case UInt8(ascii: "r"): scalars.append(0x0D)
                 case UInt8(ascii: "t"): scalars.append(0x09)
                 case UInt8(ascii: "u"):
-                    var value = try hex4(at: field)
+                    var value = try hex4(at: field())
                     if (0xD800..<0xDC00).contains(value) {
                         guard peek() == UInt8(ascii: "\\"), offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u") else {
-                            throw Failure(field: field, reason: "unpaired surrogate in a string")
+                            throw Failure(field: field(), reason: "unpaired surrogate in a string")
                         }
                         offset += 2
-                        let low = try hex4(at: field)
-                        guard (0xDC00..<0xE000).contains(low) else { throw Failure(field: field, reason: "unpaired surrogate in a string") }
+                        let low = try hex4(at: field())
+                        guard (0xDC00..<0xE000).contains(low) else { throw Failure(field: field(), reason: "unpaired surrogate in a string") }
                         value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00..<0xE000).contains(value) {
-                        throw Failure(field: field, reason: "unpaired surrogate in a string")
+                        throw Failure(field: field(), reason: "unpaired surrogate in a string")
                     }
-                    guard let scalar = Unicode.Scalar(value) else { throw Failure(field: field, reason: "invalid \\u escape") }
+                    guard let scalar = Unicode.Scalar(value) else { throw Failure(field: field(), reason: "invalid \\u escape") }
                     scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
                 default:
-                    throw Failure(field: field, reason: "invalid escape in a string")
+                    throw Failure(field: field(), reason: "invalid escape in a string")
                 }
             default:
-                guard byte >= 0x20 else { throw Failure(field: field, reason: "control character in a string") }
+                guard byte >= 0x20 else { throw Failure(field: field(), reason: "control character in a string") }
                 scalars.append(byte)
             }
         }
-        throw Failure(field: field, reason: "unterminated string")
+        throw Failure(field: field(), reason: "unterminated string")
     }
 
-    private mutating func hex4(at field: String) throws(Failure) -> UInt32 {
-        guard offset + 4 <= bytes.count else { throw Failure(field: field, reason: "invalid \\u escape") }
+    private mutating func hex4(at field: @autoclosure () -> String) throws(Failure) -> UInt32 {
+        guard offset + 4 <= bytes.count else { throw Failure(field: field(), reason: "invalid \\u escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
             let byte = bytes[offset]
@@ -239,7 +258,7 @@ struct UsageBodyParser {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - 0x30)
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - 0x57)
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - 0x37)
-            default: throw Failure(field: field, reason: "invalid \\u escape")
+            default: throw Failure(field: field(), reason: "invalid \\u escape")
             }
             value = value << 4 | digit
             offset += 1
@@ -248,7 +267,7 @@ struct UsageBodyParser {
     }
 
     /// A JSON integer that fits in 64 bits (no fraction, no exponent).
-    private mutating func integer(at field: String) throws(Failure) -> Int64 {
+    private mutating func integer(at field: @autoclosure () -> String) throws(Failure) -> Int64 {
         skipWhitespace()
         let negative = peek() == UInt8(ascii: "-")
         if negative { offset += 1 }
@@ -257,29 +276,29 @@ struct UsageBodyParser {
         while let byte = peek(), byte >= 0x30, byte <= 0x39 {
             let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
             let (added, overflow2) = shifted.addingReportingOverflow(Int64(byte - 0x30))
-            guard !overflow1, !overflow2 else { throw Failure(field: field, reason: "too large") }
+            guard !overflow1, !overflow2 else { throw Failure(field: field(), reason: "too large") }
             value = added
             offset += 1
         }
-        guard offset > start else { throw Failure(field: field, reason: "must be an integer") }
-        guard offset - start == 1 || bytes[start] != UInt8(ascii: "0") else { throw Failure(field: field, reason: "leading zeros are not JSON") }
+        guard offset > start else { throw Failure(field: field(), reason: "must be an integer") }
+        guard offset - start == 1 || bytes[start] != UInt8(ascii: "0") else { throw Failure(field: field(), reason: "leading zeros are not JSON") }
         if let byte = peek(), byte == UInt8(ascii: ".") || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
-            throw Failure(field: field, reason: "must be a whole number")
+            throw Failure(field: field(), reason: "must be a whole number")
         }
         return negative ? -value : value
     }
 
     /// Skips one JSON value, checking its grammar, iteratively (no recursion) and at most ``maxDepth`` deep.
-    private mutating func skipValue(at field: String) throws(Failure) {
+    private mutating func skipValue(at field: @autoclosure () -> String) throws(Failure) {
         var closers: [UInt8] = []
         var expectValue = true
         while true {
             skipWhitespace()
             if expectValue {
-                guard let byte = peek() else { throw Failure(field: field, reason: "unexpected end of JSON") }
+                guard let byte = peek() else { throw Failure(field: field(), reason: "unexpected end of JSON") }
                 switch byte {
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    guard closers.count < Self.maxDepth else { throw Failure(field: field, reason: "nested deeper than \(Self.maxDepth)") }
+                    guard closers.count < Self.maxDepth else { throw Failure(field: field(), reason: "nested deeper than \(Self.maxDepth)") }
                     offset += 1
                     let closer = byte == UInt8(ascii: "{") ? UInt8(ascii: "}") : UInt8(ascii: "]")
                     closers.append(closer)
@@ -290,16 +309,16 @@ struct UsageBodyParser {
                         if closers.isEmpty { return }
                         expectValue = false
                     } else if closer == UInt8(ascii: "}") {
-                        _ = try key(at: field)
+                        _ = try key(at: field())
                     }
                     continue
                 case UInt8(ascii: "\""):
-                    _ = try string(at: field)
-                case UInt8(ascii: "t"): try literal("true", at: field)
-                case UInt8(ascii: "f"): try literal("false", at: field)
-                case UInt8(ascii: "n"): try literal("null", at: field)
+                    _ = try string(at: field())
+                case UInt8(ascii: "t"): try literal("true", at: field())
+                case UInt8(ascii: "f"): try literal("false", at: field())
+                case UInt8(ascii: "n"): try literal("null", at: field())
                 default:
-                    try number(at: field)
+                    try number(at: field())
                 }
                 expectValue = false
             } else {
@@ -307,28 +326,28 @@ struct UsageBodyParser {
                 switch peek() {
                 case UInt8(ascii: ","):
                     offset += 1
-                    if closer == UInt8(ascii: "}") { _ = try key(at: field) }
+                    if closer == UInt8(ascii: "}") { _ = try key(at: field()) }
                     expectValue = true
                 case closer:
                     offset += 1
                     closers.removeLast()
                     if closers.isEmpty { return }
                 default:
-                    throw Failure(field: field, reason: "malformed JSON at byte \(offset)")
+                    throw Failure(field: field(), reason: "malformed JSON at byte \(offset)")
                 }
             }
         }
     }
 
-    private mutating func literal(_ word: StaticString, at field: String) throws(Failure) {
+    private mutating func literal(_ word: StaticString, at field: @autoclosure () -> String) throws(Failure) {
         let count = word.utf8CodeUnitCount
         guard offset + count <= bytes.count,
             UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + count]).elementsEqual(UnsafeRawBufferPointer(start: word.utf8Start, count: count))
-        else { throw Failure(field: field, reason: "malformed JSON at byte \(offset)") }
+        else { throw Failure(field: field(), reason: "malformed JSON at byte \(offset)") }
         offset += count
     }
 
-    private mutating func number(at field: String) throws(Failure) {
+    private mutating func number(at field: @autoclosure () -> String) throws(Failure) {
         let start = offset
         if peek() == UInt8(ascii: "-") { offset += 1 }
         func digits() -> Int {
@@ -339,16 +358,16 @@ struct UsageBodyParser {
         let whole = digits()
         guard whole > 0, whole == 1 || bytes[offset - whole] != UInt8(ascii: "0") else {
             offset = start
-            throw Failure(field: field, reason: "malformed JSON at byte \(start)")
+            throw Failure(field: field(), reason: "malformed JSON at byte \(start)")
         }
         if peek() == UInt8(ascii: ".") {
             offset += 1
-            guard digits() > 0 else { throw Failure(field: field, reason: "malformed number at byte \(start)") }
+            guard digits() > 0 else { throw Failure(field: field(), reason: "malformed number at byte \(start)") }
         }
         if let byte = peek(), byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E") {
             offset += 1
             if let sign = peek(), sign == UInt8(ascii: "+") || sign == UInt8(ascii: "-") { offset += 1 }
-            guard digits() > 0 else { throw Failure(field: field, reason: "malformed number at byte \(start)") }
+            guard digits() > 0 else { throw Failure(field: field(), reason: "malformed number at byte \(start)") }
         }
     }
 }
