@@ -162,7 +162,9 @@ struct UsageKey: Hashable, Sendable {
 ///
 /// Accepted answers are spread over 1,024 tables by the key's bits. One large table would double now
 /// and then, moving millions of entries while the writer waits (seconds, seen as p99 spikes under
-/// load); small ones each grow a little at a time, in cache.
+/// load); small ones each grow a little at a time, in cache. The tables get unequal shares of the keys
+/// (the largest twice the smallest), so they reach their doubling points at different times rather
+/// than all in the same few batches.
 struct RememberedAnswers: Sendable {
     private static let shardCount = 1_024
     private var accepted = [[UsageKey: Accepted]](repeating: [:], count: RememberedAnswers.shardCount)
@@ -176,7 +178,23 @@ struct RememberedAnswers: Sendable {
 
     var isEmpty: Bool { count == 0 }
 
-    private static func shard(_ key: UsageKey) -> Int { Int(truncatingIfNeeded: key.high) & (shardCount - 1) }
+    /// Shard by the key's top 14 bits: table i gets a share of the 16,384 slots growing from about 11 to 21.
+    private static let shardOfSlot: [UInt16] = {
+        let slots = 1 << 14
+        let weights = (0..<shardCount).map { 1.0 + Double($0) / Double(shardCount) }
+        let total = weights.reduce(0, +)
+        var table: [UInt16] = []
+        table.reserveCapacity(slots)
+        var cumulative = 0.0
+        for (shard, weight) in weights.enumerated() {
+            cumulative += weight
+            let end = shard == shardCount - 1 ? slots : Int((cumulative / total * Double(slots)).rounded())
+            while table.count < end { table.append(UInt16(shard)) }
+        }
+        return table
+    }()
+
+    private static func shard(_ key: UsageKey) -> Int { Int(shardOfSlot[Int(truncatingIfNeeded: key.high >> 50)]) }
 
     subscript(key: UsageKey) -> UsageAnswer? {
         if let answer = accepted[Self.shard(key)][key] { return .accepted(event: answer.event, amount: answer.amount) }
