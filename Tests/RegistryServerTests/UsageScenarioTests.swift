@@ -163,6 +163,16 @@ import FoundationNetworking
             #expect(decision.string("rule") == "R27", "\(decision.text)")
             #expect(try await lab.get("/v1/decisions?dataset=\(dataset)&purpose=model_training&tokens=500")["allow"] as? Bool == true)
 
+            // R27: the daily caps follow the registry's clock: a day later (sandbox clock) there is room again,
+            // while the grant's own quota keeps what was used.
+            let moved = try await admin.post("/v1/sandbox/clock", ["days": 1])
+            #expect(moved.status == .ok, "\(moved.text)")
+            let tomorrow = ISO8601DateFormatter.string(
+                from: Date().addingTimeInterval(86_400), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+            let nextDay = try await lab.post("/v1/usage", ["events": [Self.event(grant, tokens: 600, key: "call-5", at: tomorrow)]])
+            #expect(Self.results(nextDay).first?["status"] as? String == "accepted", "\(nextDay.text)")
+            #expect(try await lab.get("/v1/grants/\(grant)/usage").int("tokensUsed") == 4_600)
+
             // Bad input: 400 naming the field, nothing recorded.
             let before = try await registry.database.pool.query("SELECT count(*) FROM usage_event") { try $0.decode(Int64.self, column: 0) }[0]
             let badTokens = try await lab.post("/v1/usage", ["events": [Self.event(grant, tokens: 5, key: "ok"), Self.event(grant, tokens: 0, key: "bad")]])
@@ -177,22 +187,24 @@ import FoundationNetworking
             #expect(after == before, "a refused request writes nothing")
 
             // R28: statements, JSON and CSV, for the payer and the payee; the ledger balances.
-            let today = String(Self.nowText().prefix(10))
+            // Postings are dated by the registry's clock (a day ahead now) in its calendar (UTC+8).
+            let today = String(ISO8601DateFormatter.string(
+                from: Date().addingTimeInterval(2 * 86_400), timeZone: TimeZone(identifier: "UTC")!, formatOptions: [.withFullDate]).prefix(10))
             let statement = try await lab.get("/v1/statements?from=2026-01-01&to=\(today)")
             #expect(statement.status == .ok, "\(statement.text)")
-            #expect(statement.int("debits") == 8, "3,000 + 1,000 tokens at 2,000 fen per million")
-            #expect(statement.int("closingBalance") == -8)
+            #expect(statement.int("debits") == 9, "⌊4,600 tokens × 2,000 fen ÷ 1,000,000⌋")
+            #expect(statement.int("closingBalance") == -9)
             let lines = statement.json["lines"] as? [[String: Any]] ?? []
             #expect(lines.count == 1)
-            #expect((lines.first?["tokens"] as? NSNumber)?.int64Value == 4_000)
+            #expect((lines.first?["tokens"] as? NSNumber)?.int64Value == 4_600)
             #expect((lines.first?["counterparty"] as? NSNumber)?.int64Value == enterpriseID)
             let payee = try await cast.as("enterprise").client.execute(
                 uri: "/v1/statements?from=2026-01-01&to=\(today)&format=csv", method: .get,
                 headers: [.authorization: "Bearer \(cast.keys["enterprise"]!)"]) { response in (response.status, String(buffer: response.body)) }
             #expect(payee.0 == .ok)
             #expect(payee.1.hasPrefix("party,from,to,kind,side,grant,dataset,counterparty,postings,tokens,amount_fen\r\n"))
-            #expect(payee.1.contains(",use,credit,\(grant),\(dataset),\(labID),2,4000,8\r\n"), "\(payee.1)")
-            #expect(payee.1.contains(",closing_balance,,,,,,,8\r\n"))
+            #expect(payee.1.contains(",use,credit,\(grant),\(dataset),\(labID),3,4600,9\r\n"), "\(payee.1)")
+            #expect(payee.1.contains(",closing_balance,,,,,,,9\r\n"))
             #expect(try await lab.get("/v1/statements?party=\(enterpriseID)&from=2026-01-01&to=\(today)").status == .forbidden)
             #expect(try await lab.get("/v1/statements?from=2026-02-30&to=\(today)").status == .badRequest)
 
