@@ -60,15 +60,8 @@ DATA_DIR=$WORK/data
 SERVER_PID=""
 BARE_PID=""
 
-# Waits up to $2 seconds for process $1 (a child of this shell) to end; returns 1 if it did not.
-wait_for_exit() {
-    local pid=$1 seconds=$2 step
-    for ((step = 0; step < seconds * 10; step++)); do
-        kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-        sleep 0.1
-    done
-    return 1
-}
+# wait_for_exit, start_demo_server, demo_key, stop_demo_server, report_leftovers.
+source Benchmarks/lib/demo-server.sh
 
 cleanup() {
     local status=$?
@@ -77,30 +70,8 @@ cleanup() {
         kill -TERM "$BARE_PID"
         wait_for_exit "$BARE_PID" 10 || { say "BareServer ($BARE_PID) ignored SIGTERM: killing it"; kill -KILL "$BARE_PID"; }
     fi
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        # SIGTERM: graceful shutdown, which also stops the embedded PostgreSQL this process started.
-        kill -TERM "$SERVER_PID"
-        wait_for_exit "$SERVER_PID" 90 || { say "datarights ($SERVER_PID) did not stop in 90 s: killing it"; kill -KILL "$SERVER_PID"; }
-    fi
-    local cluster=$DATA_DIR/postgres
-    [[ -L $cluster ]] && cluster=$(readlink -f "$cluster")
-    if [[ -f $cluster/postmaster.pid ]]; then
-        local postmaster
-        postmaster=$(head -n 1 "$cluster/postmaster.pid")
-        if [[ -n $postmaster ]] && kill -0 "$postmaster" 2>/dev/null; then
-            say "the embedded PostgreSQL ($postmaster) is still running: fast shutdown"
-            kill -INT "$postmaster"
-            for _ in $(seq 300); do kill -0 "$postmaster" 2>/dev/null || break; sleep 0.1; done
-        fi
-    fi
-    local remaining
-    remaining=$(pgrep -f -- "$WORK" || true)
-    if [[ -n $remaining ]]; then
-        say "WARNING: processes still running from $WORK: $(echo $remaining)"
-    else
-        say "Stopped: no process from $WORK remains."
-    fi
-    [[ $cluster != "$DATA_DIR/postgres" && -d $cluster ]] && rm -rf "$cluster"
+    stop_demo_server
+    report_leftovers
     rm -rf "$WORK"
     exit "$status"
 }
@@ -117,26 +88,12 @@ swift build -c release --product BareServer >&2
 
 say "Starting datarights: demo registry of $DATASETS datasets in $DATA_DIR"
 started=$(date +%s.%N)
-# stdbuf: the demo keys are printed with stdio, which would hold them in its buffer while stdout is a file.
-stdbuf -oL -eL .build/release/datarights serve --demo --demo-datasets "$DATASETS" --data-dir "$DATA_DIR" \
-    --port "$PORT" --log-level warning >"$WORK/datarights.out" 2>"$WORK/datarights.err" &
-SERVER_PID=$!
-
-deadline=$(($(date +%s) + READY_TIMEOUT))
-until [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$PORT/readyz" || true) == 200 ]]; do
-    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-        say "--- datarights stdout"; cat "$WORK/datarights.out" >&2; say "--- datarights stderr"; tail -n 40 "$WORK/datarights.err" >&2
-        SERVER_PID=""
-        die "datarights exited before it was ready"
-    fi
-    (($(date +%s) < deadline)) || die "datarights not ready after $READY_TIMEOUT s"
-    sleep 0.5
-done
+start_demo_server "$PORT" "$DATASETS" "$READY_TIMEOUT"
 ready_seconds=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
 say "Ready after $ready_seconds s (demo generation, COPY load, core rebuild, key issue):"
 sed 's/drk_[A-Za-z0-9_]*/drk_…/' "$WORK/datarights.out" >&2
 
-LAB_KEY=$(awk '$1 == "model_lab" { print $NF; exit }' "$WORK/datarights.out")
+LAB_KEY=$(demo_key model_lab)
 [[ $LAB_KEY == drk_* ]] || die "no model_lab key in the demo output (see above)"
 
 # --- Decision URLs -------------------------------------------------------------------------------------
