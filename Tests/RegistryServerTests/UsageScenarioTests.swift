@@ -226,4 +226,82 @@ import FoundationNetworking
             await reopened.close()
         }
     }
+
+    @Test func R27_aGroupWhoseTransactionFailsTakesNothingWithItAndTheGroupsAfterItStillAgree() async throws {
+        try await RegistryScenarioTests.withCast { cast, registry in
+            let (_, grant) = try await Self.grant(cast, quota: 1_000_000_000)
+            let port = try #require(cast.api.client.port)
+            let labKey = try #require(cast.keys["lab"])
+            // PostgreSQL refuses any event whose key starts with "poison": the transaction of the group
+            // holding it fails, and so must the group planned on top of it (it rolls back at the gate).
+            try await registry.database.pool.withConnection { connection in
+                try connection.executeScript("""
+                    CREATE FUNCTION test_poison() RETURNS trigger LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF NEW.idempotency_key LIKE 'poison%' THEN RAISE EXCEPTION 'poisoned event %', NEW.idempotency_key; END IF;
+                        RETURN NEW;
+                    END $$;
+                    CREATE TRIGGER test_poison BEFORE INSERT ON usage_event FOR EACH ROW EXECUTE FUNCTION test_poison();
+                    """)
+            }
+            let configuration = URLSessionConfiguration.ephemeral
+            configuration.httpMaximumConnectionsPerHost = 16
+            let session = URLSession(configuration: configuration)
+            let at = Self.nowText()
+            @Sendable func send(_ keys: [String]) async throws -> (Int, [[String: Any]]) {
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/v1/usage")!)
+                request.httpMethod = "POST"
+                request.timeoutInterval = 60
+                request.setValue("Bearer \(labKey)", forHTTPHeaderField: "Authorization")
+                request.httpBody = try JSONSerialization.data(withJSONObject: ["events": keys.map { Self.event(grant, tokens: 7, key: $0, at: at) }])
+                let (data, response) = try await session.data(for: request)
+                let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+                return ((response as? HTTPURLResponse)?.statusCode ?? 0, json["results"] as? [[String: Any]] ?? [])
+            }
+            // 16 clients × 20 requests × 40 events; one request in 7 carries a poisoned event.
+            let outcomes = try await withThrowingTaskGroup(of: [(keys: [String], status: Int, accepted: Int)].self) { group in
+                for client in 0..<16 {
+                    group.addTask {
+                        var outcomes: [(keys: [String], status: Int, accepted: Int)] = []
+                        for round in 0..<20 {
+                            var keys = (0..<40).map { "c\(client)-r\(round)-e\($0)" }
+                            if (client * 20 + round) % 7 == 3 { keys[17] = "poison-\(client)-\(round)" }
+                            let (status, results) = try await send(keys)
+                            outcomes.append((keys, status, results.filter { $0["status"] as? String == "accepted" }.count))
+                        }
+                        return outcomes
+                    }
+                }
+                return try await group.reduce(into: []) { $0 += $1 }
+            }
+            let failed = outcomes.filter { $0.status != 200 }
+            let poisoned = outcomes.filter { $0.keys.contains { $0.hasPrefix("poison") } }
+            #expect(poisoned.allSatisfy { $0.status >= 500 }, "a request whose group failed is answered 5xx")
+            #expect(failed.allSatisfy { $0.status >= 500 })
+            #expect(outcomes.filter { $0.status == 200 }.allSatisfy { $0.accepted == 40 })
+
+            // What failed is retried without the poison (a client sending its failed requests again).
+            try await registry.database.pool.withConnection { try $0.executeScript("DROP TRIGGER test_poison ON usage_event") }
+            for outcome in failed {
+                let (status, results) = try await send(outcome.keys.filter { !$0.hasPrefix("poison") })
+                #expect(status == 200)
+                #expect(results.allSatisfy { $0["status"] as? String == "accepted" && $0["replayed"] == nil }, "nothing of a failed group was kept")
+            }
+            let clean = 16 * 20 * 40 - poisoned.count
+            print("failed groups: \(poisoned.count) poisoned requests, \(failed.count) requests failed in all")
+            let usage = try await cast.as("lab").get("/v1/grants/\(grant)/usage")
+            #expect(usage.int("tokensUsed") == Int64(clean * 7), "every clean event once, nothing of the failures")
+            let stored = try await registry.database.pool.query("""
+                SELECT count(*), count(DISTINCT idempotency_key), (SELECT tokens FROM grant_usage) FROM usage_event
+                """) { row in (try row.decode(Int64.self, column: 0), try row.decode(Int64.self, column: 1), try row.decode(Int64.self, column: 2)) }[0]
+            #expect(stored.0 == Int64(clean) && stored.1 == Int64(clean) && stored.2 == Int64(clean * 7))
+            // The core after all this equals a rebuild from PostgreSQL, and the audit chain holds.
+            let rebuilt = try await RegistryLoader.load(from: registry.database)
+            #expect(rebuilt.digest == registry.registry.read { $0.digest })
+            guard case .valid = try await registry.verifyAudit() else {
+                Issue.record("the audit chain verifies after failed groups")
+                return
+            }
+        }
+    }
 }
