@@ -74,8 +74,8 @@ public struct RegistryState: Sendable {
     var apiKeyByPrefix: [String: APIKeyID] = [:]
     var registrationByNumber: [String: RegistrationID] = [:]
     var certificateByNumber: [String: CertificateID] = [:]
-    var registrationsByDataset: [DatasetID: [RegistrationID]] = [:]
-    var certificatesByDataset: [DatasetID: [CertificateID]] = [:]
+    var registrationsByDataset = ChainIndex()
+    var certificatesByDataset = ChainIndex()
     var objectionsByRegistration: [RegistrationID: [ObjectionID]] = [:]
     /// Registrations in public notice, which the clock may complete.
     var inNotice: Set<RegistrationID> = []
@@ -131,7 +131,7 @@ public struct RegistryState: Sendable {
             flagCascades.upsert(cascade, id: cascade.id)
         case .registration(let registration):
             if registrations[registration.id.rawValue] == nil {
-                registrationsByDataset[registration.dataset, default: []].append(registration.id)
+                registrationsByDataset.append(registration.id.rawValue, to: registration.dataset.rawValue)
             }
             registrations.upsert(registration, id: registration.id.rawValue)
             registrationByNumber[registration.number] = registration.id
@@ -143,7 +143,7 @@ public struct RegistryState: Sendable {
             objections.upsert(objection, id: objection.id.rawValue)
         case .certificate(let certificate):
             if certificates[certificate.id.rawValue] == nil {
-                certificatesByDataset[certificate.dataset, default: []].append(certificate.id)
+                certificatesByDataset.append(certificate.id.rawValue, to: certificate.dataset.rawValue)
             }
             certificates.upsert(certificate, id: certificate.id.rawValue)
             certificateByNumber[certificate.number] = certificate.id
@@ -289,7 +289,7 @@ public struct RegistryState: Sendable {
     }
 
     public func registrations(of dataset: DatasetID) -> [Registration] {
-        (registrationsByDataset[dataset] ?? []).compactMap { registrations[$0.rawValue] }
+        registrationsByDataset.members(of: dataset.rawValue).compactMap { registrations[$0] }
     }
 
     public func accessRequest(_ id: AccessRequestID) -> AccessRequest? { accessRequests[id.rawValue] }
@@ -321,7 +321,7 @@ public struct RegistryState: Sendable {
     }
 
     public func certificates(of dataset: DatasetID) -> [Certificate] {
-        (certificatesByDataset[dataset] ?? []).compactMap { certificates[$0.rawValue] }
+        certificatesByDataset.members(of: dataset.rawValue).compactMap { certificates[$0] }
     }
 
     /// Registrations in public notice (for the clock).

@@ -70,8 +70,8 @@ extension RegistryState {
     /// Who is paid for use of `dataset` on `today` (R28): the first holder of its operate-right
     /// certificate valid that day (R9: not expired, revoked or superseded), or else its holder.
     public func operateHolder(of dataset: DatasetID, on today: CivilDate) -> PartyID? {
-        for id in (certificatesByDataset[dataset] ?? []).reversed() {
-            if let certificate = certificates[id.rawValue], certificate.right == .operate, certificate.status(on: today) == .valid,
+        for id in certificatesByDataset.members(of: dataset.rawValue).reversed() {
+            if let certificate = certificates[id], certificate.right == .operate, certificate.status(on: today) == .valid,
                 let holder = certificate.holders.first
             {
                 return holder

@@ -1,0 +1,42 @@
+/// Members grouped by owner, in the order they were added — e.g. registrations by dataset — kept as
+/// chains through three flat arrays: no dictionary entry and no array per owner (a million datasets'
+/// `[DatasetID: [RegistrationID]]` cost ~70 bytes each; this costs 8 per owner and 4 per member).
+/// Ids are the core's dense ids (1, 2, 3 …), below 2³¹.
+struct ChainIndex: Sendable {
+    /// By owner id: its first and last member (0: none).
+    private var head: [Int32] = []
+    private var tail: [Int32] = []
+    /// By member id: the next member of the same owner (0: the last).
+    private var next: [Int32] = []
+
+    /// Adds `member` at the end of `owner`'s chain. Each member is added once.
+    mutating func append(_ member: Int64, to owner: Int64) {
+        precondition(member > 0 && member < Int64(Int32.max) && owner > 0 && owner < Int64(Int32.max), "dense ids below 2³¹")
+        let owner = Int(owner)
+        let member = Int(member)
+        if owner >= head.count {
+            let grown = max(owner + 1, head.count * 2)
+            head.append(contentsOf: repeatElement(0, count: grown - head.count))
+            tail.append(contentsOf: repeatElement(0, count: grown - tail.count))
+        }
+        if member >= next.count { next.append(contentsOf: repeatElement(0, count: max(member + 1, next.count * 2) - next.count)) }
+        if tail[owner] == 0 {
+            head[owner] = Int32(member)
+        } else {
+            next[Int(tail[owner])] = Int32(member)
+        }
+        tail[owner] = Int32(member)
+    }
+
+    /// `owner`'s members, first added first.
+    func members(of owner: Int64) -> [Int64] {
+        guard owner > 0, owner < Int64(head.count) else { return [] }
+        var members: [Int64] = []
+        var member = head[Int(owner)]
+        while member != 0 {
+            members.append(Int64(member))
+            member = next[Int(member)]
+        }
+        return members
+    }
+}
