@@ -86,12 +86,7 @@ swift build -c release --product BareServer >&2
 
 # --- Start datarights with a demo registry -------------------------------------------------------------
 
-say "Starting datarights: demo registry of $DATASETS datasets in $DATA_DIR"
-started=$(date +%s.%N)
 start_demo_server "$PORT" "$DATASETS" "$READY_TIMEOUT"
-ready_seconds=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
-say "Ready after $ready_seconds s (demo generation, COPY load, core rebuild, key issue):"
-sed 's/drk_[A-Za-z0-9_]*/drk_…/' "$WORK/datarights.out" >&2
 
 LAB_KEY=$(demo_key model_lab)
 [[ $LAB_KEY == drk_* ]] || die "no model_lab key in the demo output (see above)"

@@ -174,12 +174,7 @@ swift build -c release --product datarights >&2
 
 # --- Start datarights with a demo registry -------------------------------------------------------------
 
-say "Starting datarights: demo registry of $DATASETS datasets in $DATA_DIR"
-started=$(date +%s.%N)
 start_demo_server "$PORT" "$DATASETS" "$READY_TIMEOUT"
-ready_seconds=$(python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$started" "$(date +%s.%N)")
-say "Ready after $ready_seconds s:"
-sed 's/drk_[A-Za-z0-9_]*/drk_…/' "$WORK/datarights.out" >&2
 
 OPERATOR_KEY=$(demo_key operator)
 LAB_KEY=$(demo_key model_lab)
