@@ -188,82 +188,13 @@ struct UsageBodyParser {
     private mutating func string(at field: @autoclosure () -> String) throws(Failure) -> String {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else { throw Failure(field: field(), reason: "must be a string") }
-        offset += 1
-        let start = offset
-        // The common case: no escapes, copied whole.
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            if byte == UInt8(ascii: "\"") {
-                guard let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[start..<offset]), as: UTF8.self) else {
-                    throw Failure(field: field(), reason: "is not valid UTF-8")
-                }
-                offset += 1
-                return text
-            }
-            if byte == UInt8(ascii: "\\") { break }
-            guard byte >= 0x20 else { throw Failure(field: field(), reason: "control character in a string") }
-            offset += 1
+        do {
+            let (text, end) = try JSONStringLiteral.read(bytes, openingQuoteAt: offset)
+            offset = end
+            return text
+        } catch {
+            throw Failure(field: field(), reason: error.reason)
         }
-        var scalars = Array(UnsafeRawBufferPointer(rebasing: bytes[start..<offset]))
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            offset += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                guard let text = String(validating: scalars, as: UTF8.self) else { throw Failure(field: field(), reason: "is not valid UTF-8") }
-                return text
-            case UInt8(ascii: "\\"):
-                guard let escape = peek() else { break }
-                offset += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): scalars.append(escape)
-                case UInt8(ascii: "b"): scalars.append(0x08)
-                case UInt8(ascii: "f"): scalars.append(0x0C)
-                case UInt8(ascii: "n"): scalars.append(0x0A)
-                case UInt8(ascii: "r"): scalars.append(0x0D)
-                case UInt8(ascii: "t"): scalars.append(0x09)
-                case UInt8(ascii: "u"):
-                    var value = try hex4(at: field())
-                    if (0xD800..<0xDC00).contains(value) {
-                        guard peek() == UInt8(ascii: "\\"), offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u") else {
-                            throw Failure(field: field(), reason: "unpaired surrogate in a string")
-                        }
-                        offset += 2
-                        let low = try hex4(at: field())
-                        guard (0xDC00..<0xE000).contains(low) else { throw Failure(field: field(), reason: "unpaired surrogate in a string") }
-                        value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(value) {
-                        throw Failure(field: field(), reason: "unpaired surrogate in a string")
-                    }
-                    guard let scalar = Unicode.Scalar(value) else { throw Failure(field: field(), reason: "invalid \\u escape") }
-                    scalars.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default:
-                    throw Failure(field: field(), reason: "invalid escape in a string")
-                }
-            default:
-                guard byte >= 0x20 else { throw Failure(field: field(), reason: "control character in a string") }
-                scalars.append(byte)
-            }
-        }
-        throw Failure(field: field(), reason: "unterminated string")
-    }
-
-    private mutating func hex4(at field: @autoclosure () -> String) throws(Failure) -> UInt32 {
-        guard offset + 4 <= bytes.count else { throw Failure(field: field(), reason: "invalid \\u escape") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[offset]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - 0x30)
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - 0x57)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - 0x37)
-            default: throw Failure(field: field(), reason: "invalid \\u escape")
-            }
-            value = value << 4 | digit
-            offset += 1
-        }
-        return value
     }
 
     /// A JSON integer that fits in 64 bits (no fraction, no exponent).

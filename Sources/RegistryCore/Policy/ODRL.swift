@@ -936,65 +936,18 @@ struct PolicyJSONParser {
     }
 
     private mutating func parseString() throws(SyntaxError) -> String {
-        offset += 1  // the opening quote
-        var buffer: [UInt8] = []
-        while offset < bytes.count {
-            let byte = bytes[offset]
-            offset += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                return String(decoding: buffer, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                guard offset < bytes.count else { break }
-                let escape = bytes[offset]
-                offset += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): buffer.append(escape)
-                case UInt8(ascii: "b"): buffer.append(0x08)
-                case UInt8(ascii: "f"): buffer.append(0x0C)
-                case UInt8(ascii: "n"): buffer.append(0x0A)
-                case UInt8(ascii: "r"): buffer.append(0x0D)
-                case UInt8(ascii: "t"): buffer.append(0x09)
-                case UInt8(ascii: "u"):
-                    var scalar = try hex4()
-                    if (0xD800...0xDBFF).contains(scalar) {
-                        guard consume("\\"), consume("u") else { throw error("a high surrogate must be followed by a low one") }
-                        let low = try hex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw error("a high surrogate must be followed by a low one") }
-                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                    }
-                    guard let unicodeScalar = Unicode.Scalar(scalar) else { throw error("a lone low surrogate") }
-                    UTF8.encode(unicodeScalar) { buffer.append($0) }
-                default:
-                    offset -= 1
-                    throw error("unknown escape")
-                }
-            case 0..<0x20:
-                offset -= 1
-                throw error("a control character must be escaped in a string")
-            default:
-                buffer.append(byte)
-            }
+        let start = offset
+        let read = bytes.withUnsafeBytes { buffer in
+            Result { () throws(JSONStringLiteral.Failure) in try JSONStringLiteral.read(buffer, openingQuoteAt: start) }
         }
-        throw error("the string is not closed")
-    }
-
-    private mutating func hex4() throws(SyntaxError) -> UInt32 {
-        guard offset + 4 <= bytes.count else { throw error("expected four hex digits") }
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[offset]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw error("expected four hex digits")
-            }
-            value = value * 16 + digit
-            offset += 1
+        switch read {
+        case .success(let (text, end)):
+            offset = end
+            return text
+        case .failure(let failure):
+            offset = min(failure.offset, bytes.count)
+            throw error(failure.reason)
         }
-        return value
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, kept as text.
