@@ -84,23 +84,41 @@ public enum CreditCode {
     static let alphabet = Array("0123456789ABCDEFGHJKLMNPQRTUWXY")
     static let weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
 
+    /// A valid code for the organisation numbered `number` (authority 9, category 1, division 110000):
+    /// its nine organisation characters are `number` in base 31, then the check character.
+    public static func make(organisation number: Int64) -> String {
+        var body = Array("91110000")
+        var value = number
+        var organisation: [Character] = []
+        for _ in 0..<9 {
+            organisation.append(alphabet[Int(value % 31)])
+            value /= 31
+        }
+        body += organisation.reversed()
+        body.append(checkCharacter(for: body))
+        return String(body)
+    }
+
+    /// The check character over a code's first 17 characters (which must be of the alphabet).
+    static func checkCharacter(for body: [Character]) -> Character {
+        var sum = 0
+        for (index, character) in body.prefix(17).enumerated() { sum += alphabet.firstIndex(of: character)! * weights[index] }
+        return alphabet[(31 - sum % 31) % 31]
+    }
+
     /// Why `code` is not a valid credit code, or nil when it is.
     public static func problem(with code: String) -> String? {
         let characters = Array(code)
         guard characters.count == 18 else { return "must be 18 characters, has \(characters.count)" }
-        var sum = 0
-        for (index, character) in characters.prefix(17).enumerated() {
-            guard let value = alphabet.firstIndex(of: character) else {
-                return "character \(index + 1) (\(character)) is not allowed (digits and A–Y without I, O, S, V, Z)"
-            }
-            sum += value * weights[index]
+        for (index, character) in characters.prefix(17).enumerated() where !alphabet.contains(character) {
+            return "character \(index + 1) (\(character)) is not allowed (digits and A–Y without I, O, S, V, Z)"
         }
         guard characters[2...7].allSatisfy(\.isASCII) && characters[2...7].allSatisfy(\.isNumber) else {
             return "characters 3–8 must be the administrative division code (digits)"
         }
-        let check = (31 - sum % 31) % 31
-        guard characters[17] == alphabet[check] else {
-            return "check character is \(characters[17]), expected \(alphabet[check])"
+        let check = checkCharacter(for: characters)
+        guard characters[17] == check else {
+            return "check character is \(characters[17]), expected \(check)"
         }
         return nil
     }

@@ -43,7 +43,7 @@ public struct SyntheticRegistry: Sendable {
             let id = PartyID(rawValue: Int64(registry.parties.count + 1))
             registry.parties.append(Party(
                 id: id, name: name, kind: kind, region: random.pick(regions), jurisdiction: .mainland,
-                creditCode: code ? Self.creditCode(for: id.rawValue) : nil, createdAt: now.adding(seconds: -400 * 86_400)))
+                creditCode: code ? CreditCode.make(organisation: id.rawValue) : nil, createdAt: now.adding(seconds: -400 * 86_400)))
         }
         addParty("DataRights Operator", .operator, code: false)
         for ministry in ministries { addParty("Ministry of \(ministry)", .department, code: true) }
@@ -295,24 +295,6 @@ public struct SyntheticRegistry: Sendable {
         for request in accessRequests { state.apply(.accessRequest(request)) }
         for grant in grants { state.apply(.grant(grant)) }
         return state
-    }
-
-    /// A valid unified social credit code (GB 32100-2015) made from a number.
-    static func creditCode(for number: Int64) -> String {
-        let alphabet = Array("0123456789ABCDEFGHJKLMNPQRTUWXY")
-        var body = Array("91110000")
-        var value = number
-        var organisation: [Character] = []
-        for _ in 0..<9 {
-            organisation.append(alphabet[Int(value % 31)])
-            value /= 31
-        }
-        body += organisation.reversed()
-        let weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-        var sum = 0
-        for (index, character) in body.enumerated() { sum += alphabet.firstIndex(of: character)! * weights[index] }
-        body.append(alphabet[(31 - sum % 31) % 31])
-        return String(body)
     }
 
     /// Every record in the order a registry would have recorded them, for the audit chain.

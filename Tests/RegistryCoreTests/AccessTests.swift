@@ -22,14 +22,7 @@ import Testing
         }
 
         /// A valid unified social credit code (GB 32100-2015) for the `n`th party.
-        static func code(_ n: Int) -> String {
-            let alphabet = Array("0123456789ABCDEFGHJKLMNPQRTUWXY")
-            let weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
-            let digits = String(n)
-            let body = Array("91110000" + String(repeating: "0", count: 9 - digits.count) + digits)
-            let sum = body.enumerated().reduce(0) { $0 + alphabet.firstIndex(of: $1.element)! * weights[$1.offset] }
-            return String(body) + String(alphabet[(31 - sum % 31) % 31])
-        }
+        static func code(_ n: Int) -> String { CreditCode.make(organisation: Int64(n)) }
 
         mutating func party(_ name: String, _ kind: PartyKind, region: String = "CN-BJ", jurisdiction: Jurisdiction = .mainland) throws -> Party {
             codes += 1
