@@ -4,7 +4,8 @@
 //  2. cold start: rebuilding the whole core from PostgreSQL, and its resident memory;
 //  3. adding an edge with restriction propagation (median, p99).
 //
-//   swift run -c release LineageBench [--datasets 1000000] [--samples 200] [--seed 2026] [--core-only yes] [--keep DIR]
+//   swift run -c release LineageBench [--datasets 1000000] [--grants N (default: one per dataset)] [--samples 200] [--seed 2026]
+//                                     [--core-only yes] [--keep DIR]
 //
 // Needs python3 with rustworkx for the third column (pip install rustworkx); without it that column is
 // skipped and says so.
@@ -18,6 +19,8 @@ import RegistryStore
 struct Options {
     var datasets = 1_000_000
     var samples = 200
+    /// Grants in the registry (the cold-start target names 1,000,000); nil: as many as datasets.
+    var grants: Int?
     var seed: UInt64 = 2_026
     var coldStartOnly: String?
     var coreOnly = false
@@ -31,6 +34,7 @@ struct Options {
             switch flag {
             case "--datasets": datasets = Int(value)!
             case "--samples": samples = Int(value)!
+            case "--grants": grants = Int(value)!
             case "--seed": seed = UInt64(value)!
             case "--cold-start-only": coldStartOnly = value
             case "--core-only": coreOnly = value == "yes"
@@ -63,13 +67,12 @@ if let socketDirectory = options.coldStartOnly {
     var limits = Limits()
     limits.databasePoolConnections = 2  // the rebuild reads on two connections (the server has 8)
     let database = try RegistryDatabase(configuration: configuration, limits: limits, logger: logger)
-    let before = residentKiB("VmRSS:")
     let started = ContinuousClock.now
     let state = try await RegistryLoader.load(from: database) { name, duration in
         FileHandle.standardError.write(Data("  cold start phase \(name): \(duration), resident \(residentKiB("VmRSS:") / 1024) MiB\n".utf8))
     }
     let elapsed = ContinuousClock.now - started
-    print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(before) \(state.datasets.count) \(state.lineage.edgeCount)")
+    print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(residentKiB("VmRSS:")) \(state.datasets.count) \(state.lineage.edgeCount) \(state.grants.count)")
     await database.shutdown()
     exit(0)
 }
@@ -86,8 +89,9 @@ func measureColdStart(socketDirectory: String) throws {
     let coldText = String(decoding: childOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     child.waitUntilExit()
     let cold = coldText.split(separator: " ")
-    if cold.count == 6, cold[0] == "coldstart", let elapsed = Double(cold[1]), let peak = Int(cold[2]) {
-        print("cold start: rebuilt the core (\(cold[4]) datasets, \(cold[5].trimmingCharacters(in: .whitespacesAndNewlines)) edges) from PostgreSQL in \(String(format: "%.2f s", elapsed)); peak RSS \(peak / 1024) MiB")
+    if cold.count == 7, cold[0] == "coldstart", let elapsed = Double(cold[1]), let peak = Int(cold[2]), let after = Int(cold[3]) {
+        print("cold start: rebuilt the core (\(cold[4]) datasets, \(cold[5]) edges, \(cold[6].trimmingCharacters(in: .whitespacesAndNewlines)) grants) "
+            + "from PostgreSQL in \(String(format: "%.2f s", elapsed)); peak RSS \(peak / 1024) MiB, \(after / 1024) MiB when done")
     } else {
         print("cold start: child failed: \(coldText)")
     }
@@ -105,8 +109,9 @@ if let keep = options.keep, FileManager.default.fileExists(atPath: keep + "/post
 let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
 print("Generating a synthetic registry of \(options.datasets) datasets (seed \(options.seed))…")
 var started = ContinuousClock.now
-let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now)
-print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.registrations.count) registrations in \(ContinuousClock.now - started)")
+let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now, grants: options.grants ?? options.datasets)
+print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.registrations.count) registrations, "
+    + "\(synthetic.policies.count) policies, \(synthetic.grants.count) grants in \(ContinuousClock.now - started)")
 
 // The core, built the way a cold start builds it.
 var state = RegistryState()

@@ -40,3 +40,46 @@ struct ChainIndex: Sendable {
         return members
     }
 }
+
+extension ChainIndex {
+    /// Calls `body` with each of `owner`'s members, first added first, until it returns false; allocates
+    /// nothing (what a decision reads on its hot path).
+    func forEachMember(of owner: Int64, _ body: (Int64) -> Bool) {
+        guard owner > 0, owner < Int64(head.count) else { return }
+        var member = head[Int(owner)]
+        while member != 0 {
+            guard body(Int64(member)) else { return }
+            member = next[Int(member)]
+        }
+    }
+}
+
+/// Members grouped by a pair of dense ids — grants by assignee and dataset — as a ``ChainIndex`` over a
+/// number given to each pair when its first member comes: one small dictionary entry per pair (12
+/// bytes of key and value) instead of a dictionary entry and an array.
+struct PairChainIndex: Sendable {
+    private var pairs: [UInt64: Int32] = [:]
+    private var chains = ChainIndex()
+
+    private static func key(_ first: Int64, _ second: Int64) -> UInt64 {
+        precondition(first >= 0 && first < Int64(UInt32.max) && second >= 0 && second < Int64(UInt32.max), "dense ids below 2³²")
+        return UInt64(first) << 32 | UInt64(second)
+    }
+
+    mutating func append(_ member: Int64, to first: Int64, _ second: Int64) {
+        let key = Self.key(first, second)
+        let pair: Int32
+        if let existing = pairs[key] {
+            pair = existing
+        } else {
+            pair = Int32(pairs.count + 1)
+            pairs[key] = pair
+        }
+        chains.append(member, to: Int64(pair))
+    }
+
+    func forEachMember(of first: Int64, _ second: Int64, _ body: (Int64) -> Bool) {
+        guard let pair = pairs[Self.key(first, second)] else { return }
+        chains.forEachMember(of: Int64(pair), body)
+    }
+}

@@ -309,8 +309,8 @@ extension RegistryState {
         var entries = [ChangeEntry("dataset.flagged", .dataset(dataset)), ChangeEntry("lineage.flag_cascade", .flagCascade(cascade))]
         // R25: every grant on the dataset and on its descendants is suspended at once, in the same change.
         for node in [Int32(id.rawValue)] + descendants {
-            for grantID in grantsByDataset[DatasetID(rawValue: Int64(node))] ?? [] {
-                guard var grant = grants[grantID.rawValue], case .success(let next) = grant.state.after(.suspend) else { continue }
+            for grantID in grantsByDataset.members(of: Int64(node)) {
+                guard var grant = grants[grantID], case .success(let next) = grant.state.after(.suspend) else { continue }
                 grant.state = next
                 grant.stateReason = "R25: dataset \(id.rawValue) flagged (\(reason))"
                 grant.updatedAt = now

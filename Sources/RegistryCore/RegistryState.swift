@@ -64,8 +64,8 @@ public struct RegistryState: Sendable {
     /// Working memory of the single writer's graph updates (readers bring their own).
     var writerScratch = TraversalScratch()
     public internal(set) var auditHead = AuditHead()
-    public internal(set) var accessRequests = DenseTable<AccessRequest>()
-    public internal(set) var grants = DenseTable<Grant>()
+    public internal(set) var accessRequests = AccessRequestTable()
+    public internal(set) var grants = GrantTable()
     /// Each dataset's policy as set, and compiled for evaluation (R20).
     var policies = PolicyTable()
 
@@ -79,15 +79,11 @@ public struct RegistryState: Sendable {
     var objectionsByRegistration: [RegistrationID: [ObjectionID]] = [:]
     /// Registrations in public notice, which the clock may complete.
     var inNotice: Set<RegistrationID> = []
-    var accessRequestByNumber: [String: AccessRequestID] = [:]
-    var grantByNumber: [String: GrantID] = [:]
     /// Grants by assignee and dataset: what a decision looks up.
-    var grantsByHolding: [Holding: [GrantID]] = [:]
-    var grantsByDataset: [DatasetID: [GrantID]] = [:]
+    var grantsByHolding = PairChainIndex()
+    var grantsByDataset = ChainIndex()
     /// Requests waiting for their holder's reply (R19 overdue queries).
     var awaitingReply: Set<AccessRequestID> = []
-    /// Grants not yet in a terminal state, which the clock may activate or expire.
-    var openGrants: Set<GrantID> = []
     /// R16: individuals covered by cross-border grants, per processor and calendar year.
     var crossBorderIndividuals: [CrossBorderKey: CrossBorderCount] = [:]
     /// Metering: quotas used, daily counters, ledger accounts, remembered idempotency keys (R26–R28).
@@ -155,20 +151,17 @@ public struct RegistryState: Sendable {
             lineage.setOwnRestrictions(restrictions, of: Int32(record.dataset.rawValue), scratch: &writerScratch)
         case .accessRequest(let request):
             accessRequests.upsert(request, id: request.id.rawValue)
-            accessRequestByNumber[request.number] = request.id
             if request.state == .awaitingHolder { awaitingReply.insert(request.id) } else { awaitingReply.remove(request.id) }
         case .grant(let grant):
             if grants[grant.id.rawValue] == nil {
-                grantsByHolding[Holding(party: grant.assignee, dataset: grant.dataset), default: []].append(grant.id)
-                grantsByDataset[grant.dataset, default: []].append(grant.id)
+                grantsByHolding.append(grant.id.rawValue, to: grant.assignee.rawValue, grant.dataset.rawValue)
+                grantsByDataset.append(grant.id.rawValue, to: grant.dataset.rawValue)
                 if grant.crossBorder && grant.individualsCovered > 0 {
                     let key = CrossBorderKey(processor: grant.assignee, year: Int32(settings.calendar.date(at: grant.createdAt).components.year))
                     crossBorderIndividuals[key, default: CrossBorderCount()].add(grant.individualsCovered, sensitive: grant.sensitive)
                 }
             }
             grants.upsert(grant, id: grant.id.rawValue)
-            grantByNumber[grant.number] = grant.id
-            if grant.state.isTerminal { openGrants.remove(grant.id) } else { openGrants.insert(grant.id) }
         }
     }
 
@@ -248,12 +241,9 @@ public struct RegistryState: Sendable {
         certificatesByDataset = other.certificatesByDataset
         objectionsByRegistration = other.objectionsByRegistration
         inNotice = other.inNotice
-        accessRequestByNumber = other.accessRequestByNumber
-        grantByNumber = other.grantByNumber
         grantsByHolding = other.grantsByHolding
         grantsByDataset = other.grantsByDataset
         awaitingReply = other.awaitingReply
-        openGrants = other.openGrants
         crossBorderIndividuals = other.crossBorderIndividuals
         // Policies stored on the other state reach the lineage here: each dataset's own restrictions,
         // before the one topological pass of the rebuild.
@@ -293,16 +283,16 @@ public struct RegistryState: Sendable {
     }
 
     public func accessRequest(_ id: AccessRequestID) -> AccessRequest? { accessRequests[id.rawValue] }
-    public func accessRequest(number: String) -> AccessRequest? { accessRequestByNumber[number].flatMap { accessRequests[$0.rawValue] } }
+    public func accessRequest(number: String) -> AccessRequest? { accessRequests.id(number: number).flatMap { accessRequests[$0] } }
     public func grant(_ id: GrantID) -> Grant? { grants[id.rawValue] }
-    public func grant(number: String) -> Grant? { grantByNumber[number].flatMap { grants[$0.rawValue] } }
+    public func grant(number: String) -> Grant? { grants.id(number: number).flatMap { grants[$0] } }
     public func policy(of dataset: DatasetID) -> PolicyRecord? { policies[dataset] }
     /// The number of datasets with a policy.
     public var policyCount: Int { policies.count }
 
     /// Grants on `dataset` (any state), oldest first.
     public func grants(on dataset: DatasetID) -> [Grant] {
-        (grantsByDataset[dataset] ?? []).compactMap { grants[$0.rawValue] }
+        grantsByDataset.members(of: dataset.rawValue).compactMap { grants[$0] }
     }
 
     /// Requests waiting for their holder's reply, oldest first.
@@ -331,11 +321,6 @@ public struct RegistryState: Sendable {
 }
 
 /// A party's access to one dataset: the key of the grant index.
-struct Holding: Hashable, Sendable {
-    var party: PartyID
-    var dataset: DatasetID
-}
-
 struct CrossBorderKey: Hashable, Sendable {
     var processor: PartyID
     var year: Int32

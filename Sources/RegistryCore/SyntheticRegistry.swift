@@ -30,8 +30,11 @@ public struct SyntheticRegistry: Sendable {
         "satellite imagery tiles", "speech corpus", "legal judgments", "patent filings", "medical images", "call-centre transcripts",
     ]
 
-    /// Generates a registry of `datasetCount` datasets at `now`.
-    public static func generate(datasets datasetCount: Int, seed: UInt64, now: Timestamp) -> SyntheticRegistry {
+    /// Generates a registry of `datasetCount` datasets at `now`. Without `grants`, one grant on each dataset
+    /// picked for one (about 3 % of datasets); with it, about that many grants spread over the same
+    /// datasets — several labs and enterprises licensing the popular ones — as the national cold-start
+    /// target (1,000,000 grants) asks.
+    public static func generate(datasets datasetCount: Int, seed: UInt64, now: Timestamp, grants grantTarget: Int? = nil) -> SyntheticRegistry {
         var random = SplitMix64(state: seed)
         var registry = SyntheticRegistry()
         let regions = Regions.provincial.keys.filter(Regions.isMainland).sorted()
@@ -167,13 +170,13 @@ public struct SyntheticRegistry: Sendable {
             }
             registry.registrations.append(registration)
         }
-        registry.generateAccess(seed: seed, now: now)
+        registry.generateAccess(seed: seed, now: now, grantTarget: grantTarget)
         return registry
     }
 
     /// Policies on about half the datasets, and grants to labs and enterprises on a fifth of those, from
     /// a stream of their own so that the records above stay what they were for the same seed.
-    mutating func generateAccess(seed: UInt64, now: Timestamp) {
+    mutating func generateAccess(seed: UInt64, now: Timestamp, grantTarget: Int?) {
         var random = SplitMix64(state: seed ^ 0x0ACC_E55_0F_DA7A)
         let calendar = WorkingCalendar()
         let labs = parties.filter { $0.kind == .modelLab }
@@ -249,6 +252,7 @@ public struct SyntheticRegistry: Sendable {
         }
         var scratch = TraversalScratch()
         lineage.recomputeAll(scratch: &scratch)
+        var eligible: [(dataset: Dataset, allowed: [String], price: Int64, barred: PartyID?)] = []
         for (dataset, purposes, price, barred) in candidates {
             let node = Int32(dataset.id.rawValue)
             guard lineage.effectiveRestrictions(of: node).grade != .core else { continue }
@@ -257,9 +261,11 @@ public struct SyntheticRegistry: Sendable {
                 let bit = Purposes.vocabulary.existingBit(for: purpose) ?? PolicyRequest.unlisted
                 return !inherited.prohibitions.contains(bit: bit) && (inherited.permittedPurposes.isUnrestricted || inherited.permittedPurposes.contains(bit: bit))
             }
-            guard !allowed.isEmpty else { continue }
+            if !allowed.isEmpty { eligible.append((dataset, allowed, price, barred)) }
+        }
+        func addGrant(on dataset: Dataset, allowed: [String], price: Int64, barred: PartyID?) {
             let assignee = random.chance(70) || enterprises.isEmpty ? random.pick(labs) : random.pick(enterprises)
-            guard assignee.id != dataset.holder, assignee.id != barred else { continue }
+            guard assignee.id != dataset.holder, assignee.id != barred else { return }
             let purpose = random.pick(allowed)
             let created = now.adding(seconds: -Int64(1 + random.below(60)) * 86_400)
             let requestID = AccessRequestID(rawValue: Int64(accessRequests.count + 1))
@@ -279,6 +285,17 @@ public struct SyntheticRegistry: Sendable {
                 retentionDays: retention[dataset.id] ?? nil, crossBorder: false,
                 individualsCovered: dataset.personalInformation == .none ? 0 : dataset.individualsCovered, sensitive: false,
                 state: random.chance(95) ? .active : .suspended, stateReason: nil, createdAt: created, updatedAt: created))
+        }
+        // Grants per eligible dataset: one, or with a target about `target / eligible` on average, from
+        // 1 to twice that (uniformly), never more than the target in all.
+        let mean = grantTarget.map { max(1, Double($0) / Double(max(1, eligible.count))) } ?? 1
+        var budget = grantTarget ?? Int.max
+        for (dataset, allowed, price, barred) in eligible where budget > 0 {
+            let copies = grantTarget == nil ? 1 : min(budget, 1 + random.below(Int((2 * mean - 1).rounded())))
+            for _ in 0..<copies {
+                budget -= 1
+                addGrant(on: dataset, allowed: allowed, price: price, barred: barred)
+            }
         }
     }
 

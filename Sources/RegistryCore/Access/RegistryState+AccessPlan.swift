@@ -306,8 +306,8 @@ extension RegistryState {
     /// Grants the clock activates (validity began) or expires (validity ended).
     func planGrantClock(at now: Timestamp) -> [ChangeEntry] {
         var entries: [ChangeEntry] = []
-        for id in openGrants.sorted() {
-            guard var grant = grants[id.rawValue] else { continue }
+        for id in grants.dueForClock(at: now) {
+            guard var grant = grants[id] else { continue }
             let event: AccessEvent
             if now >= grant.validUntil {
                 event = .expire

@@ -39,16 +39,16 @@ extension RegistryState {
         // R23: a grant in force for this purpose and action, with room for the tokens.
         var inForce: Grant?
         var closest: (rule: String, reason: String) = ("R23", "no grant to this party on this dataset")
-        for id in grantsByHolding[Holding(party: party.id, dataset: dataset.id)] ?? [] {
-            guard let grant = grants[id.rawValue] else { continue }
+        grantsByHolding.forEachMember(of: party.id.rawValue, dataset.id.rawValue) { id in
+            guard let grant = grants[id] else { return true }
             guard grant.purpose == query.purpose, grant.action == query.action else {
                 closest = ("R23", "no grant for \(query.action.rawValue) for \(query.purpose)")
-                continue
+                return true
             }
             guard grant.isInForce(at: now) else {
                 closest = ("R23", "grant \(grant.number) is \(grant.state == .active ? "outside its validity window" : grant.state.rawValue)"
                     + (grant.stateReason.map { ": \($0)" } ?? ""))
-                continue
+                return true
             }
             // R27: headroom under the grant's remaining tokens and today's caps, as metered so far.
             let today = settings.calendar.date(at: now)
@@ -57,10 +57,10 @@ extension RegistryState {
                 assigneeToday: usage.assigneeTokens(of: party.id, on: today), datasetToday: usage.datasetTokens(of: dataset.id, on: today))
             {
                 closest = ("R27", denial.reason)
-                continue
+                return true
             }
             inForce = grant
-            break
+            return false
         }
         let policyRequest = PolicyRequest(
             assignee: party.id, assigneeKind: party.kind, action: query.action, purposeBit: purposeBit, regionBit: regionBit, at: now,

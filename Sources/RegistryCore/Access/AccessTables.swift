@@ -1,0 +1,338 @@
+/// Grants, row by row in fixed-size records: the cold-start target counts a million of them, and a
+/// `Grant?` with its own strings and the dictionaries that indexed it cost about 400 bytes each. A row
+/// here is 104 bytes: ids as 32-bit (the core's dense ids stay below 2³¹), purposes and regions interned
+/// (a registry has few), the number kept inline (`GR-2026-000001` fits Swift's 15-byte small string, so
+/// it takes no allocation), the rare state reason aside. Read by number without a dictionary: a
+/// canonical number names its id. Addressed by dense ids like ``DenseTable``, with the same interface.
+public struct GrantTable: Sendable {
+    struct Row: Sendable {
+        var number: String
+        var tokenQuota: Int64
+        var validFrom: Int64
+        var validUntil: Int64
+        var price: Int64
+        var individuals: Int64
+        var created: Int64
+        var updated: Int64
+        var request: Int32
+        var dataset: Int32
+        var assignee: Int32
+        var grantor: Int32
+        var purpose: UInt32
+        var useRegion: UInt32
+        /// `Int32.min`: no retention duty.
+        var retentionDays: Int32
+        var action: UInt8
+        /// 0: no grant with this id; otherwise 1 + the state's index in `AccessState.allCases`.
+        var state: UInt8
+        /// free 1, cross-border 2, sensitive 4.
+        var flags: UInt8
+    }
+
+    private var rows: [Row] = []
+    private var strings = Interner<String>()
+    private var stateReasons: [Int32: String] = [:]
+    /// Numbers that do not name their id in the canonical form (only records written by hand).
+    private var oddNumbers: [String: Int32] = [:]
+
+    public init() {}
+
+    /// The number of ids handed out so far (the highest id).
+    public var count: Int { rows.count }
+    /// The id the next grant gets.
+    public var nextID: Int64 { Int64(rows.count + 1) }
+
+    public subscript(id: Int64) -> Grant? {
+        guard id >= 1 && id <= Int64(rows.count) else { return nil }
+        let row = rows[Int(id - 1)]
+        guard row.state != 0 else { return nil }
+        return Grant(
+            id: GrantID(rawValue: id), number: row.number, request: AccessRequestID(rawValue: Int64(row.request)),
+            dataset: DatasetID(rawValue: Int64(row.dataset)), assignee: PartyID(rawValue: Int64(row.assignee)),
+            grantor: PartyID(rawValue: Int64(row.grantor)), purpose: strings[Int(row.purpose)], action: PolicyAction.allCases[Int(row.action)],
+            tokenQuota: row.tokenQuota, validFrom: Timestamp(rawValue: row.validFrom), validUntil: Timestamp(rawValue: row.validUntil),
+            useRegion: strings[Int(row.useRegion)], pricePerMillionTokens: row.price, free: row.flags & 1 != 0,
+            retentionDays: row.retentionDays == .min ? nil : Int(row.retentionDays), crossBorder: row.flags & 2 != 0,
+            individualsCovered: row.individuals, sensitive: row.flags & 4 != 0, state: AccessState.allCases[Int(row.state - 1)],
+            stateReason: stateReasons[Int32(id)], createdAt: Timestamp(rawValue: row.created), updatedAt: Timestamp(rawValue: row.updated))
+    }
+
+    /// Inserts or replaces grant `id`. Ids beyond the end leave gaps that read as absent.
+    public mutating func upsert(_ grant: Grant, id: Int64) {
+        precondition(id >= 1 && id < Int64(Int32.max), "grant ids are dense, below 2³¹")
+        let index = Int(id - 1)
+        if index >= rows.count {
+            rows.append(contentsOf: repeatElement(Self.absent, count: index - rows.count + 1))
+        }
+        let key = Int32(id)
+        if rows[index].state != 0, rows[index].number != grant.number, oddNumbers[rows[index].number] == key {
+            oddNumbers[rows[index].number] = nil
+        }
+        if CanonicalNumber.id(in: grant.number, prefix: "GR") != id { oddNumbers[grant.number] = key }
+        rows[index] = Row(
+            number: grant.number, tokenQuota: grant.tokenQuota, validFrom: grant.validFrom.rawValue, validUntil: grant.validUntil.rawValue,
+            price: grant.pricePerMillionTokens, individuals: grant.individualsCovered, created: grant.createdAt.rawValue,
+            updated: grant.updatedAt.rawValue, request: denseID(grant.request.rawValue), dataset: denseID(grant.dataset.rawValue),
+            assignee: denseID(grant.assignee.rawValue), grantor: denseID(grant.grantor.rawValue), purpose: UInt32(strings.index(of: grant.purpose)),
+            useRegion: UInt32(strings.index(of: grant.useRegion)),
+            retentionDays: grant.retentionDays.map { Int32(clamping: $0) } ?? .min,
+            action: UInt8(PolicyAction.allCases.firstIndex(of: grant.action)!),
+            state: UInt8(AccessState.allCases.firstIndex(of: grant.state)! + 1),
+            flags: (grant.free ? 1 : 0) | (grant.crossBorder ? 2 : 0) | (grant.sensitive ? 4 : 0))
+        stateReasons[key] = grant.stateReason
+    }
+
+    /// The id of the grant numbered `number`, without a dictionary for numbers in the canonical form.
+    public func id(number: String) -> Int64? {
+        if let id = CanonicalNumber.id(in: number, prefix: "GR"), id >= 1, id <= Int64(rows.count), rows[Int(id - 1)].number == number {
+            return id
+        }
+        return oddNumbers[number].map(Int64.init)
+    }
+
+    /// Grants not in a terminal state whose validity has begun (still `agreed`) or ended at `now`: what
+    /// the clock activates or expires. A scan of the rows, without making a record of the others.
+    func dueForClock(at now: Timestamp) -> [Int64] {
+        let agreed = UInt8(AccessState.allCases.firstIndex(of: .agreed)! + 1)
+        var open = [Bool](repeating: false, count: AccessState.allCases.count + 1)
+        for (index, state) in AccessState.allCases.enumerated() where !state.isTerminal { open[index + 1] = true }
+        var due: [Int64] = []
+        rows.withUnsafeBufferPointer { rows in
+            for index in rows.indices where open[Int(rows[index].state)] {
+                let row = rows[index]
+                if now.rawValue >= row.validUntil || (row.state == agreed && now.rawValue >= row.validFrom) { due.append(Int64(index + 1)) }
+            }
+        }
+        return due
+    }
+
+    /// Records with id greater than `after`, in id order, at most `limit`, that pass `filter`, scanning
+    /// at most `budget` ids. Returns the records and the id to continue after (nil at the end).
+    public func page(after: Int64, limit: Int, budget: Int, where filter: (Grant) -> Bool) -> (records: [Grant], continueAfter: Int64?) {
+        var records: [Grant] = []
+        var index = max(0, Int(after))
+        var scanned = 0
+        while index < rows.count && records.count < limit && scanned < budget {
+            if let grant = self[Int64(index + 1)], filter(grant) { records.append(grant) }
+            index += 1
+            scanned += 1
+        }
+        return (records, index < rows.count ? Int64(index) : nil)
+    }
+
+    /// Every grant in id order.
+    public var all: [Grant] { (0..<rows.count).compactMap { self[Int64($0 + 1)] } }
+
+    public mutating func reserveCapacity(_ capacity: Int) { rows.reserveCapacity(capacity) }
+
+    private static let absent = Row(
+        number: "", tokenQuota: 0, validFrom: 0, validUntil: 0, price: 0, individuals: 0, created: 0, updated: 0, request: 0, dataset: 0,
+        assignee: 0, grantor: 0, purpose: 0, useRegion: 0, retentionDays: .min, action: 0, state: 0, flags: 0)
+}
+
+/// Access requests, row by row, as ``GrantTable`` keeps grants: 104 bytes a row, the assessment records'
+/// digests as 32 bytes each in one pool, refusals, replies and duties (the exceptions) aside.
+public struct AccessRequestTable: Sendable {
+    struct Row: Sendable {
+        var number: String
+        var tokens: Int64
+        var validFrom: Int64
+        var validUntil: Int64
+        var created: Int64
+        var updated: Int64
+        /// `Int64.min`: not replied.
+        var repliedAt: Int64
+        var dataset: Int32
+        var requester: Int32
+        /// 0: none.
+        var repliedBy: Int32
+        var grant: Int32
+        /// Days since 1970; `Int32.min`: no reply due.
+        var replyDueOn: Int32
+        var purpose: UInt32
+        var useRegion: UInt32
+        /// Where this request's record digests start in `digests`, in field order of `presentRecords`.
+        var firstDigest: UInt32
+        var action: UInt8
+        /// 0: no request with this id; otherwise 1 + the state's index in `AccessState.allCases`.
+        var state: UInt8
+        /// Which of the five records are present (bit i: field i of ``AccessRecords/fields``).
+        var presentRecords: UInt8
+    }
+
+    private var rows: [Row] = []
+    private var strings = Interner<String>()
+    private var digests: [Fingerprint] = []
+    /// Records whose digests are not 64 lowercase hex digits, kept as written.
+    private var oddRecords: [Int32: AccessRecords] = [:]
+    private var refusals: [Int32: [Refusal]] = [:]
+    private var replies: [Int32: String] = [:]
+    private var duties: [Int32: String] = [:]
+    private var oddNumbers: [String: Int32] = [:]
+
+    public init() {}
+
+    public var count: Int { rows.count }
+    public var nextID: Int64 { Int64(rows.count + 1) }
+
+    public subscript(id: Int64) -> AccessRequest? {
+        guard id >= 1 && id <= Int64(rows.count) else { return nil }
+        let row = rows[Int(id - 1)]
+        guard row.state != 0 else { return nil }
+        let key = Int32(id)
+        return AccessRequest(
+            id: AccessRequestID(rawValue: id), number: row.number, dataset: DatasetID(rawValue: Int64(row.dataset)),
+            requester: PartyID(rawValue: Int64(row.requester)), purpose: strings[Int(row.purpose)], action: PolicyAction.allCases[Int(row.action)],
+            tokens: row.tokens, validFrom: Timestamp(rawValue: row.validFrom), validUntil: Timestamp(rawValue: row.validUntil),
+            useRegion: strings[Int(row.useRegion)], duty: duties[key], records: oddRecords[key] ?? records(of: row),
+            state: AccessState.allCases[Int(row.state - 1)], refusals: refusals[key] ?? [],
+            replyDueOn: row.replyDueOn == .min ? nil : CivilDate(daysSince1970: row.replyDueOn), reply: replies[key],
+            repliedBy: row.repliedBy == 0 ? nil : PartyID(rawValue: Int64(row.repliedBy)),
+            repliedAt: row.repliedAt == .min ? nil : Timestamp(rawValue: row.repliedAt),
+            grant: row.grant == 0 ? nil : GrantID(rawValue: Int64(row.grant)), createdAt: Timestamp(rawValue: row.created),
+            updatedAt: Timestamp(rawValue: row.updated))
+    }
+
+    private func records(of row: Row) -> AccessRecords {
+        var records = AccessRecords()
+        var next = Int(row.firstDigest)
+        for field in 0..<AccessRecords.fieldCount where row.presentRecords & (1 << field) != 0 {
+            records[field: field] = digests[next].hex
+            next += 1
+        }
+        return records
+    }
+
+    public mutating func upsert(_ request: AccessRequest, id: Int64) {
+        precondition(id >= 1 && id < Int64(Int32.max), "access request ids are dense, below 2³¹")
+        let index = Int(id - 1)
+        if index >= rows.count {
+            rows.append(contentsOf: repeatElement(Self.absent, count: index - rows.count + 1))
+        }
+        let key = Int32(id)
+        let previous = rows[index]
+        if previous.state != 0, previous.number != request.number, oddNumbers[previous.number] == key { oddNumbers[previous.number] = nil }
+        if CanonicalNumber.id(in: request.number, prefix: "AR") != id { oddNumbers[request.number] = key }
+        // The records: reuse the pool's slots when they are unchanged (the usual case: records are
+        // given with the request and never change), else append.
+        var present: UInt8 = 0
+        var firstDigest = previous.firstDigest
+        var canonical: [Fingerprint] = []
+        var odd = false
+        for field in 0..<AccessRecords.fieldCount {
+            guard let digest = request.records[field: field] else { continue }
+            present |= 1 << field
+            if let fingerprint = Fingerprint(hex: digest) { canonical.append(fingerprint) } else { odd = true }
+        }
+        oddRecords[key] = odd ? request.records : nil
+        if odd {
+            present = 0
+        } else if !(previous.state != 0 && previous.presentRecords == present && records(of: previous) == request.records) {
+            firstDigest = UInt32(digests.count)
+            digests.append(contentsOf: canonical)
+        }
+        rows[index] = Row(
+            number: request.number, tokens: request.tokens, validFrom: request.validFrom.rawValue, validUntil: request.validUntil.rawValue,
+            created: request.createdAt.rawValue, updated: request.updatedAt.rawValue, repliedAt: request.repliedAt?.rawValue ?? .min,
+            dataset: denseID(request.dataset.rawValue), requester: denseID(request.requester.rawValue),
+            repliedBy: request.repliedBy.map { denseID($0.rawValue) } ?? 0, grant: request.grant.map { denseID($0.rawValue) } ?? 0,
+            replyDueOn: request.replyDueOn?.daysSince1970 ?? .min, purpose: UInt32(strings.index(of: request.purpose)),
+            useRegion: UInt32(strings.index(of: request.useRegion)), firstDigest: firstDigest,
+            action: UInt8(PolicyAction.allCases.firstIndex(of: request.action)!),
+            state: UInt8(AccessState.allCases.firstIndex(of: request.state)! + 1), presentRecords: present)
+        refusals[key] = request.refusals.isEmpty ? nil : request.refusals
+        replies[key] = request.reply
+        duties[key] = request.duty
+    }
+
+    public func id(number: String) -> Int64? {
+        if let id = CanonicalNumber.id(in: number, prefix: "AR"), id >= 1, id <= Int64(rows.count), rows[Int(id - 1)].number == number {
+            return id
+        }
+        return oddNumbers[number].map(Int64.init)
+    }
+
+    public func page(
+        after: Int64, limit: Int, budget: Int, where filter: (AccessRequest) -> Bool
+    ) -> (records: [AccessRequest], continueAfter: Int64?) {
+        var records: [AccessRequest] = []
+        var index = max(0, Int(after))
+        var scanned = 0
+        while index < rows.count && records.count < limit && scanned < budget {
+            if let request = self[Int64(index + 1)], filter(request) { records.append(request) }
+            index += 1
+            scanned += 1
+        }
+        return (records, index < rows.count ? Int64(index) : nil)
+    }
+
+    public var all: [AccessRequest] { (0..<rows.count).compactMap { self[Int64($0 + 1)] } }
+
+    public mutating func reserveCapacity(_ capacity: Int) { rows.reserveCapacity(capacity) }
+
+    private static let absent = Row(
+        number: "", tokens: 0, validFrom: 0, validUntil: 0, created: 0, updated: 0, repliedAt: .min, dataset: 0, requester: 0, repliedBy: 0,
+        grant: 0, replyDueOn: .min, purpose: 0, useRegion: 0, firstDigest: 0, action: 0, state: 0, presentRecords: 0)
+}
+
+extension AccessRecords {
+    static let fieldCount = 5
+
+    /// The records by position, in the order of ``present``.
+    subscript(field field: Int) -> String? {
+        get {
+            switch field {
+            case 0: riskAssessment
+            case 1: securityAssessment
+            case 2: consentEvidence
+            case 3: impactAssessment
+            default: standardContract
+            }
+        }
+        set {
+            switch field {
+            case 0: riskAssessment = newValue
+            case 1: securityAssessment = newValue
+            case 2: consentEvidence = newValue
+            case 3: impactAssessment = newValue
+            default: standardContract = newValue
+            }
+        }
+    }
+}
+
+/// Numbers of the form `PREFIX-YYYY-NNNNNN` whose digits are the record's id (at least six, zero-padded),
+/// as ``RegistryState/number(_:_:_:)`` makes them: the id read back without a dictionary.
+enum CanonicalNumber {
+    /// The id `number` names when it has the canonical form for `prefix`; nil otherwise.
+    static func id(in number: String, prefix: String) -> Int64? {
+        let bytes = number.utf8
+        let prefixBytes = prefix.utf8
+        guard bytes.count >= prefixBytes.count + 12, bytes.count <= prefixBytes.count + 6 + 18, bytes.starts(with: prefixBytes) else { return nil }
+        var index = bytes.index(bytes.startIndex, offsetBy: prefixBytes.count)
+        guard bytes[index] == UInt8(ascii: "-") else { return nil }
+        index = bytes.index(after: index)
+        for _ in 0..<4 {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { return nil }
+            index = bytes.index(after: index)
+        }
+        guard bytes[index] == UInt8(ascii: "-") else { return nil }
+        index = bytes.index(after: index)
+        let digits = bytes[index...]
+        // Zero-padded to six digits, never more padding than that.
+        guard digits.count >= 6, digits.count == 6 || digits.first != UInt8(ascii: "0") else { return nil }
+        var id: Int64 = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            id = id * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        return id
+    }
+}
+
+/// A dense id as the 32 bits the row tables keep.
+@inline(__always)
+private func denseID(_ id: Int64) -> Int32 {
+    precondition(id >= 0 && id < Int64(Int32.max), "dense ids below 2³¹")
+    return Int32(id)
+}
