@@ -6,6 +6,7 @@
 //
 //   swift run -c release LineageBench [--datasets 1000000] [--grants N (default: one per dataset)] [--samples 200] [--seed 2026]
 //                                     [--core-only yes] [--keep DIR]
+// LB_CONNECTIONS=1 makes the cold start read on one connection, so that each phase's memory shows alone.
 //
 // Needs python3 with rustworkx for the third column (pip install rustworkx); without it that column is
 // skipped and says so.
@@ -65,13 +66,14 @@ logger.logLevel = .warning
 if let socketDirectory = options.coldStartOnly {
     let configuration = PostgresConfiguration(host: socketDirectory, port: 5432, user: "datarights", database: "datarights")
     var limits = Limits()
-    limits.databasePoolConnections = 2  // the rebuild reads on two connections (the server has 8)
+    limits.databasePoolConnections = Int(ProcessInfo.processInfo.environment["LB_CONNECTIONS"] ?? "2")!  // the rebuild reads on two connections (the server has 8)
     let database = try RegistryDatabase(configuration: configuration, limits: limits, logger: logger)
     let started = ContinuousClock.now
     let state = try await RegistryLoader.load(from: database) { name, duration in
         FileHandle.standardError.write(Data("  cold start phase \(name): \(duration), resident \(residentKiB("VmRSS:") / 1024) MiB\n".utf8))
     }
     let elapsed = ContinuousClock.now - started
+    FileHandle.standardError.write(Data("  \(state.policyCount) policies in \(state.policyTemplateCount) templates\n".utf8))
     print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(residentKiB("VmRSS:")) \(state.datasets.count) \(state.lineage.edgeCount) \(state.grants.count)")
     await database.shutdown()
     exit(0)

@@ -289,6 +289,8 @@ public struct RegistryState: Sendable {
     public func policy(of dataset: DatasetID) -> PolicyRecord? { policies[dataset] }
     /// The number of datasets with a policy.
     public var policyCount: Int { policies.count }
+    /// The number of distinct rule lists among them (each held and compiled once).
+    public var policyTemplateCount: Int { policies.templateCount }
 
     /// Grants on `dataset` (any state), oldest first.
     public func grants(on dataset: DatasetID) -> [Grant] {

@@ -19,6 +19,7 @@ struct PolicyTable: Sendable {
     private var templateIndexes: [[PolicyRule]: Int32] = [:]
 
     var count: Int { rows.count }
+    var templateCount: Int { templates.count }
 
     /// The shared template for `rules`, made (and compiled) the first time these rules are seen.
     mutating func template(for rules: [PolicyRule]) -> PolicyTemplate {
