@@ -90,7 +90,7 @@ public struct Objection: Sendable, Equatable, Codable {
 }
 
 /// The stored status of a certificate; "expired" is derived from the date.
-public enum CertificateState: String, Sendable, Codable {
+public enum CertificateState: String, Sendable, Codable, CaseIterable {
     case active, revoked, superseded
 }
 

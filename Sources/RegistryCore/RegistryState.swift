@@ -53,9 +53,9 @@ public struct RegistryState: Sendable {
     public internal(set) var parties = DenseTable<Party>()
     public internal(set) var apiKeys = DenseTable<APIKey>()
     public internal(set) var datasets = DatasetTable()
-    public internal(set) var registrations = DenseTable<Registration>()
+    public internal(set) var registrations = RegistrationTable()
     public internal(set) var objections = DenseTable<Objection>()
-    public internal(set) var certificates = DenseTable<Certificate>()
+    public internal(set) var certificates = CertificateTable()
     public internal(set) var settings = RegistrySettings()
     public internal(set) var derivations = DerivationTable()
     public internal(set) var flagCascades = DenseTable<FlagCascade>()
@@ -72,8 +72,6 @@ public struct RegistryState: Sendable {
     // Indexes, derived from the tables on apply.
     var partyByCreditCode: [String: PartyID] = [:]
     var apiKeyByPrefix: [String: APIKeyID] = [:]
-    var registrationByNumber: [String: RegistrationID] = [:]
-    var certificateByNumber: [String: CertificateID] = [:]
     var registrationsByDataset = ChainIndex()
     var certificatesByDataset = ChainIndex()
     var objectionsByRegistration: [RegistrationID: [ObjectionID]] = [:]
@@ -130,7 +128,6 @@ public struct RegistryState: Sendable {
                 registrationsByDataset.append(registration.id.rawValue, to: registration.dataset.rawValue)
             }
             registrations.upsert(registration, id: registration.id.rawValue)
-            registrationByNumber[registration.number] = registration.id
             if registration.status == .publicNotice { inNotice.insert(registration.id) } else { inNotice.remove(registration.id) }
         case .objection(let objection):
             if objections[objection.id.rawValue] == nil {
@@ -142,7 +139,6 @@ public struct RegistryState: Sendable {
                 certificatesByDataset.append(certificate.id.rawValue, to: certificate.dataset.rawValue)
             }
             certificates.upsert(certificate, id: certificate.id.rawValue)
-            certificateByNumber[certificate.number] = certificate.id
         case .settings(let settings):
             self.settings = settings
             assigneeCaps = Dictionary(settings.assigneeDailyCaps.map { ($0.party, $0.dailyTokens) }, uniquingKeysWith: { _, last in last })
@@ -235,8 +231,6 @@ public struct RegistryState: Sendable {
         certificates = other.certificates
         accessRequests = other.accessRequests
         grants = other.grants
-        registrationByNumber = other.registrationByNumber
-        certificateByNumber = other.certificateByNumber
         registrationsByDataset = other.registrationsByDataset
         certificatesByDataset = other.certificatesByDataset
         objectionsByRegistration = other.objectionsByRegistration
@@ -268,9 +262,9 @@ public struct RegistryState: Sendable {
     public func party(_ id: PartyID) -> Party? { parties[id.rawValue] }
     public func dataset(_ id: DatasetID) -> Dataset? { datasets[id.rawValue] }
     public func registration(_ id: RegistrationID) -> Registration? { registrations[id.rawValue] }
-    public func registration(number: String) -> Registration? { registrationByNumber[number].flatMap { registrations[$0.rawValue] } }
+    public func registration(number: String) -> Registration? { registrations.id(number: number).flatMap { registrations[$0] } }
     public func certificate(_ id: CertificateID) -> Certificate? { certificates[id.rawValue] }
-    public func certificate(number: String) -> Certificate? { certificateByNumber[number].flatMap { certificates[$0.rawValue] } }
+    public func certificate(number: String) -> Certificate? { certificates.id(number: number).flatMap { certificates[$0] } }
     public func objection(_ id: ObjectionID) -> Objection? { objections[id.rawValue] }
     public func apiKey(prefix: String) -> APIKey? { apiKeyByPrefix[prefix].flatMap { apiKeys[$0.rawValue] } }
 

@@ -66,7 +66,7 @@ public enum ApplicantRole: String, Sendable, Codable, CaseIterable {
 }
 
 /// A reason a request was refused, naming the domain rule that refused it.
-public struct Refusal: Error, Sendable, Equatable, Codable, CustomStringConvertible {
+public struct Refusal: Error, Sendable, Hashable, Codable, CustomStringConvertible {
     public var rule: String
     public var reason: String
 

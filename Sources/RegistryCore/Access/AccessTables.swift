@@ -72,8 +72,8 @@ public struct GrantTable: Sendable {
         rows[index] = Row(
             number: grant.number, tokenQuota: grant.tokenQuota, validFrom: grant.validFrom.rawValue, validUntil: grant.validUntil.rawValue,
             price: grant.pricePerMillionTokens, individuals: grant.individualsCovered, created: grant.createdAt.rawValue,
-            updated: grant.updatedAt.rawValue, request: denseID(grant.request.rawValue), dataset: denseID(grant.dataset.rawValue),
-            assignee: denseID(grant.assignee.rawValue), grantor: denseID(grant.grantor.rawValue), purpose: UInt32(strings.index(of: grant.purpose)),
+            updated: grant.updatedAt.rawValue, request: rowID(grant.request.rawValue), dataset: rowID(grant.dataset.rawValue),
+            assignee: rowID(grant.assignee.rawValue), grantor: rowID(grant.grantor.rawValue), purpose: UInt32(strings.index(of: grant.purpose)),
             useRegion: UInt32(strings.index(of: grant.useRegion)),
             retentionDays: grant.retentionDays.map { Int32(clamping: $0) } ?? .min,
             action: UInt8(PolicyAction.allCases.firstIndex(of: grant.action)!),
@@ -234,8 +234,8 @@ public struct AccessRequestTable: Sendable {
         rows[index] = Row(
             number: request.number, tokens: request.tokens, validFrom: request.validFrom.rawValue, validUntil: request.validUntil.rawValue,
             created: request.createdAt.rawValue, updated: request.updatedAt.rawValue, repliedAt: request.repliedAt?.rawValue ?? .min,
-            dataset: denseID(request.dataset.rawValue), requester: denseID(request.requester.rawValue),
-            repliedBy: request.repliedBy.map { denseID($0.rawValue) } ?? 0, grant: request.grant.map { denseID($0.rawValue) } ?? 0,
+            dataset: rowID(request.dataset.rawValue), requester: rowID(request.requester.rawValue),
+            repliedBy: request.repliedBy.map { rowID($0.rawValue) } ?? 0, grant: request.grant.map { rowID($0.rawValue) } ?? 0,
             replyDueOn: request.replyDueOn?.daysSince1970 ?? .min, purpose: UInt32(strings.index(of: request.purpose)),
             useRegion: UInt32(strings.index(of: request.useRegion)), firstDigest: firstDigest,
             action: UInt8(PolicyAction.allCases.firstIndex(of: request.action)!),
@@ -301,38 +301,49 @@ extension AccessRecords {
     }
 }
 
-/// Numbers of the form `PREFIX-YYYY-NNNNNN` whose digits are the record's id (at least six, zero-padded),
-/// as ``RegistryState/number(_:_:_:)`` makes them: the id read back without a dictionary.
+/// Numbers of the form `PREFIX-YYYY-NNNNNN` whose digits are the record's id, zero-padded to a width
+/// (six for access requests and grants, eight for registrations and certificates) as the registry makes
+/// them: the id read back without a dictionary.
 enum CanonicalNumber {
-    /// The id `number` names when it has the canonical form for `prefix`; nil otherwise.
-    static func id(in number: String, prefix: String) -> Int64? {
-        let bytes = number.utf8
-        let prefixBytes = prefix.utf8
-        guard bytes.count >= prefixBytes.count + 12, bytes.count <= prefixBytes.count + 6 + 18, bytes.starts(with: prefixBytes) else { return nil }
-        var index = bytes.index(bytes.startIndex, offsetBy: prefixBytes.count)
-        guard bytes[index] == UInt8(ascii: "-") else { return nil }
-        index = bytes.index(after: index)
-        for _ in 0..<4 {
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) else { return nil }
-            index = bytes.index(after: index)
+    /// The id `number` names when it has the canonical form for `prefix` and `width`; nil otherwise.
+    static func id(in number: String, prefix: String, width: Int = 6) -> Int64? {
+        parse(number, prefix: prefix, width: width)?.id
+    }
+
+    /// The year of a number in the canonical form.
+    static func year(in number: String, prefix: String, width: Int) -> UInt16? {
+        parse(number, prefix: prefix, width: width)?.year
+    }
+
+    /// The canonical number of `id` in `year`.
+    static func make(_ prefix: String, year: UInt16, id: Int64, width: Int) -> String {
+        let digits = String(id)
+        let year = String(year)
+        return prefix + "-" + String(repeating: "0", count: max(0, 4 - year.count)) + year + "-"
+            + String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+
+    private static func parse(_ number: String, prefix: String, width: Int) -> (year: UInt16, id: Int64)? {
+        let bytes = Array(number.utf8)
+        let prefixBytes = Array(prefix.utf8)
+        let start = prefixBytes.count + 6
+        guard bytes.count >= start + width, bytes.count <= start + 18, bytes.starts(with: prefixBytes), bytes[prefixBytes.count] == UInt8(ascii: "-"),
+            bytes[start - 1] == UInt8(ascii: "-")
+        else { return nil }
+        func digit(_ byte: UInt8) -> Int64? { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? Int64(byte - UInt8(ascii: "0")) : nil }
+        var year: Int64 = 0
+        for byte in bytes[(prefixBytes.count + 1)..<(start - 1)] {
+            guard let value = digit(byte) else { return nil }
+            year = year * 10 + value
         }
-        guard bytes[index] == UInt8(ascii: "-") else { return nil }
-        index = bytes.index(after: index)
-        let digits = bytes[index...]
-        // Zero-padded to six digits, never more padding than that.
-        guard digits.count >= 6, digits.count == 6 || digits.first != UInt8(ascii: "0") else { return nil }
+        let digits = bytes[start...]
+        // Zero-padded to the width, never more padding than that.
+        guard digits.count == width || digits.first != UInt8(ascii: "0") else { return nil }
         var id: Int64 = 0
         for byte in digits {
-            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-            id = id * 10 + Int64(byte - UInt8(ascii: "0"))
+            guard let value = digit(byte) else { return nil }
+            id = id * 10 + value
         }
-        return id
+        return (UInt16(year), id)
     }
-}
-
-/// A dense id as the 32 bits the row tables keep.
-@inline(__always)
-private func denseID(_ id: Int64) -> Int32 {
-    precondition(id >= 0 && id < Int64(Int32.max), "dense ids below 2³¹")
-    return Int32(id)
 }

@@ -70,14 +70,13 @@ extension RegistryState {
     /// Who is paid for use of `dataset` on `today` (R28): the first holder of its operate-right
     /// certificate valid that day (R9: not expired, revoked or superseded), or else its holder.
     public func operateHolder(of dataset: DatasetID, on today: CivilDate) -> PartyID? {
-        for id in certificatesByDataset.members(of: dataset.rawValue).reversed() {
-            if let certificate = certificates[id], certificate.right == .operate, certificate.status(on: today) == .valid,
-                let holder = certificate.holders.first
-            {
-                return holder
-            }
+        var holder: PartyID?
+        // The newest valid one: the chain runs oldest first, so the last match wins.
+        certificatesByDataset.forEachMember(of: dataset.rawValue) { id in
+            if let valid = certificates.validOperateHolder(of: id, on: today) { holder = valid }
+            return true
         }
-        return datasets.holder(of: dataset.rawValue)
+        return holder ?? datasets.holder(of: dataset.rawValue)
     }
 
     /// R28: how `amount` fen earned by `dataset` flows up its lineage. Each derivation edge takes the
