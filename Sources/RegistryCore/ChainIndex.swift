@@ -14,12 +14,13 @@ struct ChainIndex: Sendable {
         precondition(member > 0 && member < Int64(Int32.max) && owner > 0 && owner < Int64(Int32.max), "dense ids below 2³¹")
         let owner = Int(owner)
         let member = Int(member)
+        // Grown to exactly what is used: the arrays' own capacity doubling keeps appends amortised O(1)
+        // without writing (and so making resident) the slack.
         if owner >= head.count {
-            let grown = max(owner + 1, head.count * 2)
-            head.append(contentsOf: repeatElement(0, count: grown - head.count))
-            tail.append(contentsOf: repeatElement(0, count: grown - tail.count))
+            head.append(contentsOf: repeatElement(0, count: owner + 1 - head.count))
+            tail.append(contentsOf: repeatElement(0, count: owner + 1 - tail.count))
         }
-        if member >= next.count { next.append(contentsOf: repeatElement(0, count: max(member + 1, next.count * 2) - next.count)) }
+        if member >= next.count { next.append(contentsOf: repeatElement(0, count: member + 1 - next.count)) }
         if tail[owner] == 0 {
             head[owner] = Int32(member)
         } else {

@@ -253,8 +253,10 @@ public enum RegistryLoader {
                 createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
         }
         done("grants")
-        // Many datasets share a policy's rules: each distinct text is decoded and compiled once.
-        var templates: [String: PolicyTemplate] = [:]
+        // Many datasets share a policy's rules: each distinct text is decoded and compiled once. Known
+        // texts are found by two independent 64-bit hashes (seeded per process) rather than kept whole,
+        // which at a national scale held tens of megabytes of JSON until the rebuild ended.
+        var templates: [TextKey: PolicyTemplate] = [:]
         try paged(connection, """
             SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
             FROM dataset_policy
@@ -262,12 +264,13 @@ public enum RegistryLoader {
             let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
             let text = try row.decode(PostgresJSONB.self, column: 2).text
             let template: PolicyTemplate
-            if let known = templates[text] {
+            let key = TextKey(text)
+            if let known = templates[key] {
                 template = known
             } else {
                 let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
                 template = side.policyTemplate(for: rules)
-                templates[text] = template
+                templates[key] = template
             }
             side.storeLoadedPolicy(
                 PolicyRecord(
@@ -411,5 +414,24 @@ final class SnapshotHandoff: Sendable {
     /// `00000003-0000001B-1`: hex groups and dashes, nothing that could end the quoted literal.
     static func isSnapshotID(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || $0 == 0x2D }
+    }
+}
+
+/// A text by two independent 64-bit hashes of it: 128 bits, which no two distinct policy texts of one
+/// registry share in practice (the seeds are random per process, so the texts cannot be chosen to).
+struct TextKey: Hashable {
+    private static let seeds = (UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max))
+    let first: Int
+    let second: Int
+
+    init(_ text: String) {
+        var hasher = Hasher()
+        hasher.combine(Self.seeds.0)
+        hasher.combine(text)
+        first = hasher.finalize()
+        var other = Hasher()
+        other.combine(Self.seeds.1)
+        other.combine(text)
+        second = other.finalize()
     }
 }
