@@ -5,7 +5,7 @@
 /// bytes inline. A `Dataset` is made on demand; the hot paths (decisions) read single columns.
 ///
 /// Addressed by the dense ids the core assigns, like ``DenseTable``, with the same reading interface.
-public struct DatasetTable: Sendable {
+public struct DatasetTable: Sendable, IDAddressedTable {
     // Per row (index = id - 1).
     private var present: [Bool] = []
     private var holders: [Int64] = []
@@ -117,22 +117,6 @@ public struct DatasetTable: Sendable {
         descriptions.grow(to: rows)
     }
 
-    /// Datasets with id greater than `after`, in id order, at most `limit`, that pass `filter`, scanning
-    /// at most `budget` ids. Returns the datasets and the id to continue after (nil at the end).
-    public func page(after: Int64, limit: Int, budget: Int, where filter: (Dataset) -> Bool) -> (records: [Dataset], continueAfter: Int64?) {
-        var records: [Dataset] = []
-        var index = max(0, Int(after))
-        var scanned = 0
-        while index < present.count && records.count < limit && scanned < budget {
-            if let dataset = self[Int64(index + 1)], filter(dataset) { records.append(dataset) }
-            index += 1
-            scanned += 1
-        }
-        return (records, index < present.count ? Int64(index) : nil)
-    }
-
-    /// Every dataset in id order.
-    public var all: [Dataset] { (0..<present.count).compactMap { self[Int64($0 + 1)] } }
 }
 
 /// A SHA-256 digest held as 32 bytes rather than 64 characters.

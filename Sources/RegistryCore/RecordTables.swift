@@ -4,7 +4,7 @@
 /// bytes, in one pool); the number is made from the id and the year when read, as the registry makes it;
 /// statements, new fingerprints and hand-written oddities aside; refusal lists interned (a registrar
 /// gives the same reasons again and again). Addressed by dense ids like ``DenseTable``.
-public struct RegistrationTable: Sendable {
+public struct RegistrationTable: Sendable, IDAddressedTable {
     struct Row: Sendable {
         var submitted: Int64
         var updated: Int64
@@ -125,22 +125,6 @@ public struct RegistrationTable: Sendable {
         }
     }
 
-    public func page(
-        after: Int64, limit: Int, budget: Int, where filter: (Registration) -> Bool
-    ) -> (records: [Registration], continueAfter: Int64?) {
-        var records: [Registration] = []
-        var index = max(0, Int(after))
-        var scanned = 0
-        while index < rows.count && records.count < limit && scanned < budget {
-            if let registration = self[Int64(index + 1)], filter(registration) { records.append(registration) }
-            index += 1
-            scanned += 1
-        }
-        return (records, index < rows.count ? Int64(index) : nil)
-    }
-
-    public var all: [Registration] { (0..<rows.count).compactMap { self[Int64($0 + 1)] } }
-
     private static let absent = Row(
         submitted: 0, updated: 0, dataset: 0, applicant: 0, targetCertificate: 0, transferee: 0, certificate: 0, authorisationEndsOn: .min,
         noticeEndsOn: .min, pendingObjections: 0, firstEvidence: 0, refusals: 0, year: 0, evidenceCount: 0, right: 0, kind: 0, sourceType: 0,
@@ -149,7 +133,7 @@ public struct RegistrationTable: Sendable {
 
 /// Certificates, row by row (R9): 72 bytes each, the fingerprint as 32 bytes, the holder lists interned
 /// (most certificates name one holder), the number made from the id and the year when read.
-public struct CertificateTable: Sendable {
+public struct CertificateTable: Sendable, IDAddressedTable {
     struct Row: Sendable {
         var fingerprint: Fingerprint
         var stateChanged: Int64
@@ -232,8 +216,6 @@ public struct CertificateTable: Sendable {
             id <= Int64(rows.count) && rows[Int(id - 1)].state != 0 && self[id]?.number == number
         }
     }
-
-    public var all: [Certificate] { (0..<rows.count).compactMap { self[Int64($0 + 1)] } }
 
     private static let absent = Row(
         fingerprint: Fingerprint(), stateChanged: 0, registration: 0, dataset: 0, supersededBy: 0, issuedOn: 0, expiresOn: 0, holders: 0, year: 0,

@@ -4,7 +4,7 @@
 /// (a registry has few), the number kept inline (`GR-2026-000001` fits Swift's 15-byte small string, so
 /// it takes no allocation), the rare state reason aside. Read by number without a dictionary: a
 /// canonical number names its id. Addressed by dense ids like ``DenseTable``, with the same interface.
-public struct GrantTable: Sendable {
+public struct GrantTable: Sendable, IDAddressedTable {
     struct Row: Sendable {
         var number: String
         var tokenQuota: Int64
@@ -106,23 +106,6 @@ public struct GrantTable: Sendable {
         return due
     }
 
-    /// Records with id greater than `after`, in id order, at most `limit`, that pass `filter`, scanning
-    /// at most `budget` ids. Returns the records and the id to continue after (nil at the end).
-    public func page(after: Int64, limit: Int, budget: Int, where filter: (Grant) -> Bool) -> (records: [Grant], continueAfter: Int64?) {
-        var records: [Grant] = []
-        var index = max(0, Int(after))
-        var scanned = 0
-        while index < rows.count && records.count < limit && scanned < budget {
-            if let grant = self[Int64(index + 1)], filter(grant) { records.append(grant) }
-            index += 1
-            scanned += 1
-        }
-        return (records, index < rows.count ? Int64(index) : nil)
-    }
-
-    /// Every grant in id order.
-    public var all: [Grant] { (0..<rows.count).compactMap { self[Int64($0 + 1)] } }
-
     public mutating func reserveCapacity(_ capacity: Int) { rows.reserveCapacity(capacity) }
 
     private static let absent = Row(
@@ -132,7 +115,7 @@ public struct GrantTable: Sendable {
 
 /// Access requests, row by row, as ``GrantTable`` keeps grants: 104 bytes a row, the assessment records'
 /// digests as 32 bytes each in one pool, refusals, replies and duties (the exceptions) aside.
-public struct AccessRequestTable: Sendable {
+public struct AccessRequestTable: Sendable, IDAddressedTable {
     struct Row: Sendable {
         var number: String
         var tokens: Int64
@@ -251,22 +234,6 @@ public struct AccessRequestTable: Sendable {
         }
         return oddNumbers[number].map(Int64.init)
     }
-
-    public func page(
-        after: Int64, limit: Int, budget: Int, where filter: (AccessRequest) -> Bool
-    ) -> (records: [AccessRequest], continueAfter: Int64?) {
-        var records: [AccessRequest] = []
-        var index = max(0, Int(after))
-        var scanned = 0
-        while index < rows.count && records.count < limit && scanned < budget {
-            if let request = self[Int64(index + 1)], filter(request) { records.append(request) }
-            index += 1
-            scanned += 1
-        }
-        return (records, index < rows.count ? Int64(index) : nil)
-    }
-
-    public var all: [AccessRequest] { (0..<rows.count).compactMap { self[Int64($0 + 1)] } }
 
     public mutating func reserveCapacity(_ capacity: Int) { rows.reserveCapacity(capacity) }
 
