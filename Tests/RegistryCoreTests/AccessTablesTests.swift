@@ -6,7 +6,7 @@ import Testing
 @Suite struct AccessTablesTests {
     static let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
 
-    @Test func generatedGrantsAndRequestsComeBackAsStored() {
+    @Test func R22_R23_generatedGrantsAndRequestsComeBackAsStored() {
         let synthetic = SyntheticRegistry.generate(datasets: 20_000, seed: 11, now: Self.now, grants: 5_000)
         #expect(synthetic.grants.count > 4_000)
         var grants = GrantTable()
@@ -21,7 +21,7 @@ import Testing
         #expect(grants.id(number: synthetic.accessRequests[0].number) == nil, "an access-request number is not a grant's")
     }
 
-    @Test func oddValuesGapsAndEditsSurvive() {
+    @Test func R22_R23_oddValuesGapsAndEditsSurvive() {
         let synthetic = SyntheticRegistry.generate(datasets: 3_000, seed: 3, now: Self.now, grants: 50)
         var grant = synthetic.grants[0]
         var request = synthetic.accessRequests[0]
@@ -80,7 +80,7 @@ import Testing
     }
 
     /// What the clock activates or expires: the row scan agrees with the records (R23 expiry).
-    @Test func clockScanFindsExactlyTheGrantsDue() {
+    @Test func R23_clockScanFindsExactlyTheGrantsDue() {
         var random = SplitMix64(state: 99)
         let synthetic = SyntheticRegistry.generate(datasets: 20_000, seed: 5, now: Self.now, grants: 3_000)
         var grants = GrantTable()
@@ -99,7 +99,7 @@ import Testing
         #expect(grants.dueForClock(at: Self.now) == expected)
     }
 
-    @Test func canonicalNumbers() {
+    @Test func R22_R23_canonicalNumbersNameTheirIds() {
         #expect(CanonicalNumber.id(in: "GR-2026-000001", prefix: "GR") == 1)
         #expect(CanonicalNumber.id(in: "GR-2026-1234567", prefix: "GR") == 1_234_567)
         #expect(CanonicalNumber.id(in: "GR-2026-01234567", prefix: "GR") == nil)

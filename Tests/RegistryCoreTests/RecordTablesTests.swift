@@ -6,7 +6,7 @@ import Testing
 @Suite struct RecordTablesTests {
     static let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
 
-    @Test func generatedRegistrationsAndCertificatesComeBackAsStored() {
+    @Test func R2_R3_R9_generatedRegistrationsAndCertificatesComeBackAsStored() {
         let synthetic = SyntheticRegistry.generate(datasets: 20_000, seed: 13, now: Self.now)
         var registrations = RegistrationTable()
         var certificates = CertificateTable()
@@ -27,7 +27,7 @@ import Testing
         #expect(registrations[registration.id.rawValue] == registration)
     }
 
-    @Test func oddValuesGapsAndEditsSurvive() {
+    @Test func R2_R3_R9_oddValuesGapsAndEditsSurvive() {
         let synthetic = SyntheticRegistry.generate(datasets: 2_000, seed: 2, now: Self.now)
         var registration = synthetic.registrations.first { !$0.evidence.isEmpty }!
         var registrations = RegistrationTable()
@@ -69,7 +69,7 @@ import Testing
     }
 
     /// R9, R28: the operate holder read from the row agrees with the certificate's status on every day.
-    @Test func operateHolderFromTheRowAgreesWithTheStatus() {
+    @Test func R9_R28_operateHolderFromTheRowAgreesWithTheStatus() {
         let synthetic = SyntheticRegistry.generate(datasets: 5_000, seed: 4, now: Self.now)
         var certificates = CertificateTable()
         var random = SplitMix64(state: 8)
