@@ -9,10 +9,7 @@ enum WireFormat {
         guard offset + size <= bytes.count else {
             throw PostgresError(kind: .decoding, message: "binary value too short: needed \(size) bytes at offset \(offset) of \(bytes.count)")
         }
-        var value: I = 0
-        for index in offset..<(offset + size) {
-            value = (value << 8) | I(truncatingIfNeeded: bytes[index])
-        }
+        let value = I(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: I.self))
         offset += size
         return value
     }

@@ -35,6 +35,11 @@ public final class PostgresResult {
         (0..<columnCount).map { String(cString: PQfname(handle, Int32($0))) }
     }
 
+    /// Each column's type OID.
+    var columnTypes: [PostgresType] {
+        (0..<columnCount).map { PostgresType(rawValue: PQftype(handle, Int32($0))) }
+    }
+
     /// The index of a column by name, or nil.
     public func columnIndex(named name: String) -> Int? {
         let index = Int(PQfnumber(handle, name))

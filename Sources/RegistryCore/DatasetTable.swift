@@ -127,26 +127,31 @@ struct Fingerprint: Sendable, Equatable {
 
     /// From 64 lowercase hex digits; nil for anything else (which is kept as text instead).
     init?(hex: String) {
-        let utf8 = hex.utf8
-        guard utf8.count == 64 else { return nil }
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        var index = 0
-        for byte in utf8 {
-            let nibble: UInt64
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = UInt64(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = UInt64(byte - UInt8(ascii: "a") + 10)
-            default: return nil
+        var hex = hex
+        guard let words = hex.withUTF8({ utf8 -> (UInt64, UInt64, UInt64, UInt64)? in
+            guard utf8.count == 64 else { return nil }
+            func word(_ start: Int) -> UInt64? {
+                var word: UInt64 = 0
+                for index in start..<(start + 16) {
+                    let nibble = Self.nibbles[Int(utf8[index])]
+                    guard nibble < 16 else { return nil }
+                    word = word << 4 | UInt64(nibble)
+                }
+                return word
             }
-            switch index / 16 {
-            case 0: words.0 = words.0 << 4 | nibble
-            case 1: words.1 = words.1 << 4 | nibble
-            case 2: words.2 = words.2 << 4 | nibble
-            default: words.3 = words.3 << 4 | nibble
-            }
-            index += 1
-        }
+            guard let first = word(0), let second = word(16), let third = word(32), let fourth = word(48) else { return nil }
+            return (first, second, third, fourth)
+        }) else { return nil }
         self.words = words
+    }
+
+    /// Each byte's value as a lowercase hex digit, 255 for anything else.
+    private static let nibbles: [UInt8] = (0...255).map { byte in
+        switch UInt8(byte) {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
+        default: 255
+        }
     }
 
     var hex: String {

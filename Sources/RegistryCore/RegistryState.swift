@@ -224,7 +224,7 @@ public struct RegistryState: Sendable {
     /// their indexes, whole (a rebuild reads them on a second connection into a state of their own).
     /// Precondition: this state has none of them yet.
     public mutating func adoptRecords(of other: RegistryState) {
-        precondition(registrations.count == 0 && certificates.count == 0 && grants.count == 0 && accessRequests.count == 0 && policies.count == 0,
+        precondition(registrations.count == 0 && certificates.count == 0 && grants.count == 0 && accessRequests.count == 0,
             "records are adopted into a state that has none")
         registrations = other.registrations
         objections = other.objections
@@ -239,17 +239,13 @@ public struct RegistryState: Sendable {
         grantsByDataset = other.grantsByDataset
         awaitingReply = other.awaitingReply
         crossBorderIndividuals = other.crossBorderIndividuals
-        // Policies stored on the other state reach the lineage here: each dataset's own restrictions,
-        // before the one topological pass of the rebuild.
-        policies = other.policies
-        policies.forEach { dataset, template in
-            lineage.setOwnRestrictionsForRebuild(restrictions(of: dataset, with: template), of: Int32(dataset.rawValue))
-        }
     }
 
-    /// A policy of a rebuild, stored without touching the lineage: ``adoptRecords(of:)`` passes it on.
-    public mutating func storeLoadedPolicy(_ record: PolicyRecord, template: PolicyTemplate) {
+    /// A policy of a rebuild with its template (which the rebuild found by the policy's stored text), after
+    /// its dataset and before ``finishLoadingDerivations()``: as ``applyLoadedPolicy(_:)``.
+    public mutating func applyLoadedPolicy(_ record: PolicyRecord, template: PolicyTemplate) {
         policies.set(record, template: template)
+        lineage.setOwnRestrictionsForRebuild(restrictions(of: record.dataset, with: template), of: Int32(record.dataset.rawValue))
     }
 
     /// Sets the chain head after a rebuild from the database.

@@ -90,10 +90,11 @@ public enum RegistryLoader {
                 label: try row.decode(String.self, column: 4), createdAt: try timestamp(row, 5), revokedAt: try optionalTimestamp(row, 6))))
         }
         done("api keys")
-        try paged(connection, """
+        try connection.copyOut("""
             SELECT id, holder_id, title, description, grade, pi_level, individuals_covered, region, sharing_category, sharing_text,
                    fingerprint, format, update_cycle, size_bytes, tags, flagged, flag_reason, created_at, updated_at
             FROM dataset
+            ORDER BY id
             """) { row in
             let sharingName = try row.decode(String?.self, column: 8)
             state.apply(.dataset(Dataset(
@@ -114,7 +115,36 @@ public enum RegistryLoader {
         }
         done("datasets")
         // Policies before the lineage pass, which computes what they restrict for every descendant at once.
-        try paged(connection, "SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation") { row in
+        // Many datasets share a policy's rules: each distinct text is decoded and compiled once. Known
+        // texts are found by two independent 64-bit hashes (seeded per process) rather than kept whole,
+        // which at a national scale held tens of megabytes of JSON until the rebuild ended.
+        var templates: [TextKey: PolicyTemplate] = [:]
+        try connection.copyOut("""
+            SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
+            FROM dataset_policy
+            ORDER BY dataset_id
+            """) { row in
+            let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
+            let text = try row.decode(PostgresJSONB.self, column: 2).text
+            let template: PolicyTemplate
+            let key = TextKey(text)
+            if let known = templates[key] {
+                template = known
+            } else {
+                let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
+                template = state.policyTemplate(for: rules)
+                templates[key] = template
+            }
+            state.applyLoadedPolicy(
+                PolicyRecord(
+                    dataset: dataset, version: Int(try row.decode(Int32.self, column: 1)), policy: Policy(dataset: dataset, rules: template.rules),
+                    approval: try enumValue(ApprovalMode.self, row, 3), pricePerMillionTokens: try row.decode(Int64.self, column: 4),
+                    dailyTokenCap: try row.decode(Int64?.self, column: 5), updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)),
+                    updatedAt: try timestamp(row, 7)),
+                template: template)
+        }
+        done("policies")
+        try connection.copyOut("SELECT id, source_id, target_id, kind, recorded_by, approved_by, recorded_at FROM derivation ORDER BY id") { row in
             state.appendLoadedDerivation(Derivation(
                 id: try row.decode(Int64.self, column: 0), source: DatasetID(rawValue: try row.decode(Int64.self, column: 1)),
                 target: DatasetID(rawValue: try row.decode(Int64.self, column: 2)), kind: try enumValue(TransformationKind.self, row, 3),
@@ -164,11 +194,12 @@ public enum RegistryLoader {
         }
         var side = RegistryState()
         try loadSettings(on: connection, into: &side)
-        try paged(connection, """
+        try connection.copyOut("""
             SELECT id, number, dataset_id, applicant_id, right_kind, kind, source_type, evidence, truthfulness_commitment,
                    applicant_role, target_certificate_id, transferee_id, authorisation_ends_on, new_fingerprint, statement, status,
                    notice_ends_on, pending_objections, refusals, certificate_id, submitted_at, updated_at
             FROM registration
+            ORDER BY id
             """) { row in
             side.apply(.registration(Registration(
                 id: RegistrationID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
@@ -199,10 +230,11 @@ public enum RegistryLoader {
                 rulingReason: try row.decode(String?.self, column: 7), ruledAt: try optionalTimestamp(row, 8))))
         }
         done("objections")
-        try paged(connection, """
+        try connection.copyOut("""
             SELECT id, number, registration_id, dataset_id, fingerprint, right_kind, holder_ids, source_type, issued_on, expires_on,
                    state, superseded_by, state_changed_at
             FROM certificate
+            ORDER BY id
             """) { row in
             side.apply(.certificate(Certificate(
                 id: CertificateID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
@@ -215,10 +247,11 @@ public enum RegistryLoader {
                 stateChangedAt: try timestamp(row, 12))))
         }
         done("certificates")
-        try paged(connection, """
+        try connection.copyOut("""
             SELECT id, number, dataset_id, requester_id, purpose, action, tokens, valid_from, valid_until, use_region, duty, records, state,
                    refusals, reply_due_on, reply, replied_by, replied_at, grant_id, created_at, updated_at
             FROM access_request
+            ORDER BY id
             """) { row in
             side.apply(.accessRequest(AccessRequest(
                 id: AccessRequestID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
@@ -226,18 +259,19 @@ public enum RegistryLoader {
                 purpose: try row.decode(String.self, column: 4), action: try enumValue(PolicyAction.self, row, 5),
                 tokens: try row.decode(Int64.self, column: 6), validFrom: try timestamp(row, 7), validUntil: try timestamp(row, 8),
                 useRegion: try row.decode(String.self, column: 9), duty: try row.decode(String?.self, column: 10),
-                records: try jsonValue(AccessRecords.self, row, 11), state: try enumValue(AccessState.self, row, 12),
+                records: try accessRecordsValue(row, 11), state: try enumValue(AccessState.self, row, 12),
                 refusals: try refusalsValue(row, 13), replyDueOn: try optionalDate(row, 14), reply: try row.decode(String?.self, column: 15),
                 repliedBy: try row.decode(Int64?.self, column: 16).map(PartyID.init(rawValue:)), repliedAt: try optionalTimestamp(row, 17),
                 grant: try row.decode(Int64?.self, column: 18).map(GrantID.init(rawValue:)),
                 createdAt: try timestamp(row, 19), updatedAt: try timestamp(row, 20))))
         }
         done("access requests")
-        try paged(connection, """
+        try connection.copyOut("""
             SELECT id, number, request_id, dataset_id, assignee_id, grantor_id, purpose, action, token_quota, valid_from, valid_until,
                    use_region, price_per_million_tokens, free, retention_days, cross_border, individuals_covered, sensitive, state,
                    state_reason, created_at, updated_at
             FROM "grant"
+            ORDER BY id
             """) { row in
             side.apply(.grant(Grant(
                 id: GrantID(rawValue: try row.decode(Int64.self, column: 0)), number: try row.decode(String.self, column: 1),
@@ -253,55 +287,12 @@ public enum RegistryLoader {
                 createdAt: try timestamp(row, 20), updatedAt: try timestamp(row, 21))))
         }
         done("grants")
-        // Many datasets share a policy's rules: each distinct text is decoded and compiled once. Known
-        // texts are found by two independent 64-bit hashes (seeded per process) rather than kept whole,
-        // which at a national scale held tens of megabytes of JSON until the rebuild ended.
-        var templates: [TextKey: PolicyTemplate] = [:]
-        try paged(connection, """
-            SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
-            FROM dataset_policy
-            """, key: "dataset_id") { row in
-            let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
-            let text = try row.decode(PostgresJSONB.self, column: 2).text
-            let template: PolicyTemplate
-            let key = TextKey(text)
-            if let known = templates[key] {
-                template = known
-            } else {
-                let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
-                template = side.policyTemplate(for: rules)
-                templates[key] = template
-            }
-            side.storeLoadedPolicy(
-                PolicyRecord(
-                    dataset: dataset, version: Int(try row.decode(Int32.self, column: 1)), policy: Policy(dataset: dataset, rules: template.rules),
-                    approval: try enumValue(ApprovalMode.self, row, 3), pricePerMillionTokens: try row.decode(Int64.self, column: 4),
-                    dailyTokenCap: try row.decode(Int64?.self, column: 5), updatedBy: PartyID(rawValue: try row.decode(Int64.self, column: 6)),
-                    updatedAt: try timestamp(row, 7)),
-                template: template)
-        }
-        done("policies")
         return side
-    }
-
-    /// Runs `select` (a constant statement without WHERE or ORDER BY, its first column the id) a page at
-    /// a time in id order, so that no result holds a whole large table in memory.
-    static func paged(
-        _ connection: PostgresConnection, _ select: String, key: String = "id", pageSize: Int64 = 50_000, _ body: (PostgresRow) throws -> Void
-    ) throws {
-        var after: Int64 = 0
-        while true {
-            let result = try connection.query(
-                PostgresQuery(unsafeSQL: select + " WHERE \(key) > $1 ORDER BY \(key) LIMIT $2", binds: PostgresBindings(after, pageSize)))
-            for index in 0..<result.count { try body(result[index]) }
-            guard Int64(result.count) == pageSize else { return }
-            after = try result[result.count - 1].decode(Int64.self, column: 0)
-        }
     }
 
     // MARK: Column helpers
 
-    static func enumValue<T: RawRepresentable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T where T.RawValue == String {
+    static func enumValue<T: RawRepresentable>(_: T.Type, _ row: some PostgresRowDecoding, _ column: Int) throws -> T where T.RawValue == String {
         let text = try row.decode(String.self, column: column)
         guard let value = T(rawValue: text) else {
             throw PostgresError(kind: .decoding, message: "column \(column) holds \(text), not a \(T.self)")
@@ -309,43 +300,50 @@ public enum RegistryLoader {
         return value
     }
 
-    static func optionalEnumValue<T: RawRepresentable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T? where T.RawValue == String {
+    static func optionalEnumValue<T: RawRepresentable>(_: T.Type, _ row: some PostgresRowDecoding, _ column: Int) throws -> T? where T.RawValue == String {
         if row.isNull(column: column) { return nil }
         return try enumValue(T.self, row, column)
     }
 
-    static func timestamp(_ row: PostgresRow, _ column: Int) throws -> Timestamp {
+    static func timestamp(_ row: some PostgresRowDecoding, _ column: Int) throws -> Timestamp {
         Timestamp(microsecondsSince1970: try row.decode(PostgresTimestamp.self, column: column).microsecondsSince1970)
     }
 
-    static func optionalTimestamp(_ row: PostgresRow, _ column: Int) throws -> Timestamp? {
+    static func optionalTimestamp(_ row: some PostgresRowDecoding, _ column: Int) throws -> Timestamp? {
         try row.decode(PostgresTimestamp?.self, column: column).map { Timestamp(microsecondsSince1970: $0.microsecondsSince1970) }
     }
 
-    static func date(_ row: PostgresRow, _ column: Int) throws -> CivilDate {
+    static func date(_ row: some PostgresRowDecoding, _ column: Int) throws -> CivilDate {
         CivilDate(daysSince1970: try row.decode(PostgresDate.self, column: column).daysSince1970)
     }
 
-    static func optionalDate(_ row: PostgresRow, _ column: Int) throws -> CivilDate? {
+    static func optionalDate(_ row: some PostgresRowDecoding, _ column: Int) throws -> CivilDate? {
         try row.decode(PostgresDate?.self, column: column).map { CivilDate(daysSince1970: $0.daysSince1970) }
     }
 
     /// Evidence lists, read without a JSON decoder in the common shape (`[{"kind": "…", "sha256": "…"}, …]`
     /// as jsonb prints it); anything else goes through the decoder. A rebuild reads hundreds of thousands.
-    static func evidenceValue(_ row: PostgresRow, _ column: Int) throws -> [Evidence] {
+    static func evidenceValue(_ row: some PostgresRowDecoding, _ column: Int) throws -> [Evidence] {
         let text = try row.decode(PostgresJSONB.self, column: column).text
         if text == "[]" { return [] }
         if let fast = FastJSON.evidence(text) { return fast }
         return try CanonicalJSON.decode([Evidence].self, from: text)
     }
 
-    static func refusalsValue(_ row: PostgresRow, _ column: Int) throws -> [Refusal] {
+    /// An access request's records (R22), read without a JSON decoder in the shape the registry writes.
+    static func accessRecordsValue(_ row: some PostgresRowDecoding, _ column: Int) throws -> AccessRecords {
+        let text = try row.decode(PostgresJSONB.self, column: column).text
+        if let fast = FastJSON.accessRecords(text) { return fast }
+        return try CanonicalJSON.decode(AccessRecords.self, from: text)
+    }
+
+    static func refusalsValue(_ row: some PostgresRowDecoding, _ column: Int) throws -> [Refusal] {
         let text = try row.decode(PostgresJSONB.self, column: column).text
         if text == "[]" { return [] }
         return try CanonicalJSON.decode([Refusal].self, from: text)
     }
 
-    static func jsonValue<T: Decodable>(_: T.Type, _ row: PostgresRow, _ column: Int) throws -> T {
+    static func jsonValue<T: Decodable>(_: T.Type, _ row: some PostgresRowDecoding, _ column: Int) throws -> T {
         try CanonicalJSON.decode(T.self, from: try row.decode(PostgresJSONB.self, column: column).text)
     }
 }

@@ -52,6 +52,69 @@ import Testing
         #expect(try await pool.query("SELECT count(*) FROM target") { try $0.decode(Int.self, column: 0) } == [0])
     }
 
+    @Test func copyOutReadsEveryRowAsAQueryWould() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let rowCount = 200_000
+        let (viaCopy, viaQuery, copied) = try await pool.withConnection { connection in
+            try connection.executeScript("""
+                CREATE TABLE record (id int8 PRIMARY KEY, title text, tags text[] NOT NULL, body jsonb NOT NULL,
+                                     at timestamptz NOT NULL, small int4, flag bool NOT NULL, digest bytea);
+                INSERT INTO record SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE 'title ' || g || ' 名' END, ARRAY['a', 'b' || g],
+                    jsonb_build_object('n', g), timestamptz '2026-01-01' + g * interval '1 second', NULLIF(g % 5, 0)::int4,
+                    g % 2 = 0, CASE WHEN g % 3 = 0 THEN NULL ELSE sha256(g::text::bytea) END
+                FROM generate_series(1, \(rowCount)) AS g;
+                """)
+            let select = "SELECT id, title, tags, body, at, small, flag, digest FROM record ORDER BY id"
+            var viaCopy: [CopiedRecord] = []
+            let copied = try connection.copyOut(select) { row in
+                #expect(row.isNull(column: 1) == (row.bytes(column: 1) == nil))
+                viaCopy.append(try CopiedRecord(row))
+            }
+            let viaQuery = try connection.query(PostgresQuery(unsafeSQL: select)).map { try CopiedRecord($0) }
+            return (viaCopy, viaQuery, copied)
+        }
+        #expect(copied == rowCount)
+        #expect(viaCopy.count == rowCount)
+        #expect(viaCopy == viaQuery)
+        #expect(viaCopy[6].title == nil && viaCopy[4].small == nil && viaCopy[2].digest == nil && viaCopy[0].title == "title 1 名")
+    }
+
+    @Test func aFailingCopyOutLeavesTheConnectionReady() async throws {
+        struct ReaderBroke: Error {}
+        let pool = try await TestCluster.makePool(maxConnections: 1)
+        defer { Task { await pool.shutdown() } }
+        try await pool.execute("CREATE TABLE source AS SELECT g AS id FROM generate_series(1, 500000) AS g")
+        // The body gives up early: the rest of the COPY is cancelled and discarded, not left on the wire.
+        let seen = try await pool.withConnection { connection -> Int in
+            var seen = 0
+            do {
+                try connection.copyOut("SELECT id FROM source") { _ in
+                    seen += 1
+                    if seen == 1_000 { throw ReaderBroke() }
+                }
+            } catch is ReaderBroke {
+                return seen
+            }
+            return -1
+        }
+        #expect(seen == 1_000)
+        // A column the row does not have, and a statement the server refuses, are errors too.
+        await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { connection in
+                try connection.copyOut("SELECT id FROM source LIMIT 1") { row in _ = try row.decode(Int64.self, column: 1) }
+            }
+        }
+        let refused = await #expect(throws: PostgresError.self) {
+            try await pool.withConnection { connection in try connection.copyOut("SELECT id FROM no_such_table") { _ in } }
+        }
+        #expect(refused?.sqlState == "42P01")
+        // The one connection answers the next statement, and an empty COPY is zero rows.
+        #expect(try await pool.query("SELECT count(*) FROM source") { try $0.decode(Int.self, column: 0) } == [500_000])
+        let empty = try await pool.withConnection { connection in try connection.copyOut("SELECT id FROM source WHERE id < 0") { _ in } }
+        #expect(empty == 0)
+    }
+
     @Test func aPipelineRunsAHundredThousandStatements() async throws {
         let pool = try await TestCluster.makePool()
         defer { Task { await pool.shutdown() } }
@@ -103,5 +166,21 @@ import Testing
         #expect(received.0.map(\.payload) == ["grant 17 suspended"])
         #expect(received.0.first?.channel == "grant_events")
         #expect(received.0.first?.senderPID == received.1)
+    }
+}
+
+/// One row of the COPY-out test's table, decoded the same way from a query or a COPY.
+private struct CopiedRecord: Equatable {
+    var id: Int64, title: String?, tags: [String], body: String, at: Int64, small: Int32?, flag: Bool, digest: [UInt8]?
+
+    init(_ row: some PostgresRowDecoding) throws {
+        id = try row.decode(Int64.self, column: 0)
+        title = try row.decode(String?.self, column: 1)
+        tags = try row.decode([String].self, column: 2)
+        body = try row.decode(PostgresJSONB.self, column: 3).text
+        at = try row.decode(PostgresTimestamp.self, column: 4).microsecondsSince1970
+        small = try row.decode(Int32?.self, column: 5)
+        flag = try row.decode(Bool.self, column: 6)
+        digest = try row.decode([UInt8]?.self, column: 7)
     }
 }

@@ -2,7 +2,8 @@ import RegistryCore
 @testable import RegistryStore
 import Testing
 
-/// The hand reader of evidence lists agrees with the JSON decoder, and gives up on anything unusual.
+/// The hand readers of evidence lists (R3) and access-request records (R22) agree with the JSON decoder,
+/// and give up on anything unusual.
 @Suite struct FastJSONTests {
     let digest = String(repeating: "ab", count: 32)
 
@@ -29,6 +30,37 @@ import Testing
             "{}",
         ] {
             #expect(FastJSON.evidence(text) == nil, "\(text)")
+        }
+    }
+
+    @Test func R22_readsAccessRecordsAsTheDecoderDoes() throws {
+        let other = String(repeating: "cd", count: 32)
+        for text in [
+            "{}", " { } ",
+            "{\"riskAssessment\": \"\(digest)\"}",
+            "{\"consentEvidence\":\"\(digest)\",\"impactAssessment\":\"\(other)\"}",
+            "{\"riskAssessment\": \"\(digest)\", \"securityAssessment\": \"\(other)\", \"consentEvidence\": \"\(digest)\", "
+                + "\"impactAssessment\": \"\(other)\", \"standardContract\": \"\(digest)\"}",
+            CanonicalJSON.encode(AccessRecords(securityAssessment: other, standardContract: digest)),
+        ] {
+            let fast = try #require(FastJSON.accessRecords(text), "\(text)")
+            #expect(fast == (try CanonicalJSON.decode(AccessRecords.self, from: text)), "\(text)")
+        }
+        #expect(FastJSON.accessRecords("{\"standardContract\": \"\(digest)\"}")?.standardContract == digest)
+        #expect(FastJSON.accessRecords("{\"standardContract\": \"\(digest)\"}")?.riskAssessment == nil)
+    }
+
+    @Test func R22_givesUpOnUnusualAccessRecords() {
+        for text in [
+            "{\"riskAssessment\": null}",
+            "{\"riskAssessment\": \"\(digest)\", \"riskAssessment\": \"\(digest)\"}",
+            "{\"riskAssessment\": \"a\\u0062\"}",
+            "{\"surveyResults\": \"\(digest)\"}",
+            "{\"riskAssessment\": \"\(digest)\"} trailing",
+            "{\"riskAssessment\": \"\(digest)\",}",
+            "[]",
+        ] {
+            #expect(FastJSON.accessRecords(text) == nil, "\(text)")
         }
     }
 }
