@@ -28,6 +28,26 @@ import Testing
             return seen
         }
 
+        /// Each node reachable from `start` with its least number of edges from it (breadth first).
+        func distances(from start: Int32, down: Bool) -> [Int32: Int32] {
+            var result: [Int32: Int32] = [:]
+            var frontier = [start]
+            var level: Int32 = 0
+            var seen: Set<Int32> = [start]
+            while !frontier.isEmpty {
+                level += 1
+                var next: [Int32] = []
+                for node in frontier {
+                    for other in down ? children[Int(node)] : parents[Int(node)].map(\.0) where seen.insert(other).inserted {
+                        result[other] = level
+                        next.append(other)
+                    }
+                }
+                frontier = next
+            }
+            return result
+        }
+
         /// Effective restrictions by evaluating every node in a topological order computed afresh.
         func effective() -> [Restrictions] {
             var indegree = parents.map(\.count)
@@ -127,6 +147,63 @@ import Testing
                 #expect(descendants.count == Set(descendants).count)
                 let ancestors = graph.collect(from: node, .ancestors, budget: nodes, scratch: &scratch).nodes
                 #expect(Set(ancestors) == reference.reachable(from: node, down: false), "seed \(seed): ancestors of \(node)")
+            }
+        }
+    }
+
+    /// R10/R25 rely on walks: every node at its least depth, nearest first, within the depth limit and the
+    /// budget (the budget keeping the nearest) — on DAGs whose edges all run from lower to higher ids and
+    /// on DAGs with edges both ways, in the snapshot and the overlay.
+    @Test(arguments: [true, false])
+    func walksReportLeastDepthsNearestFirst(forwardOnly: Bool) {
+        for seed in UInt64(50_000)..<UInt64(50_800) {
+            var random = SplitMix64(state: seed)
+            let nodes = Int.random(in: 2...60, using: &random)
+            var graph = LineageGraph()
+            graph.ensureNode(Int32(nodes))
+            var scratch = TraversalScratch()
+            var reference = Reference(nodes: nodes)
+            let edges = Int.random(in: 0...(nodes * 3), using: &random)
+            let compactAt = Int.random(in: 0...edges, using: &random)
+            for index in 0..<edges {
+                if index == compactAt { graph.compact() }
+                var source = Int32.random(in: 1...Int32(nodes), using: &random)
+                var target = Int32.random(in: 1...Int32(nodes), using: &random)
+                if forwardOnly && source > target { swap(&source, &target) }
+                guard source != target, !reference.children[Int(source)].contains(target),
+                      !reference.reachable(from: target, down: true).contains(source) else { continue }
+                do {
+                    try graph.addEdge(from: source, to: target, kind: .derived, scratch: &scratch)
+                } catch {
+                    Issue.record("seed \(seed): \(source) → \(target) refused: \(error)")
+                }
+                reference.parents[Int(target)].append((source, .derived))
+                reference.children[Int(source)].append(target)
+            }
+            for node in Int32(1)...Int32(nodes) {
+                for direction in [LineageGraph.Direction.descendants, .ancestors] {
+                    let expected = reference.distances(from: node, down: direction == .descendants)
+                    // Everything, then within a depth limit, then within a budget.
+                    var reported: [(Int32, Int32)] = []
+                    let whole = graph.walk(from: node, direction, budget: nodes, scratch: &scratch) { reported.append(($0, $1)); return true }
+                    #expect(whole.reached == expected.count && !whole.budgetExhausted, "seed \(seed)")
+                    #expect(Dictionary(reported, uniquingKeysWith: { first, _ in first }) == expected, "seed \(seed): \(direction) of \(node)")
+                    #expect(reported.count == expected.count && zip(reported, reported.dropFirst()).allSatisfy { $0.1 <= $1.1 }, "seed \(seed): nearest first")
+
+                    let maxDepth = Int32.random(in: 1...3, using: &random)
+                    var limited: [Int32: Int32] = [:]
+                    graph.walk(from: node, direction, maxDepth: maxDepth, budget: nodes, scratch: &scratch) { limited[$0] = $1; return true }
+                    #expect(limited == expected.filter { $0.value <= maxDepth }, "seed \(seed): \(direction) of \(node) to depth \(maxDepth)")
+
+                    let budget = Int.random(in: 0...max(0, expected.count), using: &random)
+                    var nearest: [(Int32, Int32)] = []
+                    let partial = graph.walk(from: node, direction, budget: budget, scratch: &scratch) { nearest.append(($0, $1)); return true }
+                    #expect(partial.reached == budget && partial.budgetExhausted == (budget < expected.count), "seed \(seed)")
+                    let cut = nearest.map(\.1).max() ?? 0
+                    #expect(nearest.allSatisfy { expected[$0.0] == $0.1 }, "seed \(seed): depths within the budget")
+                    #expect(expected.filter { $0.value < cut }.allSatisfy { entry in nearest.contains { $0.0 == entry.key } },
+                            "seed \(seed): the budget keeps the nearest")
+                }
             }
         }
     }

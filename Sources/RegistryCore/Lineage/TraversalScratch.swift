@@ -12,6 +12,8 @@ public struct TraversalScratch: Sendable {
     public internal(set) var queue: [Int32] = []
     /// Raw queue storage for the hot walk, sized to the graph once.
     var queueStorage: [Int32] = []
+    /// How many nodes at the front of `queueStorage` the last walk marked (cleared by the next).
+    var storageMarked = 0
     var predecessor: [Int32] = []
     var pending: [Int32] = []
     var dirty: [Bool] = []
@@ -21,6 +23,8 @@ public struct TraversalScratch: Sendable {
     /// Clears the marks of the previous walk and sizes the marks to the graph: all a plain walk needs.
     mutating func prepareMarks(nodeCount: Int) {
         for node in queue { visitedBits[Int(node) >> 6] = 0 }
+        for index in 0..<storageMarked { visitedBits[Int(queueStorage[index]) >> 6] = 0 }
+        storageMarked = 0
         let words = (nodeCount + 64) / 64
         if visitedBits.count < words { visitedBits.append(contentsOf: repeatElement(0, count: words - visitedBits.count)) }
         queue.removeAll(keepingCapacity: true)
@@ -179,8 +183,8 @@ extension LineageGraph {
         }
         }
         }
-        // Hand the visited nodes to the queue so that the next walk clears exactly their bits.
-        scratch.queue.append(contentsOf: scratch.queueStorage[0..<count])
+        // The next walk clears exactly the bits of the nodes this one marked.
+        scratch.storageMarked = count
         return WalkOutcome(reached: reached, budgetExhausted: exhausted)
     }
 
