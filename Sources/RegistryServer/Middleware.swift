@@ -147,8 +147,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let service: RegistryService
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-            let party = service.authenticate(token: String(header.dropFirst("Bearer ".count)))
+        // The first Authorization field as sent (the subscript would join repeated fields into a new string).
+        guard let header = request.headers.first(where: { $0.name == .authorization })?.value, header.hasPrefix("Bearer "),
+            let party = service.authenticate(token: header.utf8.dropFirst("Bearer ".utf8.count))
         else {
             throw Problem.unauthenticated()
         }

@@ -109,23 +109,38 @@ public final class RegistryService: Sendable {
 
     /// The party a bearer token belongs to, when the key exists and is not revoked.
     public func authenticate(token: String) -> Party? {
-        let parts = token.split(separator: "_", maxSplits: 2)
-        guard parts.count == 3, parts[0] == "drk" else { return nil }
+        authenticate(token: token.utf8[...])
+    }
+
+    /// The same for the token's bytes (`drk_<prefix>_<secret>`), read without splitting them into strings:
+    /// this runs on every authenticated request.
+    public func authenticate(token: Substring.UTF8View) -> Party? {
+        let underscore = UInt8(ascii: "_")
+        guard token.starts(with: "drk_".utf8) else { return nil }
+        let rest = token.dropFirst(4)
+        guard let separator = rest.firstIndex(of: underscore) else { return nil }
+        let prefix = rest[..<separator]
+        let secret = rest[rest.index(after: separator)...]
+        guard !prefix.isEmpty, !secret.isEmpty else { return nil }
         // The presented secret's digest as hex bytes, written into a fixed buffer: no strings per request.
-        var presented = [UInt8](repeating: 0, count: 64)
-        for (index, byte) in SHA256.hash(data: Array(parts[2].utf8)).enumerated() {
-            presented[index * 2] = Self.hexDigits[Int(byte >> 4)]
-            presented[index * 2 + 1] = Self.hexDigits[Int(byte & 0x0F)]
-        }
-        return registry.read { state -> Party? in
-            guard let key = state.apiKey(prefix: String(parts[1])), key.revokedAt == nil else { return nil }
-            // Constant time over the hash, so response timing says nothing about how much matched.
-            var stored = key.secretHash
-            return stored.withUTF8 { stored -> Party? in
-                guard stored.count == presented.count else { return nil }
-                var difference: UInt8 = 0
-                for index in 0..<stored.count { difference |= stored[index] ^ presented[index] }
-                return difference == 0 ? state.party(key.party) : nil
+        var presented: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        let digest = secret.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+            ?? SHA256.hash(data: Array(secret))
+        return withUnsafeMutableBytes(of: &presented) { presented -> Party? in
+            for (index, byte) in digest.enumerated() {
+                presented[index * 2] = Self.hexDigits[Int(byte >> 4)]
+                presented[index * 2 + 1] = Self.hexDigits[Int(byte & 0x0F)]
+            }
+            return registry.read { state -> Party? in
+                guard let key = state.apiKey(prefix: String(Substring(prefix))), key.revokedAt == nil else { return nil }
+                // Constant time over the hash, so response timing says nothing about how much matched.
+                var stored = key.secretHash
+                return stored.withUTF8 { stored -> Party? in
+                    guard stored.count == presented.count else { return nil }
+                    var difference: UInt8 = 0
+                    for index in 0..<stored.count { difference |= stored[index] ^ presented[index] }
+                    return difference == 0 ? state.party(key.party) : nil
+                }
             }
         }
     }

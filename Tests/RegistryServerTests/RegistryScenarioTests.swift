@@ -186,6 +186,17 @@ import Testing
             // No key, a made-up key: 401.
             #expect(try await cast.api.get("/v1/datasets").status == .unauthorized)
             #expect(try await cast.api.as_("drk_000000000000_" + String(repeating: "0", count: 48)).get("/v1/me").status == .unauthorized)
+            // A real key altered in any part, cut short or padded: 401; the key itself: 200.
+            let real = try #require(cast.as("lab").token)
+            let parts = real.split(separator: "_", maxSplits: 2).map(String.init)
+            #expect(parts.count == 3 && parts[0] == "drk")
+            for forged in [
+                real + "0", String(real.dropLast()), real + "_", "drk_\(parts[1])_", "drk__\(parts[2])", "drk_\(parts[1])",
+                "DRK_\(parts[1])_\(parts[2])", "drk_\(parts[1])x_\(parts[2])", "drk_\(parts[1])_\(parts[2].dropFirst())x", "drk", "",
+            ] {
+                #expect(try await cast.api.as_(forged).get("/v1/me").status == .unauthorized, "\(forged)")
+            }
+            #expect(try await cast.api.as_(real).get("/v1/me").status == .ok)
 
             // Another party's unpublished registration does not exist for them: 404, no data.
             for other in ["enterprise", "lab"] {

@@ -114,13 +114,18 @@ extension RegistryState {
     func nearestSource(of id: DatasetID, skippingSelf: Bool = false, where test: (Restrictions) -> Bool) -> DatasetID {
         let start = Int32(id.rawValue)
         if !skippingSelf && test(lineage.ownRestrictions(of: start)) { return id }
-        var found: Int32?
-        ScratchPool.withScratch { scratch in
-            lineage.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
-                guard test(lineage.ownRestrictions(of: node)) else { return true }
-                found = node
-                return false
+        // The walk's closure reads the graph through a pointer: capturing `self` would copy the whole
+        // state (a retain of each table) on every denial that names its source.
+        let found = withUnsafePointer(to: lineage) { graph -> Int32? in
+            var found: Int32?
+            ScratchPool.withScratch { scratch in
+                graph.pointee.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
+                    guard test(graph.pointee.ownRestrictions(of: node)) else { return true }
+                    found = node
+                    return false
+                }
             }
+            return found
         }
         return found.map { DatasetID(rawValue: Int64($0)) } ?? id
     }
