@@ -38,6 +38,11 @@ import FoundationNetworking
             #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
             #expect(server.logTail().contains("Stopping embedded PostgreSQL"))
             #expect(server.logTail().contains("Demo API keys") == (run == 1), "demo keys only when the demo is loaded")
+            // Log lines: time, level, label, the metadata sorted by key, [module], message — the readiness
+            // probe's access-log line among them, with its request id.
+            let accessLine = server.logTail().split(separator: "\n").last { $0.contains("http.path=/readyz") }
+            let line = try #require(accessLine, "run \(run): no access-log line for /readyz")
+            #expect(line.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} info datarights: duration_ms=\S+ hb\.request\.id=\S+ http\.method=GET http\.path=\/readyz http\.status=200 request\.id=\S+ \[RegistryServer\] Request/) != nil, "\(line)")
         }
 
         // `migrate --status` starts the stopped cluster, reports, and stops it again.
