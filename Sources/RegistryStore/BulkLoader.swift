@@ -120,12 +120,31 @@ public enum BulkLoader {
     }
 
     static func copyAccess(_ registry: SyntheticRegistry, on connection: PostgresConnection) throws {
-        try connection.copyFrom(table: "dataset_policy", columns: [
-            "dataset_id", "version", "rules", "approval", "price_per_million_tokens", "daily_token_cap", "updated_by", "updated_at",
-        ]) { writer in
+        // Each distinct rule set once, numbered here (0006); the policies name theirs.
+        var ruleSets: [String: Int64] = [:]
+        var policyRules: [Int64] = []
+        policyRules.reserveCapacity(registry.policies.count)
+        try connection.copyFrom(table: "policy_rules", columns: ["id", "rules"]) { writer in
             for record in registry.policies {
+                let text = RecordSQL.json(record.policy.rules)
+                if let id = ruleSets[text.text] {
+                    policyRules.append(id)
+                } else {
+                    let id = Int64(ruleSets.count + 1)
+                    ruleSets[text.text] = id
+                    policyRules.append(id)
+                    try writer.append(id, text)
+                }
+            }
+        }
+        ruleSets = [:]
+        _ = try connection.execute("SELECT setval(pg_get_serial_sequence('policy_rules', 'id'), (SELECT coalesce(max(id), 0) + 1 FROM policy_rules), false)")
+        try connection.copyFrom(table: "dataset_policy", columns: [
+            "dataset_id", "version", "rules_id", "approval", "price_per_million_tokens", "daily_token_cap", "updated_by", "updated_at",
+        ]) { writer in
+            for (record, rules) in zip(registry.policies, policyRules) {
                 try writer.append(
-                    record.dataset.rawValue, Int32(record.version), RecordSQL.json(record.policy.rules), record.approval.rawValue,
+                    record.dataset.rawValue, Int32(record.version), rules, record.approval.rawValue,
                     record.pricePerMillionTokens, record.dailyTokenCap, record.updatedBy.rawValue, ts(record.updatedAt))
             }
         }

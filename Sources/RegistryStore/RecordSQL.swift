@@ -92,12 +92,17 @@ enum RecordSQL {
                 ON CONFLICT (id) DO NOTHING
                 """)
         case .policy(let record):
+            // The rule set is stored once (0006): added if new, else the stored one with the same digest.
+            let rules = json(record.policy.rules)
             try connection.execute("""
-                INSERT INTO dataset_policy (dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap,
+                WITH added AS (INSERT INTO policy_rules (rules) VALUES (\(rules)) ON CONFLICT (digest) DO NOTHING RETURNING id)
+                INSERT INTO dataset_policy (dataset_id, version, rules_id, approval, price_per_million_tokens, daily_token_cap,
                     updated_by, updated_at)
-                VALUES (\(record.dataset.rawValue), \(Int32(record.version)), \(json(record.policy.rules)), \(record.approval.rawValue),
-                        \(record.pricePerMillionTokens), \(record.dailyTokenCap), \(record.updatedBy.rawValue), \(timestamp(record.updatedAt)))
-                ON CONFLICT (dataset_id) DO UPDATE SET version = EXCLUDED.version, rules = EXCLUDED.rules, approval = EXCLUDED.approval,
+                VALUES (\(record.dataset.rawValue), \(Int32(record.version)),
+                        COALESCE((SELECT id FROM added), (SELECT id FROM policy_rules WHERE digest = policy_rules_digest(\(rules)))),
+                        \(record.approval.rawValue), \(record.pricePerMillionTokens), \(record.dailyTokenCap), \(record.updatedBy.rawValue),
+                        \(timestamp(record.updatedAt)))
+                ON CONFLICT (dataset_id) DO UPDATE SET version = EXCLUDED.version, rules_id = EXCLUDED.rules_id, approval = EXCLUDED.approval,
                     price_per_million_tokens = EXCLUDED.price_per_million_tokens, daily_token_cap = EXCLUDED.daily_token_cap,
                     updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at
                 """)

@@ -115,29 +115,27 @@ public enum RegistryLoader {
         }
         done("datasets")
         // Policies before the lineage pass, which computes what they restrict for every descendant at once.
-        // Many datasets share a policy's rules: each distinct text is decoded and compiled once. Known
-        // texts are found by two independent 64-bit hashes (seeded per process) of the column's bytes as
-        // they arrived, rather than kept whole (at a national scale tens of megabytes of JSON until the
-        // rebuild ended) or made into a string first (195 MB of them, for 72,927 distinct texts).
-        var templates: [TextKey: PolicyTemplate] = [:]
+        // Each distinct rule set is stored once (0006): read and compiled once, then the policies name
+        // theirs. Only the rule sets some policy uses (a replaced policy leaves its old one behind).
+        var templates: [Int64: PolicyTemplate] = [:]
         try connection.copyOut("""
-            SELECT dataset_id, version, rules, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
+            SELECT id, rules FROM policy_rules AS r
+            WHERE EXISTS (SELECT 1 FROM dataset_policy AS p WHERE p.rules_id = r.id)
+            ORDER BY id
+            """) { row in
+            let text = try row.decode(PostgresJSONB.self, column: 1).text
+            let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
+            templates[try row.decode(Int64.self, column: 0)] = state.policyTemplate(for: rules)
+        }
+        try connection.copyOut("""
+            SELECT dataset_id, version, rules_id, approval, price_per_million_tokens, daily_token_cap, updated_by, updated_at
             FROM dataset_policy
             ORDER BY dataset_id
             """) { row in
             let dataset = DatasetID(rawValue: try row.decode(Int64.self, column: 0))
-            let template: PolicyTemplate
-            guard let stored = row.bytes(column: 2) else {
-                throw PostgresError(kind: .decoding, message: "the policy of dataset \(dataset.rawValue) has no rules")
-            }
-            let key = TextKey(stored)
-            if let known = templates[key] {
-                template = known
-            } else {
-                let text = try row.decode(PostgresJSONB.self, column: 2).text
-                let rules = try PolicyRule.rules(fromStoredJSON: text) ?? CanonicalJSON.decode([PolicyRule].self, from: text)
-                template = state.policyTemplate(for: rules)
-                templates[key] = template
+            let rulesID = try row.decode(Int64.self, column: 2)
+            guard let template = templates[rulesID] else {
+                throw PostgresError(kind: .decoding, message: "the policy of dataset \(dataset.rawValue) names rule set \(rulesID), which was not read")
             }
             state.applyLoadedPolicy(
                 PolicyRecord(
@@ -416,24 +414,5 @@ final class SnapshotHandoff: Sendable {
     /// `00000003-0000001B-1`: hex groups and dashes, nothing that could end the quoted literal.
     static func isSnapshotID(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.count <= 64 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) || $0 == 0x2D }
-    }
-}
-
-/// A text (as bytes) by two independent 64-bit hashes of it: 128 bits, which no two distinct policy texts of one
-/// registry share in practice (the seeds are random per process, so the texts cannot be chosen to).
-struct TextKey: Hashable {
-    private static let seeds = (UInt64.random(in: .min ... .max), UInt64.random(in: .min ... .max))
-    let first: Int
-    let second: Int
-
-    init(_ bytes: UnsafeRawBufferPointer) {
-        var hasher = Hasher()
-        hasher.combine(Self.seeds.0)
-        hasher.combine(bytes: bytes)
-        first = hasher.finalize()
-        var other = Hasher()
-        other.combine(Self.seeds.1)
-        other.combine(bytes: bytes)
-        second = other.finalize()
     }
 }

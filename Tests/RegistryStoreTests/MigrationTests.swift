@@ -120,6 +120,42 @@ import Testing
         }
     }
 
+    /// R20: 0006 moves the policies a registry already has onto shared rule sets, one per distinct value
+    /// (however its JSON was spaced), and the policies keep their rules.
+    @Test func R20_policyRuleSetsAreSharedByTheMigrationThatIntroducesThem() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        let before = Migration.bundled.filter { $0.version < 6 }
+        try await MigrationRunner(migrations: before, logger: logger).migrate(pool)
+        let prohibit = #"[{"action": "use", "kind": "prohibition", "purposes": ["model_training"]}]"#
+        let compact = #"[{"kind":"prohibition","action":"use","purposes":["model_training"]}]"#
+        let permit = #"[{"action": "use", "kind": "permission"}]"#
+        try await pool.withConnection { connection in
+            try connection.executeScript("""
+                INSERT INTO party (id, name, kind, region, jurisdiction, created_at)
+                VALUES (1, 'Ministry of Data', 'department', 'CN-BJ', 'mainland', now());
+                INSERT INTO dataset (id, holder_id, title, description, grade, pi_level, individuals_covered, region, fingerprint,
+                                     format, update_cycle, size_bytes, tags, created_at, updated_at)
+                SELECT g, 1, 'Dataset ' || g, '', 'general', 'none', 0, 'CN-BJ', repeat('a', 64), 'csv', 'daily', 0, '{}', now(), now()
+                FROM generate_series(1, 3) AS g;
+                """)
+            for (dataset, rules) in [(1, prohibit), (2, compact), (3, permit)] {
+                _ = try connection.execute("""
+                    INSERT INTO dataset_policy (dataset_id, version, rules, approval, price_per_million_tokens, updated_by, updated_at)
+                    VALUES (\(Int64(dataset)), 1, \(PostgresJSONB(rules)), 'automatic', 0, 1, now())
+                    """)
+            }
+        }
+        try await MigrationRunner(logger: logger).migrate(pool)
+        #expect(try await pool.query("SELECT count(*) FROM policy_rules") { try $0.decode(Int.self, column: 0) } == [2])
+        let policies = try await pool.query("SELECT dataset_id, rules_id FROM dataset_policy ORDER BY dataset_id") { try $0.decode((Int64, Int64).self) }
+        #expect(policies.count == 3 && policies[0].1 == policies[1].1 && policies[0].1 != policies[2].1)
+        let kept = try await pool.query("SELECT dataset_id, rules = \(PostgresJSONB(prohibit)) FROM dataset_policy_with_rules ORDER BY dataset_id") {
+            try $0.decode((Int64, Bool).self)
+        }
+        #expect(kept.map(\.1) == [true, true, false])
+    }
+
     @Test func theBundledSchemaAppliesToAnEmptyDatabase() async throws {
         let pool = try await TestCluster.makePool()
         defer { Task { await pool.shutdown() } }

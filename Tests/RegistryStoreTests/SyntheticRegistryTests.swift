@@ -95,7 +95,7 @@ import Testing
         #expect(inherited > 100, "\(inherited) datasets inherit a prohibition")
     }
 
-    @Test func aBulkLoadChainsEveryRecordAndRebuildsTheSameCore() async throws {
+    @Test func R20_aBulkLoadChainsEveryRecordStoresEachRuleSetOnceAndRebuildsTheSameCore() async throws {
         let configuration = try await TestCluster.makeDatabase()
         var limits = Limits()
         limits.databasePoolConnections = 2
@@ -124,7 +124,40 @@ import Testing
         let service = try await RegistryService.open(database: database, sandbox: false, logger: Logger(label: "test.bulk"))
         #expect(service.registry.read { $0.digest } == expected.digest)
         #expect(service.registry.read { $0.lineage.edgeCount } == registry.derivations.count)
+
+        // R20: each distinct rule set is stored once and the policies name theirs — from the bulk load, and
+        // from the write path: a policy set to another's rules adds no rule set, one with new rules adds one.
+        func counts() async throws -> (ruleSets: Int, policies: Int) {
+            try await database.pool.query("SELECT (SELECT count(*) FROM policy_rules), (SELECT count(*) FROM dataset_policy)") {
+                (try $0.decode(Int.self, column: 0), try $0.decode(Int.self, column: 1))
+            }[0]
+        }
+        let distinct = Set(registry.policies.map { CanonicalJSON.encode($0.policy.rules) }).count
+        #expect(try await counts() == (distinct, registry.policies.count))
+        #expect(distinct < registry.policies.count, "holders reuse policies in the generated registry")
+        let first = try #require(registry.policies.first)
+        let other = try #require(registry.policies.first { CanonicalJSON.encode($0.policy.rules) != CanonicalJSON.encode(first.policy.rules) })
+        func holder(of dataset: DatasetID) -> Party? {
+            service.registry.read { state in state.dataset(dataset).flatMap { state.party($0.holder) } }
+        }
+        _ = try await service.execute(.setPolicy(NewPolicy(policy: Policy(dataset: first.dataset, rules: other.policy.rules))), by: holder(of: first.dataset))
+        #expect(try await counts() == (distinct, registry.policies.count))
+        let reordered = Array(other.policy.rules.reversed())
+        _ = try await service.execute(.setPolicy(NewPolicy(policy: Policy(dataset: other.dataset, rules: reordered))), by: holder(of: other.dataset))
+        #expect(try await counts().ruleSets == distinct + (reordered == other.policy.rules ? 0 : 1))
+        let pair = [first.dataset.rawValue, other.dataset.rawValue]
+        let shared = try await database.pool.query("SELECT count(DISTINCT rules_id) FROM dataset_policy WHERE dataset_id = ANY(\(pair))") {
+            try $0.decode(Int.self, column: 0)
+        }
+        #expect(shared == [reordered == other.policy.rules ? 1 : 2])
+        // The rebuild reads them back as they were set.
+        let live = service.registry.read { $0.digest }
         await service.close()
+        let reopened = try await RegistryService.open(database: database, sandbox: false, logger: Logger(label: "test.bulk"))
+        #expect(reopened.registry.read { $0.digest } == live)
+        #expect(reopened.registry.read { $0.policy(of: first.dataset)?.policy.rules } == other.policy.rules)
+        #expect(reopened.registry.read { $0.policy(of: other.dataset)?.policy.rules } == reordered)
+        await reopened.close()
         await database.shutdown()
     }
 }
