@@ -155,7 +155,7 @@ import Testing
     /// budget (the budget keeping the nearest) — on DAGs whose edges all run from lower to higher ids and
     /// on DAGs with edges both ways, in the snapshot and the overlay.
     @Test(arguments: [true, false])
-    func walksReportLeastDepthsNearestFirst(forwardOnly: Bool) {
+    func R10_R25_walksReportLeastDepthsNearestFirst(forwardOnly: Bool) {
         for seed in UInt64(50_000)..<UInt64(50_800) {
             var random = SplitMix64(state: seed)
             let nodes = Int.random(in: 2...60, using: &random)
