@@ -59,7 +59,8 @@ public struct TraversalScratch: Sendable {
 }
 
 extension LineageGraph {
-    /// How far down the queue a walk asks for a node's offsets, and for its neighbour list.
+    /// How far down the queue a walk asks for a node's neighbour list (its offsets were asked for when it
+    /// entered the queue).
     static let prefetchNear = 8
 
     public enum Direction: Sendable {
@@ -95,7 +96,7 @@ extension LineageGraph {
         var reached = 0
         var exhausted = false
         var count = 0
-        let snapshotNodes = csrNodeCount
+        let snapshotNodes = Int(csrNodeCount)
         // The hot loop runs over raw buffers: no bounds checks, no uniqueness checks, no allocation.
         csrOutOffsets.withUnsafeBufferPointer { outOffsets in
         csrOutTargets.withUnsafeBufferPointer { outTargets in
@@ -103,13 +104,20 @@ extension LineageGraph {
         csrInSources.withUnsafeBufferPointer { inSources in
         (descending ? overlayOut : overlayIn).withUnsafeBufferPointer { overlay in
         scratch.visitedBits.withUnsafeMutableBufferPointer { bits in
-        scratch.queueStorage.withUnsafeMutableBufferPointer { queue in
-            let offsets = descending ? outOffsets : inOffsets
-            let neighbours = descending ? outTargets : inSources
-            // The offsets always hold at least two entries, so the base address exists.
-            let offsetsBase = offsets.baseAddress!
+        scratch.queueStorage.withUnsafeMutableBufferPointer { queueBuffer in
+            // The offsets always hold at least two entries and the marks and queue are sized to the
+            // graph, so these base addresses exist.
+            let offsets = (descending ? outOffsets : inOffsets).baseAddress!
+            let neighbourList = descending ? outTargets : inSources
+            let neighbours = neighbourList.baseAddress ?? offsets
+            let neighbourCount = neighbourList.count
+            let marks = bits.baseAddress!
+            let queue = queueBuffer.baseAddress!
+            // Node 0 is no dataset: it stands for an unused lane below and is always marked, so that it
+            // is never counted.
+            marks[0] |= 1
             queue[0] = start
-            bits[Int(start) >> 6] |= 1 << UInt64(start & 63)
+            marks[Int(start) >> 6] |= 1 << UInt64(start & 63)
             count = 1
             var head = 0
             var levelEnd = 1
@@ -119,61 +127,63 @@ extension LineageGraph {
                     level += 1
                     levelEnd = count
                 }
-                if level >= maxDepth { break }
-                let node = queue[head]
+                let node = Int(queue[head])
                 head += 1
-                let nextLevel = level + 1
-                // Memory-level parallelism: the walk is bound by cache misses on the adjacency, and the
-                // queue says which nodes come next. Start loading the offsets of the node `far` places
-                // ahead and the neighbour list of the one `near` places ahead (whose offsets were asked
-                // for earlier), so that several misses are in flight while this node is processed.
-                if head + Self.prefetchNear < count, let neighboursBase = neighbours.baseAddress {
-                    let ahead = Int(queue[head + Self.prefetchNear])
-                    if ahead <= Int(snapshotNodes) { dr_prefetch(neighboursBase + Int(offsets[ahead])) }
-                }
-                // The snapshot's neighbours, then those added since. Each neighbour is written to the
-                // queue and marked without a branch; the count moves only for a node not seen before.
-                // (Most neighbours in a lineage have been seen already, at random: a branch on it would
-                // be mispredicted often.) The new nodes are then reported in order.
-                let firstNew = count
-                if node <= snapshotNodes {
-                    var index = Int(offsets[Int(node)])
-                    let end = Int(offsets[Int(node) + 1])
-                    while index < end {
-                        let next = neighbours[index]
-                        index += 1
-                        let word = Int(next) >> 6
-                        let bit: UInt64 = 1 << UInt64(next & 63)
-                        let marks = bits[word]
-                        bits[word] = marks | bit
-                        queue[count] = next
-                        count &+= marks & bit == 0 ? 1 : 0
-                        // Its offsets will be needed when it comes off the queue: ask for them now.
-                        dr_prefetch(offsetsBase + min(Int(next), Int(snapshotNodes)))
-                    }
-                }
-                if overlay[Int(node) >> 6] & (1 << UInt64(node & 63)) != 0 {
-                    var edge = descending ? headOut[Int(node)] : headIn[Int(node)]
-                    while edge >= 0 {
-                        let next = descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)]
-                        edge = descending ? nextOut[Int(edge)] : nextIn[Int(edge)]
-                        let word = Int(next) >> 6
-                        let bit: UInt64 = 1 << UInt64(next & 63)
-                        let marks = bits[word]
-                        bits[word] = marks | bit
-                        queue[count] = next
-                        count &+= marks & bit == 0 ? 1 : 0
-                    }
-                }
-                var reporting = firstNew
-                while reporting < count {
+                // Nodes are reported as they leave the queue, which is the order they entered it in.
+                if level > 0 {
                     if reached == budget {
                         exhausted = true
                         break walking
                     }
                     reached += 1
-                    if !visit(queue[reporting], nextLevel) { break walking }
-                    reporting += 1
+                    if !visit(Int32(truncatingIfNeeded: node), level) { break walking }
+                }
+                if level >= maxDepth { continue }
+                // Memory-level parallelism: the walk is bound by cache misses on the adjacency, and the
+                // queue says which nodes come next. Each node's offsets were asked for when it entered
+                // the queue; start loading the neighbour list of the node `prefetchNear` places ahead.
+                if head + Self.prefetchNear < count {
+                    let ahead = min(Int(queue[head + Self.prefetchNear]), snapshotNodes)
+                    dr_prefetch(neighbours + Int(offsets[ahead]))
+                }
+                // Each neighbour is written to the queue and marked without a branch; the count moves only
+                // for a node not seen before. (Most neighbours in a lineage have been seen already, at
+                // random: a branch on it would be mispredicted often.) Its offsets will be needed when it
+                // leaves the queue, so they are asked for now — for a node seen before, node 0's, which
+                // are in cache: no branch either way.
+                @inline(__always) func reach(_ next: Int32) {
+                    let word = Int(next) >> 6
+                    let bit: UInt64 = 1 << UInt64(next & 63)
+                    let seen = marks[word]
+                    marks[word] = seen | bit
+                    queue[count] = next
+                    let fresh = seen & bit == 0
+                    count &+= fresh ? 1 : 0
+                    dr_prefetch(offsets + (fresh ? min(Int(next), snapshotNodes) : 0))
+                }
+                if node <= snapshotNodes {
+                    let first = Int(offsets[node])
+                    let end = Int(offsets[node + 1])
+                    let degree = end - first
+                    if degree <= 4 && first + 4 <= neighbourCount {
+                        // Most datasets have few sources and uses: four lanes without a loop, so that the
+                        // end of the list costs no mispredicted branch. An unused lane reads node 0 (a mask
+                        // of all ones for a lane in use, zero past the end).
+                        reach(neighbours[first] & Int32(truncatingIfNeeded: (0 &- degree) >> 63))
+                        reach(neighbours[first + 1] & Int32(truncatingIfNeeded: (1 &- degree) >> 63))
+                        reach(neighbours[first + 2] & Int32(truncatingIfNeeded: (2 &- degree) >> 63))
+                        reach(neighbours[first + 3] & Int32(truncatingIfNeeded: (3 &- degree) >> 63))
+                    } else {
+                        for index in first..<end { reach(neighbours[index]) }
+                    }
+                }
+                // Edges added since the snapshot.
+                if overlay[node >> 6] & (1 << UInt64(node & 63)) != 0 {
+                    var edge = descending ? headOut[node] : headIn[node]
+                    while edge >= 0 {
+                        reach(descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)])
+                        edge = descending ? nextOut[Int(edge)] : nextIn[Int(edge)]
+                    }
                 }
             }
         }
