@@ -90,14 +90,29 @@ struct LineageController: Sendable {
     }
 
     struct ImpactView: Encodable, Sendable {
-        struct PartyRef: Encodable, Sendable {
+        /// A party concerned by the dataset or a descendant: what it is to them and on how many.
+        struct PartyImpact: Encodable, Sendable {
             let id: Int64
             let name: String
+            /// `holder`, `hold right`, `use right`, `operate right`, `grant`: the kinds of role it has on
+            /// any of the datasets reached.
             let roles: [String]
+            /// How many of the datasets reached (the dataset itself included) it has a role on.
+            let datasets: Int
+            /// Its grants not ended on them.
+            let grants: Int
         }
         let dataset: Int64
+        /// Descendants reached within the budget.
+        let descendantCount: Int
+        /// One page of them, nearest first, from `cursor`.
         let descendants: [NodeView]
-        let parties: [PartyRef]
+        let nextCursor: String?
+        /// Parties concerned by the dataset or a descendant reached.
+        let partyCount: Int
+        /// One page of them, in id order, after `partyCursor`.
+        let parties: [PartyImpact]
+        let nextPartyCursor: String?
         let budget: BudgetView
     }
 
@@ -198,36 +213,98 @@ struct LineageController: Sendable {
         return try view.response()
     }
 
+    /// What a party is to a dataset an impact answer reaches; listed in this order.
+    private enum ImpactRole: Int, CaseIterable {
+        case grant, holdRight, holder, operateRight, useRight
+
+        init(_ right: RightKind) {
+            switch right {
+            case .hold: self = .holdRight
+            case .use: self = .useRight
+            case .operate: self = .operateRight
+            }
+        }
+
+        var name: String {
+            switch self {
+            case .grant: "grant"
+            case .holdRight: "hold right"
+            case .holder: "holder"
+            case .operateRight: "operate right"
+            case .useRight: "use right"
+            }
+        }
+    }
+
+    private struct PartyTally {
+        var roles: UInt8 = 0
+        var datasets = 0
+        var grants = 0
+        /// The last dataset counted in `datasets`, so that several roles on one dataset count it once.
+        var lastDataset: Int64 = 0
+
+        mutating func add(_ role: ImpactRole, on dataset: Int64) {
+            roles |= 1 << UInt8(role.rawValue)
+            if lastDataset != dataset {
+                lastDataset = dataset
+                datasets += 1
+            }
+        }
+
+        var roleNames: [String] { ImpactRole.allCases.filter { roles & (1 << UInt8($0.rawValue)) != 0 }.map(\.name) }
+    }
+
+    /// Who and what a change to a dataset reaches: its descendants (a page, nearest first) and every party
+    /// holding one of them, a valid certificate over one, or a grant not ended on one (a page, by id).
+    /// Both pages come from one walk within the budget; the counts cover everything the walk reached.
     func impact(_ request: Request, _ context: AppRequestContext) throws -> Response {
         _ = try context.requireParty()
         let id = try datasetID(context)
+        let page = try PageRequest(request)
+        let partiesAfter = try queryID(request, "partyCursor") ?? 0
+        guard partiesAfter >= 0 else {
+            throw Problem.badRequest("partyCursor is not one this API gave out", errors: [.init(field: "partyCursor", reason: "invalid")])
+        }
         let budget = try budget(request)
         let view = service.registry.read { state -> ImpactView in
+            let today = state.today(at: service.now())
+            var tallies: [Int64: PartyTally] = [:]
+            func concern(_ datasetID: DatasetID) {
+                if let dataset = state.dataset(datasetID) { tallies[dataset.holder.rawValue, default: .init()].add(.holder, on: datasetID.rawValue) }
+                for certificate in state.certificates(of: datasetID) where certificate.status(on: today) == .valid {
+                    for holder in certificate.holders {
+                        tallies[holder.rawValue, default: .init()].add(ImpactRole(certificate.right), on: datasetID.rawValue)
+                    }
+                }
+                for grant in state.grants(on: datasetID) where !grant.state.isTerminal {
+                    tallies[grant.assignee.rawValue, default: .init()].add(.grant, on: datasetID.rawValue)
+                    tallies[grant.assignee.rawValue]!.grants += 1
+                }
+            }
+            concern(id)
             var descendants: [NodeView] = []
+            var position: Int64 = 0
             let outcome = ScratchPool.withScratch { scratch in
                 state.lineage.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
-                    if let view = NodeView(node, depth: depth, in: state) { descendants.append(view) }
+                    position += 1
+                    if position > page.after, descendants.count < page.limit, let view = NodeView(node, depth: depth, in: state) {
+                        descendants.append(view)
+                    }
+                    concern(DatasetID(rawValue: Int64(node)))
                     return true
                 }
             }
-            // Every party holding a dataset, a valid certificate or a grant not ended on it, the dataset itself included.
-            var roles: [Int64: Set<String>] = [:]
-            let today = state.today(at: service.now())
-            for datasetID in [id] + descendants.map({ DatasetID(rawValue: $0.id) }) {
-                if let dataset = state.dataset(datasetID) { roles[dataset.holder.rawValue, default: []].insert("holder") }
-                for certificate in state.certificates(of: datasetID) where certificate.status(on: today) == .valid {
-                    for holder in certificate.holders { roles[holder.rawValue, default: []].insert("\(certificate.right.rawValue) right") }
-                }
-                for grant in state.grants(on: datasetID) where !grant.state.isTerminal {
-                    roles[grant.assignee.rawValue, default: []].insert("grant \(grant.number) (\(grant.state.rawValue))")
-                }
+            let partyIDs = tallies.keys.filter { $0 > partiesAfter }.sorted()
+            let parties = partyIDs.prefix(page.limit).compactMap { partyID -> ImpactView.PartyImpact? in
+                guard let party = state.party(PartyID(rawValue: partyID)), let tally = tallies[partyID] else { return nil }
+                return ImpactView.PartyImpact(id: partyID, name: party.name, roles: tally.roleNames, datasets: tally.datasets, grants: tally.grants)
             }
-            let parties = roles.keys.sorted().compactMap { partyID -> ImpactView.PartyRef? in
-                guard let party = state.party(PartyID(rawValue: partyID)) else { return nil }
-                return ImpactView.PartyRef(id: partyID, name: party.name, roles: roles[partyID]!.sorted())
-            }
+            let shown = page.after + Int64(descendants.count)
             return ImpactView(
-                dataset: id.rawValue, descendants: descendants, parties: parties,
+                dataset: id.rawValue, descendantCount: outcome.reached, descendants: descendants,
+                nextCursor: Int64(outcome.reached) > shown ? String(shown) : nil,
+                partyCount: tallies.count, parties: parties,
+                nextPartyCursor: partyIDs.count > page.limit ? String(partyIDs[page.limit - 1]) : nil,
                 budget: BudgetView(limit: budget, visited: outcome.reached, exhausted: outcome.budgetExhausted))
         }
         return try view.response()
