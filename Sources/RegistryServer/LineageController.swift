@@ -317,11 +317,23 @@ struct LineageController: Sendable {
             throw Problem.badRequest("from and to must be dataset ids", errors: [.init(field: "from", reason: "required"), .init(field: "to", reason: "required")])
         }
         let budget = try budget(request)
-        let path = service.registry.read { state -> [Int32]? in
-            ScratchPool.withScratch { scratch in state.lineage.path(from: from, to: to, budget: budget, scratch: &scratch) }
+        let search = service.registry.read { state -> LineageGraph.PathSearch? in
+            for id in [from, to] where state.dataset(DatasetID(rawValue: Int64(id))) == nil { return nil }
+            return ScratchPool.withScratch { scratch in state.lineage.path(from: from, to: to, budget: budget, scratch: &scratch) }
         }
-        guard let path else { throw Problem.notFound("no derivation path from dataset \(from) to dataset \(to) within a budget of \(budget)") }
-        return try PathView(path: path.map(Int64.init)).response()
+        switch search {
+        case nil:
+            throw Problem.notFound("dataset \(from) or \(to) does not exist")
+        case .found(let path)?:
+            return try PathView(path: path.map(Int64.init)).response()
+        case .none?:
+            throw Problem.notFound("dataset \(to) is not derived from dataset \(from)")
+        case .budgetExhausted?:
+            throw Problem(
+                .notFound, kind: "not-found", title: "Not found",
+                detail: "no derivation path from dataset \(from) to dataset \(to) within a budget of \(budget) datasets; the search stopped there and a larger budget may find one",
+                errors: [.init(field: "budget", reason: "exhausted before a path was found")])
+        }
     }
 
     func approve(_ context: AppRequestContext) async throws -> Response {

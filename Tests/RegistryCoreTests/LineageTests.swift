@@ -114,7 +114,14 @@ import Testing
         }
         #expect(Set(graph.collect(from: 1, .descendants, maxDepth: 1, budget: 100, scratch: &scratch).nodes) == [2, 5])
         #expect(Set(graph.collect(from: 1, .descendants, maxDepth: 2, budget: 100, scratch: &scratch).nodes) == [2, 5, 3, 4])
-        #expect(graph.path(from: 1, to: 6, budget: 100, scratch: &scratch) == [1, 5, 4, 6])
-        #expect(graph.path(from: 6, to: 1, budget: 100, scratch: &scratch) == nil)
+        #expect(graph.path(from: 1, to: 6, budget: 100, scratch: &scratch) == .found([1, 5, 4, 6]))
+        #expect(graph.path(from: 6, to: 1, budget: 100, scratch: &scratch) == .none)
+        #expect(graph.path(from: 3, to: 3, budget: 1, scratch: &scratch) == .found([3]))
+        // A budget too small to reach 6 says so, rather than that there is no path.
+        #expect(graph.path(from: 1, to: 6, budget: 2, scratch: &scratch) == .budgetExhausted)
+        #expect(graph.path(from: 1, to: 6, budget: 5, scratch: &scratch) == .found([1, 5, 4, 6]))
+        // 5 is not among 2's descendants (3, 4, 6): that is certain only once all of them were searched.
+        #expect(graph.path(from: 2, to: 5, budget: 2, scratch: &scratch) == .budgetExhausted)
+        #expect(graph.path(from: 2, to: 5, budget: 4, scratch: &scratch) == .none)
     }
 }

@@ -375,7 +375,14 @@ import Testing
             #expect(ancestors.items.compactMap { ($0["depth"] as? NSNumber)?.intValue } == [1, 2, 3])
             let path = try await lab.get("/v1/lineage/path?from=\(ids[0])&to=\(ids[3])")
             #expect((path["path"] as? [NSNumber])?.map(\.int64Value) == [ids[0], ids[1], ids[2], ids[3]])
-            #expect(try await lab.get("/v1/lineage/path?from=\(ids[3])&to=\(ids[0])").status == .notFound)
+            let none = try await lab.get("/v1/lineage/path?from=\(ids[3])&to=\(ids[0])")
+            #expect(none.status == .notFound)
+            #expect(none.string("detail")?.contains("is not derived from") == true, "\(none.text)")
+            // A budget that runs out first is not an answer that there is no path: it says so, naming the budget.
+            let cut = try await lab.get("/v1/lineage/path?from=\(ids[0])&to=\(ids[3])&budget=1")
+            #expect(cut.status == .notFound)
+            #expect(((cut["errors"] as? [[String: Any]])?.first?["field"] as? String) == "budget", "\(cut.text)")
+            #expect(try await lab.get("/v1/lineage/path?from=\(ids[0])&to=999999").string("detail")?.contains("does not exist") == true)
 
             // R12: the grade and PI level of the source reach the deepest descendant.
             let restrictions = try await lab.get("/v1/datasets/\(ids[3])/restrictions")

@@ -210,11 +210,20 @@ extension LineageGraph {
         return (nodes, outcome)
     }
 
-    /// A shortest derivation path from `ancestor` down to `descendant`, or nil when there is none
-    /// within `budget` visited nodes.
-    public func path(from ancestor: Int32, to descendant: Int32, budget: Int, scratch: inout TraversalScratch) -> [Int32]? {
-        guard contains(ancestor), contains(descendant) else { return nil }
-        if ancestor == descendant { return [ancestor] }
+    /// What a search for a derivation path found.
+    public enum PathSearch: Equatable, Sendable {
+        /// A shortest path, `ancestor` first and `descendant` last.
+        case found([Int32])
+        /// There is none: the search reached every descendant of `ancestor` (or a dataset is unknown).
+        case none
+        /// The search stopped after `budget` datasets without finding one; there may be one further.
+        case budgetExhausted
+    }
+
+    /// A shortest derivation path from `ancestor` down to `descendant`, visiting at most `budget` datasets.
+    public func path(from ancestor: Int32, to descendant: Int32, budget: Int, scratch: inout TraversalScratch) -> PathSearch {
+        guard contains(ancestor), contains(descendant) else { return .none }
+        if ancestor == descendant { return .found([ancestor]) }
         scratch.prepare(nodeCount: nodeCount)
         scratch.visit(ancestor, from: 0)
         var head = 0
@@ -228,14 +237,14 @@ extension LineageGraph {
                 if child == descendant { found = true }
             }
         }
-        guard found else { return nil }
+        guard found else { return head < scratch.queue.count ? .budgetExhausted : .none }
         var path: [Int32] = [descendant]
         var step = descendant
         while step != ancestor {
             step = scratch.predecessor[Int(step)]
             path.append(step)
         }
-        return path.reversed()
+        return .found(path.reversed())
     }
 }
 
