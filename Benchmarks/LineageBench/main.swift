@@ -103,6 +103,12 @@ func measureColdStart(socketDirectory: String) throws {
 if let keep = options.keep, FileManager.default.fileExists(atPath: keep + "/postgres/PG_VERSION") {
     let cluster = try EmbeddedPostgres(configuration: .init(clusterDirectory: keep + "/postgres"), logger: logger)
     try await cluster.startAsync()
+    // A cluster kept by an older build may lack the newest migrations: apply them first, as a deployment would.
+    var limits = Limits()
+    limits.databasePoolConnections = 1
+    let database = try RegistryDatabase(configuration: cluster.connectionConfiguration(database: "datarights"), limits: limits, logger: logger)
+    try await database.migrate()
+    await database.shutdown()
     try measureColdStart(socketDirectory: cluster.socketDirectory)
     try cluster.stop()
     exit(0)
