@@ -270,7 +270,7 @@ struct LineageController: Sendable {
             let today = state.today(at: service.now())
             var tallies: [Int64: PartyTally] = [:]
             func concern(_ datasetID: DatasetID) {
-                if let dataset = state.dataset(datasetID) { tallies[dataset.holder.rawValue, default: .init()].add(.holder, on: datasetID.rawValue) }
+                if let holder = state.datasets.holder(of: datasetID.rawValue) { tallies[holder.rawValue, default: .init()].add(.holder, on: datasetID.rawValue) }
                 for certificate in state.certificates(of: datasetID) where certificate.status(on: today) == .valid {
                     for holder in certificate.holders {
                         tallies[holder.rawValue, default: .init()].add(ImpactRole(certificate.right), on: datasetID.rawValue)
