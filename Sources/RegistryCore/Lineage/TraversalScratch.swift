@@ -166,9 +166,9 @@ extension LineageGraph {
                     let end = Int(offsets[node + 1])
                     let degree = end - first
                     if degree <= 4 && first + 4 <= neighbourCount {
-                        // Most datasets have few sources and uses: four lanes without a loop, so that the
-                        // end of the list costs no mispredicted branch. An unused lane reads node 0 (a mask
-                        // of all ones for a lane in use, zero past the end).
+                        // Most datasets have few sources and uses: four lanes without a loop. An unused lane
+                        // reads node 0 (a mask of all ones for a lane in use, zero past the end; LLVM turns
+                        // the mask into a short branch on the degree, which skips the lane's load).
                         reach(neighbours[first] & Int32(truncatingIfNeeded: (0 &- degree) >> 63))
                         reach(neighbours[first + 1] & Int32(truncatingIfNeeded: (1 &- degree) >> 63))
                         reach(neighbours[first + 2] & Int32(truncatingIfNeeded: (2 &- degree) >> 63))
