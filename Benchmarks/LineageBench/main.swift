@@ -25,6 +25,8 @@ struct Options {
     var seed: UInt64 = 2_026
     var coldStartOnly: String?
     var coreOnly = false
+    /// Count the interval labels a reachability index would need on this graph, and stop.
+    var intervalLabels = false
     /// Keep the loaded cluster here; when it already holds one, only measure a cold start from it.
     var keep: String?
 
@@ -39,6 +41,7 @@ struct Options {
             case "--seed": seed = UInt64(value)!
             case "--cold-start-only": coldStartOnly = value
             case "--core-only": coreOnly = value == "yes"
+            case "--interval-labels": intervalLabels = value == "yes"
             case "--keep": keep = value
             default: fatalError("unknown flag \(flag)")
             }
@@ -146,6 +149,98 @@ func coreCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (count
         counts.append(count)
     }
     return (counts, seconds(ContinuousClock.now - begin))
+}
+
+/// How big a reachability index by interval labels would be on this graph: number the datasets (post-order
+/// of a depth-first walk from the roots, or ids), then give each dataset the merged ranges of numbers it
+/// reaches, its own included. Plain code, for sizing only: nothing in the core uses it.
+func countIntervalLabels(_ derivations: [Derivation], datasets: Int, reverse: Bool, postOrder: Bool, cap: Int = 300_000_000) {
+    let begin = ContinuousClock.now
+    var offsets = [Int32](repeating: 0, count: datasets + 2)
+    var hasParent = [Bool](repeating: false, count: datasets + 1)
+    func ends(_ derivation: Derivation) -> (from: Int, to: Int) {
+        reverse ? (Int(derivation.target.rawValue), Int(derivation.source.rawValue)) : (Int(derivation.source.rawValue), Int(derivation.target.rawValue))
+    }
+    for derivation in derivations {
+        let (from, to) = ends(derivation)
+        offsets[from + 1] += 1
+        hasParent[to] = true
+    }
+    for index in 1..<offsets.count { offsets[index] += offsets[index - 1] }
+    var adjacency = [Int32](repeating: 0, count: derivations.count)
+    var fill = offsets
+    for derivation in derivations {
+        let (from, to) = ends(derivation)
+        adjacency[Int(fill[from])] = Int32(to)
+        fill[from] += 1
+    }
+    // The numbering, and an order in which every dataset comes after all it reaches.
+    var number = [Int32](repeating: 0, count: datasets + 1)
+    var order: [Int] = []
+    order.reserveCapacity(datasets)
+    if postOrder {
+        var seen = [Bool](repeating: false, count: datasets + 1)
+        var stack: [(node: Int, next: Int32)] = []
+        for root in 1...datasets where !hasParent[root] {
+            seen[root] = true
+            stack.append((root, offsets[root]))
+            while let (node, next) = stack.last {
+                if next < offsets[node + 1] {
+                    stack[stack.count - 1].next += 1
+                    let child = Int(adjacency[Int(next)])
+                    if !seen[child] {
+                        seen[child] = true
+                        stack.append((child, offsets[child]))
+                    }
+                } else {
+                    stack.removeLast()
+                    number[node] = Int32(order.count)
+                    order.append(node)
+                }
+            }
+        }
+    } else {
+        // Ids: the synthetic lineage runs from lower ids to higher.
+        for id in 1...datasets { number[id] = Int32(id) }
+        order = reverse ? Array(1...datasets) : Array((1...datasets).reversed())
+    }
+    var first = [Int](repeating: 0, count: datasets + 1)
+    var count = [Int](repeating: 0, count: datasets + 1)
+    var labels: [(Int32, Int32)] = []
+    var pending: [(Int32, Int32)] = []
+    var widest = 0
+    for node in order {
+        pending.removeAll(keepingCapacity: true)
+        pending.append((number[node], number[node]))
+        for edge in Int(offsets[node])..<Int(offsets[node + 1]) {
+            let child = Int(adjacency[edge])
+            pending.append(contentsOf: labels[first[child]..<(first[child] + count[child])])
+        }
+        pending.sort { $0.0 < $1.0 }
+        first[node] = labels.count
+        for range in pending {
+            if labels.count > first[node], range.0 <= labels[labels.count - 1].1 + 1 {
+                labels[labels.count - 1].1 = max(labels[labels.count - 1].1, range.1)
+            } else {
+                labels.append(range)
+            }
+        }
+        count[node] = labels.count - first[node]
+        widest = max(widest, count[node])
+        if labels.count > cap {
+            print("\(reverse ? "ancestors" : "descendants"), \(postOrder ? "post-order" : "id order"): over \(cap) intervals, stopped")
+            return
+        }
+    }
+    print("\(reverse ? "ancestors" : "descendants"), \(postOrder ? "post-order" : "id order"): \(labels.count) intervals, "
+        + "at most \(widest) for one dataset, built in \(ContinuousClock.now - begin)")
+}
+
+if options.intervalLabels {
+    for (reverse, postOrder) in [(false, true), (true, true), (false, false), (true, false)] {
+        countIntervalLabels(synthetic.derivations, datasets: options.datasets, reverse: reverse, postOrder: postOrder)
+    }
+    exit(0)
 }
 
 if options.coreOnly {
