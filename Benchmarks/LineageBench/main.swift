@@ -136,6 +136,23 @@ let uniform = (0..<options.samples).map { _ in Int32(1 + Int(generator.next() % 
 let hubs = (0..<5).map { _ in Int32(1 + Int(generator.next() % UInt64(max(10, options.datasets / 1_000)))) }
 
 
+/// Descendant sets from the core's reachability index (no depths, no order): what `WITH RECURSIVE … UNION`
+/// computes.
+func coreSetCounts(_ nodes: [Int32]) -> (counts: [Int], seconds: Double) {
+    var scratch = TraversalScratch()
+    var counts: [Int] = []
+    let begin = ContinuousClock.now
+    for node in nodes {
+        var count = 0
+        graph.descendantSet(of: node, budget: Int.max, scratch: &scratch) { _ in
+            count += 1
+            return true
+        }
+        counts.append(count)
+    }
+    return (counts, seconds(ContinuousClock.now - begin))
+}
+
 func coreCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (counts: [Int], seconds: Double) {
     var scratch = TraversalScratch()
     var counts: [Int] = []
@@ -254,6 +271,10 @@ if options.coreOnly {
         let warm = coreCounts(nodes, direction)
         let reached = cold.counts.reduce(0, +)
         print("\(label): cold \(String(format: "%.3f ms", cold.seconds * 1000)) (\(String(format: "%.1f ns", cold.seconds * 1e9 / Double(max(1, reached)))) per node), warm \(String(format: "%.3f ms", warm.seconds * 1000)), reached \(reached)")
+        if direction == .descendants {
+            let set = coreSetCounts(nodes)
+            print("  the same as sets from the index: \(String(format: "%.3f ms", set.seconds * 1000)) (\(String(format: "%.1f ns", set.seconds * 1e9 / Double(max(1, reached)))) per node), same counts: \(set.counts == cold.counts ? "yes" : "NO")")
+        }
     }
     let hot = coreCounts(Array(repeating: uniform[0], count: 2_000), .descendants)
     print("hot (one node 2,000 times): \(String(format: "%.1f ns", hot.seconds * 1e9 / Double(max(1, hot.counts.reduce(0, +))))) per node, reached \(hot.counts[0])")
@@ -339,6 +360,9 @@ func rustworkxCounts(_ nodes: [Int32], _ direction: LineageGraph.Direction) -> (
 }
 
 print("\nPostgreSQL \(try await database.pool.query("SHOW server_version") { try $0.decode(String.self, column: 0) }[0]); \(graph.nodeCount) datasets, \(graph.edgeCount) edges")
+if let index = graph.reachabilityIndex {
+    print("reachability index: \(index.intervals) intervals over \(index.datasets) datasets, \(index.bytes / 1_048_576) MiB")
+}
 print("query | samples | mean reached | core | WITH RECURSIVE | rustworkx | × WITH RECURSIVE | × rustworkx | same answers")
 print("---|---:|---:|---:|---:|---:|---:|---:|---")
 for (label, nodes, direction) in [
@@ -349,11 +373,16 @@ for (label, nodes, direction) in [
     let core = coreCounts(nodes, direction)
     let recursive = try await recursiveCounts(nodes, direction)
     let rust = rustworkxCounts(nodes, direction)
-    let same = core.counts == recursive.counts && (rust.map { $0.counts == core.counts } ?? true)
     func ms(_ value: Double) -> String { String(format: "%.3f ms", value * 1000) }
-    let mean = core.counts.reduce(0, +) / max(1, core.counts.count)
-    print("\(label) | \(nodes.count) | \(mean) | \(ms(core.seconds)) | \(ms(recursive.seconds)) | \(rust.map { ms($0.seconds) } ?? "not installed") | "
-        + "\(String(format: "%.0f×", recursive.seconds / core.seconds)) | \(rust.map { String(format: "%.1f×", $0.seconds / core.seconds) } ?? "–") | \(same ? "yes" : "NO")")
+    func row(_ label: String, _ core: (counts: [Int], seconds: Double)) {
+        let same = core.counts == recursive.counts && (rust.map { $0.counts == core.counts } ?? true)
+        let mean = core.counts.reduce(0, +) / max(1, core.counts.count)
+        print("\(label) | \(nodes.count) | \(mean) | \(ms(core.seconds)) | \(ms(recursive.seconds)) | \(rust.map { ms($0.seconds) } ?? "not installed") | "
+            + "\(String(format: "%.0f×", recursive.seconds / core.seconds)) | \(rust.map { String(format: "%.1f×", $0.seconds / core.seconds) } ?? "–") | \(same ? "yes" : "NO")")
+    }
+    row(label + " (walk: nearest first, with depths)", core)
+    // The same question as a set, as WITH RECURSIVE answers it: from the reachability index.
+    if direction == .descendants { row(label + " (set, from the reachability index)", coreSetCounts(nodes)) }
 }
 
 // Adding edges with propagation: new derivations from older to newer datasets (never a cycle, but each

@@ -301,8 +301,15 @@ extension RegistryState {
         dataset.flagged = true
         dataset.flagReason = reason
         dataset.updatedAt = now
-        var scratch = TraversalScratch()
-        let descendants = lineage.collect(from: Int32(id.rawValue), .descendants, budget: lineage.nodeCount, scratch: &scratch).nodes
+        // Every descendant, from the reachability index where it holds, in id order.
+        var descendants: [Int32] = []
+        ScratchPool.withScratch { scratch in
+            lineage.descendantSet(of: Int32(id.rawValue), budget: lineage.nodeCount, scratch: &scratch) { node in
+                descendants.append(node)
+                return true
+            }
+        }
+        descendants.sort()
         let cascade = FlagCascade(
             id: flagCascades.nextID, dataset: id, reason: reason, descendants: descendants.map { DatasetID(rawValue: Int64($0)) },
             by: actor?.id, at: now)

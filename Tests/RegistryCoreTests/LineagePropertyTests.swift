@@ -147,6 +147,15 @@ import Testing
                 #expect(descendants.count == Set(descendants).count)
                 let ancestors = graph.collect(from: node, .ancestors, budget: nodes, scratch: &scratch).nodes
                 #expect(Set(ancestors) == reference.reachable(from: node, down: false), "seed \(seed): ancestors of \(node)")
+                // The descendant set (from the reachability index, or walked when edges were added below).
+                var set: [Int32] = []
+                let whole = graph.descendantSet(of: node, budget: nodes, scratch: &scratch) { set.append($0); return true }
+                #expect(Set(set) == reference.reachable(from: node, down: true) && set.count == Set(set).count, "seed \(seed): set of \(node)")
+                #expect(whole.reached == set.count && !whole.budgetExhausted, "seed \(seed)")
+                let budget = Int.random(in: 0...set.count, using: &random)
+                var counted = 0
+                let cut = graph.descendantSet(of: node, budget: budget, scratch: &scratch) { _ in counted += 1; return true }
+                #expect(cut.reached == budget && counted == budget && cut.budgetExhausted == (budget < set.count), "seed \(seed): budget \(budget)")
             }
         }
     }

@@ -107,6 +107,32 @@ import Testing
         #expect(graph.collect(from: 3, .ancestors, budget: 100, scratch: &scratch).nodes == [70, 2, 1])
     }
 
+    @Test func R25_descendantSetsComeFromTheIndexUntilAnEdgeIsAddedBelow() throws {
+        var (graph, scratch) = graph(nodes: 6)
+        // 1 → 2 → 3, 1 → 4; 5 → 6 apart.
+        for (source, target) in [(1, 2), (2, 3), (1, 4), (5, 6)] as [(Int32, Int32)] {
+            try graph.addEdge(from: source, to: target, kind: .derived, scratch: &scratch)
+        }
+        func set(_ node: Int32) -> [Int32] {
+            var nodes: [Int32] = []
+            graph.descendantSet(of: node, budget: 100, scratch: &scratch) { nodes.append($0); return true }
+            return nodes
+        }
+        #expect(graph.reachabilityIndex == nil, "no index before the first snapshot")
+        #expect(Set(set(1)) == [2, 3, 4], "walked")
+        graph.compact()
+        #expect(graph.reachabilityIndex?.datasets == 6)
+        // From the index: depth-first post-order (3, 2, 4 below 1), not nearest first.
+        #expect(set(1) == [3, 2, 4])
+        #expect(set(5) == [6])
+        // An edge added below 1 since the snapshot: 1's set is walked again and has it; 5's is unaffected.
+        try graph.addEdge(from: 3, to: 6, kind: .derived, scratch: &scratch)
+        #expect(set(1) == [2, 4, 3, 6])
+        #expect(set(2) == [3, 6])
+        #expect(set(5) == [6])
+        #expect(set(4) == [])
+    }
+
     @Test func depthLimitsAndPaths() throws {
         var (graph, scratch) = graph(nodes: 6)
         for (source, target) in [(1, 2), (2, 3), (3, 4), (1, 5), (5, 4), (4, 6)] as [(Int32, Int32)] {

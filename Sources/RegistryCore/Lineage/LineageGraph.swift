@@ -32,6 +32,9 @@ public struct LineageGraph: Sendable {
     /// cost a cache miss per node reached on a graph of a million datasets.
     var overlayOut: [UInt64] = [0]
     var overlayIn: [UInt64] = [0]
+    /// Descendant sets over the snapshot, built by ``compact()`` (nil before, or when the labels would be
+    /// too big for the graph).
+    var reach: ReachabilityIndex?
 
     public init() {}
 
@@ -53,6 +56,11 @@ public struct LineageGraph: Sendable {
             overlayOut.append(contentsOf: repeatElement(0, count: words - overlayOut.count))
             overlayIn.append(contentsOf: repeatElement(0, count: words - overlayIn.count))
         }
+    }
+
+    /// The reachability index's size, when there is one: datasets covered, intervals, bytes.
+    public var reachabilityIndex: (datasets: Int, intervals: Int, bytes: Int)? {
+        reach.map { ($0.datasetCount, $0.labelCount, $0.bytes) }
     }
 
     public func contains(_ id: Int32) -> Bool { id >= 1 && Int(id) <= nodeCount }
@@ -366,6 +374,12 @@ extension LineageGraph {
         csrInSources = inSources
         csrInKinds = inKinds
         csrNodeCount = Int32(nodes)
+        reach = nil
+        reach = csrOutOffsets.withUnsafeBufferPointer { offsets in
+            csrOutTargets.withUnsafeBufferPointer { children in
+                ReachabilityIndex(datasetCount: nodes, offsets: offsets, children: children) { inOffsets[$0 + 1] > inOffsets[$0] }
+            }
+        }
         edgeSource.removeAll()
         edgeTarget.removeAll()
         nextOut.removeAll()

@@ -198,6 +198,44 @@ extension LineageGraph {
         return WalkOutcome(reached: reached, budgetExhausted: exhausted)
     }
 
+    /// Every dataset derived from `start`, directly or not, in no particular order and without depths:
+    /// read from the ``ReachabilityIndex`` when `start`'s descendants have no edge added since the
+    /// snapshot, else walked. Calls `visit(node)` for each (`start` not included); stops after `budget`
+    /// datasets (and says so) or when `visit` returns false.
+    @discardableResult
+    public func descendantSet(of start: Int32, budget: Int, scratch: inout TraversalScratch, visit: (Int32) -> Bool) -> WalkOutcome {
+        guard let reach, start >= 1, Int(start) <= reach.datasetCount, !reachesEdgesAddedSinceSnapshot(from: start, reach) else {
+            return walk(from: start, .descendants, budget: budget, scratch: &scratch) { node, _ in visit(node) }
+        }
+        var reached = 0
+        var exhausted = false
+        reach.forEachDescendant(of: start) { node in
+            guard reached < budget else {
+                exhausted = true
+                return false
+            }
+            reached += 1
+            return visit(node)
+        }
+        return WalkOutcome(reached: reached, budgetExhausted: exhausted)
+    }
+
+    /// Whether `start` or a dataset it reaches through the snapshot has children added since: then its
+    /// descendants are more than the index says.
+    private func reachesEdgesAddedSinceSnapshot(from start: Int32, _ reach: ReachabilityIndex) -> Bool {
+        guard !edgeSource.isEmpty else { return false }
+        return overlayOut.withUnsafeBufferPointer { overlay in
+            func added(_ node: Int32) -> Bool { overlay[Int(node) >> 6] & (1 << UInt64(node & 63)) != 0 }
+            if added(start) { return true }
+            var found = false
+            reach.forEachDescendant(of: start) { node in
+                found = added(node)
+                return !found
+            }
+            return found
+        }
+    }
+
     /// Convenience: the nodes of a walk, nearest first, with the outcome.
     public func collect(
         from start: Int32, _ direction: Direction, maxDepth: Int32 = .max, budget: Int, scratch: inout TraversalScratch
