@@ -375,11 +375,6 @@ extension LineageGraph {
         csrInKinds = inKinds
         csrNodeCount = Int32(nodes)
         reach = nil
-        reach = csrOutOffsets.withUnsafeBufferPointer { offsets in
-            csrOutTargets.withUnsafeBufferPointer { children in
-                ReachabilityIndex(datasetCount: nodes, offsets: offsets, children: children) { inOffsets[$0 + 1] > inOffsets[$0] }
-            }
-        }
         edgeSource.removeAll()
         edgeTarget.removeAll()
         nextOut.removeAll()
@@ -392,6 +387,12 @@ extension LineageGraph {
         for index in overlayOut.indices {
             overlayOut[index] = 0
             overlayIn[index] = 0
+        }
+        // Built last, once the lists above are released, so that it takes their place in memory.
+        reach = csrOutOffsets.withUnsafeBufferPointer { offsets in
+            csrOutTargets.withUnsafeBufferPointer { children in
+                ReachabilityIndex(datasetCount: nodes, offsets: offsets, children: children) { csrInOffsets[$0 + 1] > csrInOffsets[$0] }
+            }
         }
     }
 }

@@ -80,8 +80,11 @@ final class ReachabilityIndex: @unchecked Sendable {
         // 2. Labels, in post-order: every child is numbered (and labelled) before its parents. Each dataset
         //    merges its own number with its children's ranges.
         var labelStart = [Int32](repeating: 0, count: datasetCount + 1)
-        var capacity = max(16, datasetCount * 2)
-        var storage = UnsafeMutablePointer<Interval>.allocate(capacity: capacity)
+        // Room for the most the index may hold, at once: a block this large is mapped, not carved from the
+        // heap, and only the pages written become resident; the unused end is given back below. (Growing
+        // it step by step would leave the smaller blocks behind in the heap.)
+        guard let block = malloc(limit * MemoryLayout<Interval>.stride) else { fatalError("out of memory") }
+        var storage = block.bindMemory(to: Interval.self, capacity: limit)
         var count = 0
         var pending: [Interval] = []
         for number in 0..<datasetCount {
@@ -94,15 +97,9 @@ final class ReachabilityIndex: @unchecked Sendable {
                 for label in Int(labelStart[child])..<Int(labelStart[child + 1]) { pending.append(storage[label]) }
             }
             pending.sort { $0.first < $1.first }
-            if count + pending.count > capacity {
-                guard count + pending.count <= limit else {
-                    storage.deallocate()
-                    return nil
-                }
-                // realloc moves a large block by remapping its pages: no second copy in memory meanwhile.
-                capacity = min(limit, max(count + pending.count, capacity + capacity / 2))
-                guard let grown = realloc(storage, capacity * MemoryLayout<Interval>.stride) else { fatalError("out of memory") }
-                storage = grown.assumingMemoryBound(to: Interval.self)
+            guard count + pending.count <= limit else {
+                free(storage)
+                return nil
             }
             let first = count
             for label in pending {
@@ -115,7 +112,7 @@ final class ReachabilityIndex: @unchecked Sendable {
             }
             labelStart[number + 1] = Int32(count)
         }
-        if count < capacity, let shrunk = realloc(storage, max(1, count) * MemoryLayout<Interval>.stride) {
+        if let shrunk = realloc(storage, max(1, count) * MemoryLayout<Interval>.stride) {
             storage = shrunk.assumingMemoryBound(to: Interval.self)
         }
         self.numberOf = numberOf
