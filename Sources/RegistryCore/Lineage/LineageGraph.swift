@@ -34,7 +34,7 @@ public struct LineageGraph: Sendable {
     var overlayIn: [UInt64] = [0]
     /// Descendant sets over the snapshot, built by ``compact()`` (nil before, or when the labels would be
     /// too big for the graph).
-    var reach: ReachabilityIndex?
+    var reachability: ReachabilityIndex?
 
     public init() {}
 
@@ -60,7 +60,7 @@ public struct LineageGraph: Sendable {
 
     /// The reachability index's size, when there is one: datasets covered, intervals, bytes.
     public var reachabilityIndex: (datasets: Int, intervals: Int, bytes: Int)? {
-        reach.map { ($0.datasetCount, $0.labelCount, $0.bytes) }
+        reachability.map { ($0.datasetCount, $0.labelCount, $0.bytes) }
     }
 
     public func contains(_ id: Int32) -> Bool { id >= 1 && Int(id) <= nodeCount }
@@ -374,7 +374,7 @@ extension LineageGraph {
         csrInSources = inSources
         csrInKinds = inKinds
         csrNodeCount = Int32(nodes)
-        reach = nil
+        reachability = nil
         edgeSource.removeAll()
         edgeTarget.removeAll()
         nextOut.removeAll()
@@ -389,7 +389,7 @@ extension LineageGraph {
             overlayIn[index] = 0
         }
         // Built last, once the lists above are released, so that it takes their place in memory.
-        reach = csrOutOffsets.withUnsafeBufferPointer { offsets in
+        reachability = csrOutOffsets.withUnsafeBufferPointer { offsets in
             csrOutTargets.withUnsafeBufferPointer { children in
                 ReachabilityIndex(datasetCount: nodes, offsets: offsets, children: children) { csrInOffsets[$0 + 1] > csrInOffsets[$0] }
             }

@@ -151,7 +151,7 @@ extension LineageGraph {
                 // random: a branch on it would be mispredicted often.) Its offsets will be needed when it
                 // leaves the queue, so they are asked for now — for a node seen before, node 0's, which
                 // are in cache: no branch either way.
-                @inline(__always) func reach(_ next: Int32) {
+                @inline(__always) func enqueue(_ next: Int32) {
                     let word = Int(next) >> 6
                     let bit: UInt64 = 1 << UInt64(next & 63)
                     let seen = marks[word]
@@ -169,19 +169,19 @@ extension LineageGraph {
                         // Most datasets have few sources and uses: four lanes without a loop. An unused lane
                         // reads node 0 (a mask of all ones for a lane in use, zero past the end; LLVM turns
                         // the mask into a short branch on the degree, which skips the lane's load).
-                        reach(neighbours[first] & Int32(truncatingIfNeeded: (0 &- degree) >> 63))
-                        reach(neighbours[first + 1] & Int32(truncatingIfNeeded: (1 &- degree) >> 63))
-                        reach(neighbours[first + 2] & Int32(truncatingIfNeeded: (2 &- degree) >> 63))
-                        reach(neighbours[first + 3] & Int32(truncatingIfNeeded: (3 &- degree) >> 63))
+                        enqueue(neighbours[first] & Int32(truncatingIfNeeded: (0 &- degree) >> 63))
+                        enqueue(neighbours[first + 1] & Int32(truncatingIfNeeded: (1 &- degree) >> 63))
+                        enqueue(neighbours[first + 2] & Int32(truncatingIfNeeded: (2 &- degree) >> 63))
+                        enqueue(neighbours[first + 3] & Int32(truncatingIfNeeded: (3 &- degree) >> 63))
                     } else {
-                        for index in first..<end { reach(neighbours[index]) }
+                        for index in first..<end { enqueue(neighbours[index]) }
                     }
                 }
                 // Edges added since the snapshot.
                 if overlay[node >> 6] & (1 << UInt64(node & 63)) != 0 {
                     var edge = descending ? headOut[node] : headIn[node]
                     while edge >= 0 {
-                        reach(descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)])
+                        enqueue(descending ? edgeTarget[Int(edge)] : edgeSource[Int(edge)])
                         edge = descending ? nextOut[Int(edge)] : nextIn[Int(edge)]
                     }
                 }
@@ -204,12 +204,12 @@ extension LineageGraph {
     /// datasets (and says so) or when `visit` returns false.
     @discardableResult
     public func descendantSet(of start: Int32, budget: Int, scratch: inout TraversalScratch, visit: (Int32) -> Bool) -> WalkOutcome {
-        guard let reach, start >= 1, Int(start) <= reach.datasetCount, !reachesEdgesAddedSinceSnapshot(from: start, reach) else {
+        guard let reachability, start >= 1, Int(start) <= reachability.datasetCount, !reachesEdgesAddedSinceSnapshot(from: start, reachability) else {
             return walk(from: start, .descendants, budget: budget, scratch: &scratch) { node, _ in visit(node) }
         }
         var reached = 0
         var exhausted = false
-        reach.forEachDescendant(of: start) { node in
+        reachability.forEachDescendant(of: start) { node in
             guard reached < budget else {
                 exhausted = true
                 return false
@@ -222,13 +222,13 @@ extension LineageGraph {
 
     /// Whether `start` or a dataset it reaches through the snapshot has children added since: then its
     /// descendants are more than the index says.
-    private func reachesEdgesAddedSinceSnapshot(from start: Int32, _ reach: ReachabilityIndex) -> Bool {
+    private func reachesEdgesAddedSinceSnapshot(from start: Int32, _ index: ReachabilityIndex) -> Bool {
         guard !edgeSource.isEmpty else { return false }
         return overlayOut.withUnsafeBufferPointer { overlay in
             func added(_ node: Int32) -> Bool { overlay[Int(node) >> 6] & (1 << UInt64(node & 63)) != 0 }
             if added(start) { return true }
             var found = false
-            reach.forEachDescendant(of: start) { node in
+            index.forEachDescendant(of: start) { node in
                 found = added(node)
                 return !found
             }
