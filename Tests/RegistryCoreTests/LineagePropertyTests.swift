@@ -70,6 +70,13 @@ import Testing
         }
     }
 
+    /// A graph of `nodes` datasets without edges, a scratch for it, and its reference.
+    static func emptyGraph(nodes: Int) -> (LineageGraph, TraversalScratch, Reference) {
+        var graph = LineageGraph()
+        graph.ensureNode(Int32(nodes))
+        return (graph, TraversalScratch(), Reference(nodes: nodes))
+    }
+
     static func randomRestrictions(_ random: inout SplitMix64) -> Restrictions {
         Restrictions(
             grade: Grade.allCases.randomElement(using: &random)!,
@@ -85,10 +92,7 @@ import Testing
         for seed in UInt64(batch * 1_000)..<UInt64(batch * 1_000 + 1_000) {
             var random = SplitMix64(state: seed)
             let nodes = Int.random(in: 2...40, using: &random)
-            var graph = LineageGraph()
-            graph.ensureNode(Int32(nodes))
-            var scratch = TraversalScratch()
-            var reference = Reference(nodes: nodes)
+            var (graph, scratch, reference) = Self.emptyGraph(nodes: nodes)
 
             for _ in 0..<Int.random(in: 0...(nodes * 3), using: &random) {
                 // Now and then move the edges into the contiguous snapshot, as a rebuild does; later
@@ -168,10 +172,7 @@ import Testing
         for seed in UInt64(50_000)..<UInt64(50_800) {
             var random = SplitMix64(state: seed)
             let nodes = Int.random(in: 2...60, using: &random)
-            var graph = LineageGraph()
-            graph.ensureNode(Int32(nodes))
-            var scratch = TraversalScratch()
-            var reference = Reference(nodes: nodes)
+            var (graph, scratch, reference) = Self.emptyGraph(nodes: nodes)
             let edges = Int.random(in: 0...(nodes * 3), using: &random)
             let compactAt = Int.random(in: 0...edges, using: &random)
             for index in 0..<edges {
