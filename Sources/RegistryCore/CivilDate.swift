@@ -17,12 +17,27 @@ public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
         daysSince1970 = Int32(era * 146_097 + dayOfEra - 719_468)
     }
 
-    /// Parses `YYYY-MM-DD`.
+    /// The first and last dates the registry reads or writes: every date is `YYYY-MM-DD` with a four-digit
+    /// year, so it reads back as it was written.
+    public static let earliest = CivilDate(year: 1900, month: 1, day: 1)!
+    public static let latest = CivilDate(year: 9999, month: 12, day: 31)!
+    /// The range in words, for answers that refuse a date.
+    public static let rangeDescription = "a date YYYY-MM-DD between 1900-01-01 and 9999-12-31"
+
+    /// Parses `YYYY-MM-DD`: ten ASCII characters, digits and two hyphens, a real calendar date between
+    /// ``earliest`` and ``latest``.
     public init?(_ text: some StringProtocol) {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
-            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2])
-        else { return nil }
+        let bytes = Array(text.utf8)
+        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in bytes[range] {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), year >= 1900 else { return nil }
         self.init(year: year, month: month, day: day)
     }
 
@@ -53,9 +68,11 @@ public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
 
     public var description: String {
         let (year, month, day) = components
+        let yearDigits = String(year)
+        let yearText = year >= 0 && yearDigits.count < 4 ? String(repeating: "0", count: 4 - yearDigits.count) + yearDigits : yearDigits
         let monthText = month < 10 ? "0\(month)" : "\(month)"
         let dayText = day < 10 ? "0\(day)" : "\(day)"
-        return "\(year)-\(monthText)-\(dayText)"
+        return "\(yearText)-\(monthText)-\(dayText)"
     }
 
     static func daysInMonth(year: Int, month: Int) -> Int {
@@ -70,7 +87,7 @@ public struct CivilDate: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let date = CivilDate(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected a date YYYY-MM-DD"))
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected \(Self.rangeDescription)"))
         }
         self = date
     }
@@ -87,7 +104,11 @@ public struct WorkingCalendar: Sendable, Equatable, Codable {
     public var holidays: Set<CivilDate>
     public var workingWeekendDays: Set<CivilDate>
     /// The calendar's offset from UTC in seconds; dates change at local midnight (default UTC+8).
+    /// Within ``utcOffsetRange``, the offsets in use on Earth.
     public var utcOffsetSeconds: Int
+
+    /// UTC−12:00 to UTC+14:00.
+    public static let utcOffsetRange = -12 * 3_600...14 * 3_600
 
     public init(holidays: Set<CivilDate> = [], workingWeekendDays: Set<CivilDate> = [], utcOffsetSeconds: Int = 8 * 3600) {
         self.holidays = holidays

@@ -89,7 +89,7 @@ public struct Dataset: Sendable, Equatable, Codable {
 
     /// The dataset's own restrictions as the lineage graph sees them.
     public var ownRestrictions: Restrictions {
-        Restrictions(grade: grade, personalInformation: personalInformation, flagged: flagged)
+        Restrictions(grade: grade, personalInformation: personalInformation, flagged: flagged, individualsCovered: individualsCovered)
     }
 
     public init(id: DatasetID, holder: PartyID, title: String, description: String, grade: Grade, personalInformation: PersonalInformationLevel, individualsCovered: Int64, region: String, sharing: SharingCategory?, fingerprint: String, format: String, updateCycle: String, sizeBytes: Int64, tags: [String], flagged: Bool = false, flagReason: String? = nil, createdAt: Timestamp, updatedAt: Timestamp) {

@@ -31,10 +31,14 @@ public struct Limits: Sendable, Equatable {
     public static let maxTagLength = 64
     public static let maxTagsPerDataset = 32
     public static let maxEvidencePerRegistration = 64
+    /// Certificates a change or renewal looks back through for the authorisation its right rests on (R9).
+    public static let maxCertificateChain = 10_000
     /// Holidays plus make-up working days in the calendar setting.
     public static let maxCalendarDays = 2_000
     /// The sandbox clock moves at most ten years at a time.
     public static let maxClockAdvanceSeconds: Int64 = 10 * 366 * 86_400
+    /// The sandbox clock runs at most a century ahead of the wall clock, in all.
+    public static let maxClockOffsetSeconds: Int64 = 100 * 366 * 86_400
     /// Sources named in one derivation request.
     public static let maxSourcesPerDerivation = 64
     /// Nodes one lineage walk may visit when the request names no smaller budget.
@@ -60,13 +64,25 @@ public struct Limits: Sendable, Equatable {
     /// Usage events in one group commit: requests are committed together up to this many events.
     public static let maxUsageEventsPerCommit = 32_768
     public static let maxTokensPerUsageEvent: Int64 = 1_000_000_000_000
+    /// Individuals one dataset may say it covers: more than live on Earth.
+    public static let maxIndividualsCovered: Int64 = 10_000_000_000
+    /// Largest size a dataset may declare: one exabyte.
+    public static let maxDatasetSizeBytes: Int64 = 1 << 60
+    /// Capacity of a daily token counter without a cap (an assignee's, a dataset's): 2^62, far above any
+    /// real day (the national market uses about 1.4 × 10^14 tokens a day) and far below overflow.
+    public static let maxCounterTokens: Int64 = 1 << 62
+    /// Capacity of the ledger (R28): all charges together, in fen — 2^61, about 2.3 × 10^16 yuan. Royalties
+    /// are paid out of charges, so every account's debits or credits, and their totals, stay below 2^62.
+    /// A use that would pass it is denied (rule R28), never allowed to overflow.
+    public static let maxLedgerChargeFen: Int64 = 1 << 61
     public static let maxIdempotencyKeyBytes = 128
     public static let maxUsageMetadataBytes = 2_048
     /// How old an event may be when reported, unless the deployment says otherwise (R26): a day.
     public static let defaultUsageReportWindowSeconds: Int64 = 86_400
     public static let minUsageReportWindowSeconds: Int64 = 60
     public static let maxUsageReportWindowSeconds: Int64 = 7 * 86_400
-    /// How far ahead of the registry's clock an event's time may be.
+    /// The clock skew tolerated between a lab and the registry: how far ahead of the registry's clock an
+    /// event's time may be, and how far before a grant's validity begins a use may be dated (R23, R26).
     public static let usageClockSkewSeconds: Int64 = 300
     /// Ancestors a royalty split walks at most (R28); the share shrinks tenfold a hop, so this is never reached in practice.
     public static let maxRoyaltyAncestors = 4_096

@@ -180,6 +180,10 @@ public enum RegistryCommand: Sendable, Equatable {
     case submitRegistration(NewRegistration)
     /// Records that `target` derives from each source (its holder, or a registrar).
     case recordDerivations(target: DatasetID, sources: [DerivationSource])
+    /// Records that every target derives from every source (an OpenLineage run's inputs and outputs) as one
+    /// write: all the edges, or on any refusal none. A dataset on both sides is updated in place, not
+    /// derived from itself: that one pair is skipped.
+    case recordLineage(sources: [DerivationSource], targets: [DatasetID])
     /// A registrar or regulator approves a recorded anonymisation (R12).
     case approveAnonymisation(derivation: Int64)
     /// R25: a registrar or regulator marks a dataset's source unlawful; every descendant is flagged.

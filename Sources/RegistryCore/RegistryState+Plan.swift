@@ -42,7 +42,10 @@ extension RegistryState {
             return try planSubmission(new, by: actor, at: now)
 
         case .recordDerivations(let target, let sources):
-            return try planDerivations(target: target, sources: sources, by: actor, at: now)
+            return try planDerivations(sources: sources, targets: [target], inPlace: false, by: actor, at: now)
+
+        case .recordLineage(let sources, let targets):
+            return try planDerivations(sources: sources, targets: targets, inPlace: true, by: actor, at: now)
 
         case .approveAnonymisation(let id):
             try require(actor, is: [.registrar, .regulator], to: "approve anonymisations")
@@ -70,6 +73,12 @@ extension RegistryState {
             try require(actor, is: [.registrar], to: "decide registrations")
             var registration = try registration(numbered: number)
             if accept {
+                // R2/R6 hold at every transition that could break them: a claim that would give a second valid
+                // certificate is refused here rather than sent to notice.
+                let conflicts = issuanceConflicts(of: registration, on: today(at: now))
+                if !conflicts.isEmpty {
+                    return try transition(&registration, .refuse(conflicts), kind: "registration.refused", at: now)
+                }
                 return try transition(&registration, .accept(today: today(at: now)), kind: "registration.accepted", at: now)
             }
             guard let reason, !reason.isEmpty, reason.count <= Limits.maxLongTextLength else {
@@ -117,6 +126,14 @@ extension RegistryState {
                 guard calendar.holidays.count + calendar.workingWeekendDays.count <= Limits.maxCalendarDays else {
                     throw .invalid([FieldProblem("calendar", "at most \(Limits.maxCalendarDays) listed days")])
                 }
+                guard WorkingCalendar.utcOffsetRange.contains(calendar.utcOffsetSeconds) else {
+                    throw .invalid([FieldProblem(
+                        "calendar.utcOffsetSeconds",
+                        "must be between \(WorkingCalendar.utcOffsetRange.lowerBound) and \(WorkingCalendar.utcOffsetRange.upperBound) (UTC−12:00 to UTC+14:00)")])
+                }
+                let outside = (calendar.holidays.map { ("calendar.holidays", $0) } + calendar.workingWeekendDays.map { ("calendar.workingWeekendDays", $0) })
+                    .first { $0.1 < CivilDate.earliest || $0.1 > CivilDate.latest }
+                if let (field, _) = outside { throw .invalid([FieldProblem(field, "every day must be \(CivilDate.rangeDescription)")]) }
                 updated.calendar = calendar
             }
             return [ChangeEntry("settings.changed", .settings(updated))]
@@ -142,6 +159,9 @@ extension RegistryState {
             try require(actor, is: [.operator], to: "move the sandbox clock")
             guard seconds > 0, seconds <= Limits.maxClockAdvanceSeconds else {
                 throw .invalid([FieldProblem("seconds", "must be between 1 and \(Limits.maxClockAdvanceSeconds)")])
+            }
+            guard settings.clockOffsetSeconds <= Limits.maxClockOffsetSeconds - seconds else {
+                throw .invalid([FieldProblem("seconds", "the sandbox clock runs at most \(Limits.maxClockOffsetSeconds / 86_400) days ahead of the wall clock")])
             }
             var updated = settings
             updated.clockOffsetSeconds += seconds
@@ -268,6 +288,11 @@ extension RegistryState {
         }) {
             refusals.append(Refusal("R2", "the applicant already holds a valid \(new.right.rawValue) certificate for this dataset; apply for a change or a renewal"))
         }
+        if new.kind == .initial, let pending = registrations(of: dataset.id).first(where: {
+            $0.applicant == actor.id && $0.right == new.right && ($0.kind == .initial || $0.kind == .transfer) && !$0.status.isFinal
+        }) {
+            refusals.append(Refusal("R2", "the applicant's claim \(pending.number) to the \(new.right.rawValue) right over this dataset is not yet decided"))
+        }
         if (new.right == .use || new.right == .operate) && new.kind == .initial {
             let lacking = sourcesLackingUseRight(
                 of: dataset.id, applicant: actor.id, extraSources: new.derivedFrom.map(\.dataset), on: today(at: now))
@@ -290,7 +315,7 @@ extension RegistryState {
             transferee: new.transferee, authorisationEndsOn: new.authorisationEndsOn, newFingerprint: new.newFingerprint,
             statement: new.statement, status: refusals.isEmpty ? .submitted : .refused, noticeEndsOn: nil, pendingObjections: 0,
             refusals: refusals, certificate: nil, submittedAt: now, updatedAt: now)
-        let recorded = new.derivedFrom.isEmpty ? [] : try planDerivations(target: dataset.id, sources: new.derivedFrom, by: actor, at: now)
+        let recorded = new.derivedFrom.isEmpty ? [] : try planDerivations(sources: new.derivedFrom, targets: [dataset.id], inPlace: false, by: actor, at: now)
         return [ChangeEntry(refusals.isEmpty ? "registration.submitted" : "registration.refused", .registration(registration))] + recorded
     }
 
@@ -315,11 +340,18 @@ extension RegistryState {
             by: actor?.id, at: now)
         var entries = [ChangeEntry("dataset.flagged", .dataset(dataset)), ChangeEntry("lineage.flag_cascade", .flagCascade(cascade))]
         // R25: every grant on the dataset and on its descendants is suspended at once, in the same change.
-        for node in [Int32(id.rawValue)] + descendants {
+        entries += suspendingGrants(on: [Int32(id.rawValue)] + descendants, reason: "R25: dataset \(id.rawValue) flagged (\(reason))", at: now)
+        return entries
+    }
+
+    /// R25: every grant on `nodes` that can be suspended, suspended with `reason` (which starts "R25").
+    func suspendingGrants(on nodes: [Int32], reason: String, at now: Timestamp) -> [ChangeEntry] {
+        var entries: [ChangeEntry] = []
+        for node in nodes {
             for grantID in grantsByDataset.members(of: Int64(node)) {
                 guard var grant = grants[grantID], case .success(let next) = grant.state.after(.suspend) else { continue }
                 grant.state = next
-                grant.stateReason = "R25: dataset \(id.rawValue) flagged (\(reason))"
+                grant.stateReason = reason
                 grant.updatedAt = now
                 entries.append(ChangeEntry("grant.suspended", .grant(grant)))
             }
@@ -327,44 +359,102 @@ extension RegistryState {
         return entries
     }
 
+    /// Plans the edges from every source to every target as one change: everything is checked (holder,
+    /// sources, cycles) before anything is planned, so one refusal refuses all. An edge already recorded
+    /// is skipped. A dataset never derives from itself: with `inPlace` (a run that read and wrote it) that
+    /// pair is skipped, otherwise it is refused.
+    ///
+    /// A cycle that several new edges close either passes through an existing path from one new edge's
+    /// target to another's source — and then the new edge between those two (every source meets every
+    /// target) closes a cycle alone, which the per-edge check finds — or runs through new edges only,
+    /// among datasets on both sides, of which two suffice (A → B and B → A). So each edge is checked
+    /// against the current graph, and two datasets on both sides are refused.
     private func planDerivations(
-        target: DatasetID, sources: [DerivationSource], by actor: Party?, at now: Timestamp
+        sources: [DerivationSource], targets: [DatasetID], inPlace: Bool, by actor: Party?, at now: Timestamp
     ) throws(RegistryError) -> [ChangeEntry] {
-        guard let targetDataset = dataset(target) else { throw .notFound("dataset \(target.rawValue)") }
-        if let actor, actor.kind != .registrar, targetDataset.holder != actor.id {
-            throw .forbidden("only the holder of dataset \(target.rawValue) (or a registrar) records what it derives from")
+        guard !targets.isEmpty, targets.count <= Limits.maxSourcesPerDerivation else {
+            throw .invalid([FieldProblem("outputs", "1 to \(Limits.maxSourcesPerDerivation) targets")])
         }
         guard !sources.isEmpty, sources.count <= Limits.maxSourcesPerDerivation else {
             throw .invalid([FieldProblem("sources", "1 to \(Limits.maxSourcesPerDerivation) sources")])
         }
+        for target in targets {
+            guard let targetDataset = dataset(target) else { throw .notFound("dataset \(target.rawValue)") }
+            if let actor, actor.kind != .registrar, targetDataset.holder != actor.id {
+                throw .forbidden("only the holder of dataset \(target.rawValue) (or a registrar) records what it derives from")
+            }
+        }
         var problems: [FieldProblem] = []
         for (index, source) in sources.enumerated() {
             if dataset(source.dataset) == nil { problems.append(FieldProblem("sources[\(index)].dataset", "no dataset \(source.dataset.rawValue)")) }
+            if !inPlace && targets.contains(source.dataset) {
+                problems.append(FieldProblem("sources[\(index)].dataset", "a dataset does not derive from itself"))
+            }
             if source.kind == .approvedAnonymisation {
                 problems.append(FieldProblem("sources[\(index)].kind", "record an anonymisation; a registrar or regulator approves it (R12)"))
             }
         }
         if !problems.isEmpty { throw .invalid(problems) }
-        // Every new edge points at the same target, so checking each against the current graph finds
-        // any cycle the batch could close; no copy of the graph is made.
+        let both = Set(targets).intersection(sources.map(\.dataset)).sorted()
+        if both.count >= 2 {
+            throw .refused([Refusal("lineage", "a cycle would close: dataset \(both[0].rawValue) → dataset \(both[1].rawValue) → dataset \(both[0].rawValue)")])
+        }
         var scratch = TraversalScratch()
         var entries: [ChangeEntry] = []
         var nextID = derivations.nextID
-        let existing = Set(lineage.parents(of: Int32(target.rawValue)).map(\.source))
-        var seen: Set<Int32> = []
-        for source in sources {
-            let sourceNode = Int32(source.dataset.rawValue)
-            if existing.contains(sourceNode) || !seen.insert(sourceNode).inserted { continue }  // already recorded
-            if let path = lineage.cycle(closedBy: sourceNode, to: Int32(target.rawValue), scratch: &scratch) {
-                throw .refused([Refusal("lineage", "a cycle would close: " + path.map { "dataset \($0)" }.joined(separator: " → "))])
+        var planned: Set<[Int32]> = []
+        for target in targets {
+            let targetNode = Int32(target.rawValue)
+            let existing = Set(lineage.parents(of: targetNode).map(\.source))
+            for source in sources where source.dataset != target {
+                let sourceNode = Int32(source.dataset.rawValue)
+                if existing.contains(sourceNode) || !planned.insert([sourceNode, targetNode]).inserted { continue }  // already recorded
+                if let path = lineage.cycle(closedBy: sourceNode, to: targetNode, scratch: &scratch) {
+                    throw .refused([Refusal("lineage", "a cycle would close: " + path.map { "dataset \($0)" }.joined(separator: " → "))])
+                }
+                let derivation = Derivation(
+                    id: nextID, source: source.dataset, target: target, kind: source.kind, recordedBy: actor?.id ?? PartyID(rawValue: 0),
+                    approvedBy: nil, recordedAt: now)
+                nextID += 1
+                entries.append(ChangeEntry("derivation.recorded", .derivation(derivation)))
             }
-            let derivation = Derivation(
-                id: nextID, source: source.dataset, target: target, kind: source.kind, recordedBy: actor?.id ?? PartyID(rawValue: 0),
-                approvedBy: nil, recordedAt: now)
-            nextID += 1
-            entries.append(ChangeEntry("derivation.recorded", .derivation(derivation)))
         }
-        return entries
+        return entries + suspensionsForFlagsReached(by: entries, at: now)
+    }
+
+    /// R25 holds for edges recorded after a flag too: a target that comes to derive from a flagged dataset
+    /// is flagged in effect, with everything derived from it, so their grants are suspended in the same
+    /// change. Targets reached through other new edges of the batch count as well.
+    private func suspensionsForFlagsReached(by entries: [ChangeEntry], at now: Timestamp) -> [ChangeEntry] {
+        let edges = entries.compactMap { entry -> (source: Int32, target: Int32)? in
+            guard case .derivation(let derivation) = entry.record else { return nil }
+            return (Int32(derivation.source.rawValue), Int32(derivation.target.rawValue))
+        }
+        var newlyFlagged: [Int32: Int32] = [:]  // target → the flagged source it now derives from
+        var changed = true
+        while changed {
+            changed = false
+            for edge in edges where newlyFlagged[edge.target] == nil && !lineage.effectiveRestrictions(of: edge.target).flagged {
+                if lineage.effectiveRestrictions(of: edge.source).flagged || newlyFlagged[edge.source] != nil {
+                    newlyFlagged[edge.target] = edge.source
+                    changed = true
+                }
+            }
+        }
+        var suspended: [ChangeEntry] = []
+        var reached: Set<Int32> = []
+        for (target, source) in newlyFlagged.sorted(by: { $0.key < $1.key }) {
+            var nodes: [Int32] = reached.insert(target).inserted ? [target] : []
+            ScratchPool.withScratch { scratch in
+                lineage.descendantSet(of: target, budget: lineage.nodeCount, scratch: &scratch) { node in
+                    if reached.insert(node).inserted { nodes.append(node) }
+                    return true
+                }
+            }
+            suspended += suspendingGrants(
+                on: nodes, reason: "R25: dataset \(target) now derives from dataset \(source), which is flagged or derives from flagged data", at: now)
+        }
+        return suspended
     }
 
     /// R10: the sources of a derived dataset over which `applicant` lacks a registered use right.
@@ -374,6 +464,38 @@ extension RegistryState {
         return sources.filter { source in
             !certificates(of: source).contains { $0.right == .use && $0.holders.contains(applicant) && $0.status(on: today) == .valid }
         }
+    }
+
+    /// Who holds the certificate `registration` issues: the transferee of a transfer, the holders of the
+    /// certificate it replaces, or else its applicant.
+    static func holders(after registration: Registration, replacing old: Certificate?) -> [PartyID] {
+        if registration.kind == .transfer, let transferee = registration.transferee { return [transferee] }
+        return old?.holders ?? [registration.applicant]
+    }
+
+    /// R2 and R6 as invariants of the certificates: one dataset has at most one valid hold certificate,
+    /// and a party at most one valid certificate of each right over it. What issuing `registration`'s
+    /// certificate (replacing the one it acts on) would break, as refusals; checked when a registrar
+    /// accepts it and again when it issues, because other claims may have been decided in between.
+    /// Certificates are public (anyone verifies them by number), so a refusal may name one.
+    func issuanceConflicts(of registration: Registration, on today: CivilDate) -> [Refusal] {
+        guard registration.kind == .initial || registration.kind == .transfer || registration.kind == .change
+            || registration.kind == .renewal
+        else { return [] }
+        let replaced = registration.targetCertificate
+        let holders = Self.holders(after: registration, replacing: replaced.flatMap { certificate($0) })
+        var refusals: [Refusal] = []
+        for other in certificates(of: registration.dataset)
+        where other.id != replaced && other.right == registration.right && other.status(on: today) == .valid {
+            if registration.right == .hold && !other.holders.allSatisfy(holders.contains) {
+                refusals.append(Refusal(
+                    "R6", "the hold right over dataset \(registration.dataset.rawValue) is registered to another party (certificate \(other.number)); resolve that first"))
+            } else if other.holders.contains(where: holders.contains) {
+                refusals.append(Refusal(
+                    "R2", "a valid \(registration.right.rawValue) certificate over dataset \(registration.dataset.rawValue) is already held (certificate \(other.number)); apply for a change or a renewal"))
+            }
+        }
+        return refusals
     }
 
     /// R6: why a new hold claim over `dataset` by someone other than `claimant` is disputed, if it is.
@@ -387,7 +509,8 @@ extension RegistryState {
         where registration.right == .hold && !registration.status.isFinal && registration.applicant != claimant
             && (registration.kind == .initial || registration.kind == .transfer)
         {
-            return "the hold right over dataset \(dataset.rawValue) is claimed by party \(registration.applicant.rawValue) in \(registration.number), not yet resolved"
+            // Another party's claim may not be published yet: say that it exists, not which it is.
+            return "the hold right over dataset \(dataset.rawValue) is claimed by another party in a registration not yet resolved"
         }
         return nil
     }
@@ -470,10 +593,15 @@ extension RegistryState {
                 return [ChangeEntry("registration.refused", .registration(registration))]
             }
         }
+        let conflicts = issuanceConflicts(of: registration, on: today)
+        if !conflicts.isEmpty {
+            registration.status = .refused
+            registration.refusals += conflicts
+            return [ChangeEntry("registration.refused", .registration(registration))]
+        }
         var entries: [ChangeEntry] = []
         let id = CertificateID(rawValue: certificates.nextID)
-        var holders = old?.holders ?? [registration.applicant]
-        if registration.kind == .transfer, let transferee = registration.transferee { holders = [transferee] }
+        let holders = Self.holders(after: registration, replacing: old)
         if registration.kind == .change, let fingerprint = registration.newFingerprint, fingerprint != dataset.fingerprint {
             dataset.fingerprint = fingerprint
             dataset.updatedAt = now
@@ -488,7 +616,7 @@ extension RegistryState {
             id: id, number: Self.certificateNumber(id, on: today), registration: registration.id, dataset: dataset.id,
             fingerprint: dataset.fingerprint, right: registration.right, holders: holders,
             sourceType: registration.sourceType ?? old?.sourceType, issuedOn: today,
-            expiresOn: Certificate.expiry(issuedOn: today, authorisationEndsOn: registration.authorisationEndsOn),
+            expiresOn: Certificate.expiry(issuedOn: today, authorisationEndsOn: authorisationEnd(of: registration)),
             state: .active, supersededBy: nil, stateChangedAt: now)
         entries.append(ChangeEntry("certificate.issued", .certificate(certificate)))
         if var old {
@@ -502,6 +630,23 @@ extension RegistryState {
         registration.updatedAt = now
         entries.insert(ChangeEntry("registration.issued", .registration(registration)), at: 0)
         return entries
+    }
+
+    /// R9: the end of the authorisation a registration's right rests on. A change or a renewal rests on
+    /// the right it acts on, so the earliest end along its chain of certificates counts: neither ever
+    /// outlives the authorisation of the claim it came from. The chain is walked with a bound.
+    func authorisationEnd(of registration: Registration) -> CivilDate? {
+        var end = registration.authorisationEndsOn
+        var current = registration
+        var steps = 0
+        while current.kind == .change || current.kind == .renewal, steps < Limits.maxCertificateChain,
+            let targetID = current.targetCertificate, let target = certificate(targetID), let basis = self.registration(target.registration)
+        {
+            if let basisEnd = basis.authorisationEndsOn { end = min(end ?? basisEnd, basisEnd) }
+            current = basis
+            steps += 1
+        }
+        return end
     }
 
     /// A cancellation or revocation accepted by the registrar revokes its certificate.
@@ -573,7 +718,9 @@ extension RegistryState {
         if new.description.count > Limits.maxLongTextLength {
             problems.append(FieldProblem("description", "at most \(Limits.maxLongTextLength) characters"))
         }
-        if new.individualsCovered < 0 { problems.append(FieldProblem("individualsCovered", "must not be negative")) }
+        if new.individualsCovered < 0 || new.individualsCovered > Limits.maxIndividualsCovered {
+            problems.append(FieldProblem("individualsCovered", "must be between 0 and \(Limits.maxIndividualsCovered)"))
+        }
         if new.personalInformation != .none && new.individualsCovered == 0 {
             problems.append(FieldProblem("individualsCovered", "a dataset with personal information covers at least one individual (R11)"))
         }
@@ -585,7 +732,9 @@ extension RegistryState {
         if new.updateCycle.isEmpty || new.updateCycle.count > Limits.maxTagLength {
             problems.append(FieldProblem("updateCycle", "required, at most \(Limits.maxTagLength) characters"))
         }
-        if new.sizeBytes < 0 { problems.append(FieldProblem("sizeBytes", "must not be negative")) }
+        if new.sizeBytes < 0 || new.sizeBytes > Limits.maxDatasetSizeBytes {
+            problems.append(FieldProblem("sizeBytes", "must be between 0 and \(Limits.maxDatasetSizeBytes)"))
+        }
         if new.tags.count > Limits.maxTagsPerDataset { problems.append(FieldProblem("tags", "at most \(Limits.maxTagsPerDataset) tags")) }
         for (index, tag) in new.tags.enumerated() where tag.isEmpty || tag.count > Limits.maxTagLength {
             problems.append(FieldProblem("tags[\(index)]", "1 to \(Limits.maxTagLength) characters"))

@@ -106,6 +106,7 @@ public struct RegistryState: Sendable {
             var restrictions = lineage.ownRestrictions(of: Int32(dataset.id.rawValue))
             restrictions.grade = dataset.grade
             restrictions.personalInformation = dataset.personalInformation
+            restrictions.individualsCovered = Restrictions.saturated(dataset.individualsCovered)
             restrictions.flagged = dataset.flagged
             lineage.setOwnRestrictions(restrictions, of: Int32(dataset.id.rawValue), scratch: &writerScratch)
         case .derivation(let derivation):
@@ -327,8 +328,13 @@ public struct CrossBorderCount: Sendable, Equatable {
 
     public init() {}
 
+    /// Adds `count` individuals, saturating at `Int64.max`: each grant's count is bounded, their number is not.
     mutating func add(_ count: Int64, sensitive: Bool) {
-        individuals += count
-        if sensitive { sensitiveIndividuals += count }
+        func saturatingSum(_ a: Int64, _ b: Int64) -> Int64 {
+            let (sum, overflow) = a.addingReportingOverflow(b)
+            return overflow ? .max : sum
+        }
+        individuals = saturatingSum(individuals, count)
+        if sensitive { sensitiveIndividuals = saturatingSum(sensitiveIndividuals, count) }
     }
 }

@@ -237,7 +237,7 @@ public struct SyntheticRegistry: Sendable {
         lineage.ensureNode(Int32(datasets.count))
         for dataset in datasets {
             lineage.setOwnRestrictionsForRebuild(
-                Restrictions(grade: dataset.grade, personalInformation: dataset.personalInformation), of: Int32(dataset.id.rawValue))
+                dataset.ownRestrictions, of: Int32(dataset.id.rawValue))
         }
         for record in policies {
             let contribution = record.policy.restrictionContribution()

@@ -130,9 +130,22 @@ struct OversightController: Sendable {
     }
 
     func advanceClock(_ request: Request, _ context: AppRequestContext) async throws -> ClockView {
+        // Who may move the clock is settled before anything in the body is read or computed.
+        let party = try context.requireParty()
+        guard party.kind == .operator else { throw Problem.from(.forbidden("only operators move the sandbox clock")) }
         let body = try await request.decodeJSON(ClockBody.self, context: context)
+        let maxDays = Int(Limits.maxClockAdvanceSeconds / 86_400)
+        var problems: [Problem.FieldError] = []
+        if let days = body.days, days < 0 || days > maxDays {
+            problems.append(.init(field: "days", reason: "must be between 0 and \(maxDays)"))
+        }
+        if let seconds = body.seconds, seconds < 0 || seconds > Limits.maxClockAdvanceSeconds {
+            problems.append(.init(field: "seconds", reason: "must be between 0 and \(Limits.maxClockAdvanceSeconds)"))
+        }
+        if !problems.isEmpty { throw Problem.badRequest("the clock moves forward by at most \(maxDays) days", errors: problems) }
+        // Both are bounded above, so the sum cannot overflow; the core checks the total against its limit.
         let seconds = Int64(body.days ?? 0) * 86_400 + (body.seconds ?? 0)
-        let entries = try await service.execute(.advanceClock(seconds: seconds), by: try context.requireParty())
+        let entries = try await service.execute(.advanceClock(seconds: seconds), by: party)
         return try clock(context, changes: entries.map(\.kind))
     }
 

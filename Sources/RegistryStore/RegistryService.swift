@@ -19,6 +19,14 @@ public final class RegistryService: Sendable {
     let usageQueue = UsageQueue()
     private let lease: PostgresPool
     let logger: Logger
+    /// The wall clock the registry's time is read from; tests pin it so that nothing depends on the day
+    /// they run.
+    let wallClock: @Sendable () -> Timestamp
+
+    /// The system's wall clock, to the microsecond.
+    public static let systemWallClock: @Sendable () -> Timestamp = {
+        Timestamp(microsecondsSince1970: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
+    }
 
     /// Key of the writer lease ("DRWRITER" in ASCII).
     static let writerLeaseKey: Int64 = 0x4452_5752_4954_4552
@@ -27,10 +35,15 @@ public final class RegistryService: Sendable {
     ///
     /// - Parameter loadState: false only for tests that probe readiness against a database that is
     ///   unreachable or unmigrated: no lease is taken and the core starts empty.
-    public static func open(database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true) async throws -> RegistryService {
+    /// - Parameter wallClock: where the registry reads the time of day (the system clock unless a test pins
+    ///   it); in sandbox mode the clock offset setting is added to it.
+    public static func open(
+        database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true,
+        wallClock: @escaping @Sendable () -> Timestamp = systemWallClock
+    ) async throws -> RegistryService {
         let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
         guard loadState else {
-            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, lease: lease, logger: logger)
+            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, lease: lease, logger: logger, wallClock: wallClock)
         }
         let acquired: [Bool]
         do {
@@ -47,10 +60,15 @@ public final class RegistryService: Sendable {
         let state = try await RegistryLoader.load(from: database)
         logger.notice(
             "Registry core loaded", metadata: ["elapsed": "\(ContinuousClock.now - started)", "digest": "\(state.digest.prefix(16))"])
-        return RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, logger: logger)
+        return RegistryService(
+            registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, logger: logger, wallClock: wallClock)
     }
 
-    private init(registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, logger: Logger) {
+    private init(
+        registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, logger: Logger,
+        wallClock: @escaping @Sendable () -> Timestamp
+    ) {
+        self.wallClock = wallClock
         self.registry = registry
         self.database = database
         self.sandbox = sandbox
@@ -65,7 +83,7 @@ public final class RegistryService: Sendable {
 
     /// The registry's time: the wall clock, plus the sandbox offset in sandbox mode.
     public func now() -> Timestamp {
-        let wall = Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+        let wall = wallClock().microsecondsSince1970
         let offset = sandbox ? registry.read { $0.settings.clockOffsetSeconds } : 0
         return Timestamp(microsecondsSince1970: wall + offset * 1_000_000)
     }

@@ -543,8 +543,9 @@ import Testing
         let ahead = try meter.grant(on: dataset, quota: 10_000, days: 30, startingIn: 2)
         #expect(ahead.state == .agreed)
 
-        // Before the window: dated a minute before the grant was made, and a grant not yet begun.
-        let early = meter.use(short, 100, key: "a", at: opened.adding(seconds: -60)).answer
+        // Before the window: dated a minute more than the clock-skew tolerance before the grant was made, and
+        // a grant not yet begun.
+        let early = meter.use(short, 100, key: "a", at: opened.adding(seconds: -Limits.usageClockSkewSeconds - 60)).answer
         #expect(early.rule == "R23")
         #expect(early.reason?.contains("validity window") == true)
         #expect(meter.use(ahead, 100, key: "b").answer.rule == "R23")

@@ -27,7 +27,10 @@ import TestSupport
         try await database.migrate()
         let synthetic = SyntheticRegistry.generate(datasets: 3_000, seed: 5, now: now)
         _ = try await BulkLoader.load(synthetic, into: database, at: now, chainAudit: false)
-        let registry = try await RegistryService.open(database: database, sandbox: true, logger: Logger(label: "test.impact"))
+        // The registry's clock is pinned to the moment the synthetic registry was made: certificates and notice
+        // periods are judged on that day, whatever day the test runs (the clock service completes notices at start).
+        let registry = try await RegistryService.open(
+            database: database, sandbox: true, logger: Logger(label: "test.impact"), wallClock: { now })
         let app = buildApplication(
             configuration: ServerConfiguration(port: 0, sandbox: true), database: database, registry: registry,
             metrics: TestApp.metrics, logger: Logger(label: "test.impact"))

@@ -190,7 +190,7 @@ extension RegistryState {
         if crossBorder && effective.personalInformation != .none {
             let year = Int32(today(at: request.createdAt).components.year)
             var count = crossBorderCount(of: requester.id, year: year)
-            count.add(dataset.individualsCovered, sensitive: effective.personalInformation == .sensitive)
+            count.add(Self.individualsCovered(by: dataset, effective: effective), sensitive: effective.personalInformation == .sensitive)
             if count.individuals >= 1_000_000 {
                 needsSecurityAssessment.append(("R16", "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (1,000,000 or more)"))
             } else if count.sensitiveIndividuals >= 10_000 {
@@ -262,7 +262,7 @@ extension RegistryState {
             grantor: dataset.holder, purpose: request.purpose, action: request.action, tokenQuota: request.tokens,
             validFrom: request.validFrom, validUntil: request.validUntil, useRegion: request.useRegion, pricePerMillionTokens: price, free: free,
             retentionDays: record?.policy.retentionDays, crossBorder: isCrossBorder(requester: requester, useRegion: request.useRegion),
-            individualsCovered: effective.personalInformation == .none ? 0 : dataset.individualsCovered,
+            individualsCovered: effective.personalInformation == .none ? 0 : Self.individualsCovered(by: dataset, effective: effective),
             sensitive: effective.personalInformation == .sensitive, state: request.validFrom <= now ? .active : .agreed, stateReason: nil,
             createdAt: now, updatedAt: now)
         return [ChangeEntry(kind, .accessRequest(request)), ChangeEntry(grant.state == .active ? "grant.active" : "grant.agreed", .grant(grant))]
@@ -335,5 +335,12 @@ extension RegistryState {
     static func number(_ prefix: String, _ today: CivilDate, _ id: Int64) -> String {
         let digits = String(id)
         return "\(prefix)-\(today.components.year)-" + String(repeating: "0", count: max(0, 6 - digits.count)) + digits
+    }
+
+    /// R16: the individuals a grant on `dataset` may reach — its own count or, when larger, what it inherits
+    /// from its sources (the sum over them, an upper bound on their union, until an approved anonymisation
+    /// clears it; R12).
+    static func individualsCovered(by dataset: Dataset, effective: Restrictions) -> Int64 {
+        max(dataset.individualsCovered, Int64(effective.individualsCovered))
     }
 }

@@ -155,19 +155,26 @@ public struct LineageGraph: Sendable {
     /// What `id` inherits from its sources alone, without its own restrictions: the parents' effective
     /// restrictions combined across their edges. O(parents).
     public func inheritedRestrictions(of id: Int32) -> Restrictions {
-        var result = Restrictions()
-        forEachParent(id) { source, kind in
-            result = result.inheriting(effective[Int(source)], through: TransformationKind(code: kind))
-        }
-        return result
+        combined(with: id, from: Restrictions())
     }
 
-    /// A node's own restrictions combined with its parents' effective ones.
+    /// A node's own restrictions combined with its parents' effective ones: grades and PI levels at their
+    /// highest, prohibitions united, permissions intersected, and the individuals covered the larger of
+    /// its own and the saturating sum over its sources (R12, R16, R21).
     func computeEffective(of node: Int32) -> Restrictions {
-        var result = own[Int(node)]
-        forEachParent(node) { source, kind in
-            result = result.inheriting(effective[Int(source)], through: TransformationKind(code: kind))
+        combined(with: node, from: own[Int(node)])
+    }
+
+    private func combined(with node: Int32, from start: Restrictions) -> Restrictions {
+        var result = start
+        var inherited: UInt32 = 0
+        forEachParent(node) { source, code in
+            let kind = TransformationKind(code: code)
+            result = result.inheriting(effective[Int(source)], through: kind)
+            let (sum, overflow) = inherited.addingReportingOverflow(Restrictions.individuals(from: effective[Int(source)], through: kind))
+            inherited = overflow ? .max : sum
         }
+        result.individualsCovered = max(result.individualsCovered, inherited)
         return result
     }
 

@@ -85,6 +85,11 @@ public struct Restrictions: Hashable, Sendable, Codable {
     public var permittedPurposes: NameSet
     /// Intersected along the lineage; `.all` is unrestricted.
     public var permittedRegions: NameSet
+    /// R11/R12/R16: individuals whose personal information the dataset may hold — its own count, or in
+    /// effect the larger of that and the sum over its sources (an upper bound on their union) across
+    /// edges that are not approved anonymisations. Saturates at `UInt32.max` (4,294,967,295), above every
+    /// threshold R16 counts against; four bytes keep the value at 32 bytes.
+    public var individualsCovered: UInt32
     /// R25: this dataset, or one it derives from, was revoked or marked unlawful.
     public var flagged: Bool
     // The one-byte fields last: 32 bytes a value rather than 40, twice per dataset.
@@ -93,8 +98,9 @@ public struct Restrictions: Hashable, Sendable, Codable {
 
     public init(
         grade: Grade = .general, personalInformation: PersonalInformationLevel = .none, prohibitions: NameSet = .none,
-        permittedPurposes: NameSet = .all, permittedRegions: NameSet = .all, flagged: Bool = false
+        permittedPurposes: NameSet = .all, permittedRegions: NameSet = .all, flagged: Bool = false, individualsCovered: Int64 = 0
     ) {
+        self.individualsCovered = Self.saturated(individualsCovered)
         self.grade = grade
         self.personalInformation = personalInformation
         self.prohibitions = prohibitions
@@ -103,7 +109,20 @@ public struct Restrictions: Hashable, Sendable, Codable {
         self.flagged = flagged
     }
 
-    /// These restrictions together with a source's effective ones, across an edge of `kind`.
+    /// `count` individuals as the four-byte field holds them: negative as 0, beyond `UInt32.max` as that.
+    public static func saturated(_ count: Int64) -> UInt32 {
+        count <= 0 ? 0 : count >= Int64(UInt32.max) ? .max : UInt32(count)
+    }
+
+    /// What a source passes on of its individuals across an edge of `kind`: none through an approved
+    /// anonymisation (R12), all of them otherwise.
+    static func individuals(from source: Restrictions, through kind: TransformationKind) -> UInt32 {
+        kind == .approvedAnonymisation ? 0 : source.individualsCovered
+    }
+
+    /// These restrictions together with a source's effective ones, across an edge of `kind`. The
+    /// individuals covered are not combined here: they add up over all sources (see
+    /// ``LineageGraph/computeEffective(of:)``).
     public func inheriting(_ source: Restrictions, through kind: TransformationKind) -> Restrictions {
         var result = self
         result.grade = max(grade, source.grade)

@@ -179,6 +179,7 @@ private struct MeterView {
     let lastBatch: Int64
     let lastEvent: Int64
     let lastTransfer: Int64
+    let totalCharged: Int64
 
     init(meter: UsageMeter, pending: UsageBatch?) {
         self.meter = meter
@@ -191,6 +192,7 @@ private struct MeterView {
         lastBatch = pending?.id ?? meter.lastBatch
         lastEvent = pending?.events.last?.id ?? meter.lastEvent
         lastTransfer = pending?.transfers.last?.id ?? meter.lastTransfer
+        totalCharged = pending?.totalCharged ?? meter.totalCharged
     }
 
     func usage(of grant: GrantID) -> GrantUsage { grants[grant] ?? meter.usage(of: grant) }
@@ -212,6 +214,8 @@ private struct UsagePlanner {
     struct GrantSlot {
         var grant: Grant
         var usable: Bool
+        /// R25: the grant's dataset, or one it derives from, is flagged.
+        var flagged: Bool
         var usage: GrantUsage
         var assignee: Int
         var dataset: Int
@@ -248,6 +252,8 @@ private struct UsagePlanner {
     var datasetSlotByID: [DatasetID: Int] = [:]
     /// Keys answered in this batch.
     var answered: [UsageKey: UsageAnswer] = [:]
+    /// Every grant's charge together, with this batch's uses so far.
+    var totalCharged: Int64
 
     init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int) {
         self.state = state
@@ -256,6 +262,7 @@ private struct UsagePlanner {
         today = state.settings.calendar.date(at: now)
         batch = meter.lastBatch + 1
         nextEvent = meter.lastEvent + 1
+        totalCharged = meter.totalCharged
         earliest = now.microsecondsSince1970 - state.usage.reportWindowSeconds * 1_000_000
         latest = now.microsecondsSince1970 + Limits.usageClockSkewSeconds * 1_000_000
         self.events.reserveCapacity(events)
@@ -293,7 +300,10 @@ private struct UsagePlanner {
         } else if let grant = state.grant(number: number) {
             slot = grantSlots.count
             grantSlots.append(GrantSlot(
-                grant: grant, usable: grant.state == .active || grant.state == .agreed, usage: meter.usage(of: grant.id),
+                // R23: a use is judged by its own time against the window, so a grant the clock has not yet
+                // activated, or has expired since, still answers for uses dated inside its window.
+                grant: grant, usable: grant.state == .active || grant.state == .agreed || grant.state == .expired,
+                flagged: state.lineage.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged, usage: meter.usage(of: grant.id),
                 assignee: assigneeSlot(grant.assignee), dataset: datasetSlot(grant.dataset)))
             slotByNumber[number] = slot
         } else {
@@ -336,7 +346,12 @@ private struct UsagePlanner {
             let rule = grant.state == .suspended && (grant.stateReason?.hasPrefix("R25") ?? false) ? "R25" : "R23"
             return .denied(event: id, rule: rule, reason: "grant \(grant.number) is \(grant.state.rawValue)" + (grant.stateReason.map { ": \($0)" } ?? ""))
         }
-        if event.usedAt < grant.validFrom || event.usedAt >= grant.validUntil {
+        // R25, whatever the grant's state says: the decision API and metering answer alike.
+        if grantSlots[slot].flagged {
+            return .denied(event: id, rule: "R25", reason: "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants may not be used")
+        }
+        // The window, with the clock-skew tolerance at its start (a lab's clock a little behind ours).
+        if usedAt < grant.validFrom.microsecondsSince1970 - Limits.usageClockSkewSeconds * 1_000_000 || event.usedAt >= grant.validUntil {
             return .denied(event: id, rule: "R23", reason: "the use is dated \(event.usedAt), outside grant \(grant.number)'s validity window")
         }
         let used = grantSlots[slot].usage
@@ -353,10 +368,27 @@ private struct UsagePlanner {
         {
             return .denied(event: id, rule: "R27", quota: quota, reason: reason)
         }
-        // Check and debit together: the counters move only for an accepted use.
+        // Counters without a cap still have a capacity: no sum of tokens may overflow, however many grants
+        // an assignee or a dataset has (each grant's quota is bounded, their number is not).
+        if assigneeSlots[assignee].tokens > Limits.maxCounterTokens - tokens {
+            return .denied(event: id, rule: "R27", quota: .assigneeDaily,
+                reason: "party \(grant.assignee.rawValue)'s tokens today would exceed the registry's counter capacity of \(Limits.maxCounterTokens)")
+        }
+        if datasetSlots[dataset].tokens > Limits.maxCounterTokens - tokens {
+            return .denied(event: id, rule: "R27", quota: .datasetDaily,
+                reason: "dataset \(grant.dataset.rawValue)'s tokens today would exceed the registry's counter capacity of \(Limits.maxCounterTokens)")
+        }
+        // Check and debit together: the counters move only for an accepted use. The grant's tokens stay
+        // within its quota (≤ Limits.maxTokens) and its charge within quota × price ceiling ÷ 10⁶.
         let total = used.tokens + tokens
         let charged = grant.free ? 0 : RegistryState.charge(tokens: total, pricePerMillion: grant.pricePerMillionTokens)
         let amount = charged - used.charged
+        // R28: the ledger's whole use volume stays under its capacity, so no account, total or statement
+        // can overflow (royalties never exceed the charges they come from).
+        guard totalCharged <= Limits.maxLedgerChargeFen - amount else {
+            return .denied(event: id, rule: "R28", reason: "the ledger has reached its capacity of \(Limits.maxLedgerChargeFen) fen of charges; the operator must be told")
+        }
+        totalCharged += amount
         grantSlots[slot].usage = GrantUsage(tokens: total, charged: charged)
         grantSlots[slot].settledTokens += tokens
         grantSlots[slot].settledAmount += amount
@@ -441,7 +473,7 @@ private struct UsagePlanner {
             datasetDaily: datasetSlots.indices.filter { datasetSlots[$0].touched }.map { (datasetIDs[$0], DailyUsage(day: today, tokens: datasetSlots[$0].tokens)) }
                 .sorted { $0.0 < $1.0 },
             accounts: accounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            summary: summary, answered: answered)
+            summary: summary, totalCharged: totalCharged, answered: answered)
     }
 }
 

@@ -233,6 +233,9 @@ public struct UsageBatch: Sendable {
     public var datasetDaily: [(dataset: DatasetID, usage: DailyUsage)]
     public var accounts: [(party: PartyID, account: LedgerAccount)]
     public var summary: UsageBatchSummary
+    /// What every grant together has been charged once this batch is applied: the ledger's use volume,
+    /// held under ``Limits/maxLedgerChargeFen`` so that no account or total can overflow.
+    public var totalCharged: Int64
     /// Every key this batch answered anew, for a plan made before this batch is applied.
     let answered: [UsageKey: UsageAnswer]
 

@@ -13,6 +13,9 @@ public struct UsageMeter: Sendable {
     var answers = RememberedAnswers()
     var previousAnswers = RememberedAnswers()
     var generationStartedAt: Timestamp?
+    /// The sum of every grant's charge: all use postings ever made, in fen (R28). Royalties are paid out
+    /// of charges and are never more than them, so every account and every total is at most twice this.
+    public internal(set) var totalCharged: Int64 = 0
     public internal(set) var lastEvent: Int64 = 0
     public internal(set) var lastTransfer: Int64 = 0
     public internal(set) var lastBatch: Int64 = 0
@@ -79,6 +82,7 @@ public struct UsageMeter: Sendable {
         for (party, usage) in batch.assigneeDaily { assigneeDaily[party] = usage }
         for (dataset, usage) in batch.datasetDaily { datasetDaily[dataset] = usage }
         for (party, account) in batch.accounts { accounts[party] = account }
+        totalCharged = batch.totalCharged
         for event in batch.events { answers.remember(event.answer, for: event.fingerprint) }
         if let last = batch.events.last { lastEvent = last.id }
         if let last = batch.transfers.last { lastTransfer = last.id }
@@ -114,6 +118,8 @@ public struct UsageMeter: Sendable {
         accounts: [(PartyID, LedgerAccount)], lastEvent: Int64, lastTransfer: Int64, lastBatch: Int64, at now: Timestamp
     ) {
         for (grant, usage) in grants { setGrantUsage(usage, of: grant) }
+        // Read back from a ledger the planner kept under its limit, so the sum cannot overflow.
+        totalCharged = grantUsage.reduce(0) { $0 + $1.charged }
         for (party, usage) in assignees where (assigneeDaily[party]?.day ?? usage.day) <= usage.day { assigneeDaily[party] = usage }
         for (dataset, usage) in datasets where (datasetDaily[dataset]?.day ?? usage.day) <= usage.day { datasetDaily[dataset] = usage }
         for (party, account) in accounts { self.accounts[party] = account }
