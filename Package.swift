@@ -34,6 +34,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "CProcess",
             cSettings: [.define("_GNU_SOURCE")]
@@ -80,6 +85,7 @@ let package = Package(
         .target(
             name: "RegistryServer",
             dependencies: [
+                "CZlib",
                 "RegistryCore",
                 "RegistryStore",
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import RegistryCore
 import RegistryStore
@@ -40,7 +41,13 @@ struct OpenLineageController: Sendable {
         }
         let eventType: String
         let runId: String?
+        /// A dataset both read and written by the run: the pair is not recorded.
+        struct Skipped: Encodable, Sendable {
+            let dataset: Int64
+            let reason: String
+        }
         let recorded: [Edge]
+        let skipped: [Skipped]
         let unknownDatasets: [RunEvent.DatasetRef]
         let note: String?
     }
@@ -49,9 +56,20 @@ struct OpenLineageController: Sendable {
         group.post("lineage/openlineage") { request, context in try await receive(request, context) }
     }
 
+    /// Records a COMPLETE event's lineage: every output derives from every input, as one write — all the
+    /// edges, or on a refusal (an output the caller does not hold, a cycle) none. A dataset that is both an
+    /// input and an output was updated in place by the run: that pair is not a derivation (a dataset never
+    /// derives from itself; `POST /v1/datasets/{id}/derivations` refuses it) and is listed under `skipped`.
+    /// The body may be sent with `Content-Encoding: gzip` (the OpenLineage client's `compression: gzip`).
     func receive(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let event = try await request.decodeJSON(RunEvent.self, context: context)
+        let body = try await GzipBody.collect(request, limit: context.maxRequestBodyBytes)
+        let event: RunEvent
+        do {
+            event = try JSONDecoder().decode(RunEvent.self, from: Data(body.readableBytesView))
+        } catch let error as DecodingError {
+            throw RequestDecoding.problem(for: error)
+        }
         let eventType = (event.eventType ?? "OTHER").uppercased()
         let inputs = event.inputs ?? []
         let outputs = event.outputs ?? []
@@ -62,7 +80,7 @@ struct OpenLineageController: Sendable {
         }
         guard eventType == "COMPLETE" else {
             return try Outcome(
-                eventType: eventType, runId: event.run?.runId, recorded: [], unknownDatasets: [],
+                eventType: eventType, runId: event.run?.runId, recorded: [], skipped: [], unknownDatasets: [],
                 note: "only COMPLETE events record lineage"
             ).response()
         }
@@ -70,7 +88,7 @@ struct OpenLineageController: Sendable {
         func resolve(_ reference: RunEvent.DatasetRef) -> DatasetID? {
             var name = Substring(reference.name)
             if name.hasPrefix("datasets/") { name = name.dropFirst("datasets/".count) }
-            guard reference.namespace == Self.namespace, let id = Int64(name),
+            guard reference.namespace == Self.namespace, name.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let id = Int64(name),
                 service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) != nil
             else {
                 unknown.append(reference)
@@ -78,14 +96,18 @@ struct OpenLineageController: Sendable {
             }
             return DatasetID(rawValue: id)
         }
-        let sources = inputs.compactMap(resolve)
-        let targets = outputs.compactMap(resolve)
+        var sources: [DatasetID] = []
+        for input in inputs { if let id = resolve(input), !sources.contains(id) { sources.append(id) } }
+        var targets: [DatasetID] = []
+        for output in outputs { if let id = resolve(output), !targets.contains(id) { targets.append(id) } }
+        let skipped = targets.filter(sources.contains).map {
+            Outcome.Skipped(dataset: $0.rawValue, reason: "read and written by the same run: updated in place, not derived from itself")
+        }
         var recorded: [Outcome.Edge] = []
-        for target in targets {
-            let fromOthers = sources.filter { $0 != target }
-            guard !fromOthers.isEmpty else { continue }
+        // Nothing to record unless some output has an input other than itself.
+        if targets.contains(where: { target in sources.contains { $0 != target } }) {
             let entries = try await service.execute(
-                .recordDerivations(target: target, sources: fromOthers.map { DerivationSource(dataset: $0, kind: .derived) }), by: actor)
+                .recordLineage(sources: sources.map { DerivationSource(dataset: $0, kind: .derived) }, targets: targets), by: actor)
             for entry in entries {
                 if case .derivation(let derivation) = entry.record {
                     recorded.append(Outcome.Edge(derivation: derivation.id, source: derivation.source.rawValue, target: derivation.target.rawValue))
@@ -93,7 +115,7 @@ struct OpenLineageController: Sendable {
             }
         }
         return try Outcome(
-            eventType: eventType, runId: event.run?.runId, recorded: recorded, unknownDatasets: unknown,
+            eventType: eventType, runId: event.run?.runId, recorded: recorded, skipped: skipped, unknownDatasets: unknown,
             note: unknown.isEmpty ? nil : "datasets outside the \(Self.namespace) namespace or not registered are reported, not created"
         ).response()
     }

@@ -15,11 +15,13 @@ import Testing
     static let script = """
         import sys, uuid, datetime, json
         from openlineage.client import OpenLineageClient
-        from openlineage.client.transport.http import HttpConfig, HttpTransport, ApiKeyTokenProvider
+        from openlineage.client.transport.http import HttpConfig, HttpTransport, ApiKeyTokenProvider, HttpCompression
         from openlineage.client.event_v2 import RunEvent, RunState, Run, Job, InputDataset, OutputDataset
 
         url, key, inputs, output = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
-        transport = HttpTransport(HttpConfig(url=url, endpoint="v1/lineage/openlineage", auth=ApiKeyTokenProvider({"apiKey": key})))
+        compression = HttpCompression(sys.argv[5]) if len(sys.argv) > 5 else None
+        transport = HttpTransport(HttpConfig(
+            url=url, endpoint="v1/lineage/openlineage", auth=ApiKeyTokenProvider({"apiKey": key}), compression=compression))
         client = OpenLineageClient(transport=transport)
         run = Run(runId=str(uuid.uuid4()))
         job = Job(namespace="lab-pipelines", name="join-traffic-and-weather")
@@ -32,8 +34,11 @@ import Testing
         print("sent")
         """
 
-    @Test(.enabled(if: clientInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "openlineage-python is not installed"))
-    func theOpenLineageClientRecordsDerivations() async throws {
+    /// Finding 4: the client's `compression: gzip` sends `Content-Encoding: gzip`, which the server inflates.
+    @Test(
+        .enabled(if: clientInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "openlineage-python is not installed"),
+        arguments: [nil, "gzip"])
+    func theOpenLineageClientRecordsDerivations(compression: String?) async throws {
         try await RegistryScenarioTests.withCast { cast, registry in
             let ministry = cast.as("ministry")
             var ids: [Int64] = []
@@ -42,7 +47,7 @@ import Testing
             }
             let port = try #require(cast.api.client.port)
             let ministryKey = try #require(cast.keys["ministry"])
-            let arguments = ["http://127.0.0.1:\(port)", ministryKey, "\(ids[0]),\(ids[1])", "\(ids[2])"]
+            let arguments = ["http://127.0.0.1:\(port)", ministryKey, "\(ids[0]),\(ids[1])", "\(ids[2])"] + (compression.map { [$0] } ?? [])
             // The client blocks while it sends; run it on a thread of its own, off the cooperative pool.
             let result = try await withCheckedThrowingContinuation { continuation in
                 Thread { continuation.resume(with: Result { try OpenAPIDocumentTests.python(Self.script, arguments) }) }.start()
