@@ -116,6 +116,26 @@ public struct WorkingCalendar: Sendable, Equatable, Codable {
         self.utcOffsetSeconds = utcOffsetSeconds
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case holidays, workingWeekendDays, utcOffsetSeconds
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        holidays = Set(try container.decode([CivilDate].self, forKey: .holidays))
+        workingWeekendDays = Set(try container.decode([CivilDate].self, forKey: .workingWeekendDays))
+        utcOffsetSeconds = try container.decode(Int.self, forKey: .utcOffsetSeconds)
+    }
+
+    /// The listed days in date order: a set's own order changes from process to process (seeded
+    /// hashing), and the state digest and the audit chain hash this encoding.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(holidays.sorted(), forKey: .holidays)
+        try container.encode(workingWeekendDays.sorted(), forKey: .workingWeekendDays)
+        try container.encode(utcOffsetSeconds, forKey: .utcOffsetSeconds)
+    }
+
     public func isWorkingDay(_ date: CivilDate) -> Bool {
         if workingWeekendDays.contains(date) { return true }
         return !date.isWeekend && !holidays.contains(date)

@@ -73,3 +73,24 @@ import Testing
         #expect(CreditCode.problem(with: "91A4030071526726XG")?.contains("division code") == true)
     }
 }
+
+extension CalendarTests {
+    /// The state digest and the audit chain hash the calendar's encoding: its listed days must come out in
+    /// one order whatever order the set holds them in (a set's order changes from process to process).
+    @Test func R30_theCalendarEncodesItsDaysInDateOrder() throws {
+        let days = (0..<40).map { CivilDate(daysSince1970: 20_000 + Int32($0) * 3) }
+        var encodings: Set<String> = []
+        for seed in 0..<8 {
+            var shuffled = days
+            var generator = SystemRandomNumberGenerator()
+            if seed > 0 { shuffled.shuffle(using: &generator) }
+            var calendar = WorkingCalendar(utcOffsetSeconds: 8 * 3_600)
+            for day in shuffled { calendar.holidays.insert(day) }
+            calendar.workingWeekendDays = Set(shuffled.filter { days.prefix(5).contains($0) })
+            encodings.insert(CanonicalJSON.encode(calendar))
+        }
+        #expect(encodings.count == 1)
+        let text = try #require(encodings.first)
+        #expect(text.contains(days.map { "\"\($0)\"" }.joined(separator: ",")), "\(text)")
+    }
+}
