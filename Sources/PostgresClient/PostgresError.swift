@@ -24,6 +24,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var hint: String?
     /// The constraint a violation named, when the server sent one.
     public var constraint: String?
+    /// True when the connection broke after COMMIT was sent and before its answer came: the transaction
+    /// may have committed or not, and only the server can tell (see ``PostgresConnection/transactionStatus(_:)``).
+    /// Never treat such an error as "nothing happened".
+    public var isCommitOutcomeUnknown = false
 
     public init(
         kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil,

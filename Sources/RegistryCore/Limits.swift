@@ -19,6 +19,9 @@ public struct Limits: Sendable, Equatable {
     /// remembered in memory for this long plus the clock skew (about 45 bytes a key), so a deployment
     /// metering R events a second holds about R × window keys: shorten it for very high rates.
     public var usageReportWindowSeconds: Int64 = Limits.defaultUsageReportWindowSeconds
+    /// How long a write whose COMMIT answer was lost waits for PostgreSQL to say whether it committed
+    /// before it is answered 503; the node stays fenced (no writes, not ready) until it knows.
+    public var lostCommitAnswerWaitMilliseconds: Int = 10_000
 
     public init() {}
 

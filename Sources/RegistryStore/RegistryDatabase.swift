@@ -18,6 +18,8 @@ public final class RegistryDatabase: Sendable {
     public let migrations: MigrationRunner
     /// The deployment's limits (the metering report window is read at each rebuild of the core).
     public let limits: Limits
+    /// Engaged while the node's core may differ from PostgreSQL: writes are refused and readiness fails.
+    public let fence = WriteFence()
     private let logger: Logger
     private let readinessTimeout: Duration
 
@@ -40,8 +42,10 @@ public final class RegistryDatabase: Sendable {
         try await migrations.migrate(pool)
     }
 
-    /// Checks that the database answers within the readiness timeout and holds every migration.
+    /// Checks that the node is not fenced, and that the database answers within the readiness timeout and
+    /// holds every migration.
     public func readiness() async -> Readiness {
+        if let reason = fence.reason { return .notReady(reason: reason) }
         let migrations = self.migrations
         let pool = self.pool
         let outcome = await Deadline.race(readinessTimeout) {

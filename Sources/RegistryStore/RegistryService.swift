@@ -75,6 +75,7 @@ public final class RegistryService: Sendable {
     public func execute(_ command: RegistryCommand, by actor: Party?) async throws -> [ChangeEntry] {
         if case .advanceClock = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
         return try await writer.withLock {
+            try checkNotFenced()
             let now = self.now()
             let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
             let (entries, audit) = try registry.read { state -> ([ChangeEntry], [AuditEntry]) in
@@ -85,13 +86,28 @@ public final class RegistryService: Sendable {
                 }
                 return (entries, audit)
             }
-            guard !entries.isEmpty else { return [] }
-            try await database.pool.withTransaction { connection in
-                for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
-                for entry in audit { try RecordSQL.insert(entry, on: connection) }
+            guard !entries.isEmpty, let lastAudit = audit.last else { return [] }
+            let identity = TransactionIdentity()
+            let registry = self.registry
+            let apply: @Sendable () -> Void = {
+                let applied = registry.apply(entries, actor: actorName, at: now)
+                precondition(applied == audit, "the core's audit chain must match what was persisted")
             }
-            let applied = registry.apply(entries, actor: actorName, at: now)
-            precondition(applied == audit, "the core's audit chain must match what was persisted")
+            do {
+                try await database.pool.withTransaction { connection in
+                    try identity.record(connection)
+                    for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
+                    for entry in audit { try RecordSQL.insert(entry, on: connection) }
+                }
+            } catch let error as PostgresError where error.isCommitOutcomeUnknown {
+                // Never guess: PostgreSQL may have committed it (finding 11).
+                switch await settleLostCommit(LostCommit(identity: identity.value, lastAudit: lastAudit), apply: apply) {
+                case .committed: return entries
+                case .rolledBack: throw error
+                case .rebuilt, nil: throw RegistryServiceError.commitOutcomeUnknown
+                }
+            }
+            apply()
             return entries
         }
     }
@@ -166,11 +182,24 @@ public final class RegistryService: Sendable {
 
 public enum RegistryServiceError: Error, CustomStringConvertible {
     case anotherWriter
+    /// The node refuses writes until a COMMIT whose answer was lost is resolved (503).
+    case fenced(String)
+    /// The connection broke during this write's COMMIT and PostgreSQL could not say in time whether it
+    /// committed (503): the node is fenced until it knows, and then applies it or not.
+    case commitOutcomeUnknown
+    /// PostgreSQL holds a different audit entry at a sequence the core assigned: the core is rebuilt.
+    case chainDiverged(sequence: Int64)
 
     public var description: String {
         switch self {
         case .anotherWriter:
             "another DataRights process is writing this database (it holds the writer lease); stop it first, or use its API"
+        case .fenced(let reason):
+            "writes are paused: \(reason)"
+        case .commitOutcomeUnknown:
+            "the database connection broke while this write was committing and the outcome is not known yet; retry shortly (a retry of usage with the same keys is counted once)"
+        case .chainDiverged(let sequence):
+            "PostgreSQL holds a different audit entry at sequence \(sequence)"
         }
     }
 }
