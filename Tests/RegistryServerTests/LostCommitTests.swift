@@ -50,7 +50,9 @@ import FoundationNetworking
 
     /// Makes the next COMMIT wait for a phantom standby, runs `start` (which sends a write), waits until
     /// that COMMIT waits, kills the cluster with `-m immediate`, starts it again without the standby.
-    static func loseTheNextCommitAnswer(_ cluster: EmbeddedPostgres, while start: () -> Void) async throws {
+    static func loseTheNextCommitAnswer(
+        _ cluster: EmbeddedPostgres, whileDown: () async throws -> Void = {}, while start: () -> Void
+    ) async throws {
         let admin = superuser(cluster)
         try await admin.execute("ALTER SYSTEM SET synchronous_standby_names = 'phantom'")
         _ = try await admin.query("SELECT pg_reload_conf()") { _ in 0 }
@@ -66,6 +68,7 @@ import FoundationNetworking
         #expect(waiting == 1, "a COMMIT waits for the phantom standby")
         await admin.shutdown()
         try cluster.stop(mode: .immediate)
+        try await whileDown()
         try await cluster.startAsync()
         let again = superuser(cluster)
         try await again.execute("ALTER SYSTEM RESET synchronous_standby_names")
@@ -125,6 +128,45 @@ import FoundationNetworking
             #expect(next.status == .created, "\(next.text)")
             let verified = try await registry.verifyAudit()
             if case .valid = verified {} else { Issue.record("the audit chain verifies: \(verified)") }
+            let rebuilt = try await RegistryLoader.load(from: registry.database)
+            #expect(rebuilt.digest == registry.registry.read { $0.digest })
+        }
+    }
+
+    @Test func F11_unresolvedCommitFencesTheNodeUntilPostgreSQLAnswers() async throws {
+        let (cluster, connection) = try await Self.phantomReadyCluster()
+        defer { try? cluster.stop(mode: .immediate) }
+        var limits = Limits()
+        limits.lostCommitAnswerWaitMilliseconds = 300
+        try await RegistryScenarioTests.withCast(connection: connection, limits: limits) { cast, registry in
+            let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 1_000_000)
+            let port = try #require(cast.api.client.port)
+            let lab = try #require(cast.keys["lab"])
+            let event = UsageScenarioTests.event(grant, tokens: 900, key: "fenced-1")
+            var sent: Task<(Int, Data), any Error>?
+            try await Self.loseTheNextCommitAnswer(cluster, whileDown: {
+                // PostgreSQL is down: the client is told the outcome is not known, and the node refuses
+                // writes and is not ready until it knows.
+                let (status, body) = try await #require(sent).value
+                #expect(status == 503, "\(String(decoding: body, as: UTF8.self))")
+                #expect(String(decoding: body, as: UTF8.self).contains("not known"))
+                let write = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("While fenced", government: false))
+                #expect(write.status == .serviceUnavailable, "\(write.text)")
+                #expect(write.text.contains("paused"), "\(write.text)")
+                #expect(try await cast.api.get("/readyz").status == .serviceUnavailable)
+            }) {
+                sent = Self.send(port: port, token: lab, path: "/v1/usage", body: ["events": [event]])
+            }
+            // Back up: the background resolution applies the commit and lifts the fence.
+            var ready = false
+            for _ in 0..<100 where !ready {
+                try await Task.sleep(for: .milliseconds(100))
+                ready = try await cast.api.get("/readyz").status == .ok
+            }
+            #expect(ready)
+            let retry = try await cast.as("lab").post("/v1/usage", ["events": [event]])
+            let result = UsageScenarioTests.results(retry).first
+            #expect(result?["status"] as? String == "accepted" && result?["replayed"] as? Bool == true, "\(retry.text)")
             let rebuilt = try await RegistryLoader.load(from: registry.database)
             #expect(rebuilt.digest == registry.registry.read { $0.digest })
         }
