@@ -68,7 +68,9 @@ struct ServeCommand: AsyncParsableCommand {
             sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"),
             limits: limits)
 
+        let startup = await StartupSignals.install(logger: logger)
         let opened = try await database.open(logger: logger)
+        await startup.opened(opened)
         do {
             let store = try RegistryDatabase(configuration: opened.configuration, limits: limits, logger: logger)
             do {
@@ -93,6 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.notice(
                     "DataRights serving",
                     metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
+                await startup.serving()
                 do {
                     try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
                 } catch {

@@ -124,6 +124,28 @@ import FoundationNetworking
         #expect(brokenOutput.contains("broken at sequence 4"), "\(brokenOutput)")
     }
 
+    /// Finding 13: SIGTERM while `serve --demo` bulk-loads its registry (before the HTTP server runs)
+    /// stops the embedded PostgreSQL too; nothing is left running.
+    @Test func F13_sigtermDuringTheDemoLoadStopsPostgreSQL() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the datarights product first: \(Self.binary)")
+        let dataDirectory = "/tmp/datarights-test-\(getpid())/demo-term-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let server = try ServerProcess.start(
+            Self.binary, ["serve", "--demo", "--demo-datasets", "400000", "--data-dir", dataDirectory, "--port", String(FreePort.next())],
+            log: dataDirectory + ".serve.log")
+        // The last migration applied: the demo load comes next and takes seconds at this size.
+        let deadline = ContinuousClock.now + .seconds(90)
+        while !server.logTail().contains("0006_policy_rules"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(!server.logTail().contains("DataRights serving"), "still loading when the signal comes")
+        let status = try await server.terminate(signal: SIGTERM, timeout: .seconds(60))
+        #expect(status != -1, "serve exits on SIGTERM during the demo load")
+        #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").isEmpty, "no PostgreSQL process is left; log: \(server.logTail())")
+        #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
+    }
+
     @Test func serveFailsClearlyWhenTheExternalDatabaseIsUnreachable() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary))
         let log = "/tmp/datarights-test-\(getpid())/unreachable-\(UInt32.random(in: 0...UInt32.max)).log"
