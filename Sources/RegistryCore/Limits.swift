@@ -15,6 +15,9 @@ public struct Limits: Sendable, Equatable {
     public var readinessTimeoutMilliseconds: Int = 2_000
     /// Longest a graceful shutdown waits for requests in flight, in seconds.
     public var shutdownGraceSeconds: Int = 30
+    /// After SIGTERM, how long the server keeps serving (not ready) before its graceful shutdown starts,
+    /// in milliseconds: a request whose head is still arriving gets through and is answered.
+    public var shutdownDrainMilliseconds: Int = 1_000
     /// R26: how old a usage event may be when reported; older ones are refused. Idempotency keys are
     /// remembered in memory for this long plus the clock skew (about 45 bytes a key), so a deployment
     /// metering R events a second holds about R × window keys: shorten it for very high rates.

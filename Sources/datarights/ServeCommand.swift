@@ -97,7 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
                     metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
                 await startup.serving()
                 do {
-                    try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+                    try await Serving.run(app, database: store, limits: limits, logger: logger)
                 } catch {
                     await registry.close()
                     throw error
