@@ -170,19 +170,38 @@ extension RegistryService {
     /// the database is unavailable or the outcome unknown; otherwise committed again without the
     /// pipeline, halving the group until the request PostgreSQL refuses is alone (finding 9: one
     /// tenant's bad event never fails another's). Called under the writer lock.
+    ///
+    /// A key PostgreSQL refuses (used before, and forgotten by the core's bounded memory) is answered
+    /// from the event PostgreSQL holds: the answers of the requests' keys are read back and remembered,
+    /// and the requests planned again, where those keys are now replays (R26).
     private func recover(_ requests: [UsageQueue.Pending], after error: any Error) async {
-        var parts: [ArraySlice<UsageQueue.Pending>] = []
-        if Self.isolatable(error) { parts.append(requests[...]) } else { Self.fail(requests, error) }
-        while let part = parts.popLast() {
+        var parts: [(requests: ArraySlice<UsageQueue.Pending>, recalled: Bool)] = []
+        if UsageSQL.isKeyConflict(error), (try? await recallKeys(of: requests[...])) != nil {
+            parts.append((requests[...], true))
+        } else if Self.isolatable(error) {
+            parts.append((requests[...], false))
+        } else {
+            Self.fail(requests, error)
+        }
+        while let (part, recalled) = parts.popLast() {
             if let reason = database.fence.reason {
                 Self.fail(Array(part), RegistryServiceError.fenced(reason))
                 continue
             }
             guard let error = await finish(plan(Array(part), after: nil)) else { continue }
+            if UsageSQL.isKeyConflict(error), !recalled {
+                do {
+                    try await recallKeys(of: part)
+                    parts.append((part, true))
+                    continue
+                } catch {
+                    logger.error("could not read back the answers of used keys", metadata: ["error": "\(error)"])
+                }
+            }
             if Self.isolatable(error), part.count > 1 {
                 let middle = part.startIndex + part.count / 2
-                parts.append(part[middle...])  // popped second: arrival order is kept
-                parts.append(part[..<middle])
+                parts.append((part[middle...], false))  // popped second: arrival order is kept
+                parts.append((part[..<middle], false))
             } else {
                 if part.count == 1 {
                     logger.warning("usage request refused by PostgreSQL, alone", metadata: ["party": "\(part.first!.submission.party.rawValue)", "error": "\(error)"])
@@ -190,6 +209,15 @@ extension RegistryService {
                 Self.fail(Array(part), error)
             }
         }
+    }
+
+    /// Reads back from PostgreSQL the answers to the keys of `requests` that it holds, and remembers
+    /// them in the core.
+    private func recallKeys(of requests: ArraySlice<UsageQueue.Pending>) async throws {
+        let keys = requests.flatMap { pending in pending.submission.events.map { (party: pending.submission.party, key: $0.key) } }
+        let answers = try await database.pool.withConnection { connection in try UsageSQL.recall(keys, on: connection) }
+        logger.notice("used keys answered from PostgreSQL", metadata: ["keys": "\(answers.count)"])
+        registry.rememberUsageAnswers(answers)
     }
 
     /// True when a group's failure may be one request's doing (PostgreSQL refused a value), so that its
