@@ -47,6 +47,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         sqlState == "40001" || sqlState == "40P01"
     }
 
+    /// True for failures of the server rather than of a statement: insufficient resources (class 53: disk
+    /// full, out of memory, too many connections), operator intervention (57: shutdown, cancel) and system
+    /// errors (58: I/O). Retrying later may succeed; the statement itself is not at fault.
+    public var isResourceOrOperatorError: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("53") || sqlState.hasPrefix("57") || sqlState.hasPrefix("58")
+    }
+
     /// True when the server refused a row for violating a unique constraint (`23505`).
     public var isUniqueViolation: Bool { sqlState == "23505" }
 

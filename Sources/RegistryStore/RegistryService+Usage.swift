@@ -18,7 +18,9 @@ extension RegistryService {
     /// was lost is resolved from PostgreSQL before anything else is written. Precondition:
     /// `submission.validate()` is empty.
     public func recordUsage(_ submission: UsageSubmission) async throws -> [UsageReply] {
-        try await withCheckedThrowingContinuation { continuation in
+        // While fenced, fail at once (503) rather than queue behind the resolution.
+        try checkNotFenced()
+        return try await withCheckedThrowingContinuation { continuation in
             if usageQueue.enqueue(submission, continuation) {
                 Task { await self.drainUsage() }
             }
@@ -227,7 +229,8 @@ extension RegistryService {
         switch error {
         case UsagePipelineError.previousGroupFailed: return true
         case is RegistryServiceError: return false
-        case let postgresError as PostgresError: return postgresError.kind == .server && !postgresError.isCommitOutcomeUnknown
+        case let postgresError as PostgresError:
+            return postgresError.kind == .server && !postgresError.isCommitOutcomeUnknown && !postgresError.isResourceOrOperatorError
         default: return StoreErrors.overloadDescription(error) == nil
         }
     }

@@ -18,6 +18,7 @@ public final class RegistryService: Sendable {
     let writer = AsyncSerialLock()
     let usageQueue = UsageQueue()
     private let lease: PostgresPool
+    private let holdsLease: Bool
     let logger: Logger
 
     /// Key of the writer lease ("DRWRITER" in ASCII).
@@ -30,7 +31,7 @@ public final class RegistryService: Sendable {
     public static func open(database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true) async throws -> RegistryService {
         let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
         guard loadState else {
-            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, lease: lease, logger: logger)
+            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, lease: lease, holdsLease: false, logger: logger)
         }
         let acquired: [Bool]
         do {
@@ -47,10 +48,11 @@ public final class RegistryService: Sendable {
         let state = try await RegistryLoader.load(from: database)
         logger.notice(
             "Registry core loaded", metadata: ["elapsed": "\(ContinuousClock.now - started)", "digest": "\(state.digest.prefix(16))"])
-        return RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, logger: logger)
+        return RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, holdsLease: true, logger: logger)
     }
 
-    private init(registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, logger: Logger) {
+    private init(registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, holdsLease: Bool, logger: Logger) {
+        self.holdsLease = holdsLease
         self.registry = registry
         self.database = database
         self.sandbox = sandbox
@@ -60,6 +62,9 @@ public final class RegistryService: Sendable {
 
     /// Releases the writer lease.
     public func close() async {
+        // Unlocked explicitly: a closed connection's backend releases it only when it has exited, a moment
+        // later, and a writer opened right after (a restart in-process) would find it still held.
+        if holdsLease { _ = try? await lease.query("SELECT pg_advisory_unlock_all()") { _ in 0 } }
         await lease.shutdown()
     }
 
@@ -74,6 +79,7 @@ public final class RegistryService: Sendable {
     @discardableResult
     public func execute(_ command: RegistryCommand, by actor: Party?) async throws -> [ChangeEntry] {
         if case .advanceClock = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
+        try checkNotFenced()  // fail fast; checked again under the lock
         return try await writer.withLock {
             try checkNotFenced()
             let now = self.now()
