@@ -61,8 +61,9 @@ extension PostgresConnection {
                 let commit: PostgresResult
                 do {
                     commit = try query("COMMIT")
-                } catch var error as PostgresError where error.kind == .connection || isBroken {
-                    // The server may have committed before the connection broke: say so, never "failed".
+                } catch var error as PostgresError where error.kind != .server {
+                    // Only the server's own answer tells a COMMIT's outcome; without one (the connection broke),
+                    // it may have committed: say so, never "failed".
                     error.isCommitOutcomeUnknown = true
                     throw error
                 }
