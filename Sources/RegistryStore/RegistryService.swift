@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 public import PostgresClient
 public import RegistryCore
+import Synchronization
 
 /// The registry's write path and its reads: the in-memory core, made durable by PostgreSQL.
 ///
@@ -17,8 +18,9 @@ public final class RegistryService: Sendable {
     public let sandbox: Bool
     let writer = AsyncSerialLock()
     let usageQueue = UsageQueue()
-    private let lease: PostgresPool
+    let lease: PostgresPool
     private let holdsLease: Bool
+    private let leaseWatch = Mutex<Task<Void, Never>?>(nil)
     let logger: Logger
 
     /// Key of the writer lease ("DRWRITER" in ASCII).
@@ -48,7 +50,9 @@ public final class RegistryService: Sendable {
         let state = try await RegistryLoader.load(from: database)
         logger.notice(
             "Registry core loaded", metadata: ["elapsed": "\(ContinuousClock.now - started)", "digest": "\(state.digest.prefix(16))"])
-        return RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, holdsLease: true, logger: logger)
+        let service = RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, holdsLease: true, logger: logger)
+        service.leaseWatch.withLock { $0 = Task { await service.watchLease() } }
+        return service
     }
 
     private init(registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, holdsLease: Bool, logger: Logger) {
@@ -62,6 +66,10 @@ public final class RegistryService: Sendable {
 
     /// Releases the writer lease.
     public func close() async {
+        if let watch = leaseWatch.withLock({ $0 }) {
+            watch.cancel()
+            await watch.value
+        }
         // Unlocked explicitly: a closed connection's backend releases it only when it has exited, a moment
         // later, and a writer opened right after (a restart in-process) would find it still held.
         if holdsLease { _ = try? await lease.query("SELECT pg_advisory_unlock_all()") { _ in 0 } }

@@ -172,3 +172,26 @@ import FoundationNetworking
         }
     }
 }
+
+/// The writer lease survives a PostgreSQL restart: the running server takes it again, so a second
+/// writer started afterwards is still refused.
+@Suite(.serialized) struct WriterLeaseTests {
+    @Test func F11_theWriterLeaseIsTakenAgainAfterPostgreSQLRestarts() async throws {
+        let (cluster, connection) = try await LostCommitTests.phantomReadyCluster()
+        defer { try? cluster.stop(mode: .immediate) }
+        try await RegistryScenarioTests.withCast(connection: connection) { cast, registry in
+            try cluster.stop(mode: .immediate)
+            try await cluster.startAsync()
+            try await Task.sleep(for: .seconds(3))
+            let second = try RegistryDatabase(configuration: connection, limits: Limits(), logger: Logger(label: "test.second"))
+            await #expect(throws: RegistryServiceError.self) {
+                let other = try await RegistryService.open(database: second, sandbox: true, logger: Logger(label: "test.second"))
+                await other.close()
+            }
+            await second.shutdown()
+            // And this node still writes.
+            let dataset = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("After the restart", government: false))
+            #expect(dataset.status == .created, "\(dataset.text)")
+        }
+    }
+}
