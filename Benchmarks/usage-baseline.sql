@@ -7,8 +7,8 @@
 -- ledger accounts; commit (synchronous_commit stays on: acknowledged means durable, as over HTTP).
 --
 -- What it leaves out, so that the baseline is if anything faster than a real per-event writer: the audit
--- chain entry the server writes per group commit, royalty postings, and the key-uniqueness check (the
--- server keeps keys in memory).
+-- chain entry the server writes per group commit, and royalty postings. Both pay the unique index on
+-- (assignee_id, idempotency_key) (0007_usage_key.sql): it is on the table they share.
 --
 -- Set up by usage-http.sh in the scratch schema usage_bench:
 --   usage_bench.target (n, grant_id, dataset_id, assignee_id, payee_id, price): the grants of the HTTP

@@ -121,7 +121,21 @@ public final class EmbeddedPostgres: Sendable {
         logger.info("Starting embedded PostgreSQL", metadata: [
             "cluster": "\(configuration.clusterDirectory)", "socket": "\(socketDirectory)",
         ])
-        try runTool(binaries.pgCtl, ["start", "-D", configuration.clusterDirectory, "-w", "-t", "60", "-s"], what: "pg_ctl start")
+        try waitForDeadPostmaster()
+        // A postmaster killed a moment ago leaves backends that still hold its shared memory until they
+        // notice; PostgreSQL then refuses to start ("pre-existing shared memory block is still in use").
+        // They are gone within a second or two: try again for a while before giving up.
+        var attempt = 1
+        while true {
+            do {
+                try runTool(binaries.pgCtl, ["start", "-D", configuration.clusterDirectory, "-w", "-t", "60", "-s"], what: "pg_ctl start")
+                break
+            } catch EmbeddedPostgresError.commandFailed(_, let status, _) where attempt < Self.startAttempts {
+                logger.notice("PostgreSQL did not start; trying again", metadata: ["attempt": "\(attempt)", "status": "\(status)"])
+                attempt += 1
+                usleep(500_000)
+            }
+        }
         recordOwner()
         return .started
     }
@@ -155,9 +169,11 @@ public final class EmbeddedPostgres: Sendable {
         try await Self.onOwnThread { try self.stop() }
     }
 
-    /// True when a postmaster is serving this cluster.
+    /// True when a postmaster is serving this cluster: its pid file names a live `postgres` process (a
+    /// killed one that is not reaped yet, a zombie, does not count) and `pg_ctl status` agrees.
     public func isRunning() throws -> Bool {
         guard FileManager.default.fileExists(atPath: configuration.clusterDirectory + "/PG_VERSION") else { return false }
+        guard case .live = postmaster() else { return false }
         // pg_ctl status: 0 running, 3 not running, 4 no accessible data directory.
         let status = try ChildProcess.run(
             binaries.pgCtl, ["status", "-D", configuration.clusterDirectory], workingDirectory: configuration.clusterDirectory,
@@ -188,6 +204,51 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     // MARK: Internals
+
+    /// How often a start is tried while a killed server's processes are still going away.
+    static let startAttempts = 20
+
+    /// What the cluster's `postmaster.pid` names.
+    enum PostmasterProcess: Equatable {
+        /// No pid file, or its process is gone (or is not PostgreSQL: the pid was reused).
+        case none
+        /// A PostgreSQL process that is running.
+        case live(pid_t)
+        /// Killed and not yet reaped (a zombie) or exiting.
+        case dying(pid_t)
+    }
+
+    func postmaster() -> PostmasterProcess {
+        guard let text = try? String(contentsOfFile: configuration.clusterDirectory + "/postmaster.pid", encoding: .utf8),
+            let first = text.split(separator: "\n").first, let pid = pid_t(first.trimmingCharacters(in: .whitespaces)), pid > 0
+        else { return .none }
+        // /proc/<pid>/stat: "pid (comm) state …"; the name may hold spaces or parentheses, so read after the last ')'.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { return .none }
+        let name = stat[stat.index(after: open)..<close]
+        guard name == "postgres" || name == "postmaster" else { return .none }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state == "Z" || state == "X" ? .dying(pid) : .live(pid)
+    }
+
+    /// Waits (up to 15 s) for a killed postmaster named by the pid file to be reaped, and removes a pid
+    /// file whose process is not PostgreSQL (PostgreSQL would take the reused pid for itself running).
+    private func waitForDeadPostmaster() throws {
+        var waited = 0
+        while case .dying(let pid) = postmaster(), waited < 150 {
+            if waited == 0 { logger.notice("Waiting for a killed PostgreSQL to be gone", metadata: ["pid": "\(pid)"]) }
+            usleep(100_000)
+            waited += 1
+        }
+        let pidFile = configuration.clusterDirectory + "/postmaster.pid"
+        if postmaster() == .none, let text = try? String(contentsOfFile: pidFile, encoding: .utf8),
+            let pid = text.split(separator: "\n").first.flatMap({ pid_t($0) }), kill(pid, 0) == 0
+        {
+            logger.notice("Removing a stale postmaster.pid whose pid belongs to another program", metadata: ["pid": "\(pid)"])
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
+    }
 
     private var ownerFile: String { configuration.clusterDirectory + ".owner" }
 

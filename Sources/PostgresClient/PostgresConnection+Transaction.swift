@@ -38,6 +38,11 @@ extension PostgresConnection {
     ///
     /// A body that catches a failed statement and carries on leaves the transaction aborted; COMMIT then
     /// quietly rolls back. That is reported as an error here, never as success.
+    ///
+    /// When the connection breaks while COMMIT is on its way, the error has
+    /// ``PostgresError/isCommitOutcomeUnknown`` set: the transaction may well have committed. A caller that
+    /// must know takes the transaction's id inside the body (``transactionID()``) and asks the server
+    /// afterwards (``transactionStatus(_:)``).
     @discardableResult
     public func withTransaction<T>(
         isolation: PostgresIsolationLevel = .readCommitted,
@@ -53,7 +58,15 @@ extension PostgresConnection {
             do {
                 try executeScript("BEGIN ISOLATION LEVEL \(isolation.rawValue)")
                 let value = try body(self)
-                let commit = try query("COMMIT")
+                let commit: PostgresResult
+                do {
+                    commit = try query("COMMIT")
+                } catch var error as PostgresError where error.kind != .server {
+                    // Only the server's own answer tells a COMMIT's outcome; without one (the connection broke),
+                    // it may have committed: say so, never "failed".
+                    error.isCommitOutcomeUnknown = true
+                    throw error
+                }
                 if commit.commandTag == "ROLLBACK" {
                     throw PostgresError(
                         kind: .protocolViolation,
@@ -75,6 +88,23 @@ extension PostgresConnection {
         }
     }
 
+    /// The id of the open transaction (`txid_current()`, 64 bits with its epoch); assigns one if it has
+    /// none yet. Call inside a transaction before COMMIT to be able to resolve a lost COMMIT answer.
+    public func transactionID() throws -> Int64 {
+        try query("SELECT txid_current()")[0].decode(Int64.self, column: 0)
+    }
+
+    /// What became of a transaction (`txid_status()`), asked on any connection after the fact.
+    public func transactionStatus(_ id: Int64) throws -> PostgresTransactionStatus {
+        let status = try query("SELECT txid_status(\(id))")[0].decode(String?.self, column: 0)
+        switch status {
+        case "committed": return .committed
+        case "aborted": return .aborted
+        case "in progress": return .inProgress
+        default: return .unknown
+        }
+    }
+
     /// Rolls back an open (or failed) transaction; a broken connection has nothing to roll back.
     func rollbackIfOpen() {
         guard !isBroken, !isIdle else { return }
@@ -92,6 +122,16 @@ extension PostgresConnection {
         var remaining = timespec()
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
+}
+
+/// What became of a transaction, by its id.
+public enum PostgresTransactionStatus: Sendable, Equatable {
+    case committed
+    case aborted
+    /// Still running: for example a backend whose client went away while it waited for a synchronous standby.
+    case inProgress
+    /// Too old for the server to remember (wrapped around), or not a transaction id of this cluster.
+    case unknown
 }
 
 extension PostgresResult {

@@ -132,6 +132,11 @@ public final class PostgresConnection {
         }
         if isBroken { return connectionError(context: context) }
         let message = Self.trimmed(PQresultErrorMessage(result))
+        if PQresultStatus(result) == PGRES_FATAL_ERROR {
+            // An error libpq made itself (no SQLSTATE): the server went away ("server closed the connection
+            // unexpectedly") before libpq marked the connection bad.
+            return PostgresError(kind: .connection, message: "connection failed during \(context): \(message)")
+        }
         return PostgresError(kind: .protocolViolation, message: message.isEmpty ? "unexpected result status for \(context)" : message)
     }
 

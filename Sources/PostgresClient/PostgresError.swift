@@ -24,6 +24,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var hint: String?
     /// The constraint a violation named, when the server sent one.
     public var constraint: String?
+    /// True when the connection broke after COMMIT was sent and before its answer came: the transaction
+    /// may have committed or not, and only the server can tell (see ``PostgresConnection/transactionStatus(_:)``).
+    /// Never treat such an error as "nothing happened".
+    public var isCommitOutcomeUnknown = false
 
     public init(
         kind: Kind, sqlState: String? = nil, message: String, detail: String? = nil, hint: String? = nil,
@@ -41,6 +45,14 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// serialization failure (`40001`) and deadlock (`40P01`).
     public var isRetryableTransactionConflict: Bool {
         sqlState == "40001" || sqlState == "40P01"
+    }
+
+    /// True for failures of the server rather than of a statement: insufficient resources (class 53: disk
+    /// full, out of memory, too many connections), operator intervention (57: shutdown, cancel) and system
+    /// errors (58: I/O). Retrying later may succeed; the statement itself is not at fault.
+    public var isResourceOrOperatorError: Bool {
+        guard let sqlState else { return false }
+        return sqlState.hasPrefix("53") || sqlState.hasPrefix("57") || sqlState.hasPrefix("58")
     }
 
     /// True when the server refused a row for violating a unique constraint (`23505`).

@@ -15,10 +15,19 @@ public struct Limits: Sendable, Equatable {
     public var readinessTimeoutMilliseconds: Int = 2_000
     /// Longest a graceful shutdown waits for requests in flight, in seconds.
     public var shutdownGraceSeconds: Int = 30
+    /// After SIGTERM, how long the server keeps serving (not ready) before its graceful shutdown starts,
+    /// in milliseconds: a request whose head is still arriving gets through and is answered.
+    public var shutdownDrainMilliseconds: Int = 1_000
     /// R26: how old a usage event may be when reported; older ones are refused. Idempotency keys are
-    /// remembered in memory for this long plus the clock skew (about 45 bytes a key), so a deployment
-    /// metering R events a second holds about R × window keys: shorten it for very high rates.
+    /// remembered in memory for this long plus the clock skew, up to ``usageKeyMemory``.
     public var usageReportWindowSeconds: Int64 = Limits.defaultUsageReportWindowSeconds
+    /// R26: most idempotency keys remembered in memory (about 57 bytes each), whatever the rate. Older
+    /// keys are still counted once: PostgreSQL holds a unique key on (assignee, key), and a key it
+    /// refuses is answered from what it stored.
+    public var usageKeyMemory: Int = Limits.defaultUsageKeyMemory
+    /// How long a write whose COMMIT answer was lost waits for PostgreSQL to say whether it committed
+    /// before it is answered 503; the node stays fenced (no writes, not ready) until it knows.
+    public var lostCommitAnswerWaitMilliseconds: Int = 10_000
 
     public init() {}
 
@@ -84,6 +93,10 @@ public struct Limits: Sendable, Equatable {
     /// The clock skew tolerated between a lab and the registry: how far ahead of the registry's clock an
     /// event's time may be, and how far before a grant's validity begins a use may be dated (R23, R26).
     public static let usageClockSkewSeconds: Int64 = 300
+    /// Idempotency keys remembered in memory by default (about 230 MB at ~57 bytes a key).
+    public static let defaultUsageKeyMemory = 4_000_000
+    /// Fewest keys the memory may be set to.
+    public static let minUsageKeyMemory = 1_000
     /// Ancestors a royalty split walks at most (R28); the share shrinks tenfold a hop, so this is never reached in practice.
     public static let maxRoyaltyAncestors = 4_096
     public static let maxAssigneeDailyCaps = 100_000
@@ -107,6 +120,9 @@ public struct Limits: Sendable, Equatable {
         if usageReportWindowSeconds < Self.minUsageReportWindowSeconds || usageReportWindowSeconds > Self.maxUsageReportWindowSeconds {
             problems.append(
                 "usageReportWindowSeconds must be between \(Self.minUsageReportWindowSeconds) and \(Self.maxUsageReportWindowSeconds), is \(usageReportWindowSeconds)")
+        }
+        if usageKeyMemory < Self.minUsageKeyMemory || usageKeyMemory > 1_000_000_000 {
+            problems.append("usageKeyMemory must be between \(Self.minUsageKeyMemory) and 1,000,000,000, is \(usageKeyMemory)")
         }
         if readinessTimeoutMilliseconds > databaseAcquireTimeoutMilliseconds {
             problems.append("readinessTimeoutMilliseconds must not exceed databaseAcquireTimeoutMilliseconds")

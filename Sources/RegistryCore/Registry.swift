@@ -54,6 +54,16 @@ public final class Registry: @unchecked Sendable {
         return state.pointee.applyUsage(batch, actor: actor)
     }
 
+    /// Remembers answers PostgreSQL holds for keys the core had forgotten (R26), so that a plan treats
+    /// them as replays. Only the store's writer calls this.
+    public func rememberUsageAnswers(_ answers: [(party: PartyID, key: String, answer: UsageAnswer)]) {
+        lock.lockWrite()
+        defer { lock.unlock() }
+        state.pointee.restoreUsage { meter in
+            for (party, key, answer) in answers { meter.remember(party: party, key: key, answer: answer) }
+        }
+    }
+
     /// Replaces the whole state (after a rebuild from the database).
     public func replace(with newState: RegistryState) {
         lock.lockWrite()

@@ -18,6 +18,9 @@ public final class RegistryDatabase: Sendable {
     public let migrations: MigrationRunner
     /// The deployment's limits (the metering report window is read at each rebuild of the core).
     public let limits: Limits
+    /// Engaged while the node's core may differ from PostgreSQL: writes are refused and readiness fails.
+    public let fence = WriteFence()
+    private let shuttingDown = Atomic<Bool>(false)
     private let logger: Logger
     private let readinessTimeout: Duration
 
@@ -40,8 +43,11 @@ public final class RegistryDatabase: Sendable {
         try await migrations.migrate(pool)
     }
 
-    /// Checks that the database answers within the readiness timeout and holds every migration.
+    /// Checks that the node is not fenced, and that the database answers within the readiness timeout and
+    /// holds every migration.
     public func readiness() async -> Readiness {
+        if shuttingDown.load(ordering: .relaxed) { return .notReady(reason: "shutting down") }
+        if let reason = fence.reason { return .notReady(reason: reason) }
         let migrations = self.migrations
         let pool = self.pool
         let outcome = await Deadline.race(readinessTimeout) {
@@ -56,6 +62,12 @@ public final class RegistryDatabase: Sendable {
         case .timedOut:
             return .notReady(reason: "database did not answer within \(readinessTimeout)")
         }
+    }
+
+    /// From now on readiness fails ("shutting down"), so that load balancers send no new work while the
+    /// server drains.
+    public func beginShutdown() {
+        shuttingDown.store(true, ordering: .relaxed)
     }
 
     /// Connection counts of the pool, for metrics.

@@ -16,7 +16,7 @@ public enum RegistryLoader {
     ) async throws -> RegistryState {
         guard database.pool.configuration.maxConnections >= 2 else {
             return try await database.pool.withTransaction(isolation: .repeatableRead) { connection in
-                try loadMain(on: connection, reportWindowSeconds: database.limits.usageReportWindowSeconds, phase: phase) {
+                try loadMain(on: connection, limits: database.limits, phase: phase) {
                     try loadSide(on: connection, phase: phase)
                 }
             }
@@ -49,7 +49,7 @@ public enum RegistryLoader {
                 handoff.publish(nil)
                 throw error
             }
-            return try loadMain(on: connection, reportWindowSeconds: database.limits.usageReportWindowSeconds, phase: phase) {
+            return try loadMain(on: connection, limits: database.limits, phase: phase) {
                 // The exporting transaction must outlive the import; the side's state comes when it is done.
                 guard handoff.waitForImport() else { throw SnapshotHandoff.Failure.notImported }
                 return try handoff.waitForSide()
@@ -63,7 +63,7 @@ public enum RegistryLoader {
     /// or reading it on this one), adopted before the lineage pass so that the policies it holds restrict
     /// the lineage in that one pass.
     static func loadMain(
-        on connection: PostgresConnection, reportWindowSeconds: Int64, phase: (@Sendable (String, Duration) -> Void)?,
+        on connection: PostgresConnection, limits: Limits, phase: (@Sendable (String, Duration) -> Void)?,
         side: () throws -> RegistryState
     ) throws -> RegistryState {
         var mark = ContinuousClock.now
@@ -171,7 +171,7 @@ public enum RegistryLoader {
             state.restoreAuditHead(AuditHead(lastSequence: try head[0].decode(Int64.self, column: 0), lastHash: try head[0].decode([UInt8].self, column: 1)))
         }
         done("audit head")
-        try UsageSQL.load(on: connection, into: &state, reportWindowSeconds: reportWindowSeconds)
+        try UsageSQL.load(on: connection, into: &state, limits: limits)
         done("metering")
         return state
     }

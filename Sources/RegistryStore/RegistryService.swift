@@ -3,6 +3,7 @@ import Foundation
 public import Logging
 public import PostgresClient
 public import RegistryCore
+import Synchronization
 
 /// The registry's write path and its reads: the in-memory core, made durable by PostgreSQL.
 ///
@@ -17,7 +18,9 @@ public final class RegistryService: Sendable {
     public let sandbox: Bool
     let writer = AsyncSerialLock()
     let usageQueue = UsageQueue()
-    private let lease: PostgresPool
+    let lease: PostgresPool
+    private let holdsLease: Bool
+    private let leaseWatch = Mutex<Task<Void, Never>?>(nil)
     let logger: Logger
     /// The wall clock the registry's time is read from; tests pin it so that nothing depends on the day
     /// they run.
@@ -43,7 +46,8 @@ public final class RegistryService: Sendable {
     ) async throws -> RegistryService {
         let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
         guard loadState else {
-            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, lease: lease, logger: logger, wallClock: wallClock)
+            return RegistryService(
+                registry: Registry(), database: database, sandbox: sandbox, lease: lease, holdsLease: false, logger: logger, wallClock: wallClock)
         }
         let acquired: [Bool]
         do {
@@ -60,15 +64,19 @@ public final class RegistryService: Sendable {
         let state = try await RegistryLoader.load(from: database)
         logger.notice(
             "Registry core loaded", metadata: ["elapsed": "\(ContinuousClock.now - started)", "digest": "\(state.digest.prefix(16))"])
-        return RegistryService(
-            registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, logger: logger, wallClock: wallClock)
+        let service = RegistryService(
+            registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, holdsLease: true, logger: logger,
+            wallClock: wallClock)
+        service.leaseWatch.withLock { $0 = Task { await service.watchLease() } }
+        return service
     }
 
     private init(
-        registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, logger: Logger,
+        registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, holdsLease: Bool, logger: Logger,
         wallClock: @escaping @Sendable () -> Timestamp
     ) {
         self.wallClock = wallClock
+        self.holdsLease = holdsLease
         self.registry = registry
         self.database = database
         self.sandbox = sandbox
@@ -78,6 +86,13 @@ public final class RegistryService: Sendable {
 
     /// Releases the writer lease.
     public func close() async {
+        if let watch = leaseWatch.withLock({ $0 }) {
+            watch.cancel()
+            await watch.value
+        }
+        // Unlocked explicitly: a closed connection's backend releases it only when it has exited, a moment
+        // later, and a writer opened right after (a restart in-process) would find it still held.
+        if holdsLease { _ = try? await lease.query("SELECT pg_advisory_unlock_all()") { _ in 0 } }
         await lease.shutdown()
     }
 
@@ -92,7 +107,9 @@ public final class RegistryService: Sendable {
     @discardableResult
     public func execute(_ command: RegistryCommand, by actor: Party?) async throws -> [ChangeEntry] {
         if case .advanceClock = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
+        try checkNotFenced()  // fail fast; checked again under the lock
         return try await writer.withLock {
+            try checkNotFenced()
             let now = self.now()
             let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
             let (entries, audit) = try registry.read { state -> ([ChangeEntry], [AuditEntry]) in
@@ -103,13 +120,28 @@ public final class RegistryService: Sendable {
                 }
                 return (entries, audit)
             }
-            guard !entries.isEmpty else { return [] }
-            try await database.pool.withTransaction { connection in
-                for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
-                for entry in audit { try RecordSQL.insert(entry, on: connection) }
+            guard !entries.isEmpty, let lastAudit = audit.last else { return [] }
+            let identity = TransactionIdentity()
+            let registry = self.registry
+            let apply: @Sendable () -> Void = {
+                let applied = registry.apply(entries, actor: actorName, at: now)
+                precondition(applied == audit, "the core's audit chain must match what was persisted")
             }
-            let applied = registry.apply(entries, actor: actorName, at: now)
-            precondition(applied == audit, "the core's audit chain must match what was persisted")
+            do {
+                try await database.pool.withTransaction { connection in
+                    try identity.record(connection)
+                    for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
+                    for entry in audit { try RecordSQL.insert(entry, on: connection) }
+                }
+            } catch let error as PostgresError where error.isCommitOutcomeUnknown {
+                // Never guess: PostgreSQL may have committed it (finding 11).
+                switch await settleLostCommit(LostCommit(identity: identity.value, lastAudit: lastAudit), apply: apply) {
+                case .committed: return entries
+                case .rolledBack: throw error
+                case .rebuilt, nil: throw RegistryServiceError.commitOutcomeUnknown
+                }
+            }
+            apply()
             return entries
         }
     }
@@ -184,11 +216,24 @@ public final class RegistryService: Sendable {
 
 public enum RegistryServiceError: Error, CustomStringConvertible {
     case anotherWriter
+    /// The node refuses writes until a COMMIT whose answer was lost is resolved (503).
+    case fenced(String)
+    /// The connection broke during this write's COMMIT and PostgreSQL could not say in time whether it
+    /// committed (503): the node is fenced until it knows, and then applies it or not.
+    case commitOutcomeUnknown
+    /// PostgreSQL holds a different audit entry at a sequence the core assigned: the core is rebuilt.
+    case chainDiverged(sequence: Int64)
 
     public var description: String {
         switch self {
         case .anotherWriter:
             "another DataRights process is writing this database (it holds the writer lease); stop it first, or use its API"
+        case .fenced(let reason):
+            "writes are paused: \(reason)"
+        case .commitOutcomeUnknown:
+            "the database connection broke while this write was committing and the outcome is not known yet; retry shortly (a retry of usage with the same keys is counted once)"
+        case .chainDiverged(let sequence):
+            "PostgreSQL holds a different audit entry at sequence \(sequence)"
         }
     }
 }

@@ -13,6 +13,13 @@ public enum StoreErrors {
             }
         case let postgresError as PostgresError where postgresError.kind == .connection:
             return "the database is unreachable; retry shortly"
+        case let postgresError as PostgresError where postgresError.isResourceOrOperatorError:
+            return "the database cannot take writes right now (\(postgresError.sqlState ?? "")); retry later"
+        case let serviceError as RegistryServiceError:
+            switch serviceError {
+            case .fenced, .commitOutcomeUnknown: return serviceError.description
+            case .anotherWriter, .chainDiverged: return nil
+            }
         default:
             return nil
         }

@@ -80,8 +80,8 @@ enum UsageSQL {
     /// Reads the metering state back into `state`: counters, accounts, and the answers to every event
     /// recorded within the key retention period (report window plus clock skew) before the newest one,
     /// so that a retry after a restart is still recognised.
-    static func load(on connection: PostgresConnection, into state: inout RegistryState, reportWindowSeconds: Int64) throws {
-        state.restoreUsage { $0.configure(reportWindowSeconds: reportWindowSeconds) }
+    static func load(on connection: PostgresConnection, into state: inout RegistryState, limits: Limits) throws {
+        state.restoreUsage { $0.configure(reportWindowSeconds: limits.usageReportWindowSeconds, keyMemory: limits.usageKeyMemory) }
         let grants = try connection.query("SELECT grant_id, tokens, charged FROM grant_usage").map { row in
             (GrantID(rawValue: try row.decode(Int64.self, column: 0)),
              GrantUsage(tokens: try row.decode(Int64.self, column: 1), charged: try row.decode(Int64.self, column: 2)))
@@ -119,7 +119,10 @@ enum UsageSQL {
         }
         guard let newest else { return }
         let since = RecordSQL.timestamp(newest.adding(seconds: -state.usage.keyRetentionSeconds))
-        var after: Int64 = 0
+        // The newest keys only, as many as memory holds; older ones are recalled when PostgreSQL refuses them.
+        var after = try connection.query("""
+            SELECT coalesce((SELECT id FROM usage_event ORDER BY id DESC OFFSET \(Int64(limits.usageKeyMemory)) LIMIT 1), 0)
+            """)[0].decode(Int64.self, column: 0)
         let pageSize: Int64 = 50_000
         while true {
             let page = try connection.query("""
@@ -144,6 +147,41 @@ enum UsageSQL {
             }
             guard Int64(page.count) == pageSize, let final = remembered.last else { return }
             after = final.2.event
+        }
+    }
+}
+
+extension UsageSQL {
+    /// The name of the unique index on an assignee's idempotency keys (schema 0007).
+    static let keyConstraint = "usage_event_key"
+
+    /// True when PostgreSQL refused an event because its assignee had used its key before.
+    static func isKeyConflict(_ error: any Error) -> Bool {
+        guard let error = error as? PostgresError else { return false }
+        return error.isUniqueViolation && error.constraint == keyConstraint
+    }
+
+    /// The answers PostgreSQL holds for these assignees' keys (first use of each), for the keys the
+    /// unique index covers.
+    static func recall(
+        _ keys: [(party: PartyID, key: String)], on connection: PostgresConnection
+    ) throws -> [(party: PartyID, key: String, answer: UsageAnswer)] {
+        guard !keys.isEmpty else { return [] }
+        let horizon = try connection.query("SELECT covered_after FROM usage_key_horizon")[0].decode(Int64.self, column: 0)
+        let rows = try connection.query("""
+            SELECT e.assignee_id, e.idempotency_key, e.id, e.accepted, e.rule, e.quota, e.reason, e.amount
+            FROM unnest(\(keys.map(\.party.rawValue)), \(keys.map(\.key))) AS k (assignee_id, idempotency_key)
+            JOIN usage_event e ON e.assignee_id = k.assignee_id AND e.idempotency_key = k.idempotency_key AND e.id > \(horizon)
+            """)
+        return try (0..<rows.count).map { index in
+            let row = rows[index]
+            let quota = try row.decode(String?.self, column: 5)
+            return (
+                PartyID(rawValue: try row.decode(Int64.self, column: 0)), try row.decode(String.self, column: 1),
+                UsageAnswer(
+                    event: try row.decode(Int64.self, column: 2), accepted: try row.decode(Bool.self, column: 3),
+                    rule: try row.decode(String?.self, column: 4), quota: quota.flatMap(UsageQuota.init(rawValue:)),
+                    reason: try row.decode(String?.self, column: 6), amount: try row.decode(Int64.self, column: 7)))
         }
     }
 }

@@ -41,7 +41,7 @@ struct DatabaseOptions: ParsableArguments {
 }
 
 /// A database ready to connect to, and what to do when done with it.
-struct OpenedDatabase {
+struct OpenedDatabase: Sendable {
     let configuration: PostgresConfiguration
     let embedded: EmbeddedPostgres?
     let stopOnClose: Bool

@@ -7,7 +7,10 @@ import RegistryStore
 /// Opens the store for a one-off operator command, migrated, and closes everything afterwards.
 func withStore<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (RegistryDatabase, Logger) async throws -> T) async throws -> T {
     let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel ?? "warning"))
+    // SIGTERM/SIGINT stop an embedded cluster this command started, whatever it is doing (a demo load).
+    let signals = await StartupSignals.install(logger: logger)
     let opened = try await database.open(logger: logger)
+    await signals.opened(opened)
     var limits = Limits()
     limits.databasePoolConnections = 2
     limits.databasePoolWaiters = 8

@@ -50,6 +50,11 @@ struct ServeCommand: AsyncParsableCommand {
             + "(env: DATARIGHTS_USAGE_REPORT_WINDOW, default: 86400)"))
     var usageReportWindow: Int?
 
+    @Option(help: ArgumentHelp(
+        "Most idempotency keys kept in memory (about 57 bytes each); older keys are checked in PostgreSQL. "
+            + "(env: DATARIGHTS_USAGE_KEY_MEMORY, default: 4000000)"))
+    var usageKeyMemory: Int?
+
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel))
         let metrics = PrometheusCollectorRegistry()
@@ -60,6 +65,7 @@ struct ServeCommand: AsyncParsableCommand {
         limits.maxRequestBodyBytes = try Setting.int(maxBodyBytes, env: "DATARIGHTS_MAX_BODY_BYTES", default: limits.maxRequestBodyBytes)
         limits.usageReportWindowSeconds = Int64(
             try Setting.int(usageReportWindow, env: "DATARIGHTS_USAGE_REPORT_WINDOW", default: Int(limits.usageReportWindowSeconds)))
+        limits.usageKeyMemory = try Setting.int(usageKeyMemory, env: "DATARIGHTS_USAGE_KEY_MEMORY", default: limits.usageKeyMemory)
         let problems = limits.validate()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
         let configuration = ServerConfiguration(
@@ -68,7 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
             sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"),
             limits: limits)
 
+        let startup = await StartupSignals.install(logger: logger)
         let opened = try await database.open(logger: logger)
+        await startup.opened(opened)
         do {
             let store = try RegistryDatabase(configuration: opened.configuration, limits: limits, logger: logger)
             do {
@@ -93,8 +101,9 @@ struct ServeCommand: AsyncParsableCommand {
                 logger.notice(
                     "DataRights serving",
                     metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
+                await startup.serving()
                 do {
-                    try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+                    try await Serving.run(app, database: store, limits: limits, logger: logger)
                 } catch {
                     await registry.close()
                     throw error

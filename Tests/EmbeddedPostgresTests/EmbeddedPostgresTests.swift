@@ -95,4 +95,28 @@ import Testing
         #expect(String(describing: error!).contains("cannot reach"))
         #expect(String(describing: error!).contains("--data-dir"))
     }
+
+    /// Finding 13: a postmaster killed with SIGKILL leaves its pid file, and for a moment the dying
+    /// process and its backends; a start right after must wait for them and start a new server, not take
+    /// the dead one for a running cluster.
+    @Test func F13_aStartRightAfterTheClusterWasKilledStartsItAgain() async throws {
+        let directory = scratchDirectory() + "/postgres"
+        let first = try EmbeddedPostgres(configuration: .init(clusterDirectory: directory, disposable: true), logger: logger)
+        #expect(try await first.startAsync() == .started)
+        let pool = PostgresPool(configuration: .init(connection: first.connectionConfiguration(), maxConnections: 2), logger: logger)
+        _ = try await pool.query("SELECT 1") { _ in 0 }
+        await pool.shutdown()
+        let pidText = try String(contentsOfFile: directory + "/postmaster.pid", encoding: .utf8)
+        let postmaster = try #require(pid_t(pidText.split(separator: "\n").first.map(String.init) ?? ""))
+        #expect(kill(postmaster, SIGKILL) == 0)
+        // At once, as a restarted `serve` would (a new process: nothing remembered of the old one).
+        let second = try EmbeddedPostgres(configuration: .init(clusterDirectory: directory, disposable: true), logger: logger)
+        let outcome = try await second.startAsync()
+        #expect(outcome == .started, "a new postmaster, not the dead one adopted")
+        let again = PostgresPool(configuration: .init(connection: second.connectionConfiguration(), maxConnections: 1), logger: logger)
+        let answer = try await again.query("SELECT 41 + 1") { try $0.decode(Int32.self, column: 0) }
+        await again.shutdown()
+        #expect(answer == [42])
+        try await second.stopAsync()
+    }
 }

@@ -5,6 +5,9 @@ import PostgresClient
 import Testing
 import TestSupport
 
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -122,6 +125,65 @@ import FoundationNetworking
         let (broken, brokenOutput) = try await run(["audit", "verify"], "verify-2")
         #expect(broken == 1)
         #expect(brokenOutput.contains("broken at sequence 4"), "\(brokenOutput)")
+    }
+
+    /// Finding 13: SIGTERM while `serve --demo` bulk-loads its registry (before the HTTP server runs)
+    /// stops the embedded PostgreSQL too; nothing is left running.
+    @Test func F13_sigtermDuringTheDemoLoadStopsPostgreSQL() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the datarights product first: \(Self.binary)")
+        let dataDirectory = "/tmp/datarights-test-\(getpid())/demo-term-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let server = try ServerProcess.start(
+            Self.binary, ["serve", "--demo", "--demo-datasets", "400000", "--data-dir", dataDirectory, "--port", String(FreePort.next())],
+            log: dataDirectory + ".serve.log")
+        // The last migration applied: the demo load comes next and takes seconds at this size.
+        let deadline = ContinuousClock.now + .seconds(90)
+        while !server.logTail().contains("0006_policy_rules"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        try await Task.sleep(for: .milliseconds(800))
+        #expect(!server.logTail().contains("DataRights serving"), "still loading when the signal comes")
+        let status = try await server.terminate(signal: SIGTERM, timeout: .seconds(60))
+        #expect(status != -1, "serve exits on SIGTERM during the demo load")
+        #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").isEmpty, "no PostgreSQL process is left; log: \(server.logTail())")
+        #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
+    }
+
+    /// Finding 13: a request still arriving when SIGTERM comes is answered, not reset. The client sends
+    /// the first bytes of its request head, the server gets SIGTERM, the client sends the rest.
+    @Test func F13_aRequestStillUploadingAtSIGTERMIsAnswered() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the datarights product first: \(Self.binary)")
+        let dataDirectory = "/tmp/datarights-test-\(getpid())/upload-term-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let port = FreePort.next()
+        let server = try ServerProcess.start(Self.binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve.log")
+        _ = try await HTTP.waitForStatus(200, url: "http://127.0.0.1:\(port)/readyz", timeout: .seconds(90))
+
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        let request = Array("GET /healthz HTTP/1.1\r\nHost: localhost\r\nUser-Agent: slow-uploader\r\n\r\n".utf8)
+        func send(_ bytes: ArraySlice<UInt8>) -> Int { bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } }
+        #expect(send(request[..<12]) == 12)
+        try await Task.sleep(for: .milliseconds(200))
+        kill(server.process.processIdentifier, SIGTERM)
+        try await Task.sleep(for: .milliseconds(300))
+        let sent = send(request[12...])
+        var answer = [UInt8](repeating: 0, count: 4_096)
+        var timeout = timeval(tv_sec: 10, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let received = recv(socket, &answer, answer.count, 0)
+        let text = received > 0 ? String(decoding: answer[..<received], as: UTF8.self) : "(nothing: \(String(cString: strerror(errno))))"
+        #expect(sent == request.count - 12, "the rest of the request is taken")
+        #expect(text.hasPrefix("HTTP/1.1 200") || text.hasPrefix("HTTP/1.1 503"), "answered, not reset: \(text)")
+        #expect(try await server.wait(timeout: .seconds(60)) == 0)
     }
 
     @Test func serveFailsClearlyWhenTheExternalDatabaseIsUnreachable() async throws {

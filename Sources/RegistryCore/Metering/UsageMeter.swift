@@ -21,6 +21,11 @@ public struct UsageMeter: Sendable {
     public internal(set) var lastBatch: Int64 = 0
     /// R26: events older than this when reported are refused.
     public internal(set) var reportWindowSeconds = Limits.defaultUsageReportWindowSeconds
+    /// At most this many keys are remembered (both generations together): a generation is retired when
+    /// it holds half of them, whatever the rate. A key forgotten sooner than the retention is still
+    /// counted once: PostgreSQL's unique key on (assignee, key) refuses it, and the store then recalls
+    /// its first answer (``remember(party:key:answer:)``).
+    public internal(set) var keyMemory = Limits.defaultUsageKeyMemory
 
     /// How long a key is remembered at least: the report window plus the clock skew, so that no event
     /// can still be admissible once its key is forgotten (a retry is never counted twice).
@@ -29,8 +34,9 @@ public struct UsageMeter: Sendable {
     public init() {}
 
     /// Sets the report window (a deployment limit, set at start-up before any usage is planned).
-    public mutating func configure(reportWindowSeconds: Int64) {
+    public mutating func configure(reportWindowSeconds: Int64, keyMemory: Int = Limits.defaultUsageKeyMemory) {
         self.reportWindowSeconds = reportWindowSeconds
+        self.keyMemory = keyMemory
     }
 
     public func usage(of grant: GrantID) -> GrantUsage {
@@ -63,13 +69,16 @@ public struct UsageMeter: Sendable {
         grantUsage[index] = usage
     }
 
-    /// Starts a new generation when the current one is a retention period old.
-    mutating func rotateKeys(at now: Timestamp) {
+    /// Starts a new generation when the current one is a retention period old, or holds half of
+    /// ``keyMemory`` keys (before `incoming` more are remembered).
+    mutating func rotateKeys(at now: Timestamp, incoming: Int = 0) {
         guard let started = generationStartedAt else {
             generationStartedAt = now
             return
         }
-        if now.microsecondsSince1970 - started.microsecondsSince1970 >= keyRetentionSeconds * 1_000_000 {
+        if now.microsecondsSince1970 - started.microsecondsSince1970 >= keyRetentionSeconds * 1_000_000
+            || answers.count + incoming > keyMemory / 2
+        {
             previousAnswers = answers
             answers = RememberedAnswers()
             generationStartedAt = now
@@ -77,7 +86,7 @@ public struct UsageMeter: Sendable {
     }
 
     mutating func apply(_ batch: UsageBatch) {
-        rotateKeys(at: batch.at)
+        rotateKeys(at: batch.at, incoming: batch.events.count)
         for (grant, usage) in batch.grantUsage { setGrantUsage(usage, of: grant) }
         for (party, usage) in batch.assigneeDaily { assigneeDaily[party] = usage }
         for (dataset, usage) in batch.datasetDaily { datasetDaily[dataset] = usage }
@@ -129,8 +138,10 @@ public struct UsageMeter: Sendable {
         generationStartedAt = now
     }
 
-    /// Remembers the answer of an event recorded within the retention period (a rebuild).
+    /// Remembers the answer of an event recorded in PostgreSQL: within the retention period at a
+    /// rebuild, or recalled because PostgreSQL refused the key again. Bounded like every key.
     public mutating func remember(party: PartyID, key: String, answer: UsageAnswer) {
+        if let started = generationStartedAt { rotateKeys(at: started, incoming: 1) }
         answers.remember(answer, for: UsageKey(party: party, key: key))
     }
 }
