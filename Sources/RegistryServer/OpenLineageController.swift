@@ -51,7 +51,8 @@ struct OpenLineageController: Sendable {
 
     func receive(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let event = try await request.decodeJSON(RunEvent.self, context: context)
+        // OpenLineage's facets are free-form: nulls and fractions are allowed there.
+        let event = try await request.decodeJSON(RunEvent.self, context: context, options: StrictJSON.Options(foreignDocument: true))
         let eventType = (event.eventType ?? "OTHER").uppercased()
         let inputs = event.inputs ?? []
         let outputs = event.outputs ?? []

@@ -41,8 +41,6 @@ func queryEnum<T: RawRepresentable>(_ request: Request, _ name: String, _: T.Typ
 /// An optional id query parameter, or a 400 naming it.
 func queryID(_ request: Request, _ name: String) throws -> Int64? {
     guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
-    guard let id = Int64(String(text)) else {
-        throw Problem.badRequest("\(name) must be an id", errors: [.init(field: name, reason: "not a number")])
-    }
+    guard let id = StrictID.parse(text) else { throw Problem.invalidField(name, StrictID.reason) }
     return id
 }

@@ -206,6 +206,9 @@ import Testing
                 let list = try await cast.as(other).get("/v1/registrations")
                 #expect(list.items.isEmpty, "\(other) lists nothing of the ministry's")
             }
+            // Nor can they act on it: deciding on it answers as a missing registration does (issue 14).
+            let decision = try await cast.as("enterprise").post("/v1/registrations/\(number)/decision", ["decision": "accept"])
+            #expect(decision.status == .notFound, "\(decision.text)")
             // Officers read everything.
             #expect(try await cast.as("registrar").get("/v1/registrations/\(number)").status == .ok)
             #expect(try await cast.as("regulator").get("/v1/registrations/\(number)").status == .ok)
@@ -216,7 +219,6 @@ import Testing
                 ("ministry", .post, "/v1/parties/1/keys", ["label": "steal"]),
                 ("registrar", .post, "/v1/datasets", Fixture.dataset("Registrar data", government: false)),
                 ("regulator", .post, "/v1/registrations/\(number)/review", nil),
-                ("enterprise", .post, "/v1/registrations/\(number)/decision", ["decision": "accept"]),
                 ("lab", .get, "/v1/audit/verify", nil),
                 ("ministry", .get, "/v1/admin/state", nil),
                 ("registrar", .post, "/v1/sandbox/clock", ["days": 1]),
