@@ -57,7 +57,8 @@ public struct EdgeLimits: Sendable, Equatable {
             if rate > 0 && burst < 1 { problems.append("\(name)BurstPerKey must be at least 1 when the rate is on") }
         }
         check("maxConcurrentRequestsPerKey", maxConcurrentRequestsPerKey, 0...1_000_000)
-        if maxURLBytes > maxHeaderBytes { problems.append("maxURLBytes must not exceed maxHeaderBytes") }
+        // The HTTP decoder holds the request target to the header field limit as well.
+        if maxURLBytes > maxHeaderFieldBytes { problems.append("maxURLBytes must not exceed maxHeaderFieldBytes") }
         if maxHeaderFieldBytes > maxHeaderBytes { problems.append("maxHeaderFieldBytes must not exceed maxHeaderBytes") }
         return problems
     }

@@ -8,6 +8,7 @@ import Glibc
 /// malformed chunks, huge heads, requests dribbled out slowly, connections held open.
 final class RawHTTP {
     private let socketDescriptor: Int32
+    private var isOpen = true
 
     /// Connects to 127.0.0.1:`port`; reads give up after `readTimeout` seconds.
     init(port: Int, readTimeout: Double = 5) throws {
@@ -28,7 +29,14 @@ final class RawHTTP {
         setsockopt(socketDescriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(socketDescriptor) }
+    deinit { disconnect() }
+
+    /// Closes the connection from this side.
+    func disconnect() {
+        guard isOpen else { return }
+        isOpen = false
+        close(socketDescriptor)
+    }
 
     /// Sends the bytes; false when the server has closed the connection.
     @discardableResult

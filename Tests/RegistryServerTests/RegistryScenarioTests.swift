@@ -21,8 +21,10 @@ import Testing
         func `as`(_ name: String) -> APIClient { api.as_(keys[name]) }
     }
 
-    static func withCast(_ test: @escaping @Sendable (Cast, RegistryService) async throws -> Void, function: String = #function) async throws {
-        let (app, database, registry) = try await TestApp.makeWithRegistry(function: function)
+    static func withCast(
+        edge: EdgeLimits = EdgeLimits(), _ test: @escaping @Sendable (Cast, RegistryService) async throws -> Void, function: String = #function
+    ) async throws {
+        let (app, database, registry) = try await TestApp.makeWithRegistry(edge: edge, function: function)
         // The first operator key comes from the local tool path, as `datarights keys create --operator` does.
         let entries = try await registry.execute(
             .registerParty(NewParty(name: "Operator", kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)
