@@ -34,6 +34,8 @@ extension Request {
     /// with no charset or `charset=utf-8`.
     func requireJSONBody() throws {
         guard let declared = headers[.contentType] else { throw Problem.unsupportedMediaType("no Content-Type: send application/json") }
+        // What nearly every client sends, checked without making strings (usage and decisions are hot paths).
+        if declared == "application/json" || declared == "application/json; charset=utf-8" { return }
         let parts = declared.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         let mediaType = parts.first ?? ""
         let isJSON = mediaType == "application/json" || (mediaType.hasPrefix("application/") && mediaType.hasSuffix("+json"))
@@ -97,7 +99,11 @@ enum RequestDecoding {
     /// The decoder's "Cannot initialize T from invalid String value x" as the values T allows; any other
     /// message of ours (dates, digests) is already in words.
     static func reason(forCorrupted description: String) -> String {
-        guard description.hasPrefix("Cannot initialize ") else { return description }
+        if description.contains("not representable") { return "is out of range: a whole number from -9223372036854775808 to 9223372036854775807" }
+        // Foundation's own messages name Swift types; ours (dates, digests) are already in words.
+        guard description.hasPrefix("Cannot initialize ") else {
+            return description.contains("Swift") || description.contains("Codable") ? "is not a value this field accepts" : description
+        }
         let typeName = description.dropFirst("Cannot initialize ".count).prefix { $0 != " " }
         if let allowed = allowedValues[String(typeName)] {
             return "must be one of: " + allowed.joined(separator: ", ")

@@ -34,11 +34,10 @@ final class RouteTable: Sendable {
     private struct Tables {
         var routes: [Route] = []
         /// The router's endpoint path (`/v1/datasets/{id}/impact`) → method → query parameters.
-        var query: [String: [HTTPRequest.Method: Set<String>]] = [:]
+        var query: [String: [HTTPRequest.Method: [String]]] = [:]
     }
 
     private let tables = Mutex(Tables())
-    private static let empty: Set<String> = []
 
     /// Reads the routes of a router whose routes are all added.
     func load(_ routes: [(path: String, method: HTTPRequest.Method)]) {
@@ -50,7 +49,9 @@ final class RouteTable: Sendable {
             if methodsByPath[path] == nil { order.append(path) }
             methodsByPath[path, default: []].append(route.method)
             // The router spells captures as the document does: `/v1/datasets/{id}`.
-            made.query[path, default: [:]][route.method] = Self.queryParameters["\(route.method.rawValue) \(path)"] ?? Self.empty
+            let names = Self.queryParameters["\(route.method.rawValue) \(path)"] ?? []
+            precondition(names.count <= 64, "a query is checked with a 64-bit set of the names seen")
+            made.query[path, default: [:]][route.method] = names.sorted()
         }
         made.routes = order.map { Route(segments: $0.split(separator: "/"), methods: methodsByPath[$0] ?? []) }
         tables.withLock { $0 = made }
@@ -70,21 +71,22 @@ final class RouteTable: Sendable {
     }
 
     /// Throws a 400 naming the first query parameter the operation does not read, given twice, or holding
-    /// a NUL (`%00`, which PostgreSQL cannot store). Reads the raw query once, without decoding values.
+    /// a NUL (`%00`, which PostgreSQL cannot store). Reads the raw query once, without decoding values and
+    /// without allocating for the usual short names (the decision route's queries come through here).
     func checkQuery(_ request: Request, endpointPath: String) throws {
         guard let query = request.uri.query, !query.isEmpty else { return }
-        let allowed = tables.withLock { $0.query[endpointPath]?[request.method] } ?? Self.empty
-        var seen: [Substring] = []
+        let allowed = tables.withLock { $0.query[endpointPath]?[request.method] } ?? []
+        var seen: UInt64 = 0
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             let equals = part.firstIndex(of: "=") ?? part.endIndex
             var name = part[..<equals]
             if name.contains("%"), let decoded = String(name).removingPercentEncoding { name = Substring(decoded) }
-            guard allowed.contains(String(name)) else {
+            guard let index = allowed.firstIndex(where: { $0 == name }) else {
                 let listed = allowed.isEmpty ? "this operation takes no query parameters" : "allowed: " + allowed.sorted().joined(separator: ", ")
                 throw Problem.invalidField(String(name.prefix(100)), "is not a query parameter of this operation (\(listed))")
             }
-            guard !seen.contains(name) else { throw Problem.invalidField(String(name), "appears twice in the query") }
-            seen.append(name)
+            guard seen & (1 << UInt64(index)) == 0 else { throw Problem.invalidField(String(name), "appears twice in the query") }
+            seen |= 1 << UInt64(index)
             let value = part[equals...].utf8
             if value.count >= 3, Self.containsPercentNul(value) {
                 throw Problem.invalidField(String(name), "must not contain the NUL character (%00)")

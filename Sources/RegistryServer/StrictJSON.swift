@@ -179,7 +179,9 @@ struct StrictJSON {
 
     /// RFC 8259's number grammar; a fraction or exponent only in foreign documents.
     private mutating func number() throws(Failure) {
-        if peek() == UInt8(ascii: "-") { offset += 1 }
+        let negative = peek() == UInt8(ascii: "-")
+        if negative { offset += 1 }
+        let start = offset
         func digits() -> Int {
             let from = offset
             while let byte = peek(), byte >= 0x30, byte <= 0x39 { offset += 1 }
@@ -201,6 +203,10 @@ struct StrictJSON {
             guard digits() > 0 else { throw failure("is not a JSON number") }
         }
         guard plain || options.foreignDocument else { throw failure("must be a whole number, written without a fraction or exponent") }
+        // Whole numbers fit in 64 bits: the decoder's own message for one that does not names Swift.
+        if plain, whole >= 19, Int64(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(negative ? start - 1 : start)..<offset]), as: UTF8.self)) == nil {
+            throw failure("is out of range: a whole number from -9223372036854775808 to 9223372036854775807")
+        }
     }
 
     private func peek() -> UInt8? { offset < bytes.count ? bytes[offset] : nil }

@@ -144,6 +144,11 @@ extension APIClient.Answer {
             #expect(wrongType.status == .badRequest)
             #expect(wrongType.problemFields == ["dataset"], "\(wrongType.text)")
             #expect(!wrongType.text.contains("Int64") && !wrongType.text.contains("Swift"), "\(wrongType.text)")
+            let huge = try await ministry.raw(
+                .post, "/v1/registrations", #"{"dataset":99999999999999999999,"right":"hold","kind":"initial","truthfulnessCommitment":true}"#)
+            #expect(huge.status == .badRequest)
+            #expect(huge.problemFields == ["dataset"], "\(huge.text)")
+            #expect(!huge.text.contains("Swift"), "\(huge.text)")
             let missing = try await ministry.raw(.post, "/v1/registrations", #"{"right":"hold","kind":"initial","truthfulnessCommitment":true}"#)
             #expect(missing.problemFields == ["dataset"], "\(missing.text)")
             #expect(!missing.text.contains("CodingKeys"), "\(missing.text)")
@@ -281,17 +286,17 @@ extension APIClient.Answer {
     @Test func F15_anOverLongURLIs414AndHugeHeadersAre431BothProblemJSON() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
             let port = try #require(cast.api.client.port)
-            let url = try RawHTTP.exchange(port: port, "GET /v1/datasets?q=\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let url = try RawHTTP.exchange(port: port, "GET /v1/datasets?q=\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\nHost: x\r\n\r\n", readTimeout: 20)
             #expect(url.httpStatus == 414, "\(url.prefix(300))")
             #expect(url.contains("application/problem+json"), "\(url.prefix(300))")
-            let header = try RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 100_000))\r\n\r\n")
+            let header = try RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 100_000))\r\n\r\n", readTimeout: 20)
             #expect(header.httpStatus == 431, "\(header.prefix(300))")
             #expect(header.contains("application/problem+json"), "\(header.prefix(300))")
             let many = try RawHTTP.exchange(
-                port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n" + (0..<3_000).map { "X-H\($0): \(String(repeating: "c", count: 40))\r\n" }.joined() + "\r\n")
+                port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n" + (0..<3_000).map { "X-H\($0): \(String(repeating: "c", count: 40))\r\n" }.joined() + "\r\n", readTimeout: 20)
             #expect(many.httpStatus == 431, "\(many.prefix(300))")
             // The server still answers.
-            #expect(try RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").httpStatus == 200)
+            #expect(try RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", readTimeout: 20).httpStatus == 200)
         }
     }
 }
