@@ -340,7 +340,7 @@ struct AccessController: Sendable {
         var action = PolicyAction.use
         if let text = query["action"] {
             guard let value = PolicyAction(rawValue: String(text)) else {
-                throw Problem.badRequest("action \(text) is not recognised", errors: [.init(field: "action", reason: "unknown value")])
+                throw Problem.invalidField("action", "must be one of: " + PolicyAction.allCases.map(\.rawValue).joined(separator: ", "))
             }
             action = value
         }

@@ -144,6 +144,9 @@ extension APIClient.Answer {
             #expect(wrongType.status == .badRequest)
             #expect(wrongType.problemFields == ["dataset"], "\(wrongType.text)")
             #expect(!wrongType.text.contains("Int64") && !wrongType.text.contains("Swift"), "\(wrongType.text)")
+            let grade = try await ministry.get("/v1/datasets?grade=secret")
+            #expect(grade.status == .badRequest)
+            #expect(grade.problemFields == ["grade"] && grade.text.contains("general, important, core"), "\(grade.text)")
             let huge = try await ministry.raw(
                 .post, "/v1/registrations", #"{"dataset":99999999999999999999,"right":"hold","kind":"initial","truthfulnessCommitment":true}"#)
             #expect(huge.status == .badRequest)
