@@ -2,7 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
-import RegistryServer
+@testable import RegistryServer
 import RegistryStore
 import Testing
 import TestSupport
@@ -168,5 +168,41 @@ import TestSupport
         edge.maxURLBytes = edge.maxHeaderFieldBytes + 1
         #expect(!edge.validate().isEmpty)
         #expect(EdgeLimits().validate().isEmpty)
+    }
+}
+
+/// The limiter alone, without a server: a burst, then limited with a wait; classes and keys apart; the
+/// requests in flight given back on release.
+@Suite struct KeyRateLimiterTests {
+    @Test func F15_theLimiterAdmitsABurstThenLimitsAndCountsRequestsInFlight() {
+        var edge = EdgeLimits()
+        edge.requestsPerSecondPerKey = 1
+        edge.requestBurstPerKey = 5
+        edge.maxConcurrentRequestsPerKey = 8
+        let limiter = KeyRateLimiter(limits: edge)
+        for _ in 0..<5 { #expect(limiter.admit("k1", .general) == .admitted) }
+        guard case .limited(let wait, let rate, let name) = limiter.admit("k1", .general) else {
+            Issue.record("the sixth request within a second is admitted")
+            return
+        }
+        #expect(wait >= 1 && rate == 1 && name == "general")
+        #expect(limiter.admit("k2", .general) == .admitted, "another key has its own bucket")
+        #expect(limiter.admit("k1", .decisions) == .admitted, "decisions have their own bucket")
+        // Eight in flight (five general, one decision, two more decisions): the ninth is refused until one ends.
+        #expect(limiter.admit("k1", .decisions) == .admitted)
+        #expect(limiter.admit("k1", .decisions) == .admitted)
+        #expect(limiter.admit("k1", .decisions) == .busy(limit: 8))
+        limiter.release("k1")
+        #expect(limiter.admit("k1", .decisions) == .admitted)
+    }
+
+    @Test func F15_aLimiterWithEverythingOffCountsNothing() {
+        var edge = EdgeLimits()
+        edge.requestsPerSecondPerKey = 0
+        edge.usageRequestsPerSecondPerKey = 0
+        edge.decisionRequestsPerSecondPerKey = 0
+        edge.maxConcurrentRequestsPerKey = 0
+        #expect(KeyRateLimiter(limits: edge).isOff)
+        #expect(!KeyRateLimiter(limits: EdgeLimits()).isOff)
     }
 }
