@@ -1,6 +1,7 @@
 /// A JSON string literal read straight from bytes (RFC 8259): the two-character escapes, `\u` escapes
-/// with surrogate pairs joined, control characters refused, and the result valid UTF-8 — shared by the
-/// strict parsers (ODRL policies, usage bodies).
+/// with surrogate pairs joined, control characters and NUL (`\u0000`, which PostgreSQL cannot store)
+/// refused, and the result valid UTF-8 — shared by the strict parsers (ODRL policies, usage bodies,
+/// every request body's pre-pass).
 public enum JSONStringLiteral {
     /// Why the bytes are not a string literal, and the offset where it was found.
     public struct Failure: Error, Equatable, Sendable {
@@ -47,6 +48,8 @@ public enum JSONStringLiteral {
                 case UInt8(ascii: "t"): decoded.append(0x09)
                 case UInt8(ascii: "u"):
                     var value = try hex4(bytes, at: &offset)
+                    // PostgreSQL stores no NUL in text or jsonb: refused here, where it costs one compare.
+                    guard value != 0 else { throw Failure(reason: "must not contain the NUL character (\\u0000)", offset: offset - 6) }
                     if (0xD800..<0xDC00).contains(value) {
                         guard offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u") else {
                             throw Failure(reason: "unpaired surrogate in a string", offset: offset)

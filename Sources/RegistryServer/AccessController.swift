@@ -107,7 +107,7 @@ struct AccessController: Sendable {
 
     func policy(_ context: AppRequestContext) throws -> Response {
         _ = try context.requireParty()
-        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let id = DatasetID(rawValue: try context.pathID("id"))
         let record = try service.registry.read { state throws -> PolicyRecord? in
             guard state.dataset(id) != nil else { throw Problem.notFound("dataset \(id.rawValue)") }
             return state.policy(of: id)
@@ -118,7 +118,7 @@ struct AccessController: Sendable {
 
     func setPolicy(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let id = DatasetID(rawValue: try context.pathID("id"))
         let body = try await request.decodeJSON(PolicyBody.self, context: context)
         guard body.rules.count <= Policy.maxRules else {
             throw Problem.badRequest("at most \(Policy.maxRules) rules", errors: [.init(field: "rules", reason: "at most \(Policy.maxRules)")])
@@ -135,7 +135,7 @@ struct AccessController: Sendable {
     /// ODRL 2.2 JSON-LD out.
     func odrlPolicy(_ context: AppRequestContext) throws -> Response {
         _ = try context.requireParty()
-        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let id = DatasetID(rawValue: try context.pathID("id"))
         guard let record = service.registry.read({ $0.policy(of: id) }) else { throw Problem.notFound("dataset \(id.rawValue) has no policy") }
         return Response(
             status: .ok, headers: [.contentType: "application/ld+json; charset=utf-8"],
@@ -146,8 +146,18 @@ struct AccessController: Sendable {
     /// the query names them.
     func importODRL(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let id = DatasetID(rawValue: try context.parameters.require("id", as: Int64.self))
+        let id = DatasetID(rawValue: try context.pathID("id"))
         let buffer = try await request.body.collect(upTo: context.maxRequestBodyBytes)
+        try request.requireJSONBody()
+        do {
+            // JSON-LD is another standard's document: nulls and fractions are its own business, but not
+            // duplicate keys, NUL or bytes that are not UTF-8.
+            try buffer.withUnsafeReadableBytes { bytes throws(StrictJSON.Failure) in
+                try StrictJSON.validate(bytes, options: StrictJSON.Options(foreignDocument: true))
+            }
+        } catch {
+            throw Problem.invalidField(error.field, error.reason)
+        }
         let text = String(buffer: buffer)
         let policy: Policy
         do {
@@ -247,6 +257,7 @@ struct AccessController: Sendable {
 
     func reply(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        try requireVisibleAccessRequest(number, context)
         let body = try await request.decodeJSON(ReplyBody.self, context: context)
         try await service.execute(.replyToAccessRequest(number: number, agree: body.agree, reason: body.reason), by: try context.requireParty())
         return try accessRequest(context)
@@ -254,6 +265,7 @@ struct AccessController: Sendable {
 
     func withdraw(_ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        try requireVisibleAccessRequest(number, context)
         try await service.execute(.withdrawAccessRequest(number: number), by: try context.requireParty())
         return try accessRequest(context)
     }
@@ -284,8 +296,20 @@ struct AccessController: Sendable {
         return try view.response()
     }
 
+    /// A request the key may not see answers every operation as a missing one does: 404, the same body.
+    func requireVisibleAccessRequest(_ number: String, _ context: AppRequestContext) throws {
+        let actor = try context.requireParty()
+        let visible = service.registry.read { state in state.accessRequest(number: number).map { state.maySee($0, actor) } ?? true }
+        guard visible else { throw Problem.from(.notFound("access request \(number)")) }
+    }
+
+    /// A grant the key may not see answers every change as a missing one does: 404, the same body (a
+    /// 403 would confirm that it exists).
     func changeGrant(_ change: GrantChange, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        let actor = try context.requireParty()
+        let visible = service.registry.read { state in state.grant(number: number).map { state.maySee($0, actor) } ?? true }
+        guard visible else { throw Problem.from(.notFound("grant \(number)")) }
         let body = try await request.decodeJSON(ReasonBody.self, context: context, emptyBody: ReasonBody(reason: nil))
         try await service.execute(.changeGrant(number: number, change: change, reason: body.reason), by: try context.requireParty())
         return try grant(context)
@@ -298,7 +322,7 @@ struct AccessController: Sendable {
     func decide(_ request: Request, _ context: AppRequestContext) throws -> Response {
         let actor = try context.requireParty()
         let query = request.uri.queryParameters
-        guard let datasetText = query["dataset"], let dataset = Int64(String(datasetText)) else {
+        guard let datasetText = query["dataset"], let dataset = StrictID.parse(datasetText) else {
             throw Problem.badRequest("dataset is required: a dataset id", errors: [.init(field: "dataset", reason: "required, an id")])
         }
         guard let purpose = query["purpose"], !purpose.isEmpty else {
@@ -310,13 +334,13 @@ struct AccessController: Sendable {
         // The query is parsed once (every `queryParameters` parses it again): this is the serving path.
         var subject = actor.id
         if let text = query["party"] {
-            guard let id = Int64(String(text)) else { throw Problem.badRequest("party must be an id", errors: [.init(field: "party", reason: "not a number")]) }
+            guard let id = StrictID.parse(text) else { throw Problem.invalidField("party", StrictID.reason) }
             subject = PartyID(rawValue: id)
         }
         var action = PolicyAction.use
         if let text = query["action"] {
             guard let value = PolicyAction(rawValue: String(text)) else {
-                throw Problem.badRequest("action \(text) is not recognised", errors: [.init(field: "action", reason: "unknown value")])
+                throw Problem.invalidField("action", "must be one of: " + PolicyAction.allCases.map(\.rawValue).joined(separator: ", "))
             }
             action = value
         }

@@ -1,4 +1,5 @@
 public import Hummingbird
+import HummingbirdCore
 public import Logging
 public import Prometheus
 import RegistryCore
@@ -21,9 +22,12 @@ public func buildApplication(
     let router = buildRouter(configuration: configuration, database: database, registry: registry, metrics: metrics)
     return Application(
         router: router,
+        // HTTP/1.1 with guards against slow and malformed clients; at most `maxConnections` open at once.
+        server: .guardedHTTP1(limits: configuration.edge),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port),
-            serverName: configuration.serverName),
+            serverName: configuration.serverName,
+            availableConnectionsDelegate: MaximumAvailableConnections(configuration.edge.maxConnections, logger: logger)),
         services: [RegistryClockService(service: registry, logger: logger)],
         logger: logger)
 }
@@ -36,19 +40,22 @@ public func buildRouter(
     metrics: PrometheusCollectorRegistry
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
-    // One layer for what every request goes through (id, body limit, problems, metrics, access log):
-    // each async middleware costs every request, and the decision route sits in labs' serving paths.
-    router.add(middleware: RequestEnvelopeMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes))
+    let routes = RouteTable()
+    // One layer for what every request goes through (id, body limit, query, problems, metrics, access
+    // log): each async middleware costs every request, and the decision route sits in labs' serving paths.
+    router.add(middleware: RequestEnvelopeMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes, routes: routes))
     router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
 
     let registryController = RegistryController(service: registry)
     registryController.publicRoutes(router.group("v1"))
-    let authenticated = router.group("v1").add(middleware: AuthenticationMiddleware(service: registry))
+    let authenticated = router.group("v1").add(
+        middleware: AuthenticationMiddleware(service: registry, limiter: KeyRateLimiter(limits: configuration.edge)))
     registryController.authenticatedRoutes(authenticated)
     OversightController(service: registry).routes(authenticated, sandbox: configuration.sandbox)
     LineageController(service: registry).routes(authenticated)
     OpenLineageController(service: registry).routes(authenticated)
     AccessController(service: registry).routes(authenticated)
     UsageController(service: registry).routes(authenticated)
+    routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

@@ -127,7 +127,7 @@ struct LineageController: Sendable {
     }
 
     func datasetID(_ context: AppRequestContext) throws -> DatasetID {
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         guard service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) != nil else { throw Problem.notFound("dataset \(id) does not exist") }
         return DatasetID(rawValue: id)
     }
@@ -337,7 +337,7 @@ struct LineageController: Sendable {
     }
 
     func approve(_ context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         let entries = try await service.execute(.approveAnonymisation(derivation: id), by: try context.requireParty())
         guard case .derivation(let derivation) = entries.first?.record else { throw Problem.internalError }
         return try DerivationView(derivation).response()

@@ -3,6 +3,8 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
+import NIOHTTP1
 import Synchronization
 import RegistryCore
 import RegistryStore
@@ -11,16 +13,19 @@ import RegistryStore
 /// its id (the client's `X-Request-Id` when sane, else a new one) on the response and in the log lines
 /// that concern it; the body limit (a body declared larger is refused before any of it is read; bodies
 /// without a declared length are cut off at the same limit when collected); every error turned into an
-/// RFC 9457 problem+json answer, the server's faults logged with the request id; the route's metrics;
-/// and the access log line.
+/// RFC 9457 problem+json answer, the server's faults logged with the request id; query parameters the
+/// operation does not read refused (``RouteTable``); a known path with another method answered 405 with
+/// `Allow`; the route's metrics; and the access log line.
 struct RequestEnvelopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     static let header = HTTPField.Name("X-Request-Id")!
     let maxRequestBodyBytes: Int
+    let routes: RouteTable
     private let metrics = RequestMetrics()
 
-    init(maxRequestBodyBytes: Int) {
+    init(maxRequestBodyBytes: Int, routes: RouteTable) {
         self.maxRequestBodyBytes = maxRequestBodyBytes
+        self.routes = routes
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -37,10 +42,13 @@ struct RequestEnvelopeMiddleware: RouterMiddleware {
             if let declared = request.headers[.contentLength].flatMap(Int.init), declared > maxRequestBodyBytes {
                 throw Problem.payloadTooLarge(limit: maxRequestBodyBytes)
             }
+            if let endpoint = context.endpointPath, endpoint != "NotFound" {
+                try routes.checkQuery(request, endpointPath: endpoint)
+            }
             response = try await next(request, context)
             metrics.record(route: context.endpointPath ?? "unknown", request.method, status: Int(response.status.code), since: started, failed: false)
         } catch {
-            let problem = Self.problem(for: error, context: context)
+            let problem = Self.problem(for: error, request: request, context: context, routes: routes)
             metrics.record(route: context.endpointPath ?? "not found", request.method, status: problem.statusCode, since: started, failed: true)
             if problem.statusCode >= 500 {
                 context.logger.error(
@@ -48,7 +56,7 @@ struct RequestEnvelopeMiddleware: RouterMiddleware {
                     metadata: ["error": "\(error)", "http.status": "\(problem.statusCode)", "request.id": .string(id)])
             }
             response = try problem.response(from: request, context: context)
-            if problem.statusCode == 503 { response.headers[.retryAfter] = "1" }
+            if problem.statusCode == 503 && response.headers[.retryAfter] == nil { response.headers[.retryAfter] = "1" }
             if problem.statusCode == 401 { response.headers[.wwwAuthenticate] = "Bearer" }
         }
         response.headers[Self.header] = id
@@ -66,13 +74,27 @@ struct RequestEnvelopeMiddleware: RouterMiddleware {
             }
     }
 
-    static func problem(for error: any Error, context: Context) -> Problem {
+    static func problem(for error: any Error, request: Request, context: Context, routes: RouteTable) -> Problem {
         switch error {
         case let problem as Problem:
             return problem
+        case is HTTPParserError:
+            // The body broke HTTP/1.1's grammar while the route read it (an invalid chunk size).
+            return .badRequest("the request body is not well-formed HTTP/1.1 (chunked encoding)")
+        case is NIOTooManyBytesError:
+            // A body without a declared length (chunked) that ran past the limit while collected.
+            return .payloadTooLarge(limit: context.maxRequestBodyBytes)
         case let httpError as HTTPError:
             switch httpError.status {
             case .notFound:
+                let methods = routes.methods(at: request.uri.path)
+                if !methods.isEmpty, !methods.contains(request.method) {
+                    var problem = Problem(
+                        .methodNotAllowed, kind: "method-not-allowed", title: "Method not allowed",
+                        detail: "\(request.method.rawValue) is not an operation of this path")
+                    problem.allow = methods.map(\.rawValue).joined(separator: ", ")
+                    return problem
+                }
                 return .notFound(httpError.body ?? "no resource at this path")
             case .contentTooLarge:
                 return .payloadTooLarge(limit: context.maxRequestBodyBytes)
@@ -112,39 +134,14 @@ enum AccessLog {
     }
 }
 
-/// Problems for request bodies that do not decode, naming the field.
-enum RequestDecoding {
-    static func problem(for error: DecodingError) -> Problem {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            codingPath.map { key in key.intValue.map { "[\($0)]" } ?? ".\(key.stringValue)" }.joined()
-                .trimmingCharacters(in: CharacterSet(charactersIn: "."))
-        }
-        switch error {
-        case .keyNotFound(let key, let context):
-            let field = path(context.codingPath + [key])
-            return .badRequest("\(field) is required", errors: [.init(field: field, reason: "required")])
-        case .typeMismatch(let type, let context):
-            let field = path(context.codingPath)
-            return .badRequest("\(field) has the wrong type", errors: [.init(field: field, reason: "expected \(type)")])
-        case .valueNotFound(let type, let context):
-            let field = path(context.codingPath)
-            return .badRequest("\(field) must not be null", errors: [.init(field: field, reason: "expected \(type)")])
-        case .dataCorrupted(let context):
-            let field = path(context.codingPath)
-            return .badRequest(
-                field.isEmpty ? "the body is not valid JSON" : "\(field) is invalid",
-                errors: field.isEmpty ? nil : [.init(field: field, reason: context.debugDescription)])
-        @unknown default:
-            return .badRequest("the body could not be decoded")
-        }
-    }
-}
-
-/// Authenticates `Authorization: Bearer …` against the core's API keys (no database round trip) and puts
-/// the party in the context. Routes decide what the party may do; public routes skip this middleware.
+/// Authenticates `Authorization: Bearer …` against the core's API keys (no database round trip), holds
+/// the key to its request limits (``KeyRateLimiter``: 429 with `Retry-After` over its rate or its requests
+/// in flight) and puts the party in the context. Routes decide what the party may do; public routes skip
+/// this middleware.
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let service: RegistryService
+    let limiter: KeyRateLimiter
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // The first Authorization field as sent (the subscript would join repeated fields into a new string).
@@ -155,21 +152,27 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         var context = context
         context.party = party
-        return try await next(request, context)
-    }
-}
-
-extension Request {
-    /// Decodes a JSON body of at most the deployment's body limit. A body that does not decode is a 400
-    /// problem naming the field, never a generic message.
-    func decodeJSON<T: Decodable>(_ type: T.Type, context: AppRequestContext, emptyBody: T? = nil) async throws -> T {
-        let buffer = try await body.collect(upTo: context.maxRequestBodyBytes)
-        if buffer.readableBytes == 0, let emptyBody { return emptyBody }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
-        } catch let error as DecodingError {
-            throw RequestDecoding.problem(for: error)
+        guard !limiter.isOff else { return try await next(request, context) }
+        // `Bearer drk_<prefix>_<secret>`, already checked: the prefix names the key.
+        let afterScheme = header.dropFirst("Bearer drk_".count)
+        let key = String(afterScheme.prefix { $0 != "_" })
+        let routeClass: KeyRateLimiter.RouteClass
+        switch context.endpointPath {
+        case "/v1/usage": routeClass = .usage
+        case "/v1/decisions": routeClass = .decisions
+        default: routeClass = .general
         }
+        switch limiter.admit(key, routeClass) {
+        case .admitted:
+            break
+        case .limited(let retryAfter, let rate, let name):
+            throw Problem.tooManyRequests(
+                "this API key may make \(rate) \(name) requests a second; retry after \(retryAfter) s", retryAfterSeconds: retryAfter)
+        case .busy(let limit):
+            throw Problem.tooManyRequests("this API key has \(limit) requests in flight, its most at once", retryAfterSeconds: 1)
+        }
+        defer { limiter.release(key) }
+        return try await next(request, context)
     }
 }
 

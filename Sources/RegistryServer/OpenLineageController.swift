@@ -63,13 +63,8 @@ struct OpenLineageController: Sendable {
     /// The body may be sent with `Content-Encoding: gzip` (the OpenLineage client's `compression: gzip`).
     func receive(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let body = try await GzipBody.collect(request, limit: context.maxRequestBodyBytes)
-        let event: RunEvent
-        do {
-            event = try JSONDecoder().decode(RunEvent.self, from: Data(body.readableBytesView))
-        } catch let error as DecodingError {
-            throw RequestDecoding.problem(for: error)
-        }
+        // OpenLineage's facets are free-form: nulls and fractions are allowed there. The body may be gzip.
+        let event = try await request.decodeJSON(RunEvent.self, context: context, options: StrictJSON.Options(foreignDocument: true))
         let eventType = (event.eventType ?? "OTHER").uppercased()
         let inputs = event.inputs ?? []
         let outputs = event.outputs ?? []

@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import RegistryCore
 import RegistryStore
@@ -90,11 +91,28 @@ struct OversightController: Sendable {
         let entries = try await AuditLog.entries(service.database.pool, after: page.after, limit: page.limit)
         let views = entries.map {
             AuditEntryView(
-                sequence: $0.sequence, at: $0.at.description, actor: $0.actor, kind: $0.kind, payload: $0.payload,
+                sequence: $0.sequence, at: $0.at.description, actor: $0.actor, kind: $0.kind, payload: Self.redacted($0.payload),
                 previousHash: $0.previousHash.hexString, hash: $0.hash.hexString)
         }
         let next = entries.count == page.limit ? entries.last.map { String($0.sequence) } : nil
         return try Page(items: views, nextCursor: next).response()
+    }
+
+    /// The payload as shown: an API key's `secretHash` reads `"redacted"`, even to overseers (a hash of
+    /// a secret is something to guess against offline). The stored payload, and the chain's hashes over
+    /// it, are unchanged: `GET /v1/audit/verify` checks what is stored.
+    static func redacted(_ payload: String) -> String {
+        let marker = #""secretHash":""#
+        guard payload.contains(marker) else { return payload }
+        var shown = ""
+        var rest = Substring(payload)
+        while let found = rest.range(of: marker) {
+            shown += rest[..<found.upperBound]
+            shown += "redacted"
+            rest = rest[found.upperBound...]
+            if let closing = rest.firstIndex(of: "\"") { rest = rest[closing...] }
+        }
+        return shown + rest
     }
 
     func state(_ context: AppRequestContext) throws -> StateView {

@@ -29,11 +29,11 @@ struct PageRequest {
     static func cursor(_ next: Int64?) -> String? { next.map(String.init) }
 }
 
-/// A required enum query parameter, or a 400 naming it.
-func queryEnum<T: RawRepresentable>(_ request: Request, _ name: String, _: T.Type) throws -> T? where T.RawValue == String {
+/// An optional enum query parameter, or a 400 naming it and the values it takes.
+func queryEnum<T: RawRepresentable & CaseIterable>(_ request: Request, _ name: String, _: T.Type) throws -> T? where T.RawValue == String {
     guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
     guard let value = T(rawValue: String(text)) else {
-        throw Problem.badRequest("\(name) \(text) is not recognised", errors: [.init(field: name, reason: "unknown value")])
+        throw Problem.invalidField(name, "must be one of: " + T.allCases.map(\.rawValue).joined(separator: ", "))
     }
     return value
 }
@@ -41,8 +41,6 @@ func queryEnum<T: RawRepresentable>(_ request: Request, _ name: String, _: T.Typ
 /// An optional id query parameter, or a 400 naming it.
 func queryID(_ request: Request, _ name: String) throws -> Int64? {
     guard let text = request.uri.queryParameters[Substring(name)] else { return nil }
-    guard let id = Int64(String(text)) else {
-        throw Problem.badRequest("\(name) must be an id", errors: [.init(field: name, reason: "not a number")])
-    }
+    guard let id = StrictID.parse(text) else { throw Problem.invalidField(name, StrictID.reason) }
     return id
 }

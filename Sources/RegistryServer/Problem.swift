@@ -30,6 +30,10 @@ public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
     public var errors: [FieldError]?
     /// For refusals by a domain rule: each rule and its reason.
     public var refusals: [Refusal]?
+    /// Sent as `Retry-After` (429, 503); not part of the body.
+    public var retryAfterSeconds: Int?
+    /// Sent as `Allow` (405); not part of the body.
+    public var allow: String?
 
     public var status: HTTPResponse.Status { .init(code: statusCode) }
 
@@ -54,13 +58,18 @@ public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
         if let context = context as? AppRequestContext, !context.requestID.isEmpty {
             problem.requestID = context.requestID
         }
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let allow { headers[.allow] = allow }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: problem.encoded())))
+    }
+
+    /// The problem as its JSON body.
+    func encoded() -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let body = try encoder.encode(problem)
-        return Response(
-            status: status,
-            headers: [.contentType: "application/problem+json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        // A value of strings and numbers: encoding it cannot fail.
+        return (try? [UInt8](encoder.encode(self))) ?? Array(#"{"status":500,"title":"Internal error"}"#.utf8)
     }
 }
 
@@ -103,6 +112,13 @@ extension Problem {
             problem.refusals = refusals
             return problem
         }
+    }
+
+    /// 429: over a per-key rate or the key's requests in flight.
+    public static func tooManyRequests(_ detail: String, retryAfterSeconds: Int) -> Problem {
+        var problem = Problem(.tooManyRequests, kind: "rate-limited", title: "Too many requests", detail: detail)
+        problem.retryAfterSeconds = retryAfterSeconds
+        return problem
     }
 
     public static func serviceUnavailable(_ detail: String) -> Problem {

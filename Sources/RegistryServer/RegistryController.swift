@@ -76,7 +76,7 @@ struct RegistryController: Sendable {
     }
 
     struct DecisionBody: Decodable {
-        enum Decision: String, Decodable { case accept, refuse }
+        enum Decision: String, Decodable, CaseIterable { case accept, refuse }
         let decision: Decision
         let reason: String?
     }
@@ -143,14 +143,14 @@ struct RegistryController: Sendable {
 
     func party(_ context: AppRequestContext) throws -> Response {
         _ = try context.requireParty()
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         guard let party = service.registry.read({ $0.party(PartyID(rawValue: id)) }) else { throw Problem.notFound("party \(id)") }
         return try PartyView(party).response()
     }
 
     func issueKey(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         let body = try await request.decodeJSON(NewKeyBody.self, context: context, emptyBody: NewKeyBody(label: nil))
         let (key, token) = try await service.issueKey(for: PartyID(rawValue: id), label: body.label ?? "", by: actor)
         return try IssuedKey(prefix: key.prefix, party: key.party.rawValue, label: key.label, createdAt: key.createdAt.description, token: token)
@@ -180,7 +180,7 @@ struct RegistryController: Sendable {
 
     func updateDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         let body = try await request.decodeJSON(DatasetPatchBody.self, context: context)
         let patch = DatasetPatch(
             title: body.title, description: body.description, grade: body.grade, personalInformation: body.piLevel,
@@ -215,7 +215,7 @@ struct RegistryController: Sendable {
 
     func dataset(_ context: AppRequestContext) throws -> Response {
         _ = try context.requireParty()
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         guard let dataset = service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) else { throw Problem.notFound("dataset \(id)") }
         return try DatasetView(dataset).response()
     }
@@ -262,14 +262,23 @@ struct RegistryController: Sendable {
         return try view.response()
     }
 
+    /// A registration the key may not see answers every operation as a missing one does: 404, the same body.
+    func requireVisibleRegistration(_ number: String, _ context: AppRequestContext) throws {
+        let actor = try context.requireParty()
+        let visible = service.registry.read { state in state.registration(number: number).map { state.maySee($0, actor) } ?? true }
+        guard visible else { throw Problem.from(.notFound("registration \(number)")) }
+    }
+
     func startReview(_ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        try requireVisibleRegistration(number, context)
         try await service.execute(.startReview(registration: number), by: try context.requireParty())
         return try registration(context)
     }
 
     func decide(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        try requireVisibleRegistration(number, context)
         let body = try await request.decodeJSON(DecisionBody.self, context: context)
         try await service.execute(.decide(registration: number, accept: body.decision == .accept, reason: body.reason), by: try context.requireParty())
         return try registration(context)
@@ -278,6 +287,7 @@ struct RegistryController: Sendable {
     func object(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
         let number = try context.parameters.require("number")
+        try requireVisibleRegistration(number, context)
         let body = try await request.decodeJSON(ObjectionBody.self, context: context)
         let entries = try await service.execute(.lodgeObjection(registration: number, grounds: body.grounds), by: actor)
         guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }
@@ -285,7 +295,7 @@ struct RegistryController: Sendable {
     }
 
     func rule(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let id = try context.parameters.require("id", as: Int64.self)
+        let id = try context.pathID("id")
         let body = try await request.decodeJSON(RulingBody.self, context: context)
         let entries = try await service.execute(.ruleObjection(ObjectionID(rawValue: id), ruling: body.ruling, reason: body.reason), by: try context.requireParty())
         guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }

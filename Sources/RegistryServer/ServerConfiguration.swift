@@ -8,14 +8,20 @@ public struct ServerConfiguration: Sendable {
     /// Sandbox mode: test-clock endpoints exist only when this is on.
     public var sandbox: Bool
     public var limits: Limits
+    /// Connections, request heads, slow clients and per-key request rates.
+    public var edge: EdgeLimits
     /// Sent in the `Server` header.
     public var serverName: String
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, sandbox: Bool = false, limits: Limits = Limits(), serverName: String = "DataRights") {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, sandbox: Bool = false, limits: Limits = Limits(), edge: EdgeLimits = EdgeLimits(),
+        serverName: String = "DataRights"
+    ) {
         self.host = host
         self.port = port
         self.sandbox = sandbox
         self.limits = limits
+        self.edge = edge
         self.serverName = serverName
     }
 }

@@ -26,6 +26,7 @@ struct UsageController: Sendable {
     func recordUsage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let party = try context.requireParty()
         let buffer = try await request.body.collect(upTo: context.maxRequestBodyBytes)
+        try request.requireJSONBody()
         let events: [UsageEvent]
         do {
             events = try buffer.withUnsafeReadableBytes { bytes throws(UsageBodyParser.Failure) in try UsageBodyParser.parse(bytes) }
@@ -65,8 +66,8 @@ struct UsageController: Sendable {
     /// `PUT /v1/parties/{id}/daily-token-cap` `{"dailyTokens": n}` (or null to lift it): R27's assignee cap.
     func setDailyCap(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let actor = try context.requireParty()
-        let id = PartyID(rawValue: try context.parameters.require("id", as: Int64.self))
-        let body = try await request.decodeJSON(DailyCapBody.self, context: context)
+        let id = PartyID(rawValue: try context.pathID("id"))
+        let body = try await request.decodeJSON(DailyCapBody.self, context: context, options: StrictJSON.Options(nullable: ["dailyTokens"]))
         try await service.execute(.setAssigneeDailyCap(party: id, dailyTokens: body.dailyTokens), by: actor)
         let cap = service.registry.read { $0.settings.assigneeDailyCap(of: id) }
         return try DailyCapView(party: id.rawValue, dailyTokens: cap).response()
@@ -81,7 +82,7 @@ struct UsageController: Sendable {
         let query = request.uri.queryParameters
         var party = actor.id
         if let text = query["party"] {
-            guard let id = Int64(String(text)) else { throw Problem.badRequest("party must be an id", errors: [.init(field: "party", reason: "not a number")]) }
+            guard let id = StrictID.parse(text) else { throw Problem.invalidField("party", StrictID.reason) }
             party = PartyID(rawValue: id)
         }
         guard party == actor.id || actor.kind == .regulator || actor.kind == .operator else {

@@ -55,6 +55,11 @@ struct ServeCommand: AsyncParsableCommand {
             + "(env: DATARIGHTS_USAGE_KEY_MEMORY, default: 4000000)"))
     var usageKeyMemory: Int?
 
+    @Option(help: ArgumentHelp(
+        "An edge limit as name=value, repeatable or comma-separated: connections, request heads, slow clients, per-key rates "
+            + "(docs/SECURITY.md lists each with its default). (env: DATARIGHTS_EDGE_LIMITS, e.g. requestsPerSecondPerKey=500,maxConnections=8192)"))
+    var edgeLimit: [String] = []
+
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel))
         let metrics = PrometheusCollectorRegistry()
@@ -68,11 +73,21 @@ struct ServeCommand: AsyncParsableCommand {
         limits.usageKeyMemory = try Setting.int(usageKeyMemory, env: "DATARIGHTS_USAGE_KEY_MEMORY", default: limits.usageKeyMemory)
         let problems = limits.validate()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
+        var edge = EdgeLimits()
+        do {
+            try edge.apply(Setting.optionalString(nil, env: "DATARIGHTS_EDGE_LIMITS").map { [$0] } ?? [])
+            try edge.apply(edgeLimit)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        let edgeProblems = edge.validate()
+        guard edgeProblems.isEmpty else { throw ValidationError(edgeProblems.joined(separator: "; ")) }
         let configuration = ServerConfiguration(
             host: Setting.string(host, env: "DATARIGHTS_HOST", default: "127.0.0.1"),
             port: try Setting.int(port, env: "DATARIGHTS_PORT", default: 8080),
             sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"),
-            limits: limits)
+            limits: limits,
+            edge: edge)
 
         let startup = await StartupSignals.install(logger: logger)
         let opened = try await database.open(logger: logger)

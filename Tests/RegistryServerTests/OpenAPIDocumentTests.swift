@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+@testable import RegistryServer
 import RegistryStore
 import Testing
 
@@ -68,4 +69,36 @@ import Testing
         #expect(served.subtracting(inDocument).isEmpty, "served but not documented: \(served.subtracting(inDocument).sorted())")
         #expect(inDocument.subtracting(served).isEmpty, "documented but not served: \(inDocument.subtracting(served).sorted())")
     }
+
+    /// The query parameters each operation reads (`RouteTable.queryParameters`, which refuses any other
+    /// with a 400) are those the document lists for it, and no operation of the document lists others.
+    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "PyYAML is not installed"))
+    func F16_everyOperationsQueryParametersAreTheDocumentsAndNoOthers() throws {
+        let documented = try Self.python(
+            """
+            import sys, yaml
+            document = yaml.safe_load(open(sys.argv[1]))
+            shared = document["components"].get("parameters", {})
+            for path, operations in document["paths"].items():
+                for method, operation in operations.items():
+                    if method not in ("get", "post", "put", "delete", "patch"):
+                        continue
+                    names = []
+                    for parameter in operations.get("parameters", []) + operation.get("parameters", []):
+                        if "$ref" in parameter:
+                            parameter = shared[parameter["$ref"].split("/")[-1]]
+                        if parameter["in"] == "query":
+                            names.append(parameter["name"])
+                    if names:
+                        print(method.upper(), path, ",".join(sorted(names)))
+            """, [Self.document])
+        #expect(documented.status == 0, "\(documented.output)")
+        var inDocument: [String: Set<String>] = [:]
+        for line in documented.output.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            inDocument["\(parts[0]) \(parts[1])"] = Set(parts[2].split(separator: ",").map(String.init))
+        }
+        #expect(inDocument == RouteTable.queryParameters)
+    }
 }
+

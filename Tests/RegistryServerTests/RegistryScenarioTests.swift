@@ -22,10 +22,10 @@ import Testing
     }
 
     static func withCast(
-        connection: PostgresConfiguration? = nil, limits: Limits = Limits(),
+        connection: PostgresConfiguration? = nil, limits: Limits = Limits(), edge: EdgeLimits = EdgeLimits(),
         _ test: @escaping @Sendable (Cast, RegistryService) async throws -> Void, function: String = #function
     ) async throws {
-        let (app, database, registry) = try await TestApp.makeWithRegistry(limits: limits, connection: connection, function: function)
+        let (app, database, registry) = try await TestApp.makeWithRegistry(limits: limits, edge: edge, connection: connection, function: function)
         // The first operator key comes from the local tool path, as `datarights keys create --operator` does.
         let entries = try await registry.execute(
             .registerParty(NewParty(name: "Operator", kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)
@@ -211,6 +211,9 @@ import Testing
                 let list = try await cast.as(other).get("/v1/registrations")
                 #expect(list.items.isEmpty, "\(other) lists nothing of the ministry's")
             }
+            // Nor can they act on it: deciding on it answers as a missing registration does (issue 14).
+            let decision = try await cast.as("enterprise").post("/v1/registrations/\(number)/decision", ["decision": "accept"])
+            #expect(decision.status == .notFound, "\(decision.text)")
             // Officers read everything.
             #expect(try await cast.as("registrar").get("/v1/registrations/\(number)").status == .ok)
             #expect(try await cast.as("regulator").get("/v1/registrations/\(number)").status == .ok)
@@ -221,7 +224,6 @@ import Testing
                 ("ministry", .post, "/v1/parties/1/keys", ["label": "steal"]),
                 ("registrar", .post, "/v1/datasets", Fixture.dataset("Registrar data", government: false)),
                 ("regulator", .post, "/v1/registrations/\(number)/review", nil),
-                ("enterprise", .post, "/v1/registrations/\(number)/decision", ["decision": "accept"]),
                 ("lab", .get, "/v1/audit/verify", nil),
                 ("ministry", .get, "/v1/admin/state", nil),
                 ("registrar", .post, "/v1/sandbox/clock", ["days": 1]),

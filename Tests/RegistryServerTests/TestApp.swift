@@ -36,7 +36,8 @@ enum TestApp {
     }
 
     static func makeWithRegistry(
-        limits: Limits = Limits(), migrate: Bool = true, sandbox: Bool = true, connection: PostgresConfiguration? = nil, function: String = #function
+        limits: Limits = Limits(), edge: EdgeLimits = EdgeLimits(), migrate: Bool = true, sandbox: Bool = true,
+        connection: PostgresConfiguration? = nil, function: String = #function
     ) async throws -> (app: some ApplicationProtocol, database: RegistryDatabase, registry: RegistryService) {
         let configuration: PostgresConfiguration
         if let connection {
@@ -49,7 +50,7 @@ enum TestApp {
         // Without the schema the core cannot load; readiness tests then run on an empty core.
         let registry = try await RegistryService.open(database: database, sandbox: sandbox, logger: Logger(label: "test.server"), loadState: migrate)
         let app = buildApplication(
-            configuration: ServerConfiguration(port: 0, sandbox: sandbox, limits: limits), database: database, registry: registry,
+            configuration: ServerConfiguration(port: 0, sandbox: sandbox, limits: limits, edge: edge), database: database, registry: registry,
             metrics: metrics, logger: Logger(label: "test.server"))
         return (app, database, registry)
     }

@@ -138,11 +138,11 @@ import Testing
     /// Every JSON escape, in field names and in values, decodes to the right characters: the two-character
     /// escapes, `\u` in either case, and a surrogate pair to one scalar outside the BMP.
     @Test func R26_stringEscapesDecodeToTheRightCharacters() throws {
-        let grant = #""GR-\"\\\/\b\f\n\r\t\u0041\u00e9\u00E9\u4e2d\ud83d\ude00\uD83D\uDE00\u0000-end""#
+        let grant = #""GR-\"\\\/\b\f\n\r\t\u0041\u00e9\u00E9\u4e2d\ud83d\ude00\uD83D\uDE00-end""#
         let text = #"{"ev\u0065nts":[{"gr\u0061nt":"# + grant
             + #","\u0074okens":5,"a\u0074":"2026-11-29T10:00:00\u005a","ke\u0079":"\u006b\u0065\u0079\n","m\u0065tadata":{"\u0061":"\\"}}]}"#
         let events = try Self.parse(text)
-        let decoded = "GR-\"\\/\u{08}\u{0C}\n\r\tAéé中😀😀\u{0}-end"
+        let decoded = "GR-\"\\/\u{08}\u{0C}\n\r\tAéé中😀😀-end"
         #expect(events == [Self.expected(grant: decoded, tokens: 5, key: "key\n", metadata: #"{"\u0061":"\\"}"#)])
         #expect(events.first.map { Array($0.grant.utf8) } == Array(decoded.utf8))
         #expect(events.first?.grant.unicodeScalars.filter { $0.value == 0x1F600 }.count == 2)
@@ -239,6 +239,23 @@ import Testing
         #expect(extremes.map(\.tokens) == [Int64.max, -Int64.max])
     }
 
+    /// A NUL (`\u0000`) in the grant, the key, or any key or value of the metadata is refused where it is
+    /// read, naming the field: PostgreSQL stores no NUL in text or jsonb, and a group commit it fails would
+    /// fail other tenants' events (issue 14, finding 9).
+    @Test func F9_aNulInAnyStringIsRefusedNamingTheField() throws {
+        let cases: [(String, String)] = [
+            (Self.event(["grant": #""GR\u0000""#]), "events[0].grant"),
+            (Self.event(["key": #""k\u0000""#]), "events[0].key"),
+            (Self.event(extra: #","metadata":{"note":"a\u0000"}"#), "events[0].metadata"),
+            (Self.event(extra: #","metadata":{"n\u0000":1}"#), "events[0].metadata (field name)"),
+        ]
+        for (event, field) in cases {
+            let refusal = Self.refusal(Self.body(event))
+            #expect(refusal?.field == field, "\(event)")
+            #expect(refusal?.reason.contains("NUL") == true, "\(event)")
+        }
+    }
+
     // MARK: Differential
 
     /// Thousands of random valid bodies, serialized by `JSONSerialization` (its own escapes, key order and
@@ -295,7 +312,8 @@ import Testing
         var metadata: [String: Any]?
 
         static let alphabet = [
-            "a", "Z", "0", "9", "-", "_", " ", "\"", "\\", "/", "\u{0}", "\u{1}", "\u{8}", "\u{C}", "\n", "\r", "\t", "\u{1F}", "\u{7F}",
+            // No NUL: PostgreSQL cannot store it, and the parser refuses it (F9_aNulInAnyStringIsRefusedNamingTheField).
+            "a", "Z", "0", "9", "-", "_", " ", "\"", "\\", "/", "\u{1}", "\u{8}", "\u{C}", "\n", "\r", "\t", "\u{1F}", "\u{7F}",
             "é", "e\u{301}", "中", "😀", "\u{2028}", "\u{FEFF}", "\u{10FFFF}",
         ]
 

@@ -69,6 +69,7 @@ import FoundationNetworking
                             request.httpMethod = "POST"
                             request.timeoutInterval = 60
                             request.setValue("Bearer \(labKey)", forHTTPHeaderField: "Authorization")
+                            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
                             request.httpBody = try JSONSerialization.data(withJSONObject: ["events": events])
                             let (data, response) = try await session.data(for: request)
                             #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
@@ -253,6 +254,7 @@ import FoundationNetworking
                 request.httpMethod = "POST"
                 request.timeoutInterval = 60
                 request.setValue("Bearer \(labKey)", forHTTPHeaderField: "Authorization")
+                request.setValue("application/json", forHTTPHeaderField: "Content-Type")
                 request.httpBody = try JSONSerialization.data(withJSONObject: ["events": keys.map { Self.event(grant, tokens: 7, key: $0, at: at) }])
                 let (data, response) = try await session.data(for: request)
                 let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
