@@ -269,8 +269,16 @@ struct RegistryController: Sendable {
         guard visible else { throw Problem.from(.notFound("registration \(number)")) }
     }
 
+    /// Only registrars review and decide. Anyone else is refused for what kind of party it is before any
+    /// registration is looked up, so the answer is the same for a hidden registration and for none.
+    func requireRegistrar(_ context: AppRequestContext, to action: String) throws {
+        let actor = try context.requireParty()
+        guard actor.kind == .registrar else { throw Problem.from(.forbidden("\(actor.kind.withArticle) may not \(action)")) }
+    }
+
     func startReview(_ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        try requireRegistrar(context, to: "review registrations")
         try requireVisibleRegistration(number, context)
         try await service.execute(.startReview(registration: number), by: try context.requireParty())
         return try registration(context)
@@ -278,6 +286,7 @@ struct RegistryController: Sendable {
 
     func decide(_ request: Request, _ context: AppRequestContext) async throws -> Response {
         let number = try context.parameters.require("number")
+        try requireRegistrar(context, to: "decide registrations")
         try requireVisibleRegistration(number, context)
         let body = try await request.decodeJSON(DecisionBody.self, context: context)
         try await service.execute(.decide(registration: number, accept: body.decision == .accept, reason: body.reason), by: try context.requireParty())

@@ -21,7 +21,8 @@ import Testing
         "operator", "ministry", "ministry2", "enterprise", "lab", "lab2", "registrar", "regulator", "nokey", "revoked", "malformed",
     ]
 
-    // Officials (registrars, regulators) read grants and requests; a refusal by party kind ("a department may
+    // Officials (registrars, regulators) read grants and requests, so a registrar acting on one it may see but
+    // not change is told 403; a refusal by party kind ("a department may
     // not review registrations") is the same for every object and for none, so it reveals nothing and stays 403.
     // The objects are the ministry's (dataset, registration, derivation, policy, the access request it is asked
     // to answer) and the lab's (its grant on the ministry's dataset, its request). `ministry2` and `lab2` are
@@ -65,14 +66,14 @@ import Testing
         "POST /v1/access-requests":                       "3  A  A  A  A  A  3  3  1  1  1",
         "GET /v1/access-requests":                        "A  A  A  A  A  A  A  A  1  1  1",
         "GET /v1/access-requests/{number}":               "A  A  4  4  A  4  A  A  1  1  1",
-        "POST /v1/access-requests/{number}/reply":        "3  A  4  4  3  4  4  3  1  1  1",
-        "POST /v1/access-requests/{number}/withdraw":     "3  3  4  4  A  4  4  3  1  1  1",
+        "POST /v1/access-requests/{number}/reply":        "3  A  4  4  3  4  3  3  1  1  1",
+        "POST /v1/access-requests/{number}/withdraw":     "3  3  4  4  A  4  3  3  1  1  1",
         "GET /v1/grants":                                 "A  A  A  A  A  A  A  A  1  1  1",
         "GET /v1/grants/{number}":                        "A  A  4  4  A  4  A  A  1  1  1",
-        "POST /v1/grants/{number}/suspend":               "3  A  4  4  3  4  4  A  1  1  1",
-        "POST /v1/grants/{number}/resume":                "3  A  4  4  3  4  4  A  1  1  1",
-        "POST /v1/grants/{number}/revoke":                "3  A  4  4  3  4  4  A  1  1  1",
-        "POST /v1/grants/{number}/terminate":             "3  3  4  4  A  4  4  3  1  1  1",
+        "POST /v1/grants/{number}/suspend":               "3  A  4  4  3  4  3  A  1  1  1",
+        "POST /v1/grants/{number}/resume":                "3  A  4  4  3  4  3  A  1  1  1",
+        "POST /v1/grants/{number}/revoke":                "3  A  4  4  3  4  3  A  1  1  1",
+        "POST /v1/grants/{number}/terminate":             "3  3  4  4  A  4  3  3  1  1  1",
         "GET /v1/decisions":                              "A  A  A  A  A  A  A  A  1  1  1",
         "POST /v1/decisions":                             "A  A  A  A  A  A  A  A  1  1  1",
         "POST /v1/usage":                                 "A  A  A  A  A  A  A  A  1  1  1",

@@ -269,7 +269,7 @@ extension APIClient.Answer {
             let chunk = String(repeating: "a", count: 65_536)
             for _ in 0..<20 where connection.send("10000\r\n\(chunk)\r\n") {}
             connection.send("0\r\n\r\n")
-            let answer = connection.receiveAll().text
+            let answer = await connection.receiveAll().text
             #expect(answer.httpStatus == 413, "\(answer.prefix(300))")
             #expect(answer.contains("application/problem+json"))
         }
@@ -278,7 +278,7 @@ extension APIClient.Answer {
     @Test func F15_anInvalidChunkSizeIs400() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
             let port = try #require(cast.api.client.port)
-            let answer = try RawHTTP.exchange(
+            let answer = try await RawHTTP.exchange(
                 port: port,
                 "POST /v1/parties HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(cast.operatorKey)\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", readTimeout: 20)
             #expect(answer.httpStatus == 400, "\(answer.prefix(300))")
@@ -289,17 +289,17 @@ extension APIClient.Answer {
     @Test func F15_anOverLongURLIs414AndHugeHeadersAre431BothProblemJSON() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
             let port = try #require(cast.api.client.port)
-            let url = try RawHTTP.exchange(port: port, "GET /v1/datasets?q=\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\nHost: x\r\n\r\n", readTimeout: 20)
+            let url = try await RawHTTP.exchange(port: port, "GET /v1/datasets?q=\(String(repeating: "a", count: 100_000)) HTTP/1.1\r\nHost: x\r\n\r\n", readTimeout: 20)
             #expect(url.httpStatus == 414, "\(url.prefix(300))")
             #expect(url.contains("application/problem+json"), "\(url.prefix(300))")
-            let header = try RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 100_000))\r\n\r\n", readTimeout: 20)
+            let header = try await RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(String(repeating: "b", count: 100_000))\r\n\r\n", readTimeout: 20)
             #expect(header.httpStatus == 431, "\(header.prefix(300))")
             #expect(header.contains("application/problem+json"), "\(header.prefix(300))")
-            let many = try RawHTTP.exchange(
+            let many = try await RawHTTP.exchange(
                 port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\n" + (0..<3_000).map { "X-H\($0): \(String(repeating: "c", count: 40))\r\n" }.joined() + "\r\n", readTimeout: 20)
             #expect(many.httpStatus == 431, "\(many.prefix(300))")
             // The server still answers.
-            #expect(try RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", readTimeout: 20).httpStatus == 200)
+            #expect(try await RawHTTP.exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", readTimeout: 20).httpStatus == 200)
         }
     }
 }

@@ -91,7 +91,7 @@ import TestSupport
             connection.send("GET /healthz HTTP/1.1\r\nHost: x\r\n")
             // A byte every 300 ms: never idle, never done.
             for _ in 0..<10 where connection.send("X") { try await Task.sleep(for: .milliseconds(300)) }
-            let answer = connection.receiveAll()
+            let answer = await connection.receiveAll()
             #expect(answer.text.httpStatus == 408, "\(answer.text)")
             #expect(answer.text.contains("application/problem+json"))
             #expect(answer.closed)
@@ -109,7 +109,7 @@ import TestSupport
             let connection = try RawHTTP(port: port, readTimeout: 15)
             connection.send("POST /v1/parties HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n")
             for _ in 0..<10 where connection.send(" ") { try await Task.sleep(for: .milliseconds(300)) }
-            let answer = connection.receiveAll()
+            let answer = await connection.receiveAll()
             #expect(answer.closed, "\(answer.text)")
             #expect(ContinuousClock.now - started < .seconds(12))
             #expect(try await cast.api.get("/healthz").status == .ok)
@@ -132,7 +132,7 @@ import TestSupport
         for _ in 0..<180 where !ready {
             if let probe = try? RawHTTP(port: port, readTimeout: 2) {
                 probe.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                ready = probe.receiveAll().text.httpStatus == 200
+                ready = await probe.receiveAll().text.httpStatus == 200
             }
             if !ready { try await Task.sleep(for: .milliseconds(500)) }
         }
@@ -143,10 +143,10 @@ import TestSupport
         try await Task.sleep(for: .milliseconds(300))
         let third = try RawHTTP(port: port, readTimeout: 2)
         third.send("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        #expect(third.receiveAll().text.isEmpty, "a third connection is not served while two are open")
+        #expect(await third.receiveAll().text.isEmpty, "a third connection is not served while two are open")
         first.disconnect()
-        var answer = third.receiveAll()
-        for _ in 0..<5 where answer.text.isEmpty && !answer.closed { answer = third.receiveAll() }
+        var answer = await third.receiveAll()
+        for _ in 0..<5 where answer.text.isEmpty && !answer.closed { answer = await third.receiveAll() }
         #expect(answer.text.httpStatus == 200, "\(answer.text)")
         second.disconnect()
         #expect(try await server.terminate(signal: SIGTERM, timeout: .seconds(30)) == 0, "\(server.logTail())")

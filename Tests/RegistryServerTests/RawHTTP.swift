@@ -6,7 +6,10 @@ import Glibc
 
 /// Bytes over a plain TCP socket to a live server, for what an HTTP client library will not send:
 /// malformed chunks, huge heads, requests dribbled out slowly, connections held open.
-final class RawHTTP {
+///
+/// Reads block (up to the read timeout), so they run on a thread of their own: a blocked thread of
+/// Swift's cooperative pool (two threads on a two-core machine) would stall every other test.
+final class RawHTTP: @unchecked Sendable {
     private let socketDescriptor: Int32
     private var isOpen = true
 
@@ -54,7 +57,13 @@ final class RawHTTP {
     }
 
     /// Everything the server sends until it closes the connection or the read timeout passes.
-    func receiveAll() -> (text: String, closed: Bool) {
+    func receiveAll() async -> (text: String, closed: Bool) {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: self.receiveAllBlocking()) }.start()
+        }
+    }
+
+    private func receiveAllBlocking() -> (text: String, closed: Bool) {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
@@ -66,10 +75,10 @@ final class RawHTTP {
     }
 
     /// One request written at once, and what came back.
-    static func exchange(port: Int, _ request: String, readTimeout: Double = 5) throws -> String {
+    static func exchange(port: Int, _ request: String, readTimeout: Double = 5) async throws -> String {
         let connection = try RawHTTP(port: port, readTimeout: readTimeout)
         connection.send(request)
-        return connection.receiveAll().text
+        return await connection.receiveAll().text
     }
 }
 

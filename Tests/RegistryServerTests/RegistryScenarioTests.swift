@@ -211,9 +211,15 @@ import Testing
                 let list = try await cast.as(other).get("/v1/registrations")
                 #expect(list.items.isEmpty, "\(other) lists nothing of the ministry's")
             }
-            // Nor can they act on it: deciding on it answers as a missing registration does (issue 14).
+            // Nor can they act on it: deciding on it answers as on a missing registration (issue 14) — refused
+            // for what kind of party asks, before any registration is looked up.
             let decision = try await cast.as("enterprise").post("/v1/registrations/\(number)/decision", ["decision": "accept"])
-            #expect(decision.status == .notFound, "\(decision.text)")
+            let missing = try await cast.as("enterprise").post("/v1/registrations/REG-2026-99999999/decision", ["decision": "accept"])
+            #expect(decision.status == .forbidden, "\(decision.text)")
+            #expect(missing.status == decision.status)
+            #expect((decision["detail"] as? String)?.contains(number) == false)
+            let objection = try await cast.as("enterprise").post("/v1/registrations/\(number)/objections", ["grounds": "ours"])
+            #expect(objection.status == .notFound, "\(objection.text)")
             // Officers read everything.
             #expect(try await cast.as("registrar").get("/v1/registrations/\(number)").status == .ok)
             #expect(try await cast.as("regulator").get("/v1/registrations/\(number)").status == .ok)
