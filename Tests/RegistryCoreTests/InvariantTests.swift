@@ -7,15 +7,6 @@ import Testing
 @Suite struct InvariantTests {
     static let day: Int64 = 86_400
 
-    /// Runs a registration through review, acceptance, notice and the clock; returns it as it ends.
-    static func complete(_ registration: Registration, in world: inout World, registrar: Party) throws -> Registration {
-        try world.run(.startReview(registration: registration.number), by: registrar)
-        try world.run(.decide(registration: registration.number, accept: true, reason: nil), by: registrar)
-        world.advance(days: 20)
-        try world.run(.tick, by: nil)
-        return try #require(world.state.registration(registration.id))
-    }
-
     static func validCertificates(_ right: RightKind, of dataset: Dataset, in world: World) -> [Certificate] {
         let today = world.state.today(at: world.now)
         return world.state.certificates(of: dataset.id).filter { $0.right == right && $0.status(on: today) == .valid }
@@ -34,7 +25,7 @@ import Testing
         #expect(second.status == .refused)
         #expect(second.refusals.map(\.rule) == ["R2"])
         #expect(second.refusals.first?.reason.contains(first.number) == true)  // its own claim: no secret
-        _ = try Self.complete(first, in: &world, registrar: registrar)
+        _ = try world.complete(first, registrar: registrar)
         #expect(Self.validCertificates(.hold, of: dataset, in: world).count == 1)
     }
 
@@ -81,7 +72,7 @@ import Testing
         transfer.targetCertificate = certificate.number
         transfer.transferee = rival.id
         let holderNow = try #require(world.state.party(certificate.holders[0]))
-        let moved = try Self.complete(try world.submit(transfer, by: holderNow), in: &world, registrar: registrar)
+        let moved = try world.complete(try world.submit(transfer, by: holderNow), registrar: registrar)
         #expect(moved.status == .issued)
         #expect(Self.validCertificates(.hold, of: dataset, in: world).map(\.holders) == [[rival.id]])
     }
@@ -207,7 +198,7 @@ import Testing
         let dataset = try world.dataset("Feed", by: holder)
         var claim = World.claim(dataset)
         claim.authorisationEndsOn = CivilDate("2027-07-21")
-        let first = try Self.complete(try world.submit(claim, by: holder), in: &world, registrar: registrar)
+        let first = try world.complete(try world.submit(claim, by: holder), registrar: registrar)
         let original = try #require(first.certificate.flatMap(world.state.certificate))
         #expect(original.expiresOn == CivilDate("2027-07-21"))
 
@@ -216,7 +207,7 @@ import Testing
         change.sourceType = nil
         change.targetCertificate = original.number
         change.newFingerprint = String(repeating: "fe", count: 32)
-        let changed = try #require(try Self.complete(try world.submit(change, by: holder), in: &world, registrar: registrar).certificate
+        let changed = try #require(try world.complete(try world.submit(change, by: holder), registrar: registrar).certificate
             .flatMap(world.state.certificate))
         #expect(changed.expiresOn == CivilDate("2027-07-21"))
 
@@ -224,7 +215,7 @@ import Testing
         renewal.kind = .renewal
         renewal.sourceType = nil
         renewal.targetCertificate = changed.number
-        let renewed = try #require(try Self.complete(try world.submit(renewal, by: holder), in: &world, registrar: registrar).certificate
+        let renewed = try #require(try world.complete(try world.submit(renewal, by: holder), registrar: registrar).certificate
             .flatMap(world.state.certificate))
         #expect(renewed.expiresOn == CivilDate("2027-07-21"))
     }

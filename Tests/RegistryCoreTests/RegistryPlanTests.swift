@@ -55,11 +55,7 @@ import Testing
         func complete(_ new: NewRegistration) throws -> Registration {
             let registration = try world.submit(new, by: holder)
             #expect(registration.status == .submitted, "\(registration.refusals)")
-            try world.run(.startReview(registration: registration.number), by: registrar)
-            try world.run(.decide(registration: registration.number, accept: true, reason: nil), by: registrar)
-            world.advance(days: 20)
-            try world.run(.tick, by: nil)
-            return try #require(world.state.registration(registration.id))
+            return try world.complete(registration, registrar: registrar)
         }
         let first = try #require(try complete(World.claim(dataset, .operate)).certificate.flatMap(world.state.certificate))
 

@@ -50,6 +50,16 @@ struct World {
         return registration
     }
 
+    /// Runs a registration through review, acceptance, notice and the clock (20 days on); returns it as it ends.
+    mutating func complete(_ registration: Registration, registrar: Party) throws -> Registration {
+        try run(.startReview(registration: registration.number), by: registrar)
+        try run(.decide(registration: registration.number, accept: true, reason: nil), by: registrar)
+        advance(days: 20)
+        try run(.tick, by: nil)
+        guard let ended = state.registration(registration.id) else { fatalError("registration \(registration.number) vanished") }
+        return ended
+    }
+
     /// Codes that pass GB 32100-2015's check.
     static let codes = ["9144030071526726XG", "91330100716105852F", "91110108551385082Q"]
 }

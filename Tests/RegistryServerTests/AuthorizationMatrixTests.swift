@@ -90,21 +90,6 @@ import Testing
         "POST /v1/sandbox/clock":                         "A  3  3  3  3  3  3  3  1  1  1",
     ]
 
-    /// Every operation the served document declares, as "METHOD path".
-    static func documentedOperations() throws -> [String] {
-        let result = try OpenAPIDocumentTests.python(
-            """
-            import sys, yaml
-            document = yaml.safe_load(open(sys.argv[1]))
-            for path, item in document["paths"].items():
-                for method in item:
-                    if method in ("get", "put", "post", "patch", "delete"):
-                        print(method.upper(), path)
-            """, [OpenAPIDocumentTests.document])
-        #expect(result.status == 0, "\(result.output)")
-        return result.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-    }
-
     /// The objects each operation acts on, and a valid body for it.
     struct Fixtures {
         var ids: [String: Int64] = [:]
@@ -266,7 +251,7 @@ import Testing
     }
 
     @Test func everyOperationAnswersEveryPrincipalAsTheTableSays() async throws {
-        let documented = try Self.documentedOperations()
+        let documented = try OpenAPIDocumentTests.operations()
         #expect(Set(documented) == Set(Self.table.keys), "the table and the document differ: \(Set(documented).symmetricDifference(Self.table.keys).sorted())")
 
         try await RegistryScenarioTests.withCast { cast, registry in
