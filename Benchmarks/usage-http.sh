@@ -81,7 +81,8 @@ die() { say "usage-http: $*"; exit 1; }
 
 if ! command -v wrk >/dev/null; then
     say "wrk is not installed: installing the Debian package wrk (apt-get install -y wrk)"
-    apt-get install -y wrk >&2 || die "could not install wrk; install it (apt-get install wrk) and run again"
+    { apt-get install -y wrk || { apt-get update && apt-get install -y wrk; }; } >&2 \
+        || die "could not install wrk; install it (apt-get install wrk) and run again"
 fi
 for tool in curl python3 stdbuf awk; do command -v "$tool" >/dev/null || die "$tool is required"; done
 for tool in psql pgbench; do [[ -x $PG_BIN/$tool ]] || die "$PG_BIN/$tool is required (the postgresql-15 package)"; done

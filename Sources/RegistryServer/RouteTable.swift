@@ -80,7 +80,7 @@ final class RouteTable: Sendable {
         for part in query.split(separator: "&", omittingEmptySubsequences: true) {
             let equals = part.firstIndex(of: "=") ?? part.endIndex
             var name = part[..<equals]
-            if name.contains("%"), let decoded = String(name).removingPercentEncoding { name = Substring(decoded) }
+            if name.utf8.contains(UInt8(ascii: "%")), let decoded = String(name).removingPercentEncoding { name = Substring(decoded) }
             guard let index = allowed.firstIndex(where: { $0 == name }) else {
                 let listed = allowed.isEmpty ? "this operation takes no query parameters" : "allowed: " + allowed.sorted().joined(separator: ", ")
                 throw Problem.invalidField(String(name.prefix(100)), "is not a query parameter of this operation (\(listed))")
