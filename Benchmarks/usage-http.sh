@@ -334,7 +334,8 @@ wait_for_quiet() {
 pg_stats() {
     sql "SELECT 'wal_bytes=' || (pg_current_wal_lsn() - '0/0')::int8
               || ' batch_id=' || coalesce((SELECT max(id) FROM usage_batch WHERE id < 1000000000000), 0)
-              || ' event_id=' || coalesce((SELECT max(id) FROM usage_event WHERE id < 1000000000000), 0)
+              || ' event_id=' || coalesce((SELECT last_event FROM usage_batch WHERE id < 1000000000000 AND last_event IS NOT NULL
+                                           ORDER BY id DESC LIMIT 1), 0)
               || ' wal_write=' || (SELECT wal_write FROM pg_stat_wal)
               || ' wal_sync=' || (SELECT wal_sync FROM pg_stat_wal)
               || ' commits=' || (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())"

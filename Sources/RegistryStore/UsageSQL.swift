@@ -16,9 +16,10 @@ enum UsageSQL {
         try RecordSQL.insert(audit, on: connection)
         let summary = batch.summary
         try connection.execute("""
-            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq)
+            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event)
             VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
-                    \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence))
+                    \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence),
+                    \(batch.events.map(\.id).max()))
             """)
         let recordedAt = RecordSQL.timestamp(batch.at)
         try connection.copyFrom(table: "usage_event", columns: [
@@ -105,7 +106,8 @@ enum UsageSQL {
              LedgerAccount(debits: try row.decode(Int64.self, column: 1), credits: try row.decode(Int64.self, column: 2)))
         }
         let last = try connection.query("""
-            SELECT (SELECT coalesce(max(id), 0) FROM usage_event), (SELECT coalesce(max(id), 0) FROM ledger_transfer),
+            SELECT (SELECT coalesce((SELECT last_event FROM usage_batch WHERE last_event IS NOT NULL ORDER BY id DESC LIMIT 1), 0)),
+                   (SELECT coalesce(max(id), 0) FROM ledger_transfer),
                    (SELECT coalesce(max(id), 0) FROM usage_batch), (SELECT max(committed_at) FROM usage_batch)
             """)[0]
         let newest = try RegistryLoader.optionalTimestamp(last, 3)
@@ -120,14 +122,14 @@ enum UsageSQL {
         guard let newest else { return }
         let since = RecordSQL.timestamp(newest.adding(seconds: -state.usage.keyRetentionSeconds))
         // The newest keys only, as many as memory holds; older ones are recalled when PostgreSQL refuses them.
-        var after = try connection.query("""
-            SELECT coalesce((SELECT id FROM usage_event ORDER BY id DESC OFFSET \(Int64(limits.usageKeyMemory)) LIMIT 1), 0)
-            """)[0].decode(Int64.self, column: 0)
+        // Ids are unique and at most `lastEvent`: the newest `usageKeyMemory` of them are above this, read
+        // in ranges of ids (the BRIN index on id finds each range's pages; there is no B-tree on id).
+        var after = max(0, lastEvent - Int64(limits.usageKeyMemory))
         let pageSize: Int64 = 50_000
-        while true {
+        while after < lastEvent {
             let page = try connection.query("""
                 SELECT id, assignee_id, idempotency_key, accepted, rule, quota, reason, amount FROM usage_event
-                WHERE recorded_at >= \(since) AND id > \(after) ORDER BY id LIMIT \(pageSize)
+                WHERE id > \(after) AND id <= \(after + pageSize) AND recorded_at >= \(since) ORDER BY id
                 """)
             var remembered: [(PartyID, String, UsageAnswer)] = []
             remembered.reserveCapacity(page.count)
@@ -145,8 +147,7 @@ enum UsageSQL {
             state.restoreUsage { meter in
                 for (party, key, answer) in remembered { meter.remember(party: party, key: key, answer: answer) }
             }
-            guard Int64(page.count) == pageSize, let final = remembered.last else { return }
-            after = final.2.event
+            after += pageSize
         }
     }
 }

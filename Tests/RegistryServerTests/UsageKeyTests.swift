@@ -61,4 +61,34 @@ import Testing
             #expect(rebuilt.usage.rememberedKeys <= 1_000)
         }
     }
+
+    /// Schema 0008: the unique key index is the only B-tree an event inserts into (it halves the index
+    /// writes of the durable usage path); without a B-tree on id, a rebuilt core still resumes after the
+    /// newest event (read from the newest batch) and reads back exactly the newest keys its memory holds.
+    @Test func F12_R26_oneBTreePerEventAndARebuiltCoreResumesAfterTheNewestEvent() async throws {
+        var limits = Limits()
+        limits.usageKeyMemory = 300
+        try await RegistryScenarioTests.withCast(limits: limits) { cast, registry in
+            let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 1_000_000_000)
+            for round in 0..<3 {
+                let events = (0..<200).map { UsageScenarioTests.event(grant, tokens: 1, key: "b\(round)-\($0)") }
+                let answer = try await cast.as("lab").post("/v1/usage", ["events": events])
+                #expect(answer.status == .ok, "\(answer.text)")
+            }
+            let btrees = try await registry.database.pool.query("""
+                SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+                WHERE i.indrelid = 'usage_event'::regclass AND a.amname = 'btree'
+                """) { try $0.decode(Int64.self, column: 0) }[0]
+            #expect(btrees == 1, "usage_event_key only")
+            let newest = try await registry.database.pool.query("SELECT max(id) FROM usage_event") { try $0.decode(Int64.self, column: 0) }[0]
+            let recorded = try await registry.database.pool.query("SELECT last_event FROM usage_batch ORDER BY id DESC LIMIT 1") {
+                try $0.decode(Int64.self, column: 0)
+            }[0]
+            #expect(recorded == newest)
+            let rebuilt = try await RegistryLoader.load(from: registry.database)
+            #expect(rebuilt.usage.lastEvent == newest)
+            // Two generations of half the setting each: at least one full generation of the newest keys.
+            #expect((150...300).contains(rebuilt.usage.rememberedKeys), "\(rebuilt.usage.rememberedKeys)")
+        }
+    }
 }

@@ -156,6 +156,36 @@ import Testing
         #expect(kept.map(\.1) == [true, true, false])
     }
 
+    /// Schema 0008 drops usage_event's B-tree on id: a database metered before it keeps its events, and
+    /// its newest batch is given the last event's id, which the loader reads instead of max(id) (R26).
+    @Test func R26_usageEventsMeteredBefore0008KeepTheirNewestIdOnTheNewestBatch() async throws {
+        let pool = try await TestCluster.makePool()
+        defer { Task { await pool.shutdown() } }
+        try await MigrationRunner(migrations: Migration.bundled.filter { $0.version < 8 }, logger: logger).migrate(pool)
+        try await pool.withConnection { connection in
+            try connection.executeScript("""
+                INSERT INTO audit_event (seq, at, actor, kind, payload, prev_hash, hash)
+                SELECT g, now(), 'system', 'usage', '{}', decode(repeat(to_hex(g), 64 / length(to_hex(g))), 'hex'),
+                       decode(repeat(to_hex(g + 16), 64 / length(to_hex(g + 16))), 'hex')
+                FROM generate_series(1, 2) AS g;
+                INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq)
+                VALUES (1, now(), 2, 2, 2, 0, '\\x00', 1), (2, now(), 1, 1, 1, 0, '\\x00', 2);
+                INSERT INTO usage_event (id, batch_id, assignee_id, idempotency_key, tokens, used_at, recorded_at, accepted, amount)
+                VALUES (1, 1, 7, 'a', 1, now(), now(), true, 0), (2, 1, 7, 'b', 1, now(), now(), true, 0),
+                       (3, 2, 7, 'c', 1, now(), now(), true, 0);
+                """)
+        }
+        try await MigrationRunner(logger: logger).migrate(pool)
+        let batches = try await pool.query("SELECT id, last_event FROM usage_batch ORDER BY id") { (try $0.decode(Int64.self, column: 0), try $0.decode(Int64?.self, column: 1)) }
+        #expect(batches.map(\.0) == [1, 2] && batches.map(\.1) == [nil, 3])
+        let indexes = try await pool.query("""
+            SELECT a.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+            WHERE i.indrelid = 'usage_event'::regclass ORDER BY 1
+            """) { try $0.decode(String.self, column: 0) }
+        #expect(indexes == ["brin", "brin", "btree"], "recorded_at and id by BRIN; the unique key the one B-tree")
+        #expect(try await pool.query("SELECT count(*) FROM usage_event") { try $0.decode(Int.self, column: 0) } == [3])
+    }
+
     @Test func theBundledSchemaAppliesToAnEmptyDatabase() async throws {
         let pool = try await TestCluster.makePool()
         defer { Task { await pool.shutdown() } }
