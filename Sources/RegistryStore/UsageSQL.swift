@@ -19,7 +19,7 @@ enum UsageSQL {
             INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event)
             VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
                     \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence),
-                    \(batch.events.map(\.id).max()))
+                    \(batch.events.last?.id))
             """)
         let recordedAt = RecordSQL.timestamp(batch.at)
         try connection.copyFrom(table: "usage_event", columns: [
