@@ -152,8 +152,8 @@ let genericForbids = [
 func cedarGroup(_ group: Group) -> [String: Any] {
     let dataset = state.dataset(group.dataset)!
     let node = Int32(dataset.id.rawValue)
-    let effective = state.lineage.effectiveRestrictions(of: node)
-    let inherited = state.lineage.inheritedRestrictions(of: node)
+    let effective = state.lineage.graph.effectiveRestrictions(of: node)
+    let inherited = state.lineage.graph.inheritedRestrictions(of: node)
     var attributes: [String: Any] = [
         "grade": rank(effective.grade), "flagged": effective.flagged, "prohibited": names(inherited.prohibitions, Purposes.standard),
     ]
@@ -172,7 +172,7 @@ func cedarGroup(_ group: Group) -> [String: Any] {
                 policies.append("forbid(principal, action == Action::\"use\", \(here)) when { \(conditions.joined(separator: " && ")) };")
             case .permission:
                 // A use needs a grant in force and a permission: one permit per grant and permission.
-                for grant in state.grants(on: dataset.id) where grant.isInForce(at: now) && grant.action == .use {
+                for grant in state.market.grants(on: dataset.id) where grant.isInForce(at: now) && grant.action == .use {
                     let conditions = ["context.purpose == \(cedarString(grant.purpose))", "context.tokens <= \(grant.tokenQuota)"]
                         + cedarConditions(rule.constraints)
                     policies.append("permit(principal == Party::\"\(grant.assignee.rawValue)\", action == Action::\"use\", \(here)) when { \(conditions.joined(separator: " && ")) };")

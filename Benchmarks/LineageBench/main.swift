@@ -77,7 +77,7 @@ if let socketDirectory = options.coldStartOnly {
     }
     let elapsed = ContinuousClock.now - started
     FileHandle.standardError.write(Data("  \(state.policyCount) policies in \(state.policyTemplateCount) templates\n".utf8))
-    print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(residentKiB("VmRSS:")) \(state.datasets.count) \(state.lineage.edgeCount) \(state.grants.count)")
+    print("coldstart \(seconds(elapsed)) \(residentKiB("VmHWM:")) \(residentKiB("VmRSS:")) \(state.catalog.datasets.count) \(state.lineage.graph.edgeCount) \(state.market.grants.count)")
     await database.shutdown()
     exit(0)
 }
@@ -128,7 +128,7 @@ print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) de
 var state = RegistryState()
 for dataset in synthetic.datasets { state.apply(.dataset(dataset)) }
 state.loadDerivations(synthetic.derivations)
-let graph = state.lineage
+let graph = state.lineage.graph
 
 // Samples: uniform over all datasets, plus a few hub datasets (the widely used bases).
 var generator = SplitMix64(state: options.seed)
@@ -396,7 +396,7 @@ for index in 0..<2_000 {
     let derivation = Derivation(
         id: Int64(synthetic.derivations.count + index + 1), source: DatasetID(rawValue: source), target: DatasetID(rawValue: target),
         kind: .derived, recordedBy: PartyID(rawValue: 1), approvedBy: nil, recordedAt: now)
-    if mutable.lineage.parents(of: Int32(target)).contains(where: { $0.source == Int32(source) }) { continue }
+    if mutable.lineage.graph.parents(of: Int32(target)).contains(where: { $0.source == Int32(source) }) { continue }
     let begin = ContinuousClock.now
     mutable.apply(.derivation(derivation))
     latencies.append(seconds(ContinuousClock.now - begin))

@@ -41,7 +41,7 @@ let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: opt
 var state = synthetic.state()
 let grants = synthetic.grants.filter { $0.isInForce(at: now) }
 precondition(!grants.isEmpty, "the synthetic registry has no grant in force")
-let withSources = grants.filter { !state.lineage.parents(of: Int32($0.dataset.rawValue)).isEmpty }.count
+let withSources = grants.filter { !state.lineage.graph.parents(of: Int32($0.dataset.rawValue)).isEmpty }.count
 print("  \(grants.count) grants in force (\(withSources) on derived datasets, whose uses pay royalties)")
 
 // The workload: requests of `request` events from the grants' assignees, keys unique, a few repeated

@@ -9,49 +9,44 @@ import Synchronization
 public final class Registry: @unchecked Sendable {
     // @unchecked: the state is only touched under `lock`, a pthread read-write lock.
     //
-    // It lives behind a pointer rather than in a stored property: a reader then borrows it in place.
-    // Passing a class's stored property to the reader's closure copied the whole value — a retain and a
-    // release of each of its several dozen tables — on every read, which on the decision path (two reads
-    // a request) was the largest single cost after the HTTP machinery.
-    private let state: UnsafeMutablePointer<RegistryState>
+    // A reader borrows the state under the read lock. Were it copied, the copy would cost one retain per
+    // domain (``CopyOnWrite``), but it must not outlive the lock: the writer's next change would then find
+    // a domain shared and copy it.
+    private var state: RegistryState
     private let lock = ReadWriteLock()
 
     public init(state: RegistryState = RegistryState()) {
-        self.state = .allocate(capacity: 1)
-        self.state.initialize(to: state)
-    }
-
-    deinit {
-        state.deinitialize(count: 1)
-        state.deallocate()
+        self.state = state
     }
 
     /// Runs `body` with the current state under the read lock. Keep it short: it holds up the writer.
     public func read<T>(_ body: (borrowing RegistryState) throws -> T) rethrows -> T {
         lock.lockRead()
         defer { lock.unlock() }
-        return try Self.lend(&state.pointee, to: body)
+        return try body(state)
     }
 
-    /// Calls `body` with `value` borrowed in place: the exclusive access proves nothing changes it during
-    /// the call, so the compiler passes it without a copy (loading it from the pointer to pass it did
-    /// copy). Readers never write through it; the read lock keeps the writer out.
-    private static func lend<T>(_ value: inout RegistryState, to body: (borrowing RegistryState) throws -> T) rethrows -> T {
-        try body(value)
+    /// The whole state as it is now, for work too long to hold the read lock through (the digest). It
+    /// costs a retain per domain; while it lives, the writer's first change to a domain copies that
+    /// domain's tables once, so take it for rare work only.
+    public func snapshot() -> RegistryState {
+        lock.lockRead()
+        defer { lock.unlock() }
+        return state
     }
 
     /// Applies durable changes and returns their audit entries. Only the store's writer calls this.
     public func apply(_ entries: [ChangeEntry], actor: String, at: Timestamp) -> [AuditEntry] {
         lock.lockWrite()
         defer { lock.unlock() }
-        return state.pointee.apply(entries, actor: actor, at: at)
+        return state.apply(entries, actor: actor, at: at)
     }
 
     /// Applies a committed usage batch and returns its audit entry. Only the store's writer calls this.
     public func applyUsage(_ batch: UsageBatch, actor: String) -> AuditEntry {
         lock.lockWrite()
         defer { lock.unlock() }
-        return state.pointee.applyUsage(batch, actor: actor)
+        return state.applyUsage(batch, actor: actor)
     }
 
     /// Remembers answers PostgreSQL holds for keys the core had forgotten (R26), so that a plan treats
@@ -59,7 +54,7 @@ public final class Registry: @unchecked Sendable {
     public func rememberUsageAnswers(_ answers: [(party: PartyID, key: String, answer: UsageAnswer)]) {
         lock.lockWrite()
         defer { lock.unlock() }
-        state.pointee.restoreUsage { meter in
+        state.restoreUsage { meter in
             for (party, key, answer) in answers { meter.remember(party: party, key: key, answer: answer) }
         }
     }
@@ -68,7 +63,7 @@ public final class Registry: @unchecked Sendable {
     public func replace(with newState: RegistryState) {
         lock.lockWrite()
         defer { lock.unlock() }
-        state.pointee = newState
+        state = newState
     }
 }
 

@@ -167,9 +167,19 @@ public struct DerivationSource: Sendable, Equatable {
     }
 }
 
-/// Everything that changes the registry. Planned by ``RegistryState/plan(_:by:at:)`` against the current
-/// state, persisted, then applied.
+/// Everything that changes the registry, by the domain that plans it. Planned by
+/// ``RegistryState/plan(_:by:at:)`` against the current state, persisted, then applied. The static
+/// functions below build each command by its name (`.registerDataset(new)`), whatever its domain.
 public enum RegistryCommand: Sendable, Equatable {
+    case catalog(CatalogCommand)
+    case rights(RightsCommand)
+    case lineage(LineageCommand)
+    case market(MarketCommand)
+    case settings(SettingsCommand)
+}
+
+/// Parties, API keys and datasets (planned in Catalog/CatalogPlan.swift).
+public enum CatalogCommand: Sendable, Equatable {
     case registerParty(NewParty)
     /// The shell makes the secret; the core sees only its hash.
     case issueAPIKey(party: PartyID, prefix: String, secretHash: String, label: String)
@@ -177,7 +187,19 @@ public enum RegistryCommand: Sendable, Equatable {
     case registerDataset(NewDataset)
     /// The holder edits its catalog entry.
     case updateDataset(DatasetID, DatasetPatch)
+}
+
+/// Registrations, objections and certificates (planned in Rights/RightsPlan.swift).
+public enum RightsCommand: Sendable, Equatable {
     case submitRegistration(NewRegistration)
+    case startReview(registration: String)
+    case decide(registration: String, accept: Bool, reason: String?)
+    case lodgeObjection(registration: String, grounds: String)
+    case ruleObjection(ObjectionID, ruling: ObjectionRuling, reason: String)
+}
+
+/// Derivations and flags (planned in Lineage/LineagePlan.swift).
+public enum LineageCommand: Sendable, Equatable {
     /// Records that `target` derives from each source (its holder, or a registrar).
     case recordDerivations(target: DatasetID, sources: [DerivationSource])
     /// Records that every target derives from every source (an OpenLineage run's inputs and outputs) as one
@@ -188,14 +210,10 @@ public enum RegistryCommand: Sendable, Equatable {
     case approveAnonymisation(derivation: Int64)
     /// R25: a registrar or regulator marks a dataset's source unlawful; every descendant is flagged.
     case flagDataset(DatasetID, reason: String)
-    case startReview(registration: String)
-    case decide(registration: String, accept: Bool, reason: String?)
-    case lodgeObjection(registration: String, grounds: String)
-    case ruleObjection(ObjectionID, ruling: ObjectionRuling, reason: String)
-    case updateSettings(
-        objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?, publicDataFeeCeiling: Int64? = nil, royaltyShareBasisPoints: Int64? = nil)
-    /// R27: an operator or regulator sets (or, with nil, lifts) an assignee's daily token cap.
-    case setAssigneeDailyCap(party: PartyID, dailyTokens: Int64?)
+}
+
+/// Policies, access requests and grants (planned in Market/MarketPlan.swift).
+public enum MarketCommand: Sendable, Equatable {
     /// The holder sets its dataset's policy (R20), replacing the previous one.
     case setPolicy(NewPolicy)
     /// A party asks for access to a dataset (R22); the core approves, refuses or sends it to the holder.
@@ -206,10 +224,72 @@ public enum RegistryCommand: Sendable, Equatable {
     case withdrawAccessRequest(number: String)
     /// Suspends, resumes, revokes or terminates a grant (R23).
     case changeGrant(number: String, change: GrantChange, reason: String?)
+}
+
+/// The registry's settings and its clock (planned in State/SettingsPlan.swift).
+public enum SettingsCommand: Sendable, Equatable {
+    case updateSettings(
+        objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?, publicDataFeeCeiling: Int64?, royaltyShareBasisPoints: Int64?)
+    /// R27: an operator or regulator sets (or, with nil, lifts) an assignee's daily token cap.
+    case setAssigneeDailyCap(party: PartyID, dailyTokens: Int64?)
     /// Sandbox only: moves the registry's clock forward, then completes what became due.
     case advanceClock(seconds: Int64)
-    /// Completes what the clock has made due (notice periods that ended).
+    /// Completes what the clock has made due (notice periods that ended, grants that expired).
     case tick
+}
+
+extension RegistryCommand {
+    public static func registerParty(_ new: NewParty) -> Self { .catalog(.registerParty(new)) }
+    public static func issueAPIKey(party: PartyID, prefix: String, secretHash: String, label: String) -> Self {
+        .catalog(.issueAPIKey(party: party, prefix: prefix, secretHash: secretHash, label: label))
+    }
+    public static func revokeAPIKey(prefix: String) -> Self { .catalog(.revokeAPIKey(prefix: prefix)) }
+    public static func registerDataset(_ new: NewDataset) -> Self { .catalog(.registerDataset(new)) }
+    public static func updateDataset(_ id: DatasetID, _ patch: DatasetPatch) -> Self { .catalog(.updateDataset(id, patch)) }
+
+    public static func submitRegistration(_ new: NewRegistration) -> Self { .rights(.submitRegistration(new)) }
+    public static func startReview(registration: String) -> Self { .rights(.startReview(registration: registration)) }
+    public static func decide(registration: String, accept: Bool, reason: String?) -> Self {
+        .rights(.decide(registration: registration, accept: accept, reason: reason))
+    }
+    public static func lodgeObjection(registration: String, grounds: String) -> Self {
+        .rights(.lodgeObjection(registration: registration, grounds: grounds))
+    }
+    public static func ruleObjection(_ id: ObjectionID, ruling: ObjectionRuling, reason: String) -> Self {
+        .rights(.ruleObjection(id, ruling: ruling, reason: reason))
+    }
+
+    public static func recordDerivations(target: DatasetID, sources: [DerivationSource]) -> Self {
+        .lineage(.recordDerivations(target: target, sources: sources))
+    }
+    public static func recordLineage(sources: [DerivationSource], targets: [DatasetID]) -> Self {
+        .lineage(.recordLineage(sources: sources, targets: targets))
+    }
+    public static func approveAnonymisation(derivation: Int64) -> Self { .lineage(.approveAnonymisation(derivation: derivation)) }
+    public static func flagDataset(_ id: DatasetID, reason: String) -> Self { .lineage(.flagDataset(id, reason: reason)) }
+
+    public static func setPolicy(_ new: NewPolicy) -> Self { .market(.setPolicy(new)) }
+    public static func requestAccess(_ new: NewAccessRequest) -> Self { .market(.requestAccess(new)) }
+    public static func replyToAccessRequest(number: String, agree: Bool, reason: String?) -> Self {
+        .market(.replyToAccessRequest(number: number, agree: agree, reason: reason))
+    }
+    public static func withdrawAccessRequest(number: String) -> Self { .market(.withdrawAccessRequest(number: number)) }
+    public static func changeGrant(number: String, change: GrantChange, reason: String?) -> Self {
+        .market(.changeGrant(number: number, change: change, reason: reason))
+    }
+
+    public static func updateSettings(
+        objectionPolicy: ObjectionPolicy?, calendar: WorkingCalendar?, publicDataFeeCeiling: Int64? = nil, royaltyShareBasisPoints: Int64? = nil
+    ) -> Self {
+        .settings(.updateSettings(
+            objectionPolicy: objectionPolicy, calendar: calendar, publicDataFeeCeiling: publicDataFeeCeiling,
+            royaltyShareBasisPoints: royaltyShareBasisPoints))
+    }
+    public static func setAssigneeDailyCap(party: PartyID, dailyTokens: Int64?) -> Self {
+        .settings(.setAssigneeDailyCap(party: party, dailyTokens: dailyTokens))
+    }
+    public static func advanceClock(seconds: Int64) -> Self { .settings(.advanceClock(seconds: seconds)) }
+    public static var tick: Self { .settings(.tick) }
 }
 
 /// A dataset policy as its holder submits it.

@@ -179,7 +179,7 @@ struct LineageController: Sendable {
             var position: Int64 = 0
             var more = false
             let outcome = ScratchPool.withScratch { scratch in
-                state.lineage.walk(from: Int32(id.rawValue), direction, maxDepth: maxDepth, budget: budget, scratch: &scratch) { node, depth in
+                state.lineage.graph.walk(from: Int32(id.rawValue), direction, maxDepth: maxDepth, budget: budget, scratch: &scratch) { node, depth in
                     position += 1
                     guard position > page.after else { return true }
                     guard items.count < page.limit else {
@@ -202,13 +202,13 @@ struct LineageController: Sendable {
         let id = try datasetID(context)
         let view = service.registry.read { state in
             let node = Int32(id.rawValue)
-            let effective = state.lineage.effectiveRestrictions(of: node)
-            let own = state.lineage.ownRestrictions(of: node)
+            let effective = state.lineage.graph.effectiveRestrictions(of: node)
+            let own = state.lineage.graph.ownRestrictions(of: node)
             return RestrictionsView(
                 dataset: id.rawValue, grade: effective.grade.rawValue, piLevel: effective.personalInformation.rawValue,
                 flagged: effective.flagged,
                 own: .init(grade: own.grade.rawValue, piLevel: own.personalInformation.rawValue, flagged: own.flagged),
-                sources: state.lineage.parents(of: node).count)
+                sources: state.lineage.graph.parents(of: node).count)
         }
         return try view.response()
     }
@@ -270,13 +270,13 @@ struct LineageController: Sendable {
             let today = state.today(at: service.now())
             var tallies: [Int64: PartyTally] = [:]
             func concern(_ datasetID: DatasetID) {
-                if let holder = state.datasets.holder(of: datasetID.rawValue) { tallies[holder.rawValue, default: .init()].add(.holder, on: datasetID.rawValue) }
-                for certificate in state.certificates(of: datasetID) where certificate.status(on: today) == .valid {
+                if let holder = state.catalog.datasets.holder(of: datasetID.rawValue) { tallies[holder.rawValue, default: .init()].add(.holder, on: datasetID.rawValue) }
+                for certificate in state.rights.certificates(of: datasetID) where certificate.status(on: today) == .valid {
                     for holder in certificate.holders {
                         tallies[holder.rawValue, default: .init()].add(ImpactRole(certificate.right), on: datasetID.rawValue)
                     }
                 }
-                for grant in state.grants(on: datasetID) where !grant.state.isTerminal {
+                for grant in state.market.grants(on: datasetID) where !grant.state.isTerminal {
                     tallies[grant.assignee.rawValue, default: .init()].add(.grant, on: datasetID.rawValue)
                     tallies[grant.assignee.rawValue]!.grants += 1
                 }
@@ -285,7 +285,7 @@ struct LineageController: Sendable {
             var descendants: [NodeView] = []
             var position: Int64 = 0
             let outcome = ScratchPool.withScratch { scratch in
-                state.lineage.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
+                state.lineage.graph.walk(from: Int32(id.rawValue), .descendants, budget: budget, scratch: &scratch) { node, depth in
                     position += 1
                     if position > page.after, descendants.count < page.limit, let view = NodeView(node, depth: depth, in: state) {
                         descendants.append(view)
@@ -319,7 +319,7 @@ struct LineageController: Sendable {
         let budget = try budget(request)
         let search = service.registry.read { state -> LineageGraph.PathSearch? in
             for id in [from, to] where state.dataset(DatasetID(rawValue: Int64(id))) == nil { return nil }
-            return ScratchPool.withScratch { scratch in state.lineage.path(from: from, to: to, budget: budget, scratch: &scratch) }
+            return ScratchPool.withScratch { scratch in state.lineage.graph.path(from: from, to: to, budget: budget, scratch: &scratch) }
         }
         switch search {
         case nil:

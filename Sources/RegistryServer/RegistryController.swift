@@ -136,7 +136,7 @@ struct RegistryController: Sendable {
         let page = try PageRequest(request)
         let kind = try queryEnum(request, "kind", PartyKind.self)
         let result = service.registry.read { state in
-            state.parties.page(after: page.after, limit: page.limit, budget: Limits.maxScanPerPage) { kind == nil || $0.kind == kind }
+            state.catalog.parties.page(after: page.after, limit: page.limit, budget: Limits.maxScanPerPage) { kind == nil || $0.kind == kind }
         }
         return try Page(items: result.records.map(PartyView.init), nextCursor: PageRequest.cursor(result.continueAfter)).response()
     }
@@ -255,7 +255,7 @@ struct RegistryController: Sendable {
         let number = try context.parameters.require("number")
         let view = service.registry.read { state -> RegistrationView? in
             guard let registration = state.registration(number: number), state.maySee(registration, actor) else { return nil }
-            let objections = state.objections(of: registration.id).filter { state.maySee($0, actor) }
+            let objections = state.rights.objections(of: registration.id).filter { state.maySee($0, actor) }
             return RegistrationView(registration, in: state, objections: objections)
         }
         guard let view else { throw Problem.notFound("registration \(number) does not exist or is not visible to this key") }

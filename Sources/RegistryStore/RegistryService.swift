@@ -106,7 +106,7 @@ public final class RegistryService: Sendable {
     /// Plans, persists and applies `command`; returns the changes made (empty when nothing was due).
     @discardableResult
     public func execute(_ command: RegistryCommand, by actor: Party?) async throws -> [ChangeEntry] {
-        if case .advanceClock = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
+        if case .settings(.advanceClock) = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
         try checkNotFenced()  // fail fast; checked again under the lock
         return try await writer.withLock {
             try checkNotFenced()

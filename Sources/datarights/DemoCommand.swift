@@ -56,7 +56,7 @@ enum DemoLoad {
     static func issueKeys(_ service: RegistryService) async throws -> String {
         var lines = ["Demo API keys (shown once; demo data only):"]
         for kind in [PartyKind.operator, .department, .registrar, .regulator, .modelLab] {
-            guard let party = service.registry.read({ $0.parties.all.first { $0.kind == kind } }) else { continue }
+            guard let party = service.registry.read({ $0.catalog.parties.all.first { $0.kind == kind } }) else { continue }
             let token = try await service.issueKey(for: party.id, label: "demo", by: nil).token
             lines.append("  \(kind.rawValue.padding(toLength: 11, withPad: " ", startingAt: 0)) \(party.name): \(token)")
         }

@@ -68,7 +68,7 @@ struct KeysCommand: AsyncParsableCommand {
                 do {
                     var partyID = party.map(PartyID.init(rawValue:))
                     if `operator` {
-                        partyID = service.registry.read { $0.parties.all.first { $0.kind == .operator }?.id }
+                        partyID = service.registry.read { $0.catalog.parties.all.first { $0.kind == .operator }?.id }
                         if partyID == nil {
                             let entries = try await service.execute(
                                 .registerParty(NewParty(name: name, kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)

@@ -9,7 +9,7 @@ import Testing
 
     static func validCertificates(_ right: RightKind, of dataset: Dataset, in world: World) -> [Certificate] {
         let today = world.state.today(at: world.now)
-        return world.state.certificates(of: dataset.id).filter { $0.right == right && $0.status(on: today) == .valid }
+        return world.state.rights.certificates(of: dataset.id).filter { $0.right == right && $0.status(on: today) == .valid }
     }
 
     // MARK: Finding 1: R2/R6 at submission, acceptance and issuance
@@ -102,7 +102,7 @@ import Testing
         }
         #expect(Set(suspended.map(\.id)) == [onDerived.id, onBelow.id])
         #expect(suspended.allSatisfy { $0.state == .suspended && $0.stateReason?.hasPrefix("R25") == true })
-        #expect(meter.world.state.lineage.effectiveRestrictions(of: Int32(below.id.rawValue)).flagged)
+        #expect(meter.world.state.lineage.graph.effectiveRestrictions(of: Int32(below.id.rawValue)).flagged)
 
         // Metering and the decision API agree: both deny under R25.
         for grant in [onDerived, onBelow] {
@@ -151,7 +151,7 @@ import Testing
         try market.world.run(
             .recordDerivations(target: derived.id, sources: [DerivationSource(dataset: personal.id, kind: .aggregated)]), by: market.holder)
         try market.permit(derived, purposes: nil)
-        let effective = market.world.state.lineage.effectiveRestrictions(of: Int32(derived.id.rawValue))
+        let effective = market.world.state.lineage.graph.effectiveRestrictions(of: Int32(derived.id.rawValue))
         #expect(effective.personalInformation == .personal)
         #expect(effective.individualsCovered == 2_000_000)
         let (alsoRefused, grant) = try market.request(derived, by: abroad)
@@ -167,14 +167,14 @@ import Testing
                 target: joined.id,
                 sources: [DerivationSource(dataset: personal.id, kind: .joined), DerivationSource(dataset: second.id, kind: .joined)]),
             by: market.holder)
-        #expect(market.world.state.lineage.effectiveRestrictions(of: Int32(joined.id.rawValue)).individualsCovered == 2_500_000)
+        #expect(market.world.state.lineage.graph.effectiveRestrictions(of: Int32(joined.id.rawValue)).individualsCovered == 2_500_000)
         let anonymised = try market.dataset()
         let recorded = try market.world.run(
             .recordDerivations(target: anonymised.id, sources: [DerivationSource(dataset: personal.id, kind: .anonymisation)]), by: market.holder)
         guard case .derivation(let edge) = recorded[0].record else { Issue.record("derivation expected"); return }
-        #expect(market.world.state.lineage.effectiveRestrictions(of: Int32(anonymised.id.rawValue)).individualsCovered == 2_000_000)
+        #expect(market.world.state.lineage.graph.effectiveRestrictions(of: Int32(anonymised.id.rawValue)).individualsCovered == 2_000_000)
         try market.world.run(.approveAnonymisation(derivation: edge.id), by: market.regulator)
-        let cleared = market.world.state.lineage.effectiveRestrictions(of: Int32(anonymised.id.rawValue))
+        let cleared = market.world.state.lineage.graph.effectiveRestrictions(of: Int32(anonymised.id.rawValue))
         #expect(cleared.individualsCovered == 0)
         #expect(cleared.personalInformation == .none)
     }
@@ -186,7 +186,7 @@ import Testing
         let sum = try market.dataset()
         try market.world.run(
             .recordDerivations(target: sum.id, sources: big.map { DerivationSource(dataset: $0.id, kind: .joined) }), by: market.holder)
-        #expect(market.world.state.lineage.effectiveRestrictions(of: Int32(sum.id.rawValue)).individualsCovered == UInt32.max)
+        #expect(market.world.state.lineage.graph.effectiveRestrictions(of: Int32(sum.id.rawValue)).individualsCovered == UInt32.max)
     }
 
     // MARK: Finding 5: a change or renewal never outlives the authorisation (R9)

@@ -28,7 +28,7 @@ import Testing
         #expect(certificate.expiresOn == CivilDate("2029-12-08"))
         #expect(certificate.status(on: world.state.today(at: world.now)) == .valid)
         // R1: holding implies neither use nor operate.
-        #expect(!world.state.certificates(of: dataset.id).contains { $0.right != .hold })
+        #expect(!world.state.rights.certificates(of: dataset.id).contains { $0.right != .hold })
 
         var transfer = World.claim(dataset)
         transfer.kind = .transfer
@@ -82,7 +82,7 @@ import Testing
         #expect(recorded.status == .recorded)
         #expect(world.state.certificate(renewed.id)?.status(on: world.state.today(at: world.now)) == .revoked)
         // R3: every registration is still there.
-        #expect(world.state.registrations(of: dataset.id).count == 4)
+        #expect(world.state.rights.registrations(of: dataset.id).count == 4)
 
         // A certificate past its expiry reads expired.
         world.advance(days: 3 * 366 + 1)
@@ -192,9 +192,9 @@ import Testing
         try world.run(.startReview(registration: claim.number), by: registrar)
         // A rebuild loads each table's latest records, in id order, and restores the audit head.
         var rebuilt = RegistryState()
-        for party in world.state.parties.all { rebuilt.apply(.party(party)) }
-        for dataset in world.state.datasets.all { rebuilt.apply(.dataset(dataset)) }
-        for registration in world.state.registrations.all { rebuilt.apply(.registration(registration)) }
+        for party in world.state.catalog.parties.all { rebuilt.apply(.party(party)) }
+        for dataset in world.state.catalog.datasets.all { rebuilt.apply(.dataset(dataset)) }
+        for registration in world.state.rights.registrations.all { rebuilt.apply(.registration(registration)) }
         rebuilt.restoreAuditHead(world.state.auditHead)
         #expect(rebuilt.digest == world.state.digest)
         try world.run(.decide(registration: claim.number, accept: true, reason: nil), by: registrar)
@@ -285,9 +285,9 @@ import Foundation
         try world.run(.startReview(registration: revoke.number), by: registrar)
         let entries = try world.run(.decide(registration: revoke.number, accept: true, reason: nil), by: registrar)
         #expect(entries.map(\.kind).contains("lineage.flag_cascade"))
-        let flagged = [source, child, grandchild, unrelated].filter { world.state.lineage.effectiveRestrictions(of: Int32($0.id.rawValue)).flagged }
+        let flagged = [source, child, grandchild, unrelated].filter { world.state.lineage.graph.effectiveRestrictions(of: Int32($0.id.rawValue)).flagged }
         #expect(flagged.map(\.id) == [source.id, child.id, grandchild.id], "exactly the descendants")
-        #expect(world.state.flagCascades.all.first?.descendants == [child.id, grandchild.id])
+        #expect(world.state.lineage.flagCascades.all.first?.descendants == [child.id, grandchild.id])
         #expect(world.state.certificate(certificate.id)?.state == .revoked)
     }
 
@@ -311,12 +311,12 @@ import Foundation
         sensitive.personalInformation = .sensitive
         sensitive.individualsCovered = 10
         world.state.apply(.dataset(sensitive))
-        #expect(world.state.lineage.effectiveRestrictions(of: 2).personalInformation == .sensitive, "unapproved anonymisation inherits PI")
-        let derivation = try #require(world.state.derivations.all.first)
+        #expect(world.state.lineage.graph.effectiveRestrictions(of: 2).personalInformation == .sensitive, "unapproved anonymisation inherits PI")
+        let derivation = try #require(world.state.lineage.derivations.all.first)
         #expect(throws: RegistryError.forbidden("an enterprise may not approve anonymisations")) {
             try world.run(.approveAnonymisation(derivation: derivation.id), by: holder)
         }
         try world.run(.approveAnonymisation(derivation: derivation.id), by: registrar)
-        #expect(world.state.lineage.effectiveRestrictions(of: 2).personalInformation == PersonalInformationLevel.none, "R12: approved anonymisation clears PI")
+        #expect(world.state.lineage.graph.effectiveRestrictions(of: 2).personalInformation == PersonalInformationLevel.none, "R12: approved anonymisation clears PI")
     }
 }

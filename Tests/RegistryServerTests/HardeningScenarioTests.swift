@@ -13,7 +13,7 @@ import Testing
 /// (findings 4, 6, 7, 8) now get a clear 4xx and change nothing, and the server stays up.
 @Suite struct HardeningScenarioTests {
     static func sources(of dataset: Int64, in registry: RegistryService) -> Set<Int64> {
-        registry.registry.read { Set($0.lineage.parents(of: Int32(dataset)).map { Int64($0.source) }) }
+        registry.registry.read { Set($0.lineage.graph.parents(of: Int32(dataset)).map { Int64($0.source) }) }
     }
 
     static func event(inputs: [Int64], outputs: [Int64]) -> [String: Any] {
@@ -49,7 +49,7 @@ import Testing
             #expect(cycle.status == .unprocessableContent, "\(cycle.text)")
             #expect(Self.sources(of: own2, in: registry).isEmpty)
             #expect(Self.sources(of: x, in: registry).isEmpty)
-            #expect(registry.registry.read { $0.derivations.all.count } == 1)
+            #expect(registry.registry.read { $0.lineage.derivations.all.count } == 1)
 
             // The same event without the offending output records every edge at once.
             let accepted = try await ministry.post("/v1/lineage/openlineage", Self.event(inputs: [source, y], outputs: [own, own2]))

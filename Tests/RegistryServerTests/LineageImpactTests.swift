@@ -40,14 +40,14 @@ import TestSupport
         // core says of it.
         let (start, expectedDescendants, expectedParties) = registry.registry.read { state -> (Int64, [Int64], [Int64: Concern]) in
             let granted = (1...Int64(synthetic.datasets.count)).filter { id in
-                state.grants(on: DatasetID(rawValue: id)).contains { !$0.state.isTerminal }
+                state.market.grants(on: DatasetID(rawValue: id)).contains { !$0.state.isTerminal }
             }
             let candidates = Set(granted.prefix(20).flatMap { id in
-                [Int32(id)] + ScratchPool.withScratch { state.lineage.collect(from: Int32(id), .ancestors, budget: 100_000, scratch: &$0).nodes }
+                [Int32(id)] + ScratchPool.withScratch { state.lineage.graph.collect(from: Int32(id), .ancestors, budget: 100_000, scratch: &$0).nodes }
             })
             var best: (Int64, [Int64]) = (0, [])
             for id in candidates.sorted() {
-                let nodes = ScratchPool.withScratch { state.lineage.collect(from: id, .descendants, budget: 100_000, scratch: &$0).nodes }
+                let nodes = ScratchPool.withScratch { state.lineage.graph.collect(from: id, .descendants, budget: 100_000, scratch: &$0).nodes }
                 if nodes.count > best.1.count { best = (Int64(id), nodes.map(Int64.init)) }
             }
             let today = state.today(at: registry.now())
@@ -58,13 +58,13 @@ import TestSupport
                     parties[holder, default: Concern()].roles.insert("holder")
                     parties[holder]!.datasets.insert(dataset)
                 }
-                for certificate in state.certificates(of: id) where certificate.status(on: today) == .valid {
+                for certificate in state.rights.certificates(of: id) where certificate.status(on: today) == .valid {
                     for holder in certificate.holders.map(\.rawValue) {
                         parties[holder, default: Concern()].roles.insert("\(certificate.right.rawValue) right")
                         parties[holder]!.datasets.insert(dataset)
                     }
                 }
-                for grant in state.grants(on: id) where !grant.state.isTerminal {
+                for grant in state.market.grants(on: id) where !grant.state.isTerminal {
                     parties[grant.assignee.rawValue, default: Concern()].roles.insert("grant")
                     parties[grant.assignee.rawValue]!.datasets.insert(dataset)
                     parties[grant.assignee.rawValue]!.grants += 1

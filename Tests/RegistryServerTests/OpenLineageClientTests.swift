@@ -54,9 +54,9 @@ import Testing
             }
             #expect(result.status == 0, "\(result.output)")
             #expect(result.output.contains("sent"))
-            let parents = registry.registry.read { $0.lineage.parents(of: Int32(ids[2])).map { Int64($0.source) } }
+            let parents = registry.registry.read { $0.lineage.graph.parents(of: Int32(ids[2])).map { Int64($0.source) } }
             #expect(Set(parents) == [ids[0], ids[1]], "inputs became sources of the output")
-            #expect(registry.registry.read { $0.derivations.all.count } == 2, "the unknown s3 input was not invented")
+            #expect(registry.registry.read { $0.lineage.derivations.all.count } == 2, "the unknown s3 input was not invented")
         }
     }
 

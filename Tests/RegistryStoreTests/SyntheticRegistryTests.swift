@@ -46,18 +46,18 @@ import Testing
         var deepest: Int32 = 0
         var widest = 0
         for node in stride(from: Int32(registry.datasets.count), to: Int32(registry.datasets.count - 200), by: -1) {
-            state.lineage.walk(from: node, .ancestors, budget: 100_000, scratch: &scratch) { _, level in
+            state.lineage.graph.walk(from: node, .ancestors, budget: 100_000, scratch: &scratch) { _, level in
                 deepest = max(deepest, level)
                 return true
             }
         }
         for base in Int32(1)...10 {
-            widest = max(widest, state.lineage.collect(from: base, .descendants, budget: 100_000, scratch: &scratch).nodes.count)
+            widest = max(widest, state.lineage.graph.collect(from: base, .descendants, budget: 100_000, scratch: &scratch).nodes.count)
         }
         #expect(deepest >= 20, "long derivation chains exist (depth \(deepest))")
         #expect(widest >= 1_000, "national base datasets fan out widely (\(widest) descendants)")
         // A typical dataset's descendants stay within its domain of 5,000.
-        let typical = state.lineage.collect(from: 12_345, .descendants, budget: 100_000, scratch: &scratch).nodes
+        let typical = state.lineage.graph.collect(from: 12_345, .descendants, budget: 100_000, scratch: &scratch).nodes
         #expect(typical.allSatisfy { $0 > 10_000 && $0 <= 15_000 }, "descendants of 12345 stay in its domain")
 
         // Policies on about half the datasets that are not core, each valid; grants for purposes their policy names.
@@ -78,7 +78,7 @@ import Testing
         live.loadDerivations(registry.derivations)
         for policy in registry.policies { live.apply(.policy(policy)) }
         var differing = 0
-        for id in 1...Int32(registry.datasets.count) where cold.lineage.effectiveRestrictions(of: id) != live.lineage.effectiveRestrictions(of: id) {
+        for id in 1...Int32(registry.datasets.count) where cold.lineage.graph.effectiveRestrictions(of: id) != live.lineage.graph.effectiveRestrictions(of: id) {
             differing += 1
         }
         #expect(differing == 0)
@@ -89,8 +89,8 @@ import Testing
         }
         // …and the lineage really carries them: some datasets inherit a prohibition they do not state themselves.
         let inherited = (1...Int32(registry.datasets.count)).filter { id in
-            let own = cold.lineage.ownRestrictions(of: id).prohibitions.bits
-            return cold.lineage.effectiveRestrictions(of: id).prohibitions.bits & ~own != 0
+            let own = cold.lineage.graph.ownRestrictions(of: id).prohibitions.bits
+            return cold.lineage.graph.effectiveRestrictions(of: id).prohibitions.bits & ~own != 0
         }.count
         #expect(inherited > 100, "\(inherited) datasets inherit a prohibition")
     }
@@ -123,7 +123,7 @@ import Testing
         expected.restoreAuditHead(head)
         let service = try await RegistryService.open(database: database, sandbox: false, logger: Logger(label: "test.bulk"))
         #expect(service.registry.read { $0.digest } == expected.digest)
-        #expect(service.registry.read { $0.lineage.edgeCount } == registry.derivations.count)
+        #expect(service.registry.read { $0.lineage.graph.edgeCount } == registry.derivations.count)
 
         // R20: each distinct rule set is stored once and the policies name theirs — from the bulk load, and
         // from the write path: a policy set to another's rules adds no rule set, one with new rules adds one.

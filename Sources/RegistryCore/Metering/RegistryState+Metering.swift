@@ -48,7 +48,7 @@ extension RegistryState {
     ) -> (quota: UsageQuota, reason: String)? {
         Self.quotaDenial(
             grant: grant, used: used, tokens: tokens, assigneeToday: assigneeToday, assigneeCap: assigneeCaps[grant.assignee],
-            datasetToday: datasetToday, datasetCap: policies[grant.dataset]?.dailyTokenCap)
+            datasetToday: datasetToday, datasetCap: market.policies[grant.dataset]?.dailyTokenCap)
     }
 
     static func quotaDenial(
@@ -72,11 +72,11 @@ extension RegistryState {
     public func operateHolder(of dataset: DatasetID, on today: CivilDate) -> PartyID? {
         var holder: PartyID?
         // The newest valid one: the chain runs oldest first, so the last match wins.
-        certificatesByDataset.forEachMember(of: dataset.rawValue) { id in
-            if let valid = certificates.validOperateHolder(of: id, on: today) { holder = valid }
+        rights.certificatesByDataset.forEachMember(of: dataset.rawValue) { id in
+            if let valid = rights.certificates.validOperateHolder(of: id, on: today) { holder = valid }
             return true
         }
-        return holder ?? datasets.holder(of: dataset.rawValue)
+        return holder ?? catalog.datasets.holder(of: dataset.rawValue)
     }
 
     /// R28: how `amount` fen earned by `dataset` flows up its lineage. Each derivation edge takes the
@@ -95,7 +95,7 @@ extension RegistryState {
         while next < order.count {
             let node = order[next]
             next += 1
-            lineage.forEachParent(node) { source, _ in
+            lineage.graph.forEachParent(node) { source, _ in
                 if let count = waiting[source] {
                     waiting[source] = count + 1
                 } else if order.count < Limits.maxRoyaltyAncestors {
@@ -109,7 +109,7 @@ extension RegistryState {
         var ready: [Int32] = [root]
         while let node = ready.popLast() {
             var sources: [Int32] = []
-            lineage.forEachParent(node) { source, _ in if waiting[source] != nil { sources.append(source) } }
+            lineage.graph.forEachParent(node) { source, _ in if waiting[source] != nil { sources.append(source) } }
             sources.sort()
             let reached = received[node] ?? 0
             if reached > 0, !sources.isEmpty {
@@ -303,7 +303,7 @@ private struct UsagePlanner {
                 // R23: a use is judged by its own time against the window, so a grant the clock has not yet
                 // activated, or has expired since, still answers for uses dated inside its window.
                 grant: grant, usable: grant.state == .active || grant.state == .agreed || grant.state == .expired,
-                flagged: state.lineage.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged, usage: meter.usage(of: grant.id),
+                flagged: state.lineage.graph.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged, usage: meter.usage(of: grant.id),
                 assignee: assigneeSlot(grant.assignee), dataset: datasetSlot(grant.dataset)))
             slotByNumber[number] = slot
         } else {
@@ -325,7 +325,7 @@ private struct UsagePlanner {
 
     private mutating func datasetSlot(_ dataset: DatasetID) -> Int {
         if let slot = datasetSlotByID[dataset] { return slot }
-        datasetSlots.append(DailySlot(tokens: meter.datasetTokens(of: dataset, on: today), cap: state.policies[dataset]?.dailyTokenCap))
+        datasetSlots.append(DailySlot(tokens: meter.datasetTokens(of: dataset, on: today), cap: state.market.policies[dataset]?.dailyTokenCap))
         datasetIDs.append(dataset)
         datasetSlotByID[dataset] = datasetSlots.count - 1
         return datasetSlots.count - 1

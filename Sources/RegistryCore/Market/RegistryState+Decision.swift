@@ -4,11 +4,11 @@
 extension RegistryState {
     public func decide(_ query: DecisionQuery, at now: Timestamp) -> Decision {
         // Two columns of the dataset, not the whole record: this is the serving path.
-        guard let holder = datasets.holder(of: query.dataset.rawValue) else {
+        guard let holder = catalog.datasets.holder(of: query.dataset.rawValue) else {
             return Decision(allow: false, rule: "R24", reason: "no dataset \(query.dataset.rawValue)")
         }
-        let dataset = (id: query.dataset, holder: holder, isGovernmentData: datasets.isGovernmentData(query.dataset.rawValue))
-        guard let party = parties[query.party.rawValue] else {
+        let dataset = (id: query.dataset, holder: holder, isGovernmentData: catalog.datasets.isGovernmentData(query.dataset.rawValue))
+        guard let party = catalog.parties[query.party.rawValue] else {
             return Decision(allow: false, rule: "R24", reason: "no party \(query.party.rawValue)")
         }
         guard let purposeBit = Purposes.vocabulary.existingBit(for: query.purpose) else {
@@ -16,7 +16,7 @@ extension RegistryState {
         }
         guard query.tokens >= 0 else { return Decision(allow: false, rule: "R24", reason: "tokens must not be negative") }
         let node = Int32(dataset.id.rawValue)
-        let effective = lineage.effectiveRestrictions(of: node)
+        let effective = lineage.graph.effectiveRestrictions(of: node)
         // R25 first: a flagged dataset, or one derived from a flagged one, is not used at all.
         if effective.flagged {
             let origin = flagOrigin(of: dataset.id)
@@ -39,8 +39,8 @@ extension RegistryState {
         // R23: a grant in force for this purpose and action, with room for the tokens.
         var inForce: Grant?
         var closest: (rule: String, reason: String) = ("R23", "no grant to this party on this dataset")
-        grantsByHolding.forEachMember(of: party.id.rawValue, dataset.id.rawValue) { id in
-            guard let grant = grants[id] else { return true }
+        market.grantsByHolding.forEachMember(of: party.id.rawValue, dataset.id.rawValue) { id in
+            guard let grant = market.grants[id] else { return true }
             guard grant.purpose == query.purpose, grant.action == query.action else {
                 closest = ("R23", "no grant for \(query.action.rawValue) for \(query.purpose)")
                 return true
@@ -68,7 +68,7 @@ extension RegistryState {
         guard let grant = inForce else {
             // Without a grant, say so — unless the policy itself rules the use out, which is the more
             // useful answer: no grant could ever allow it (R20).
-            if !governmentSharing, let template = policies.template(of: dataset.id) {
+            if !governmentSharing, let template = market.policies.template(of: dataset.id) {
                 switch template.compiled.evaluate(policyRequest) {
                 case .deny(let index):
                     return Decision(
@@ -88,7 +88,7 @@ extension RegistryState {
             return Decision(allow: true, rule: "R18", decidedBy: dataset.id, grant: grant.id, reason: "shared government data under grant \(grant.number)")
         }
         // R20: the holder's policy, now, for these tokens.
-        guard let template = policies.template(of: dataset.id) else {
+        guard let template = market.policies.template(of: dataset.id) else {
             return Decision(allow: false, rule: "R20", decidedBy: dataset.id, grant: grant.id, reason: "dataset \(dataset.id.rawValue) has no policy")
         }
         switch template.compiled.evaluate(policyRequest) {
@@ -113,19 +113,14 @@ extension RegistryState {
     /// decided). Walks the lineage upwards, nearest first, within the traversal budget; `id` when none.
     func nearestSource(of id: DatasetID, skippingSelf: Bool = false, where test: (Restrictions) -> Bool) -> DatasetID {
         let start = Int32(id.rawValue)
-        if !skippingSelf && test(lineage.ownRestrictions(of: start)) { return id }
-        // The walk's closure reads the graph through a pointer: capturing `self` would copy the whole
-        // state (a retain of each table) on every denial that names its source.
-        let found = withUnsafePointer(to: lineage) { graph -> Int32? in
-            var found: Int32?
-            ScratchPool.withScratch { scratch in
-                graph.pointee.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
-                    guard test(graph.pointee.ownRestrictions(of: node)) else { return true }
-                    found = node
-                    return false
-                }
+        if !skippingSelf && test(lineage.graph.ownRestrictions(of: start)) { return id }
+        var found: Int32?
+        ScratchPool.withScratch { scratch in
+            lineage.graph.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
+                guard test(lineage.graph.ownRestrictions(of: node)) else { return true }
+                found = node
+                return false
             }
-            return found
         }
         return found.map { DatasetID(rawValue: Int64($0)) } ?? id
     }
@@ -147,10 +142,10 @@ extension RegistryState {
         }
         // The effective restrictions include everything inherited: when they allow the use (the common
         // case, O(1)), nothing inherited forbids it.
-        var restrictions = lineage.effectiveRestrictions(of: node)
+        var restrictions = lineage.graph.effectiveRestrictions(of: node)
         guard rulesOut(restrictions) else { return nil }
         if exemptOwn {
-            restrictions = lineage.inheritedRestrictions(of: node)
+            restrictions = lineage.graph.inheritedRestrictions(of: node)
             guard rulesOut(restrictions) else { return nil }
         }
         let name = purposeBit < Purposes.standard.count ? Purposes.standard[purposeBit] : "this purpose"
@@ -178,7 +173,7 @@ extension RegistryState {
 
     /// ", inherited from dataset N" when `id`'s own grade is lower than `grade` (R12).
     func inheritedNote(grade: Grade, of id: DatasetID) -> String {
-        guard lineage.ownRestrictions(of: Int32(id.rawValue)).grade < grade else { return "" }
+        guard lineage.graph.ownRestrictions(of: Int32(id.rawValue)).grade < grade else { return "" }
         let origin = nearestSource(of: id) { $0.grade >= grade }
         return ", inherited from dataset \(origin.rawValue)"
     }

@@ -23,20 +23,20 @@ extension RegistryState {
     /// states. Operators compare it across a restart (the endpoint and `datarights state digest`).
     public var digest: String {
         let snapshot = Snapshot(
-            parties: parties.all, apiKeys: apiKeys.all, datasets: datasets.all, registrations: registrations.all,
-            objections: objections.all, certificates: certificates.all, settings: settings, derivations: derivations.all,
-            flagCascades: flagCascades.all, policies: policies.all,
-            accessRequests: accessRequests.all, grants: grants.all, auditHead: auditHead, usage: usage.snapshot)
+            parties: catalog.parties.all, apiKeys: catalog.apiKeys.all, datasets: catalog.datasets.all, registrations: rights.registrations.all,
+            objections: rights.objections.all, certificates: rights.certificates.all, settings: settings, derivations: lineage.derivations.all,
+            flagCascades: lineage.flagCascades.all, policies: market.policies.all,
+            accessRequests: market.accessRequests.all, grants: market.grants.all, auditHead: auditHead, usage: usage.snapshot)
         return Array(SHA256.hash(data: Array(CanonicalJSON.encode(snapshot).utf8))).hexString
     }
 
     /// Record counts, for operators.
     public var counts: [String: Int] {
         [
-            "parties": parties.all.count, "apiKeys": apiKeys.all.count, "datasets": datasets.presentRows,
-            "registrations": registrations.all.count, "objections": objections.all.count,
-            "certificates": certificates.all.count, "derivations": derivations.count, "policies": policies.count,
-            "accessRequests": accessRequests.count, "grants": grants.count,
+            "parties": catalog.parties.all.count, "apiKeys": catalog.apiKeys.all.count, "datasets": catalog.datasets.presentRows,
+            "registrations": rights.registrations.all.count, "objections": rights.objections.all.count,
+            "certificates": rights.certificates.all.count, "derivations": lineage.derivations.count, "policies": market.policies.count,
+            "accessRequests": market.accessRequests.count, "grants": market.grants.count,
             "auditEntries": Int(auditHead.lastSequence),
         ]
     }

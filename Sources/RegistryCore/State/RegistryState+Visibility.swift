@@ -58,7 +58,7 @@ extension RegistryState {
 
     /// A page of the catalog in id order after `cursor`.
     public func searchDatasets(_ filter: DatasetFilter, after cursor: Int64, limit: Int) -> (datasets: [Dataset], next: Int64?) {
-        let page = datasets.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage, where: filter.matches)
+        let page = catalog.datasets.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage, where: filter.matches)
         return (page.records, page.continueAfter)
     }
 
@@ -66,7 +66,7 @@ extension RegistryState {
     public func searchRegistrations(
         visibleTo party: Party, status: RegistrationStatus?, dataset: DatasetID?, after cursor: Int64, limit: Int
     ) -> (registrations: [Registration], next: Int64?) {
-        let page = registrations.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { registration in
+        let page = rights.registrations.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { registration in
             if let status, registration.status != status { return false }
             if let dataset, registration.dataset != dataset { return false }
             return maySee(registration, party)
@@ -117,7 +117,7 @@ extension RegistryState {
     public func searchAccessRequests(
         visibleTo party: Party, _ filter: AccessRequestFilter, after cursor: Int64, limit: Int
     ) -> (requests: [AccessRequest], next: Int64?) {
-        let page = accessRequests.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { request in
+        let page = market.accessRequests.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { request in
             if let state = filter.state, request.state != state { return false }
             if let dataset = filter.dataset, request.dataset != dataset { return false }
             if let today = filter.overdueOn {
@@ -132,7 +132,7 @@ extension RegistryState {
     public func searchGrants(
         visibleTo party: Party, state: AccessState?, dataset: DatasetID?, assignee: PartyID?, after cursor: Int64, limit: Int
     ) -> (grants: [Grant], next: Int64?) {
-        let page = grants.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { grant in
+        let page = market.grants.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { grant in
             if let state, grant.state != state { return false }
             if let dataset, grant.dataset != dataset { return false }
             if let assignee, grant.assignee != assignee { return false }

@@ -1,5 +1,30 @@
 /// Policies, access requests and grants (R13–R23): planned against the current state like every command.
+/// Planning the market: policies, access requests and grants (R13–R25).
 extension RegistryState {
+    /// The changes a market command makes.
+    func planMarket(_ command: MarketCommand, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
+        switch command {
+        case .setPolicy(let new):
+            return try planPolicy(new, by: actor, at: now)
+        case .requestAccess(let new):
+            return try planAccessRequest(new, by: actor, at: now)
+        case .replyToAccessRequest(let number, let agree, let reason):
+            return try planReply(number: number, agree: agree, reason: reason, by: actor, at: now)
+        case .withdrawAccessRequest(let number):
+            guard let actor else { throw .forbidden("requests are withdrawn by their requesters") }
+            guard var request = accessRequest(number: number) else { throw .notFound("access request \(number)") }
+            guard request.requester == actor.id else { throw .forbidden("only the requester withdraws \(number)") }
+            guard request.state == .awaitingHolder else {
+                throw .conflict("access request \(number) is \(request.state.rawValue): only a request awaiting its holder is withdrawn (a grant is terminated instead)")
+            }
+            request.state = try advance(request.state, .terminate)
+            request.updatedAt = now
+            return [ChangeEntry("access_request.withdrawn", .accessRequest(request))]
+        case .changeGrant(let number, let change, let reason):
+            return try planGrantChange(number: number, change: change, reason: reason, by: actor, at: now)
+        }
+    }
+
     // MARK: Policies (R20)
 
     func planPolicy(_ new: NewPolicy, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
@@ -20,7 +45,7 @@ extension RegistryState {
         }
         if !problems.isEmpty { throw .invalid(problems) }
         let record = PolicyRecord(
-            dataset: datasetID, version: (policies[datasetID]?.version ?? 0) + 1, policy: new.policy, approval: new.approval,
+            dataset: datasetID, version: (market.policies[datasetID]?.version ?? 0) + 1, policy: new.policy, approval: new.approval,
             pricePerMillionTokens: new.pricePerMillionTokens, dailyTokenCap: new.dailyTokenCap, updatedBy: actor.id, updatedAt: now)
         return [ChangeEntry("policy.set", .policy(record))]
     }
@@ -64,7 +89,7 @@ extension RegistryState {
         }
         if !problems.isEmpty { throw .invalid(problems) }
 
-        let id = AccessRequestID(rawValue: accessRequests.nextID)
+        let id = AccessRequestID(rawValue: market.accessRequests.nextID)
         var request = AccessRequest(
             id: id, number: Self.number("AR", today(at: now), id.rawValue), dataset: dataset.id, requester: actor.id, purpose: new.purpose,
             action: new.action, tokens: new.tokens, validFrom: validFrom, validUntil: new.validUntil, useRegion: useRegion, duty: new.duty,
@@ -98,7 +123,7 @@ extension RegistryState {
     /// Every gate a request must pass, with every failing reason (R13–R21).
     func evaluate(_ request: AccessRequest, dataset: Dataset, requester: Party, governmentSharing: Bool) -> AccessOutcome {
         let node = Int32(dataset.id.rawValue)
-        let effective = lineage.effectiveRestrictions(of: node)
+        let effective = lineage.graph.effectiveRestrictions(of: node)
         var refusals: [Refusal] = []
 
         if effective.flagged {
@@ -128,7 +153,7 @@ extension RegistryState {
         // R20: the holder's own policy, over the whole validity window. Departments asking for government
         // data are governed by the sharing catalog instead (R17: no conditions beyond the catalog entry).
         if !governmentSharing {
-            if let template = policies.template(of: dataset.id) {
+            if let template = market.policies.template(of: dataset.id) {
                 for at in [request.validFrom, Timestamp(rawValue: request.validUntil.rawValue - 1)] {
                     let verdict = template.compiled.evaluate(PolicyRequest(
                         assignee: requester.id, assigneeKind: requester.kind, action: request.action, purposeBit: purposeBit, regionBit: regionBit,
@@ -152,7 +177,7 @@ extension RegistryState {
             case .notShared: return .refuse([Refusal("R17", "not shared")])  // refused above; kept for exhaustiveness
             }
         }
-        return policies.approval(of: dataset.id) == .holder ? .awaitHolder(replyWithinWorkingDays: nil) : .approve
+        return market.policies.approval(of: dataset.id) == .holder ? .awaitHolder(replyWithinWorkingDays: nil) : .approve
     }
 
     private func refusal(for verdict: PolicyVerdict, rules: [PolicyRule], dataset: DatasetID, at: Timestamp, window: AccessRequest) -> Refusal? {
@@ -238,7 +263,7 @@ extension RegistryState {
         request.state = try advance(request.state, .holderAgrees)
         guard let requester = party(request.requester) else { throw .notFound("party \(request.requester.rawValue)") }
         // The gates are checked again: the lineage or the records' sufficiency may have changed meanwhile.
-        let effective = lineage.effectiveRestrictions(of: Int32(dataset.id.rawValue))
+        let effective = lineage.graph.effectiveRestrictions(of: Int32(dataset.id.rawValue))
         var blocking = gateRefusals(request, dataset: dataset, requester: requester, effective: effective)
         if effective.flagged { blocking.insert(Refusal("R25", "dataset \(dataset.id.rawValue) or a source of it has been flagged since the request"), at: 0) }
         if effective.grade == .core { blocking.insert(Refusal("R13", "dataset \(dataset.id.rawValue) is core data"), at: 0) }
@@ -248,15 +273,15 @@ extension RegistryState {
 
     /// Makes the grant an agreed request becomes (R23).
     private func makeGrant(_ request: inout AccessRequest, dataset: Dataset, requester: Party, kind: String, at now: Timestamp) -> [ChangeEntry] {
-        let id = GrantID(rawValue: grants.nextID)
+        let id = GrantID(rawValue: market.grants.nextID)
         request.grant = id
-        let record = policies[dataset.id]
+        let record = market.policies[dataset.id]
         let publicData = isPublicData(dataset)
         let governmentSharing = dataset.sharing != nil && requester.kind == .department
         let free = governmentSharing || (publicData && Purposes.isPublicInterest(request.purpose))
         var price = free ? 0 : record?.pricePerMillionTokens ?? 0
         if publicData { price = min(price, settings.publicDataFeeCeiling) }
-        let effective = lineage.effectiveRestrictions(of: Int32(dataset.id.rawValue))
+        let effective = lineage.graph.effectiveRestrictions(of: Int32(dataset.id.rawValue))
         let grant = Grant(
             id: id, number: Self.number("GR", today(at: now), id.rawValue), request: request.id, dataset: dataset.id, assignee: requester.id,
             grantor: dataset.holder, purpose: request.purpose, action: request.action, tokenQuota: request.tokens,
@@ -291,7 +316,7 @@ extension RegistryState {
         case .terminate: .terminate
         }
         var next = try advance(grant.state, event)
-        if change == .resume, lineage.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged {
+        if change == .resume, lineage.graph.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged {
             throw .refused([Refusal("R25", "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants stay suspended")])
         }
         // A resumed grant whose window has not begun waits as agreed; one whose window has ended expires.
@@ -306,8 +331,8 @@ extension RegistryState {
     /// Grants the clock activates (validity began) or expires (validity ended).
     func planGrantClock(at now: Timestamp) -> [ChangeEntry] {
         var entries: [ChangeEntry] = []
-        for id in grants.dueForClock(at: now) {
-            guard var grant = grants[id] else { continue }
+        for id in market.grants.dueForClock(at: now) {
+            guard var grant = market.grants[id] else { continue }
             let event: AccessEvent
             if now >= grant.validUntil {
                 event = .expire
