@@ -59,10 +59,10 @@ public struct AuditHead: Sendable, Equatable, Codable {
     }
 
     /// The entry that follows this head; advances the head.
-    public mutating func append(at: Timestamp, actor: String, kind: String, payload: String) -> AuditEntry {
+    public mutating func append(at: Timestamp, actor: String, kind: AuditKind, payload: String) -> AuditEntry {
         let sequence = lastSequence + 1
-        let hash = AuditEntry.computeHash(previousHash: lastHash, sequence: sequence, at: at, actor: actor, kind: kind, payload: payload)
-        let entry = AuditEntry(sequence: sequence, at: at, actor: actor, kind: kind, payload: payload, previousHash: lastHash, hash: hash)
+        let hash = AuditEntry.computeHash(previousHash: lastHash, sequence: sequence, at: at, actor: actor, kind: kind.rawValue, payload: payload)
+        let entry = AuditEntry(sequence: sequence, at: at, actor: actor, kind: kind.rawValue, payload: payload, previousHash: lastHash, hash: hash)
         lastSequence = sequence
         lastHash = hash
         return entry

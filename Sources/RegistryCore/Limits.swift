@@ -105,6 +105,44 @@ public struct Limits: Sendable, Equatable {
     /// Days one statement covers at most.
     public static let maxStatementDays = 366
 
+    // Policies (R20).
+
+    /// Rules in one policy.
+    public static let maxPolicyRules = 64
+    /// Entries in any one constraint list of a policy rule.
+    public static let maxPolicyListEntries = 64
+    public static let maxPolicyRuleIDLength = 100
+    /// A retention duty deletes after 1 day to 100 years.
+    public static let policyRetentionDaysRange = 1...36_500
+    /// Policy validation stops collecting problems after this many.
+    public static let maxPolicyProblemsReported = 100
+
+    // Lineage.
+
+    /// Reachability labels kept on average per dataset before the index gives up and every query walks
+    /// (this registry's national-scale synthetic lineage needs about 8).
+    public static let maxReachabilityIntervalsPerDataset = 12
+
+    // The numbers the domain rules state (../shared/BRIEF.md); ``Rule`` says each rule in words.
+
+    /// R4: working days of public notice.
+    public static let noticePeriodWorkingDays = 10
+    /// R9: years a certificate is valid, unless its authorisation ends sooner.
+    public static let certificateValidityYears = 3
+    /// R16: individuals whose personal information one processor sends abroad in a calendar year from
+    /// which the standard contract is needed.
+    public static let crossBorderStandardContractIndividuals: Int64 = 100_000
+    /// R16: … from which a security assessment is needed.
+    public static let crossBorderSecurityAssessmentIndividuals: Int64 = 1_000_000
+    /// R16: sensitive personal information of this many individuals abroad needs a security assessment.
+    public static let crossBorderSecurityAssessmentSensitiveIndividuals: Int64 = 10_000
+    /// R23: the default published ceiling on the price of public data: 20 yuan per million tokens, in fen.
+    public static let defaultPublicDataFeeCeiling: Int64 = 2_000
+    /// R28: the default royalty share per derivation edge: 10 %, in basis points.
+    public static let defaultRoyaltyShareBasisPoints: Int64 = 1_000
+    /// R28: what a dataset's sources take together at most, however many there are: 50 %.
+    public static let maxRoyaltyPoolBasisPoints: Int64 = 5_000
+
     /// Problems with these limits, in words; empty when they are consistent.
     public func validate() -> [String] {
         var problems: [String] = []
@@ -128,5 +166,18 @@ public struct Limits: Sendable, Equatable {
             problems.append("readinessTimeoutMilliseconds must not exceed databaseAcquireTimeoutMilliseconds")
         }
         return problems
+    }
+}
+
+extension BinaryInteger {
+    /// The number with a comma every three digits (1,000,000), as the rules state their thresholds.
+    public var grouped: String {
+        let digits = String(self.magnitude)
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out.append(",") }
+            out.append(digit)
+        }
+        return (self < 0 ? "-" : "") + out
     }
 }

@@ -1,6 +1,6 @@
 /// Registrations, row by row in fixed-size records (R2, R3): a national registry holds hundreds of
 /// thousands, and a `Registration?` with its evidence array, digest strings and number cost about 520
-/// bytes each. A row here is 64 bytes and each evidence document 33 (its kind and its SHA-256 as 32
+/// bytes each. A row here is 72 bytes and each evidence document 33 (its kind and its SHA-256 as 32
 /// bytes, in one pool); the number is made from the id and the year when read, as the registry makes it;
 /// statements, new fingerprints and hand-written oddities aside; refusal lists interned (a registrar
 /// gives the same reasons again and again). Addressed by dense ids like ``DenseTable``.

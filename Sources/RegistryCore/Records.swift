@@ -130,13 +130,15 @@ public struct Certificate: Sendable, Equatable, Codable {
         }
     }
 
-    /// R9: three years after issue, or the end of the underlying authorisation if sooner.
+    /// R9: ``Limits/certificateValidityYears`` after issue, or the end of the underlying authorisation if
+    /// sooner.
     public static func expiry(issuedOn: CivilDate, authorisationEndsOn: CivilDate?) -> CivilDate {
         let (year, month, day) = issuedOn.components
-        let threeYears = CivilDate(year: year + 3, month: month, day: day)
-            ?? CivilDate(year: year + 3, month: month, day: day - 1)!  // 29 February → 28 February
-        if let authorisationEndsOn, authorisationEndsOn < threeYears { return authorisationEndsOn }
-        return threeYears
+        let years = Limits.certificateValidityYears
+        let validity = CivilDate(year: year + years, month: month, day: day)
+            ?? CivilDate(year: year + years, month: month, day: day - 1)!  // 29 February → 28 February
+        if let authorisationEndsOn, authorisationEndsOn < validity { return authorisationEndsOn }
+        return validity
     }
 
     public init(id: CertificateID, number: String, registration: RegistrationID, dataset: DatasetID, fingerprint: String, right: RightKind, holders: [PartyID], sourceType: SourceType?, issuedOn: CivilDate, expiresOn: CivilDate, state: CertificateState, supersededBy: CertificateID?, stateChangedAt: Timestamp) {
@@ -193,18 +195,12 @@ public struct RegistrySettings: Sendable, Equatable, Codable {
     /// Sandbox clock offset from the real clock, in seconds (0 outside sandbox mode).
     public var clockOffsetSeconds: Int64 = 0
     /// R23: the published ceiling on the price of public (government) data, in fen per million tokens.
-    public var publicDataFeeCeiling: Int64 = RegistrySettings.defaultPublicDataFeeCeiling
+    public var publicDataFeeCeiling: Int64 = Limits.defaultPublicDataFeeCeiling
     /// R28: the share of what a derived dataset earns that goes to each of its sources, in basis points.
-    public var royaltyShareBasisPoints: Int64 = RegistrySettings.defaultRoyaltyShareBasisPoints
+    public var royaltyShareBasisPoints: Int64 = Limits.defaultRoyaltyShareBasisPoints
     /// R27: each assignee's daily token cap, where one is set (by an operator or regulator).
     public var assigneeDailyCaps: [AssigneeCap] = []
 
-    /// 20 yuan per million tokens.
-    public static let defaultPublicDataFeeCeiling: Int64 = 2_000
-    /// 10 % per derivation edge.
-    public static let defaultRoyaltyShareBasisPoints: Int64 = 1_000
-    /// What a dataset's sources take together at most, however many there are: 50 %.
-    public static let maxRoyaltyPoolBasisPoints: Int64 = 5_000
 
     public init() {}
 
@@ -223,9 +219,9 @@ public struct RegistrySettings: Sendable, Equatable, Codable {
         objectionPolicy = try container.decodeIfPresent(ObjectionPolicy.self, forKey: .objectionPolicy) ?? .anyone
         calendar = try container.decodeIfPresent(WorkingCalendar.self, forKey: .calendar) ?? WorkingCalendar()
         clockOffsetSeconds = try container.decodeIfPresent(Int64.self, forKey: .clockOffsetSeconds) ?? 0
-        publicDataFeeCeiling = try container.decodeIfPresent(Int64.self, forKey: .publicDataFeeCeiling) ?? Self.defaultPublicDataFeeCeiling
+        publicDataFeeCeiling = try container.decodeIfPresent(Int64.self, forKey: .publicDataFeeCeiling) ?? Limits.defaultPublicDataFeeCeiling
         royaltyShareBasisPoints =
-            try container.decodeIfPresent(Int64.self, forKey: .royaltyShareBasisPoints) ?? Self.defaultRoyaltyShareBasisPoints
+            try container.decodeIfPresent(Int64.self, forKey: .royaltyShareBasisPoints) ?? Limits.defaultRoyaltyShareBasisPoints
         assigneeDailyCaps = try container.decodeIfPresent([AssigneeCap].self, forKey: .assigneeDailyCaps) ?? []
     }
 }

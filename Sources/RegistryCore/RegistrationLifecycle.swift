@@ -42,7 +42,6 @@ public struct RegistrationLifecycle: Sendable, Equatable, Codable {
     }
 
     /// The public notice period (R4).
-    public static let noticePeriodWorkingDays = 10
 
     public private(set) var kind: RegistrationKind
     public private(set) var status: RegistrationStatus
@@ -69,7 +68,7 @@ public struct RegistrationLifecycle: Sendable, Equatable, Codable {
                 status = .recorded
                 return [.takeEffect]
             }
-            let ends = calendar.adding(workingDays: Self.noticePeriodWorkingDays, to: today)
+            let ends = calendar.adding(workingDays: Limits.noticePeriodWorkingDays, to: today)
             status = .publicNotice
             noticeEndsOn = ends
             return [.noticeStarted(endsOn: ends)]
@@ -80,7 +79,7 @@ public struct RegistrationLifecycle: Sendable, Equatable, Codable {
 
         case (.publicNotice, .objectionLodged(let today)), (.suspended, .objectionLodged(let today)):
             guard let ends = noticeEndsOn, today <= ends else {
-                throw Refusal("R4", "the public notice ended on \(noticeEndsOn.map(String.init(describing:)) ?? "?"); an objection now must take the route of revocation")
+                throw Refusal(.r4, "the public notice ended on \(noticeEndsOn.map(String.init(describing:)) ?? "?"); an objection now must take the route of revocation")
             }
             pendingObjections += 1
             if status == .publicNotice {
@@ -94,7 +93,7 @@ public struct RegistrationLifecycle: Sendable, Equatable, Codable {
             if upheld {
                 status = .refused
                 pendingObjections = 0
-                return [.refused([Refusal("R4", "an objection was upheld by the registrar")])]
+                return [.refused([Refusal(.r4, "an objection was upheld by the registrar")])]
             }
             pendingObjections -= 1
             guard pendingObjections == 0 else { return [] }
@@ -115,12 +114,12 @@ public struct RegistrationLifecycle: Sendable, Equatable, Codable {
 
         case (_, .objectionLodged):
             if status == .issued || status == .recorded {
-                throw Refusal("R4", "the registration is complete and its notice has ended; an objection now must take the route of revocation")
+                throw Refusal(.r4, "the registration is complete and its notice has ended; an objection now must take the route of revocation")
             }
-            throw Refusal("R4", "objections are accepted only during public notice; this registration is \(status.rawValue)")
+            throw Refusal(.r4, "objections are accepted only during public notice; this registration is \(status.rawValue)")
 
         default:
-            throw Refusal("R4", "cannot \(Self.describe(event)) a registration that is \(status.rawValue)")
+            throw Refusal(.r4, "cannot \(Self.describe(event)) a registration that is \(status.rawValue)")
         }
     }
 

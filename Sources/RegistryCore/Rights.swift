@@ -70,10 +70,25 @@ public struct Refusal: Error, Sendable, Hashable, Codable, CustomStringConvertib
     public var rule: String
     public var reason: String
 
-    public init(_ rule: String, _ reason: String) {
-        self.rule = rule
+    /// A refusal under one of the domain rules.
+    public init(_ rule: Rule, _ reason: String) {
+        self.rule = rule.rawValue
+        self.reason = reason
+    }
+
+    /// A refusal on other grounds than a numbered rule: the registrar's review, a lineage cycle.
+    public init(_ ground: RefusalGround, _ reason: String) {
+        self.rule = ground.rawValue
         self.reason = reason
     }
 
     public var description: String { "\(rule): \(reason)" }
+}
+
+/// Why something was refused when no numbered rule says it: what ``Refusal/rule`` then holds.
+public enum RefusalGround: String, Sendable {
+    /// The registrar refused the claim on review, with reasons.
+    case review
+    /// The derivation would close a cycle in the lineage.
+    case lineage
 }

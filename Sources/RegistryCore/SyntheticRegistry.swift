@@ -166,7 +166,7 @@ public struct SyntheticRegistry: Sendable {
             default:
                 registration.status = .refused
                 registration.evidence = []
-                registration.refusals = [Refusal("R6", "a claim must carry source evidence: at least one document digest (contract, authorisation, review report or notarised deposit)")]
+                registration.refusals = [Refusal(.r6, "a claim must carry source evidence: at least one document digest (contract, authorisation, review report or notarised deposit)")]
             }
             registry.registrations.append(registration)
         }
@@ -216,7 +216,7 @@ public struct SyntheticRegistry: Sendable {
             if random.chance(60) {
                 rules.append(PolicyRule(id: "delete-after", kind: .duty, action: .use, duty: .delete, constraints: RuleConstraints(retentionDays: 180)))
             }
-            let price = government ? Int64(random.below(Int(RegistrySettings.defaultPublicDataFeeCeiling) + 1)) : Int64(100 * random.below(50))
+            let price = government ? Int64(random.below(Int(Limits.defaultPublicDataFeeCeiling) + 1)) : Int64(100 * random.below(50))
             policies.append(PolicyRecord(
                 dataset: dataset.id, version: 1, policy: Policy(dataset: dataset.id, rules: rules),
                 approval: random.chance(85) ? .automatic : .holder, pricePerMillionTokens: price,
@@ -316,15 +316,15 @@ public struct SyntheticRegistry: Sendable {
 
     /// Every record in the order a registry would have recorded them, for the audit chain.
     public var changeEntries: [ChangeEntry] {
-        parties.map { ChangeEntry("party.registered", .party($0)) }
-            + datasets.map { ChangeEntry("dataset.registered", .dataset($0)) }
-            + derivations.map { ChangeEntry("derivation.recorded", .derivation($0)) }
-            + registrations.map { ChangeEntry("registration.\($0.status.rawValue)", .registration($0)) }
-            + objections.map { ChangeEntry("objection.lodged", .objection($0)) }
-            + certificates.map { ChangeEntry("certificate.issued", .certificate($0)) }
-            + policies.map { ChangeEntry("policy.set", .policy($0)) }
-            + accessRequests.map { ChangeEntry("access_request.approved", .accessRequest($0)) }
-            + grants.map { ChangeEntry("grant.\($0.state.rawValue)", .grant($0)) }
+        parties.map { ChangeEntry(.partyRegistered, .party($0)) }
+            + datasets.map { ChangeEntry(.datasetRegistered, .dataset($0)) }
+            + derivations.map { ChangeEntry(.derivationRecorded, .derivation($0)) }
+            + registrations.map { ChangeEntry(.registration($0.status), .registration($0)) }
+            + objections.map { ChangeEntry(.objectionLodged, .objection($0)) }
+            + certificates.map { ChangeEntry(.certificateIssued, .certificate($0)) }
+            + policies.map { ChangeEntry(.policySet, .policy($0)) }
+            + accessRequests.map { ChangeEntry(.accessRequestApproved, .accessRequest($0)) }
+            + grants.map { ChangeEntry(.grant($0.state), .grant($0)) }
     }
 }
 

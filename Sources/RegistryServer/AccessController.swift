@@ -120,8 +120,8 @@ struct AccessController: Sendable {
         let actor = try context.requireParty()
         let id = DatasetID(rawValue: try context.pathID("id"))
         let body = try await request.decodeJSON(PolicyBody.self, context: context)
-        guard body.rules.count <= Policy.maxRules else {
-            throw Problem.badRequest("at most \(Policy.maxRules) rules", errors: [.init(field: "rules", reason: "at most \(Policy.maxRules)")])
+        guard body.rules.count <= Limits.maxPolicyRules else {
+            throw Problem.badRequest("at most \(Limits.maxPolicyRules) rules", errors: [.init(field: "rules", reason: "at most \(Limits.maxPolicyRules)")])
         }
         let rules = try body.rules.enumerated().map { index, rule in try Self.rule(rule, at: "rules[\(index)]") }
         let new = NewPolicy(

@@ -48,6 +48,7 @@ public func buildRouter(
 
     let registryController = RegistryController(service: registry)
     registryController.publicRoutes(router.group("v1"))
+    RulesController().publicRoutes(router.group("v1"))
     let authenticated = router.group("v1").add(
         middleware: AuthenticationMiddleware(service: registry, limiter: KeyRateLimiter(limits: configuration.edge)))
     registryController.authenticatedRoutes(authenticated)

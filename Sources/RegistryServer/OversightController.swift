@@ -164,7 +164,7 @@ struct OversightController: Sendable {
         // Both are bounded above, so the sum cannot overflow; the core checks the total against its limit.
         let seconds = Int64(body.days ?? 0) * 86_400 + (body.seconds ?? 0)
         let entries = try await service.execute(.advanceClock(seconds: seconds), by: party)
-        return try clock(context, changes: entries.map(\.kind))
+        return try clock(context, changes: entries.map(\.kind.rawValue))
     }
 
     func clock(_ context: AppRequestContext, changes: [String]) throws -> ClockView {

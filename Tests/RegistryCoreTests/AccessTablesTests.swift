@@ -54,7 +54,7 @@ import Testing
 
         request.id = AccessRequestID(rawValue: 3)
         request.records = AccessRecords(riskAssessment: String(repeating: "ab", count: 32), consentEvidence: String(repeating: "0f", count: 32))
-        request.refusals = [Refusal("R14", "important data needs a risk assessment")]
+        request.refusals = [Refusal(.r14, "important data needs a risk assessment")]
         request.reply = "refused: the contract is unsigned"
         request.duty = "publish the statistics quarterly"
         request.replyDueOn = CivilDate(daysSince1970: 20_500)

@@ -390,7 +390,7 @@ import Testing
         market.world.advance(days: 11)
         #expect(!market.decide(dataset).allow)  // outside the window even before the clock records it
         let due = try market.world.run(.tick, by: nil)
-        #expect(due.map(\.kind) == ["grant.expired"])
+        #expect(due.map(\.kind) == [.grantExpired])
         #expect(market.world.state.grant(grant.id)?.state == .expired)
         #expect(throws: RegistryError.self) {  // terminal
             try market.world.run(.changeGrant(number: grant.number, change: .resume, reason: nil), by: market.holder)
@@ -409,7 +409,7 @@ import Testing
         // In force as soon as its window begins, before the clock records it…
         #expect(market.decide(dataset).allow)
         // …which it does on its next tick.
-        #expect(try market.world.run(.tick, by: nil).map(\.kind) == ["grant.active"])
+        #expect(try market.world.run(.tick, by: nil).map(\.kind) == [.grantActive])
         #expect(market.world.state.grant(grant.id)?.state == .active)
     }
 

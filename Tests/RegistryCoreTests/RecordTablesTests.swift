@@ -22,7 +22,7 @@ import Testing
         // Status changes keep the evidence without adding to the pool; the record reads the same.
         var registration = synthetic.registrations[0]
         registration.status = .refused
-        registration.refusals = [Refusal("R6", "a claim must carry source evidence")]
+        registration.refusals = [Refusal(.r6, "a claim must carry source evidence")]
         registrations.upsert(registration, id: registration.id.rawValue)
         #expect(registrations[registration.id.rawValue] == registration)
     }

@@ -19,7 +19,7 @@ import Testing
 
         world.advance(days: 15)  // past 7 December
         let due = try world.run(.tick, by: nil)
-        #expect(due.contains { $0.kind == "certificate.issued" })
+        #expect(due.contains { $0.kind == .certificateIssued })
         let issued = try #require(world.state.registration(claim.id))
         #expect(issued.status == .issued)
         let certificate = try #require(issued.certificate.flatMap(world.state.certificate))
@@ -114,7 +114,7 @@ import Testing
         let refused = try world.submit(World.claim(core, role: .entrustedProcessor, evidence: false), by: ministry)
         #expect(refused.status == .refused)
         #expect(Set(refused.refusals.map(\.rule)) == ["R13", "R7", "R6"])
-        #expect(world.audit.last?.kind == "registration.refused")
+        #expect(world.audit.last?.kind == AuditKind.registrationRefused.rawValue)
     }
 
     @Test func R6_aCompetingHoldClaimIsADispute() throws {
@@ -284,7 +284,7 @@ import Foundation
         let revoke = try world.submit(revocation, by: registrar)
         try world.run(.startReview(registration: revoke.number), by: registrar)
         let entries = try world.run(.decide(registration: revoke.number, accept: true, reason: nil), by: registrar)
-        #expect(entries.map(\.kind).contains("lineage.flag_cascade"))
+        #expect(entries.map(\.kind).contains(.lineageFlagCascade))
         let flagged = [source, child, grandchild, unrelated].filter { world.state.lineage.graph.effectiveRestrictions(of: Int32($0.id.rawValue)).flagged }
         #expect(flagged.map(\.id) == [source.id, child.id, grandchild.id], "exactly the descendants")
         #expect(world.state.lineage.flagCascades.all.first?.descendants == [child.id, grandchild.id])

@@ -63,6 +63,8 @@ import Testing
         "POST /v1/registrations/{number}/objections":     "3  A  A  A  A  A  A  A  1  1  1",
         "POST /v1/objections/{id}/ruling":                "3  3  3  3  3  3  A  3  1  1  1",
         "GET /v1/certificates/{number}":                  "4  4  4  4  4  4  4  4  4  4  4",
+        "GET /v1/rules":                                  "A  A  A  A  A  A  A  A  A  A  A",
+        "GET /v1/rules/{id}":                             "A  A  A  A  A  A  A  A  A  A  A",
         "POST /v1/access-requests":                       "3  A  A  A  A  A  3  3  1  1  1",
         "GET /v1/access-requests":                        "A  A  A  A  A  A  A  A  1  1  1",
         "GET /v1/access-requests/{number}":               "A  A  4  4  A  4  A  A  1  1  1",
@@ -164,6 +166,7 @@ import Testing
         }
         path = path.replacingOccurrences(of: "{number}", with: number).replacingOccurrences(of: "{id}", with: String(id))
             .replacingOccurrences(of: "{prefix}", with: f.spareKeyPrefix)
+        if operation == "GET /v1/rules/{id}" { path = "/v1/rules/R16" }
         switch operation {
         case "GET /v1/decisions": path += "?dataset=\(f.dataset)&purpose=model_training&tokens=100"
         case "GET /v1/lineage/path": path += "?from=\(f.dataset)&to=\(f.derived)"

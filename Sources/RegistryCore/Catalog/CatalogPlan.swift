@@ -5,7 +5,7 @@ extension RegistryState {
         switch command {
         case .registerParty(let new):
             try require(actor, is: [.operator], to: "register parties")
-            return [ChangeEntry("party.registered", .party(try validParty(new, at: now)))]
+            return [ChangeEntry(.partyRegistered, .party(try validParty(new, at: now)))]
         case .issueAPIKey(let partyID, let prefix, let secretHash, let label):
             try require(actor, is: [.operator], to: "issue API keys")
             guard party(partyID) != nil else { throw .notFound("party \(partyID.rawValue)") }
@@ -14,23 +14,23 @@ extension RegistryState {
             let key = APIKey(
                 id: APIKeyID(rawValue: catalog.apiKeys.nextID), party: partyID, prefix: prefix, secretHash: secretHash, label: label,
                 createdAt: now, revokedAt: nil)
-            return [ChangeEntry("api_key.issued", .apiKey(key))]
+            return [ChangeEntry(.apiKeyIssued, .apiKey(key))]
         case .revokeAPIKey(let prefix):
             try require(actor, is: [.operator], to: "revoke API keys")
             guard var key = apiKey(prefix: prefix) else { throw .notFound("API key \(prefix)") }
             guard key.revokedAt == nil else { throw .conflict("API key \(prefix) is already revoked") }
             key.revokedAt = now
-            return [ChangeEntry("api_key.revoked", .apiKey(key))]
+            return [ChangeEntry(.apiKeyRevoked, .apiKey(key))]
         case .registerDataset(let new):
             guard let actor, actor.kind.mayHoldData else {
                 throw .forbidden("only departments, enterprises and model labs hold datasets")
             }
-            return [ChangeEntry("dataset.registered", .dataset(try validDataset(new, holder: actor, at: now)))]
+            return [ChangeEntry(.datasetRegistered, .dataset(try validDataset(new, holder: actor, at: now)))]
         case .updateDataset(let id, let patch):
             guard let actor else { throw .forbidden("datasets are edited by their holders") }
             guard let dataset = dataset(id) else { throw .notFound("dataset \(id.rawValue)") }
             guard dataset.holder == actor.id else { throw .forbidden("only the holder of dataset \(id.rawValue) edits it") }
-            return [ChangeEntry("dataset.updated", .dataset(try patched(dataset, with: patch, holder: actor, at: now)))]
+            return [ChangeEntry(.datasetUpdated, .dataset(try patched(dataset, with: patch, holder: actor, at: now)))]
         }
     }
 

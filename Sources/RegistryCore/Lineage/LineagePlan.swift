@@ -15,7 +15,7 @@ extension RegistryState {
             }
             derivation.kind = .approvedAnonymisation
             derivation.approvedBy = actor?.id
-            return [ChangeEntry("derivation.anonymisation_approved", .derivation(derivation))]
+            return [ChangeEntry(.derivationAnonymisationApproved, .derivation(derivation))]
         case .flagDataset(let id, let reason):
             try require(actor, is: [.registrar, .regulator], to: "mark a dataset's source unlawful")
             guard !reason.isEmpty, reason.count <= Limits.maxLongTextLength else {
@@ -44,7 +44,7 @@ extension RegistryState {
         let cascade = FlagCascade(
             id: lineage.flagCascades.nextID, dataset: id, reason: reason, descendants: descendants.map { DatasetID(rawValue: Int64($0)) },
             by: actor?.id, at: now)
-        var entries = [ChangeEntry("dataset.flagged", .dataset(dataset)), ChangeEntry("lineage.flag_cascade", .flagCascade(cascade))]
+        var entries = [ChangeEntry(.datasetFlagged, .dataset(dataset)), ChangeEntry(.lineageFlagCascade, .flagCascade(cascade))]
         // R25: every grant on the dataset and on its descendants is suspended at once, in the same change.
         entries += suspendingGrants(on: [Int32(id.rawValue)] + descendants, reason: "R25: dataset \(id.rawValue) flagged (\(reason))", at: now)
         return entries
@@ -59,7 +59,7 @@ extension RegistryState {
                 grant.state = next
                 grant.stateReason = reason
                 grant.updatedAt = now
-                entries.append(ChangeEntry("grant.suspended", .grant(grant)))
+                entries.append(ChangeEntry(.grantSuspended, .grant(grant)))
             }
         }
         return entries
@@ -103,7 +103,7 @@ extension RegistryState {
         if !problems.isEmpty { throw .invalid(problems) }
         let both = Set(targets).intersection(sources.map(\.dataset)).sorted()
         if both.count >= 2 {
-            throw .refused([Refusal("lineage", "a cycle would close: dataset \(both[0].rawValue) → dataset \(both[1].rawValue) → dataset \(both[0].rawValue)")])
+            throw .refused([Refusal(RefusalGround.lineage, "a cycle would close: dataset \(both[0].rawValue) → dataset \(both[1].rawValue) → dataset \(both[0].rawValue)")])
         }
         var scratch = TraversalScratch()
         var entries: [ChangeEntry] = []
@@ -116,13 +116,13 @@ extension RegistryState {
                 let sourceNode = Int32(source.dataset.rawValue)
                 if existing.contains(sourceNode) || !planned.insert([sourceNode, targetNode]).inserted { continue }  // already recorded
                 if let path = lineage.graph.cycle(closedBy: sourceNode, to: targetNode, scratch: &scratch) {
-                    throw .refused([Refusal("lineage", "a cycle would close: " + path.map { "dataset \($0)" }.joined(separator: " → "))])
+                    throw .refused([Refusal(RefusalGround.lineage, "a cycle would close: " + path.map { "dataset \($0)" }.joined(separator: " → "))])
                 }
                 let derivation = Derivation(
                     id: nextID, source: source.dataset, target: target, kind: source.kind, recordedBy: actor?.id ?? PartyID(rawValue: 0),
                     approvedBy: nil, recordedAt: now)
                 nextID += 1
-                entries.append(ChangeEntry("derivation.recorded", .derivation(derivation)))
+                entries.append(ChangeEntry(.derivationRecorded, .derivation(derivation)))
             }
         }
         return entries + suspensionsForFlagsReached(by: entries, at: now)

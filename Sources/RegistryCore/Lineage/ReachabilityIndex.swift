@@ -16,13 +16,9 @@ import Darwin
 ///
 /// Built once, after a rebuild (``LineageGraph/compact()``), and never changed: edges added later are not
 /// in it, and ``LineageGraph/descendantSet(of:budget:scratch:visit:)`` falls back to a walk for a dataset
-/// whose descendants have any. A graph whose labels would exceed ``maxIntervalsPerDataset`` on average
+/// whose descendants have any. A graph whose labels would exceed ``Limits/maxReachabilityIntervalsPerDataset`` on average
 /// gets no index at all (memory stays bounded; every query walks).
 final class ReachabilityIndex: @unchecked Sendable {
-    /// Labels kept on average per dataset before the index gives up (this registry's national-scale
-    /// synthetic lineage needs about 8).
-    static let maxIntervalsPerDataset = 12
-
     /// Datasets covered: ids 1...datasetCount.
     let datasetCount: Int
     /// Post-order number of each dataset (index = dataset id; slot 0 unused).
@@ -42,10 +38,10 @@ final class ReachabilityIndex: @unchecked Sendable {
 
     /// Builds the labels from the snapshot's adjacency (`offsets`/`children` as in the CSR arrays, for
     /// datasets 1...datasetCount; `hasSource(id)` says whether a dataset has any source). Returns nil when
-    /// the labels would outgrow ``maxIntervalsPerDataset``.
+    /// the labels would outgrow ``Limits/maxReachabilityIntervalsPerDataset``.
     init?(datasetCount: Int, offsets: UnsafeBufferPointer<Int32>, children: UnsafeBufferPointer<Int32>, hasSource: (Int) -> Bool) {
         self.datasetCount = datasetCount
-        let limit = max(1, datasetCount) * Self.maxIntervalsPerDataset
+        let limit = max(1, datasetCount) * Limits.maxReachabilityIntervalsPerDataset
         var numberOf = [Int32](repeating: -1, count: datasetCount + 1)
         var datasetAt = [Int32](repeating: 0, count: datasetCount)
         // 1. Post-order numbers, by an explicit-stack depth-first walk from every dataset without sources.

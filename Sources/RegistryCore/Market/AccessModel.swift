@@ -246,9 +246,18 @@ public struct Decision: Sendable, Equatable {
     public var grant: GrantID?
     public var reason: String
 
-    public init(allow: Bool, rule: String, policyRule: String? = nil, decidedBy: DatasetID? = nil, grant: GrantID? = nil, reason: String) {
+    public init(allow: Bool, rule: Rule, policyRule: String? = nil, decidedBy: DatasetID? = nil, grant: GrantID? = nil, reason: String) {
+        self.init(allow: allow, ground: rule.rawValue, policyRule: policyRule, decidedBy: decidedBy, grant: grant, reason: reason)
+    }
+
+    /// The holder's use of its own dataset: no rule decides it, so ``rule`` says `holder`.
+    public static func holderUse(of dataset: DatasetID) -> Decision {
+        Decision(allow: true, ground: "holder", policyRule: nil, decidedBy: dataset, grant: nil, reason: "the holder uses its own dataset")
+    }
+
+    private init(allow: Bool, ground: String, policyRule: String?, decidedBy: DatasetID?, grant: GrantID?, reason: String) {
         self.allow = allow
-        self.rule = rule
+        self.rule = ground
         self.policyRule = policyRule
         self.decidedBy = decidedBy
         self.grant = grant

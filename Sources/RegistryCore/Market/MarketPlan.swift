@@ -19,7 +19,7 @@ extension RegistryState {
             }
             request.state = try advance(request.state, .terminate)
             request.updatedAt = now
-            return [ChangeEntry("access_request.withdrawn", .accessRequest(request))]
+            return [ChangeEntry(.accessRequestWithdrawn, .accessRequest(request))]
         case .changeGrant(let number, let change, let reason):
             return try planGrantChange(number: number, change: change, reason: reason, by: actor, at: now)
         }
@@ -47,7 +47,7 @@ extension RegistryState {
         let record = PolicyRecord(
             dataset: datasetID, version: (market.policies[datasetID]?.version ?? 0) + 1, policy: new.policy, approval: new.approval,
             pricePerMillionTokens: new.pricePerMillionTokens, dailyTokenCap: new.dailyTokenCap, updatedBy: actor.id, updatedAt: now)
-        return [ChangeEntry("policy.set", .policy(record))]
+        return [ChangeEntry(.policySet, .policy(record))]
     }
 
     /// Public data (R23): a government department's dataset.
@@ -101,14 +101,14 @@ extension RegistryState {
         case .refuse(let refusals):
             request.state = try advance(request.state, .refuse)
             request.refusals = refusals
-            return [ChangeEntry("access_request.refused", .accessRequest(request))]
+            return [ChangeEntry(.accessRequestRefused, .accessRequest(request))]
         case .awaitHolder(let dueOn):
             request.state = try advance(request.state, .awaitHolder)
             request.replyDueOn = dueOn.map { settings.calendar.adding(workingDays: $0, to: today(at: now)) }
-            return [ChangeEntry("access_request.awaiting_holder", .accessRequest(request))]
+            return [ChangeEntry(.accessRequestAwaitingHolder, .accessRequest(request))]
         case .approve:
             request.state = try advance(request.state, .approveAutomatically)
-            return makeGrant(&request, dataset: dataset, requester: actor, kind: "access_request.approved", at: now)
+            return makeGrant(&request, dataset: dataset, requester: actor, kind: .accessRequestApproved, at: now)
         }
     }
 
@@ -128,17 +128,17 @@ extension RegistryState {
 
         if effective.flagged {
             let origin = flagOrigin(of: dataset.id)
-            refusals.append(Refusal("R25", origin == dataset.id
+            refusals.append(Refusal(.r25, origin == dataset.id
                 ? "dataset \(dataset.id.rawValue) is flagged: \(self.dataset(origin)?.flagReason ?? "source unlawful or registration revoked")"
                 : "dataset \(dataset.id.rawValue) derives from dataset \(origin.rawValue), which is flagged"))
         }
         // R13: core data stays with its holder.
         if effective.grade == .core {
-            refusals.append(Refusal("R13", "dataset \(dataset.id.rawValue) is core data\(inheritedNote(grade: .core, of: dataset.id)), which is not granted outside its holder"))
+            refusals.append(Refusal(.r13, "dataset \(dataset.id.rawValue) is core data\(inheritedNote(grade: .core, of: dataset.id)), which is not granted outside its holder"))
         }
         // R17: data not shared between departments, with its legal basis.
         if governmentSharing, case .notShared(let legalBasis) = dataset.sharing {
-            refusals.append(Refusal("R17", "dataset \(dataset.id.rawValue) is not shared: \(legalBasis)"))
+            refusals.append(Refusal(.r17, "dataset \(dataset.id.rawValue) is not shared: \(legalBasis)"))
         }
         // R21: restrictions inherited through the lineage (and the dataset's own purpose bans).
         let purposeBit = Purposes.vocabulary.existingBit(for: request.purpose) ?? PolicyRequest.unlisted
@@ -148,7 +148,7 @@ extension RegistryState {
         if let origin = lineageRestriction(
             on: dataset.id, purposeBit: purposeBit, region: request.useRegion, regionBit: regionBit, exemptOwn: true)
         {
-            refusals.append(Refusal("R21", origin.reason))
+            refusals.append(Refusal(.r21, origin.reason))
         }
         // R20: the holder's own policy, over the whole validity window. Departments asking for government
         // data are governed by the sharing catalog instead (R17: no conditions beyond the catalog entry).
@@ -164,7 +164,7 @@ extension RegistryState {
                     }
                 }
             } else {
-                refusals.append(Refusal("R20", "dataset \(dataset.id.rawValue) has no policy: what is not permitted is prohibited"))
+                refusals.append(Refusal(.r20, "dataset \(dataset.id.rawValue) has no policy: what is not permitted is prohibited"))
             }
         }
         refusals += gateRefusals(request, dataset: dataset, requester: requester, effective: effective)
@@ -174,7 +174,7 @@ extension RegistryState {
             switch sharing {
             case .unconditional: return .approve  // R18
             case .conditional: return .awaitHolder(replyWithinWorkingDays: Limits.sharingReplyWorkingDays)  // R19
-            case .notShared: return .refuse([Refusal("R17", "not shared")])  // refused above; kept for exhaustiveness
+            case .notShared: return .refuse([Refusal(.r17, "not shared")])  // refused above; kept for exhaustiveness
             }
         }
         return market.policies.approval(of: dataset.id) == .holder ? .awaitHolder(replyWithinWorkingDays: nil) : .approve
@@ -184,10 +184,10 @@ extension RegistryState {
         switch verdict {
         case .allow: return nil
         case .deny(let index):
-            return Refusal("R20", "prohibited by rule \(rules[index].id) of dataset \(dataset.rawValue)'s policy")
+            return Refusal(.r20, "prohibited by rule \(rules[index].id) of dataset \(dataset.rawValue)'s policy")
         case .notPermitted:
             let when = at == window.validFrom ? "from \(window.validFrom)" : "until \(window.validUntil)"
-            return Refusal("R20", "no rule of dataset \(dataset.rawValue)'s policy permits \(window.action.rawValue) for \(window.purpose) by this party \(when): what is not permitted is prohibited")
+            return Refusal(.r20, "no rule of dataset \(dataset.rawValue)'s policy permits \(window.action.rawValue) for \(window.purpose) by this party \(when): what is not permitted is prohibited")
         }
     }
 
@@ -196,32 +196,35 @@ extension RegistryState {
         var refusals: [Refusal] = []
         let records = request.records
         let crossBorder = isCrossBorder(requester: requester, useRegion: request.useRegion)
-        var needsSecurityAssessment: [(rule: String, why: String)] = []
+        var needsSecurityAssessment: [(rule: Rule, why: String)] = []
         if effective.grade == .important {
             if records.riskAssessment == nil {
-                refusals.append(Refusal("R14", "dataset \(dataset.id.rawValue) is important data: a grant to another party needs a risk-assessment record"))
+                refusals.append(Refusal(.r14, "dataset \(dataset.id.rawValue) is important data: a grant to another party needs a risk-assessment record"))
             }
-            if request.useRegion != dataset.region { needsSecurityAssessment.append(("R14", "important data used outside its region (\(dataset.region))")) }
-            if crossBorder { needsSecurityAssessment.append(("R16", "important data leaving the mainland")) }
+            if request.useRegion != dataset.region { needsSecurityAssessment.append((.r14, "important data used outside its region (\(dataset.region))")) }
+            if crossBorder { needsSecurityAssessment.append((.r16, "important data leaving the mainland")) }
         }
         if effective.personalInformation == .sensitive {
             if records.consentEvidence == nil {
-                refusals.append(Refusal("R15", "dataset \(dataset.id.rawValue) holds sensitive personal information: separate-consent evidence is needed"))
+                refusals.append(Refusal(.r15, "dataset \(dataset.id.rawValue) holds sensitive personal information: separate-consent evidence is needed"))
             }
             if records.impactAssessment == nil {
-                refusals.append(Refusal("R15", "dataset \(dataset.id.rawValue) holds sensitive personal information: an impact-assessment record is needed"))
+                refusals.append(Refusal(.r15, "dataset \(dataset.id.rawValue) holds sensitive personal information: an impact-assessment record is needed"))
             }
         }
         if crossBorder && effective.personalInformation != .none {
             let year = Int32(today(at: request.createdAt).components.year)
             var count = crossBorderCount(of: requester.id, year: year)
             count.add(Self.individualsCovered(by: dataset, effective: effective), sensitive: effective.personalInformation == .sensitive)
-            if count.individuals >= 1_000_000 {
-                needsSecurityAssessment.append(("R16", "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (1,000,000 or more)"))
-            } else if count.sensitiveIndividuals >= 10_000 {
-                needsSecurityAssessment.append(("R16", "sensitive personal information of \(count.sensitiveIndividuals) individuals sent abroad since 1 January (10,000 or more)"))
-            } else if count.individuals >= 100_000 && records.standardContract == nil {
-                refusals.append(Refusal("R16", "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (100,000 or more) needs the standard contract"))
+            let (assessment, sensitiveAssessment, contract) = (
+                Limits.crossBorderSecurityAssessmentIndividuals, Limits.crossBorderSecurityAssessmentSensitiveIndividuals,
+                Limits.crossBorderStandardContractIndividuals)
+            if count.individuals >= assessment {
+                needsSecurityAssessment.append((.r16, "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (\(assessment.grouped) or more)"))
+            } else if count.sensitiveIndividuals >= sensitiveAssessment {
+                needsSecurityAssessment.append((.r16, "sensitive personal information of \(count.sensitiveIndividuals) individuals sent abroad since 1 January (\(sensitiveAssessment.grouped) or more)"))
+            } else if count.individuals >= contract && records.standardContract == nil {
+                refusals.append(Refusal(.r16, "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (\(contract.grouped) or more) needs the standard contract"))
             }
         }
         if !needsSecurityAssessment.isEmpty && records.securityAssessment == nil {
@@ -257,22 +260,22 @@ extension RegistryState {
                 throw .invalid([FieldProblem("reason", "a refusal must give its reasons (R19)")])
             }
             request.state = try advance(request.state, .holderRefuses)
-            request.refusals = [Refusal(dataset.sharing != nil ? "R19" : "R22", "refused by the holder: \(reason)")]
-            return [ChangeEntry("access_request.refused_by_holder", .accessRequest(request))]
+            request.refusals = [Refusal(dataset.sharing != nil ? .r19 : .r22, "refused by the holder: \(reason)")]
+            return [ChangeEntry(.accessRequestRefusedByHolder, .accessRequest(request))]
         }
         request.state = try advance(request.state, .holderAgrees)
         guard let requester = party(request.requester) else { throw .notFound("party \(request.requester.rawValue)") }
         // The gates are checked again: the lineage or the records' sufficiency may have changed meanwhile.
         let effective = lineage.graph.effectiveRestrictions(of: Int32(dataset.id.rawValue))
         var blocking = gateRefusals(request, dataset: dataset, requester: requester, effective: effective)
-        if effective.flagged { blocking.insert(Refusal("R25", "dataset \(dataset.id.rawValue) or a source of it has been flagged since the request"), at: 0) }
-        if effective.grade == .core { blocking.insert(Refusal("R13", "dataset \(dataset.id.rawValue) is core data"), at: 0) }
+        if effective.flagged { blocking.insert(Refusal(.r25, "dataset \(dataset.id.rawValue) or a source of it has been flagged since the request"), at: 0) }
+        if effective.grade == .core { blocking.insert(Refusal(.r13, "dataset \(dataset.id.rawValue) is core data"), at: 0) }
         if !blocking.isEmpty { throw .refused(blocking) }
-        return makeGrant(&request, dataset: dataset, requester: requester, kind: "access_request.agreed", at: now)
+        return makeGrant(&request, dataset: dataset, requester: requester, kind: .accessRequestAgreed, at: now)
     }
 
     /// Makes the grant an agreed request becomes (R23).
-    private func makeGrant(_ request: inout AccessRequest, dataset: Dataset, requester: Party, kind: String, at now: Timestamp) -> [ChangeEntry] {
+    private func makeGrant(_ request: inout AccessRequest, dataset: Dataset, requester: Party, kind: AuditKind, at now: Timestamp) -> [ChangeEntry] {
         let id = GrantID(rawValue: market.grants.nextID)
         request.grant = id
         let record = market.policies[dataset.id]
@@ -290,7 +293,7 @@ extension RegistryState {
             individualsCovered: effective.personalInformation == .none ? 0 : Self.individualsCovered(by: dataset, effective: effective),
             sensitive: effective.personalInformation == .sensitive, state: request.validFrom <= now ? .active : .agreed, stateReason: nil,
             createdAt: now, updatedAt: now)
-        return [ChangeEntry(kind, .accessRequest(request)), ChangeEntry(grant.state == .active ? "grant.active" : "grant.agreed", .grant(grant))]
+        return [ChangeEntry(kind, .accessRequest(request)), ChangeEntry(grant.state == .active ? .grantActive : .grantAgreed, .grant(grant))]
     }
 
     func planGrantChange(number: String, change: GrantChange, reason: String?, by actor: Party?, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
@@ -317,7 +320,7 @@ extension RegistryState {
         }
         var next = try advance(grant.state, event)
         if change == .resume, lineage.graph.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged {
-            throw .refused([Refusal("R25", "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants stay suspended")])
+            throw .refused([Refusal(.r25, "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants stay suspended")])
         }
         // A resumed grant whose window has not begun waits as agreed; one whose window has ended expires.
         if next == .active && now < grant.validFrom { next = .agreed }
@@ -325,7 +328,7 @@ extension RegistryState {
         grant.state = next
         grant.stateReason = reason
         grant.updatedAt = now
-        return [ChangeEntry("grant.\(next.rawValue)", .grant(grant))]
+        return [ChangeEntry(.grant(next), .grant(grant))]
     }
 
     /// Grants the clock activates (validity began) or expires (validity ended).
@@ -344,7 +347,7 @@ extension RegistryState {
             guard case .success(let next) = grant.state.after(event) else { continue }
             grant.state = next
             grant.updatedAt = now
-            entries.append(ChangeEntry("grant.\(next.rawValue)", .grant(grant)))
+            entries.append(ChangeEntry(.grant(next), .grant(grant)))
         }
         return entries
     }

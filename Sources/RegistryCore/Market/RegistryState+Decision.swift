@@ -5,23 +5,23 @@ extension RegistryState {
     public func decide(_ query: DecisionQuery, at now: Timestamp) -> Decision {
         // Two columns of the dataset, not the whole record: this is the serving path.
         guard let holder = catalog.datasets.holder(of: query.dataset.rawValue) else {
-            return Decision(allow: false, rule: "R24", reason: "no dataset \(query.dataset.rawValue)")
+            return Decision(allow: false, rule: .r24, reason: "no dataset \(query.dataset.rawValue)")
         }
         let dataset = (id: query.dataset, holder: holder, isGovernmentData: catalog.datasets.isGovernmentData(query.dataset.rawValue))
         guard let party = catalog.parties[query.party.rawValue] else {
-            return Decision(allow: false, rule: "R24", reason: "no party \(query.party.rawValue)")
+            return Decision(allow: false, rule: .r24, reason: "no party \(query.party.rawValue)")
         }
         guard let purposeBit = Purposes.vocabulary.existingBit(for: query.purpose) else {
-            return Decision(allow: false, rule: "R20", decidedBy: dataset.id, reason: "\(query.purpose) is not a published purpose")
+            return Decision(allow: false, rule: .r20, decidedBy: dataset.id, reason: "\(query.purpose) is not a published purpose")
         }
-        guard query.tokens >= 0 else { return Decision(allow: false, rule: "R24", reason: "tokens must not be negative") }
+        guard query.tokens >= 0 else { return Decision(allow: false, rule: .r24, reason: "tokens must not be negative") }
         let node = Int32(dataset.id.rawValue)
         let effective = lineage.graph.effectiveRestrictions(of: node)
         // R25 first: a flagged dataset, or one derived from a flagged one, is not used at all.
         if effective.flagged {
             let origin = flagOrigin(of: dataset.id)
             return Decision(
-                allow: false, rule: "R25", decidedBy: origin,
+                allow: false, rule: .r25, decidedBy: origin,
                 reason: origin == dataset.id ? "dataset \(dataset.id.rawValue) is flagged" : "derived from dataset \(origin.rawValue), which is flagged")
         }
         let governmentSharing = dataset.isGovernmentData && party.kind == .department
@@ -31,22 +31,22 @@ extension RegistryState {
         let region = query.region ?? party.region
         let regionBit = RegionVocabulary.standard.existingBit(for: region) ?? PolicyRequest.unlisted
         if let restriction = lineageRestriction(on: dataset.id, purposeBit: purposeBit, region: region, regionBit: regionBit, exemptOwn: true) {
-            return Decision(allow: false, rule: "R21", decidedBy: restriction.dataset, reason: restriction.reason)
+            return Decision(allow: false, rule: .r21, decidedBy: restriction.dataset, reason: restriction.reason)
         }
         if dataset.holder == party.id {
-            return Decision(allow: true, rule: "holder", decidedBy: dataset.id, reason: "the holder uses its own dataset")
+            return .holderUse(of: dataset.id)
         }
         // R23: a grant in force for this purpose and action, with room for the tokens.
         var inForce: Grant?
-        var closest: (rule: String, reason: String) = ("R23", "no grant to this party on this dataset")
+        var closest: (rule: Rule, reason: String) = (.r23, "no grant to this party on this dataset")
         market.grantsByHolding.forEachMember(of: party.id.rawValue, dataset.id.rawValue) { id in
             guard let grant = market.grants[id] else { return true }
             guard grant.purpose == query.purpose, grant.action == query.action else {
-                closest = ("R23", "no grant for \(query.action.rawValue) for \(query.purpose)")
+                closest = (.r23, "no grant for \(query.action.rawValue) for \(query.purpose)")
                 return true
             }
             guard grant.isInForce(at: now) else {
-                closest = ("R23", "grant \(grant.number) is \(grant.state == .active ? "outside its validity window" : grant.state.rawValue)"
+                closest = (.r23, "grant \(grant.number) is \(grant.state == .active ? "outside its validity window" : grant.state.rawValue)"
                     + (grant.stateReason.map { ": \($0)" } ?? ""))
                 return true
             }
@@ -56,7 +56,7 @@ extension RegistryState {
                 grant: grant, used: usage.usage(of: grant.id), tokens: query.tokens,
                 assigneeToday: usage.assigneeTokens(of: party.id, on: today), datasetToday: usage.datasetTokens(of: dataset.id, on: today))
             {
-                closest = ("R27", denial.reason)
+                closest = (.r27, denial.reason)
                 return true
             }
             inForce = grant
@@ -72,11 +72,11 @@ extension RegistryState {
                 switch template.compiled.evaluate(policyRequest) {
                 case .deny(let index):
                     return Decision(
-                        allow: false, rule: "R20", policyRule: template.rules[index].id, decidedBy: dataset.id,
+                        allow: false, rule: .r20, policyRule: template.rules[index].id, decidedBy: dataset.id,
                         reason: "prohibited by rule \(template.rules[index].id)")
                 case .notPermitted:
                     return Decision(
-                        allow: false, rule: "R20", decidedBy: dataset.id,
+                        allow: false, rule: .r20, decidedBy: dataset.id,
                         reason: "no rule of the policy permits this use now: what is not permitted is prohibited")
                 case .allow:
                     break
@@ -85,24 +85,24 @@ extension RegistryState {
             return Decision(allow: false, rule: closest.rule, decidedBy: dataset.id, reason: closest.reason)
         }
         if governmentSharing {
-            return Decision(allow: true, rule: "R18", decidedBy: dataset.id, grant: grant.id, reason: "shared government data under grant \(grant.number)")
+            return Decision(allow: true, rule: .r18, decidedBy: dataset.id, grant: grant.id, reason: "shared government data under grant \(grant.number)")
         }
         // R20: the holder's policy, now, for these tokens.
         guard let template = market.policies.template(of: dataset.id) else {
-            return Decision(allow: false, rule: "R20", decidedBy: dataset.id, grant: grant.id, reason: "dataset \(dataset.id.rawValue) has no policy")
+            return Decision(allow: false, rule: .r20, decidedBy: dataset.id, grant: grant.id, reason: "dataset \(dataset.id.rawValue) has no policy")
         }
         switch template.compiled.evaluate(policyRequest) {
         case .allow(let index):
             return Decision(
-                allow: true, rule: "R20", policyRule: template.rules[index].id, decidedBy: dataset.id, grant: grant.id,
+                allow: true, rule: .r20, policyRule: template.rules[index].id, decidedBy: dataset.id, grant: grant.id,
                 reason: "permitted under grant")
         case .deny(let index):
             return Decision(
-                allow: false, rule: "R20", policyRule: template.rules[index].id, decidedBy: dataset.id, grant: grant.id,
+                allow: false, rule: .r20, policyRule: template.rules[index].id, decidedBy: dataset.id, grant: grant.id,
                 reason: "prohibited by rule \(template.rules[index].id)")
         case .notPermitted:
             return Decision(
-                allow: false, rule: "R20", decidedBy: dataset.id, grant: grant.id,
+                allow: false, rule: .r20, decidedBy: dataset.id, grant: grant.id,
                 reason: "no rule of the policy permits this use now: what is not permitted is prohibited")
         }
     }

@@ -34,7 +34,7 @@ extension RegistryState {
         return head.append(at: batch.at, actor: actor, kind: Self.usageAuditKind, payload: CanonicalJSON.encode(batch.summary))
     }
 
-    public static let usageAuditKind = "usage.batch"
+    public static let usageAuditKind = AuditKind.usageBatch
 
     /// Restores the metering state of a rebuild (see ``UsageMeter/restore``).
     public mutating func restoreUsage(_ body: (inout UsageMeter) -> Void) {
@@ -113,7 +113,7 @@ extension RegistryState {
             sources.sort()
             let reached = received[node] ?? 0
             if reached > 0, !sources.isEmpty {
-                let poolBasisPoints = min(settings.royaltyShareBasisPoints * Int64(sources.count), RegistrySettings.maxRoyaltyPoolBasisPoints)
+                let poolBasisPoints = min(settings.royaltyShareBasisPoints * Int64(sources.count), Limits.maxRoyaltyPoolBasisPoints)
                 let pool = Self.fraction(reached, basisPoints: poolBasisPoints)
                 let each = pool / Int64(sources.count)
                 let remainder = Int(pool % Int64(sources.count))
@@ -281,7 +281,7 @@ private struct UsagePlanner {
         if slot >= 0, grantSlots[slot].grant.assignee == party {
             answer = decide(event, slot: slot, id: id)
         } else {
-            answer = .denied(event: id, rule: "R23", reason: "party \(party.rawValue) holds no grant \(event.grant)")
+            answer = .denied(event: id, rule: .r23, reason: "party \(party.rawValue) holds no grant \(event.grant)")
         }
         let owned = slot >= 0 && grantSlots[slot].grant.assignee == party
         events.append(MeteredEvent(
@@ -334,25 +334,25 @@ private struct UsagePlanner {
     private mutating func decide(_ event: UsageEvent, slot: Int, id: Int64) -> UsageAnswer {
         let usedAt = event.usedAt.microsecondsSince1970
         if usedAt > latest {
-            return .denied(event: id, rule: "R26", reason: "the use is dated \(event.usedAt), ahead of the registry's clock (\(now))")
+            return .denied(event: id, rule: .r26, reason: "the use is dated \(event.usedAt), ahead of the registry's clock (\(now))")
         }
         if usedAt < earliest {
             return .denied(
-                event: id, rule: "R26",
+                event: id, rule: .r26,
                 reason: "the use is dated \(event.usedAt): usage is reported within \(Self.duration(meter.meter.reportWindowSeconds)) of it")
         }
         let grant = grantSlots[slot].grant
         if !grantSlots[slot].usable {
-            let rule = grant.state == .suspended && (grant.stateReason?.hasPrefix("R25") ?? false) ? "R25" : "R23"
+            let rule = grant.state == .suspended && (grant.stateReason?.hasPrefix(Rule.r25.rawValue) ?? false) ? Rule.r25 : Rule.r23
             return .denied(event: id, rule: rule, reason: "grant \(grant.number) is \(grant.state.rawValue)" + (grant.stateReason.map { ": \($0)" } ?? ""))
         }
         // R25, whatever the grant's state says: the decision API and metering answer alike.
         if grantSlots[slot].flagged {
-            return .denied(event: id, rule: "R25", reason: "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants may not be used")
+            return .denied(event: id, rule: .r25, reason: "dataset \(grant.dataset.rawValue) or a source of it is flagged: its grants may not be used")
         }
         // The window, with the clock-skew tolerance at its start (a lab's clock a little behind ours).
         if usedAt < grant.validFrom.microsecondsSince1970 - Limits.usageClockSkewSeconds * 1_000_000 || event.usedAt >= grant.validUntil {
-            return .denied(event: id, rule: "R23", reason: "the use is dated \(event.usedAt), outside grant \(grant.number)'s validity window")
+            return .denied(event: id, rule: .r23, reason: "the use is dated \(event.usedAt), outside grant \(grant.number)'s validity window")
         }
         let used = grantSlots[slot].usage
         let assignee = grantSlots[slot].assignee
@@ -366,16 +366,16 @@ private struct UsagePlanner {
             grant: grant, used: used, tokens: tokens, assigneeToday: assigneeSlots[assignee].tokens, assigneeCap: assigneeSlots[assignee].cap,
             datasetToday: datasetSlots[dataset].tokens, datasetCap: datasetSlots[dataset].cap)
         {
-            return .denied(event: id, rule: "R27", quota: quota, reason: reason)
+            return .denied(event: id, rule: .r27, quota: quota, reason: reason)
         }
         // Counters without a cap still have a capacity: no sum of tokens may overflow, however many grants
         // an assignee or a dataset has (each grant's quota is bounded, their number is not).
         if assigneeSlots[assignee].tokens > Limits.maxCounterTokens - tokens {
-            return .denied(event: id, rule: "R27", quota: .assigneeDaily,
+            return .denied(event: id, rule: .r27, quota: .assigneeDaily,
                 reason: "party \(grant.assignee.rawValue)'s tokens today would exceed the registry's counter capacity of \(Limits.maxCounterTokens)")
         }
         if datasetSlots[dataset].tokens > Limits.maxCounterTokens - tokens {
-            return .denied(event: id, rule: "R27", quota: .datasetDaily,
+            return .denied(event: id, rule: .r27, quota: .datasetDaily,
                 reason: "dataset \(grant.dataset.rawValue)'s tokens today would exceed the registry's counter capacity of \(Limits.maxCounterTokens)")
         }
         // Check and debit together: the counters move only for an accepted use. The grant's tokens stay
@@ -386,7 +386,7 @@ private struct UsagePlanner {
         // R28: the ledger's whole use volume stays under its capacity, so no account, total or statement
         // can overflow (royalties never exceed the charges they come from).
         guard totalCharged <= Limits.maxLedgerChargeFen - amount else {
-            return .denied(event: id, rule: "R28", reason: "the ledger has reached its capacity of \(Limits.maxLedgerChargeFen) fen of charges; the operator must be told")
+            return .denied(event: id, rule: .r28, reason: "the ledger has reached its capacity of \(Limits.maxLedgerChargeFen) fen of charges; the operator must be told")
         }
         totalCharged += amount
         grantSlots[slot].usage = GrantUsage(tokens: total, charged: charged)

@@ -83,8 +83,8 @@ public struct UsageAnswer: Sendable, Equatable {
         UsageAnswer(event: event, accepted: true, rule: nil, quota: nil, reason: nil, amount: amount)
     }
 
-    public static func denied(event: Int64, rule: String, quota: UsageQuota? = nil, reason: String) -> UsageAnswer {
-        UsageAnswer(event: event, accepted: false, rule: rule, quota: quota, reason: reason, amount: 0)
+    public static func denied(event: Int64, rule: Rule, quota: UsageQuota? = nil, reason: String) -> UsageAnswer {
+        UsageAnswer(event: event, accepted: false, rule: rule.rawValue, quota: quota, reason: reason, amount: 0)
     }
 
     public init(event: Int64, accepted: Bool, rule: String?, quota: UsageQuota?, reason: String?, amount: Int64) {

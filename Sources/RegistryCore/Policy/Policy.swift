@@ -119,19 +119,16 @@ public struct Policy: Sendable, Hashable, Codable {
     public var dataset: DatasetID
     public var rules: [PolicyRule]
 
+    // Until the ODRL files read them from Limits directly.
+    static var maxRules: Int { Limits.maxPolicyRules }
+    static var maxListEntries: Int { Limits.maxPolicyListEntries }
+    static var retentionDaysRange: ClosedRange<Int> { Limits.policyRetentionDaysRange }
+
     public init(dataset: DatasetID, rules: [PolicyRule] = []) {
         self.dataset = dataset
         self.rules = rules
     }
 
-    /// Rules in one policy.
-    public static let maxRules = 64
-    /// Entries in any one constraint list.
-    public static let maxListEntries = 64
-    public static let maxRuleIDLength = 100
-    public static let retentionDaysRange = 1...36_500
-    /// Validation stops collecting problems after this many.
-    public static let maxProblemsReported = 100
     /// Time constraints lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z, so that they read
     /// back from their ISO 8601 text (four-digit years).
     public static let timeRange = Timestamp(rawValue: 0)...Timestamp(rawValue: 253_402_300_799_999_999)
@@ -206,11 +203,11 @@ public enum RegionVocabulary {
 
 extension Policy {
     /// Everything wrong with this policy, each naming its field; empty when the policy may be stored and
-    /// compiled. At most ``maxProblemsReported`` problems are listed.
+    /// compiled. At most ``Limits/maxPolicyProblemsReported`` problems are listed.
     public func validate() -> [PolicyProblem] {
         var problems = PolicyProblemList()
-        if rules.count > Self.maxRules {
-            problems.add("rules", "at most \(Self.maxRules) rules are allowed, found \(rules.count)")
+        if rules.count > Limits.maxPolicyRules {
+            problems.add("rules", "at most \(Limits.maxPolicyRules) rules are allowed, found \(rules.count)")
         }
         var firstIndexOfID: [String: Int] = [:]
         for (index, rule) in rules.enumerated() {
@@ -229,7 +226,7 @@ extension Policy {
     /// True when `id` is 1…100 characters from `A–Z a–z 0–9 . _ : -`.
     public static func isValidRuleID(_ id: String) -> Bool {
         let bytes = id.utf8
-        guard !bytes.isEmpty, bytes.count <= maxRuleIDLength else { return false }
+        guard !bytes.isEmpty, bytes.count <= Limits.maxPolicyRuleIDLength else { return false }
         return bytes.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
@@ -248,8 +245,8 @@ extension PolicyRule {
     func validate(at path: String, into problems: inout PolicyProblemList) {
         if id.isEmpty {
             problems.add("\(path).id", "a rule needs an id")
-        } else if id.utf8.count > Policy.maxRuleIDLength {
-            problems.add("\(path).id", "a rule id has at most \(Policy.maxRuleIDLength) characters, found \(id.utf8.count)")
+        } else if id.utf8.count > Limits.maxPolicyRuleIDLength {
+            problems.add("\(path).id", "a rule id has at most \(Limits.maxPolicyRuleIDLength) characters, found \(id.utf8.count)")
         } else if !Policy.isValidRuleID(id) {
             problems.add("\(path).id", "a rule id uses only A–Z, a–z, 0–9 and . _ : -")
         }
@@ -290,15 +287,15 @@ extension PolicyRule {
         if let retentionDays = constraints.retentionDays {
             if kind != .duty || duty != .delete {
                 problems.add("\(base).retentionDays", "retention applies only to duties with action delete")
-            } else if !Policy.retentionDaysRange.contains(retentionDays) {
+            } else if !Limits.policyRetentionDaysRange.contains(retentionDays) {
                 problems.add(
                     "\(base).retentionDays",
-                    "must be between \(Policy.retentionDaysRange.lowerBound) and \(Policy.retentionDaysRange.upperBound) days, is \(retentionDays)")
+                    "must be between \(Limits.policyRetentionDaysRange.lowerBound) and \(Limits.policyRetentionDaysRange.upperBound) days, is \(retentionDays)")
             }
         }
     }
 
-    /// Non-empty, at most ``Policy/maxListEntries`` entries, no repeats, each entry acceptable.
+    /// Non-empty, at most ``Limits/maxPolicyListEntries`` entries, no repeats, each entry acceptable.
     private func checkList<Entry: Hashable>(
         _ list: [Entry]?, _ field: String, _ noun: String, into problems: inout PolicyProblemList, entryProblem: (Entry) -> String?
     ) {
@@ -307,8 +304,8 @@ extension PolicyRule {
             problems.add(field, "an empty list matches nothing; use null for any \(noun)")
             return
         }
-        if list.count > Policy.maxListEntries {
-            problems.add(field, "at most \(Policy.maxListEntries) entries are allowed, found \(list.count)")
+        if list.count > Limits.maxPolicyListEntries {
+            problems.add(field, "at most \(Limits.maxPolicyListEntries) entries are allowed, found \(list.count)")
             return
         }
         var seen: Set<Entry> = []
@@ -374,11 +371,11 @@ extension Policy {
     }
 }
 
-/// Problems collected up to ``Policy/maxProblemsReported``.
+/// Problems collected up to ``Limits/maxPolicyProblemsReported``.
 struct PolicyProblemList {
     private(set) var items: [PolicyProblem] = []
 
-    var isFull: Bool { items.count >= Policy.maxProblemsReported }
+    var isFull: Bool { items.count >= Limits.maxPolicyProblemsReported }
 
     mutating func add(_ field: String, _ detail: String) {
         guard !isFull else { return }

@@ -8,7 +8,7 @@ extension RegistryState {
         case .startReview(let number):
             try require(actor, is: [.registrar], to: "review registrations")
             var registration = try registration(numbered: number)
-            return try transition(&registration, .startReview, kind: "registration.review_started", at: now)
+            return try transition(&registration, .startReview, kind: .registrationReviewStarted, at: now)
         case .decide(let number, let accept, let reason):
             try require(actor, is: [.registrar], to: "decide registrations")
             var registration = try registration(numbered: number)
@@ -17,14 +17,14 @@ extension RegistryState {
                 // certificate is refused here rather than sent to notice.
                 let conflicts = issuanceConflicts(of: registration, on: today(at: now))
                 if !conflicts.isEmpty {
-                    return try transition(&registration, .refuse(conflicts), kind: "registration.refused", at: now)
+                    return try transition(&registration, .refuse(conflicts), kind: .registrationRefused, at: now)
                 }
-                return try transition(&registration, .accept(today: today(at: now)), kind: "registration.accepted", at: now)
+                return try transition(&registration, .accept(today: today(at: now)), kind: .registrationAccepted, at: now)
             }
             guard let reason, !reason.isEmpty, reason.count <= Limits.maxLongTextLength else {
                 throw .invalid([FieldProblem("reason", "a refusal must give its reasons")])
             }
-            return try transition(&registration, .refuse([Refusal("review", reason)]), kind: "registration.refused", at: now)
+            return try transition(&registration, .refuse([Refusal(RefusalGround.review, reason)]), kind: .registrationRefused, at: now)
         case .lodgeObjection(let number, let grounds):
             return try planObjection(number: number, grounds: grounds, by: actor, at: now)
         case .ruleObjection(let objectionID, let ruling, let reason):
@@ -39,9 +39,9 @@ extension RegistryState {
             objection.ruledBy = actor?.id
             objection.rulingReason = reason
             objection.ruledAt = now
-            var entries = [ChangeEntry("objection.ruled", .objection(objection))]
+            var entries = [ChangeEntry(.objectionRuled, .objection(objection))]
             entries += try transition(
-                &registration, .objectionRuled(upheld: ruling == .upheld, today: today(at: now)), kind: "registration.objection_ruled", at: now)
+                &registration, .objectionRuled(upheld: ruling == .upheld, today: today(at: now)), kind: .registrationObjectionRuled, at: now)
             return entries
         }
     }
@@ -110,42 +110,42 @@ extension RegistryState {
         // Outright refusals: recorded as a refused registration with every failing reason.
         var refusals: [Refusal] = []
         if dataset.grade == .core {
-            refusals.append(Refusal("R13", "dataset \(dataset.id.rawValue) is core data, which is neither registrable nor grantable outside its holder"))
+            refusals.append(Refusal(.r13, "dataset \(dataset.id.rawValue) is core data, which is neither registrable nor grantable outside its holder"))
         }
         if new.applicantRole == .entrustedProcessor {
-            refusals.append(Refusal("R7", "an entrusted processor (outsourced processing, cloud hosting) acquires no right over the data it processes"))
+            refusals.append(Refusal(.r7, "an entrusted processor (outsourced processing, cloud hosting) acquires no right over the data it processes"))
         }
         if (new.kind == .initial || new.kind == .transfer) && new.evidence.isEmpty {
-            refusals.append(Refusal("R6", "a claim must carry source evidence: at least one document digest (contract, authorisation, review report or notarised deposit)"))
+            refusals.append(Refusal(.r6, "a claim must carry source evidence: at least one document digest (contract, authorisation, review report or notarised deposit)"))
         }
         if !new.truthfulnessCommitment && new.kind != .revocation {
-            refusals.append(Refusal("R8", "the applicant's truthfulness commitment is required"))
+            refusals.append(Refusal(.r8, "the applicant's truthfulness commitment is required"))
         }
         if new.kind == .initial && new.right == .hold, let dispute = holdDispute(over: dataset.id, excluding: actor.id) {
-            refusals.append(Refusal("R6", dispute))
+            refusals.append(Refusal(.r6, dispute))
         }
         if new.kind == .initial, rights.certificates(of: dataset.id).contains(where: {
             $0.right == new.right && $0.holders.contains(actor.id) && $0.status(on: today(at: now)) == .valid
         }) {
-            refusals.append(Refusal("R2", "the applicant already holds a valid \(new.right.rawValue) certificate for this dataset; apply for a change or a renewal"))
+            refusals.append(Refusal(.r2, "the applicant already holds a valid \(new.right.rawValue) certificate for this dataset; apply for a change or a renewal"))
         }
         if new.kind == .initial, let pending = rights.registrations(of: dataset.id).first(where: {
             $0.applicant == actor.id && $0.right == new.right && ($0.kind == .initial || $0.kind == .transfer) && !$0.status.isFinal
         }) {
-            refusals.append(Refusal("R2", "the applicant's claim \(pending.number) to the \(new.right.rawValue) right over this dataset is not yet decided"))
+            refusals.append(Refusal(.r2, "the applicant's claim \(pending.number) to the \(new.right.rawValue) right over this dataset is not yet decided"))
         }
         if (new.right == .use || new.right == .operate) && new.kind == .initial {
             let lacking = sourcesLackingUseRight(
                 of: dataset.id, applicant: actor.id, extraSources: new.derivedFrom.map(\.dataset), on: today(at: now))
             if !lacking.isEmpty {
                 refusals.append(Refusal(
-                    "R10",
+                    .r10,
                     "dataset \(dataset.id.rawValue) is derived; the applicant holds no registered use right over source "
                         + lacking.map { "dataset \($0.rawValue)" }.joined(separator: ", ")))
             }
         }
         if let target, target.status(on: today(at: now)) != .valid, new.kind != .revocation || target.state != .active {
-            refusals.append(Refusal("R9", "certificate \(target.number) is \(target.status(on: today(at: now)).rawValue)"))
+            refusals.append(Refusal(.r9, "certificate \(target.number) is \(target.status(on: today(at: now)).rawValue)"))
         }
 
         let id = RegistrationID(rawValue: rights.registrations.nextID)
@@ -157,7 +157,7 @@ extension RegistryState {
             statement: new.statement, status: refusals.isEmpty ? .submitted : .refused, noticeEndsOn: nil, pendingObjections: 0,
             refusals: refusals, certificate: nil, submittedAt: now, updatedAt: now)
         let recorded = new.derivedFrom.isEmpty ? [] : try planDerivations(sources: new.derivedFrom, targets: [dataset.id], inPlace: false, by: actor, at: now)
-        return [ChangeEntry(refusals.isEmpty ? "registration.submitted" : "registration.refused", .registration(registration))] + recorded
+        return [ChangeEntry(refusals.isEmpty ? .registrationSubmitted : .registrationRefused, .registration(registration))] + recorded
     }
 
     /// Who holds the certificate `registration` issues: the transferee of a transfer, the holders of the
@@ -183,10 +183,10 @@ extension RegistryState {
         where other.id != replaced && other.right == registration.right && other.status(on: today) == .valid {
             if registration.right == .hold && !other.holders.allSatisfy(holders.contains) {
                 refusals.append(Refusal(
-                    "R6", "the hold right over dataset \(registration.dataset.rawValue) is registered to another party (certificate \(other.number)); resolve that first"))
+                    .r6, "the hold right over dataset \(registration.dataset.rawValue) is registered to another party (certificate \(other.number)); resolve that first"))
             } else if other.holders.contains(where: holders.contains) {
                 refusals.append(Refusal(
-                    "R2", "a valid \(registration.right.rawValue) certificate over dataset \(registration.dataset.rawValue) is already held (certificate \(other.number)); apply for a change or a renewal"))
+                    .r2, "a valid \(registration.right.rawValue) certificate over dataset \(registration.dataset.rawValue) is already held (certificate \(other.number)); apply for a change or a renewal"))
             }
         }
         return refusals
@@ -222,8 +222,8 @@ extension RegistryState {
         let objection = Objection(
             id: ObjectionID(rawValue: rights.objections.nextID), registration: registration.id, objector: actor.id, grounds: grounds,
             lodgedAt: now, ruling: nil, ruledBy: nil, rulingReason: nil, ruledAt: nil)
-        let entries = try transition(&registration, .objectionLodged(today: today(at: now)), kind: "registration.objection_lodged", at: now)
-        return [ChangeEntry("objection.lodged", .objection(objection))] + entries
+        let entries = try transition(&registration, .objectionLodged(today: today(at: now)), kind: .registrationObjectionLodged, at: now)
+        return [ChangeEntry(.objectionLodged, .objection(objection))] + entries
     }
 
     /// R5: a party with a registered right over the dataset (its sources join with lineage).
@@ -238,7 +238,7 @@ extension RegistryState {
 
     /// Runs the lifecycle and turns its actions into changes.
     func transition(
-        _ registration: inout Registration, _ event: RegistrationLifecycle.Event, kind: String, at now: Timestamp
+        _ registration: inout Registration, _ event: RegistrationLifecycle.Event, kind: AuditKind, at now: Timestamp
     ) throws(RegistryError) -> [ChangeEntry] {
         var lifecycle = registration.lifecycle
         let actions: [RegistrationLifecycle.Action]
@@ -255,12 +255,12 @@ extension RegistryState {
         var eventKind = kind
         for action in actions {
             switch action {
-            case .noticeStarted: eventKind = "registration.notice_started"
-            case .suspended: eventKind = "registration.suspended"
-            case .noticeResumed: eventKind = "registration.notice_resumed"
+            case .noticeStarted: eventKind = .registrationNoticeStarted
+            case .suspended: eventKind = .registrationSuspended
+            case .noticeResumed: eventKind = .registrationNoticeResumed
             case .refused(let reasons):
                 registration.refusals += reasons
-                eventKind = "registration.refused"
+                eventKind = .registrationRefused
             case .issueCertificate:
                 return try issueCertificate(for: registration, at: now)
             case .takeEffect:
@@ -283,15 +283,15 @@ extension RegistryState {
             old = certificate(targetID)
             if let current = old, current.status(on: today) != .valid {
                 registration.status = .refused
-                registration.refusals.append(Refusal("R9", "certificate \(current.number) became \(current.status(on: today).rawValue) before issuance"))
-                return [ChangeEntry("registration.refused", .registration(registration))]
+                registration.refusals.append(Refusal(.r9, "certificate \(current.number) became \(current.status(on: today).rawValue) before issuance"))
+                return [ChangeEntry(.registrationRefused, .registration(registration))]
             }
         }
         let conflicts = issuanceConflicts(of: registration, on: today)
         if !conflicts.isEmpty {
             registration.status = .refused
             registration.refusals += conflicts
-            return [ChangeEntry("registration.refused", .registration(registration))]
+            return [ChangeEntry(.registrationRefused, .registration(registration))]
         }
         var entries: [ChangeEntry] = []
         let id = CertificateID(rawValue: rights.certificates.nextID)
@@ -299,12 +299,12 @@ extension RegistryState {
         if registration.kind == .change, let fingerprint = registration.newFingerprint, fingerprint != dataset.fingerprint {
             dataset.fingerprint = fingerprint
             dataset.updatedAt = now
-            entries.append(ChangeEntry("dataset.fingerprint_changed", .dataset(dataset)))
+            entries.append(ChangeEntry(.datasetFingerprintChanged, .dataset(dataset)))
         }
         if registration.kind == .transfer, registration.right == .hold, let transferee = registration.transferee {
             dataset.holder = transferee
             dataset.updatedAt = now
-            entries.append(ChangeEntry("dataset.holder_changed", .dataset(dataset)))
+            entries.append(ChangeEntry(.datasetHolderChanged, .dataset(dataset)))
         }
         let certificate = Certificate(
             id: id, number: Self.certificateNumber(id, on: today), registration: registration.id, dataset: dataset.id,
@@ -312,17 +312,17 @@ extension RegistryState {
             sourceType: registration.sourceType ?? old?.sourceType, issuedOn: today,
             expiresOn: Certificate.expiry(issuedOn: today, authorisationEndsOn: authorisationEnd(of: registration)),
             state: .active, supersededBy: nil, stateChangedAt: now)
-        entries.append(ChangeEntry("certificate.issued", .certificate(certificate)))
+        entries.append(ChangeEntry(.certificateIssued, .certificate(certificate)))
         if var old {
             old.state = .superseded
             old.supersededBy = id
             old.stateChangedAt = now
-            entries.append(ChangeEntry("certificate.superseded", .certificate(old)))
+            entries.append(ChangeEntry(.certificateSuperseded, .certificate(old)))
         }
         registration.status = .issued
         registration.certificate = id
         registration.updatedAt = now
-        entries.insert(ChangeEntry("registration.issued", .registration(registration)), at: 0)
+        entries.insert(ChangeEntry(.registrationIssued, .registration(registration)), at: 0)
         return entries
     }
 
@@ -345,11 +345,11 @@ extension RegistryState {
 
     /// A cancellation or revocation accepted by the registrar revokes its certificate.
     private func takeEffect(of registration: Registration, at now: Timestamp) throws(RegistryError) -> [ChangeEntry] {
-        var entries = [ChangeEntry("registration.recorded", .registration(registration))]
+        var entries = [ChangeEntry(.registrationRecorded, .registration(registration))]
         if let targetID = registration.targetCertificate, var target = certificate(targetID), target.state == .active {
             target.state = .revoked
             target.stateChangedAt = now
-            entries.append(ChangeEntry("certificate.revoked", .certificate(target)))
+            entries.append(ChangeEntry(.certificateRevoked, .certificate(target)))
         }
         // R25: a revocation (not a voluntary cancellation) flags the dataset and everything derived from it.
         if registration.kind == .revocation {

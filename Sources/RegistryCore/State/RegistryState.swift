@@ -38,10 +38,10 @@ public struct FlagCascade: Sendable, Equatable, Codable {
 /// A state change as it will be audited: what happened and the record it left.
 public struct ChangeEntry: Sendable, Equatable {
     /// e.g. `registration.submitted`, `certificate.superseded`.
-    public var kind: String
+    public var kind: AuditKind
     public var record: RecordChange
 
-    public init(_ kind: String, _ record: RecordChange) {
+    public init(_ kind: AuditKind, _ record: RecordChange) {
         self.kind = kind
         self.record = record
     }

@@ -7,8 +7,8 @@ extension RegistryState {
             try require(actor, is: [.operator], to: "change settings")
             var updated = settings
             if let royaltyShare {
-                guard royaltyShare >= 0, royaltyShare <= RegistrySettings.maxRoyaltyPoolBasisPoints else {
-                    throw .invalid([FieldProblem("royaltyShareBasisPoints", "must be between 0 and \(RegistrySettings.maxRoyaltyPoolBasisPoints)")])
+                guard royaltyShare >= 0, royaltyShare <= Limits.maxRoyaltyPoolBasisPoints else {
+                    throw .invalid([FieldProblem("royaltyShareBasisPoints", "must be between 0 and \(Limits.maxRoyaltyPoolBasisPoints)")])
                 }
                 updated.royaltyShareBasisPoints = royaltyShare
             }
@@ -33,7 +33,7 @@ extension RegistryState {
                 if let (field, _) = outside { throw .invalid([FieldProblem(field, "every day must be \(CivilDate.rangeDescription)")]) }
                 updated.calendar = calendar
             }
-            return [ChangeEntry("settings.changed", .settings(updated))]
+            return [ChangeEntry(.settingsChanged, .settings(updated))]
         case .setAssigneeDailyCap(let party, let dailyTokens):
             try require(actor, is: [.operator, .regulator], to: "set an assignee's daily cap")
             guard self.party(party) != nil else { throw .notFound("party \(party.rawValue)") }
@@ -49,7 +49,7 @@ extension RegistryState {
                 updated.assigneeDailyCaps.append(AssigneeCap(party: party, dailyTokens: dailyTokens))
                 updated.assigneeDailyCaps.sort { $0.party < $1.party }
             }
-            return [ChangeEntry("settings.assignee_cap_changed", .settings(updated))]
+            return [ChangeEntry(.settingsAssigneeCapChanged, .settings(updated))]
         case .advanceClock(let seconds):
             try require(actor, is: [.operator], to: "move the sandbox clock")
             guard seconds > 0, seconds <= Limits.maxClockAdvanceSeconds else {
@@ -62,7 +62,7 @@ extension RegistryState {
             updated.clockOffsetSeconds += seconds
             var advanced = self
             advanced.apply(.settings(updated))
-            return [ChangeEntry("clock.advanced", .settings(updated))]
+            return [ChangeEntry(.clockAdvanced, .settings(updated))]
                 + advanced.planDue(at: now.adding(seconds: seconds))
         case .tick:
             return planDue(at: now)
@@ -77,7 +77,7 @@ extension RegistryState {
         for registration in registrationsInNotice where registration.noticeEndsOn.map({ today > $0 }) ?? false {
             var current = registration
             // Each issuance sees the ones before it (certificate ids, superseded certificates).
-            guard let due = try? state.transition(&current, .clock(today: today), kind: "registration.issued", at: now) else { continue }
+            guard let due = try? state.transition(&current, .clock(today: today), kind: .registrationIssued, at: now) else { continue }
             for entry in due { state.apply(entry.record) }
             entries += due
         }
