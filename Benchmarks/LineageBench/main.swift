@@ -6,6 +6,8 @@
 //
 //   swift run -c release LineageBench [--datasets 1000000] [--grants N (default: one per dataset)] [--samples 200] [--seed 2026]
 //                                     [--core-only yes] [--keep DIR]
+//   swift run -c release LineageBench --digest yes [--datasets 1000000]: the state digest of the whole
+//     registry, streamed record by record vs one document hashed whole (the baseline), time and memory.
 // LB_CONNECTIONS=1 makes the cold start read on one connection, so that each phase's memory shows alone.
 //
 // Needs python3 with rustworkx for the third column (pip install rustworkx); without it that column is
@@ -29,6 +31,8 @@ struct Options {
     var intervalLabels = false
     /// Keep the loaded cluster here; when it already holds one, only measure a cold start from it.
     var keep: String?
+    /// Measure the state digest and stop.
+    var digest = false
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -43,6 +47,7 @@ struct Options {
             case "--core-only": coreOnly = value == "yes"
             case "--interval-labels": intervalLabels = value == "yes"
             case "--keep": keep = value
+            case "--digest": digest = value == "yes"
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -123,6 +128,27 @@ var started = ContinuousClock.now
 let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now, grants: options.grants ?? options.datasets)
 print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.registrations.count) registrations, "
     + "\(synthetic.policies.count) policies, \(synthetic.grants.count) grants in \(ContinuousClock.now - started)")
+
+// The digest of the whole state: streamed (what the server and `datarights state digest` run) against the
+// baseline of one canonical document hashed whole (what they ran before), same state, same process.
+if options.digest {
+    let full = synthetic.state()
+    func measure(_ name: String, _ body: () -> String) -> (String, Double, Int) {
+        let before = residentKiB("VmHWM:")
+        let started = ContinuousClock.now
+        let digest = body()
+        let elapsed = seconds(ContinuousClock.now - started)
+        let growth = max(0, residentKiB("VmHWM:") - before) / 1024
+        print("  \(name): \(String(format: "%.2f s", elapsed)), peak RSS +\(growth) MiB, \(digest.prefix(16))…")
+        return (digest, elapsed, growth)
+    }
+    print("State digest of \(full.catalog.datasets.count) datasets, \(full.market.grants.count) grants, "
+        + "\(full.rights.registrations.count) registrations (resident \(residentKiB("VmRSS:") / 1024) MiB):")
+    let streamed = measure("streamed record by record", { full.digest })
+    let document = measure("one document hashed whole (baseline)", { full.documentDigest })
+    print("  equal: \(streamed.0 == document.0); time ratio baseline/streamed \(String(format: "%.2f", document.1 / streamed.1))×")
+    exit(streamed.0 == document.0 ? 0 : 1)
+}
 
 // The core, built the way a cold start builds it.
 var state = RegistryState()

@@ -8,13 +8,19 @@ import Foundation
 /// whitespace, slashes unescaped. Never change it; entries already hashed depend on it.
 public enum CanonicalJSON {
     public static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = makeEncoder()
         do {
             return String(decoding: try encoder.encode(value), as: UTF8.self)
         } catch {
             preconditionFailure("core records always encode: \(error)")
         }
+    }
+
+    /// An encoder that writes the canonical encoding (one may encode many values in turn).
+    static func makeEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {

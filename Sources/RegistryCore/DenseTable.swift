@@ -55,6 +55,13 @@ extension IDAddressedTable {
         return (records, index < count ? Int64(index) : nil)
     }
 
+    /// The number of ids that hold a record, counted without keeping any.
+    public var presentCount: Int {
+        var present = 0
+        for id in 0..<count where self[Int64(id + 1)] != nil { present += 1 }
+        return present
+    }
+
     /// Every record in id order.
     public var all: [Record] { (0..<count).compactMap { self[Int64($0 + 1)] } }
 }

@@ -40,8 +40,10 @@ public final class RegistryService: Sendable {
     ///   unreachable or unmigrated: no lease is taken and the core starts empty.
     /// - Parameter wallClock: where the registry reads the time of day (the system clock unless a test pins
     ///   it); in sandbox mode the clock offset setting is added to it.
+    /// - Parameter logDigest: log the state digest once loaded (it hashes every record: seconds at a
+    ///   million datasets, so only when asked).
     public static func open(
-        database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true,
+        database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true, logDigest: Bool = false,
         wallClock: @escaping @Sendable () -> Timestamp = systemWallClock
     ) async throws -> RegistryService {
         let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
@@ -62,8 +64,9 @@ public final class RegistryService: Sendable {
         }
         let started = ContinuousClock.now
         let state = try await RegistryLoader.load(from: database)
-        logger.notice(
-            "Registry core loaded", metadata: ["elapsed": "\(ContinuousClock.now - started)", "digest": "\(state.digest.prefix(16))"])
+        var loaded: Logger.Metadata = ["elapsed": "\(ContinuousClock.now - started)"]
+        if logDigest { loaded["digest"] = "\(state.digest)" }
+        logger.notice("Registry core loaded", metadata: loaded)
         let service = RegistryService(
             registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, holdsLease: true, logger: logger,
             wallClock: wallClock)

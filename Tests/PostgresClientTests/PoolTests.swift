@@ -37,7 +37,7 @@ import Testing
     @Test func requestsBeyondTheWaiterLimitFailFast() async throws {
         let pool = try await TestCluster.makePool(maxConnections: 1, maxWaiters: 2)
         defer { Task { await pool.shutdown() } }
-        let holder = Task { try await pool.execute("SELECT pg_sleep(1.5)") }
+        let holder = Task { try await pool.execute("SELECT pg_sleep(4)") }  // long enough to queue two waiters on a loaded machine
         try await Self.waitUntil(pool) { $0.idle == 0 }  // the only connection is now busy
         let waiters = (0..<2).map { _ in Task { try await pool.query("SELECT 1") { try $0.decode(Int.self, column: 0) } } }
         try await Self.waitUntil(pool) { $0.waiting == 2 }  // both are queued

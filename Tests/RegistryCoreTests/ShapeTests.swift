@@ -71,4 +71,27 @@ import Testing
         #expect(world.state.catalog.datasets.count == 1)
         #expect(before.party(ministry.id) == ministry)
     }
+
+    /// R30: the digest fed record by record hashes the very bytes of the one-document digest, so a
+    /// digest recorded before the change still compares equal.
+    @Test func R30_theStreamedDigestIsTheWholeDocumentsDigest() throws {
+        let registry = SyntheticRegistry.generate(datasets: 3_000, seed: 11, now: World().now, grants: 400)
+        let state = registry.state()
+        #expect(state.catalog.datasets.count == 3_000 && state.market.grants.count > 0 && state.rights.certificates.count > 0)
+        #expect(state.digest == state.documentDigest)
+
+        var world = World()
+        #expect(world.state.digest == world.state.documentDigest)  // empty
+        let ministry = try world.party("Ministry of Transport", .department, code: "9144030071526726XG")
+        let registrar = try world.party("Data Registration Centre", .registrar)
+        try world.run(.issueAPIKey(party: ministry.id, prefix: "abcd1234", secretHash: String(repeating: "0", count: 64), label: "ops"), by: nil)
+        let source = try world.dataset("Road sensors", by: ministry)
+        let derived = try world.dataset("Road sensors, hourly", by: ministry)
+        try world.run(.recordDerivations(target: derived.id, sources: [DerivationSource(dataset: source.id, kind: .aggregated)]), by: ministry)
+        try world.run(.flagDataset(source.id, reason: "collected without consent"), by: registrar)
+        try world.run(.updateSettings(objectionPolicy: .anyone, calendar: nil, publicDataFeeCeiling: 1_500), by: nil)
+        #expect(world.state.lineage.flagCascades.count == 1 && world.state.catalog.apiKeys.count == 1)
+        #expect(world.state.digest == world.state.documentDigest)
+        #expect(world.state.digest != state.digest)
+    }
 }

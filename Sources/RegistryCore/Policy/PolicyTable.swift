@@ -25,6 +25,8 @@ struct PolicyTable: Sendable {
     private var distinctRules: Set<PolicyRule> = []
 
     var count: Int { rows.count }
+    /// The highest dataset id with a policy slot (policies are read by dataset id 1 … this).
+    var datasetSlots: Int { rowIndex.count }
     var templateCount: Int { templates.count }
 
     /// The shared template for `rules`, made (and compiled) the first time these rules are seen.
