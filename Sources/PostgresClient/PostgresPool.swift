@@ -26,9 +26,11 @@ public final class PostgresPool: Sendable {
         /// How long a queued request may wait for a connection.
         public var acquireTimeout: Duration
 
+        /// The defaults are RegistryCore's `Limits` defaults (this floor does not import it; the registry
+        /// passes its configured limits).
         public init(
             connection: PostgresConfiguration, maxConnections: Int = 8, maxWaiters: Int = 1_024,
-            acquireTimeout: Duration = .seconds(10)
+            acquireTimeout: Duration = .milliseconds(5_000)
         ) {
             self.connection = connection
             self.maxConnections = maxConnections

@@ -17,7 +17,7 @@ public struct AppRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.requestID = ""
-        self.maxRequestBodyBytes = 1 << 20
+        self.maxRequestBodyBytes = Limits().maxRequestBodyBytes  // the envelope middleware sets the deployment's
         self.party = nil
     }
 

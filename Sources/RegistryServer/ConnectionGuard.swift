@@ -5,6 +5,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypes
+import RegistryCore
 
 /// The HTTP/1.1 child channel of the server: Hummingbird's, with two handlers around its decoder that
 /// keep slow and malformed clients from holding the server:

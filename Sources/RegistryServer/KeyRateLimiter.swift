@@ -1,3 +1,4 @@
+import RegistryCore
 import Synchronization
 
 /// Per-API-key request limits: a token bucket for each key and class of route (usage, decisions, the
@@ -64,7 +65,7 @@ final class KeyRateLimiter: Sendable {
     }
 
     static let stripeCount = 64
-    static let maxTrackedKeys = 1_000_000
+    static var maxTrackedKeys: Int { Limits.maxRateLimitedKeys }
 
     private let stripes: [Stripe]
     private let rates: [Rate]

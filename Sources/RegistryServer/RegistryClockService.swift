@@ -7,7 +7,7 @@ import ServiceLifecycle
 struct RegistryClockService: Service {
     let service: RegistryService
     let logger: Logger
-    var interval: Duration = .seconds(60)
+    var interval: Duration = .seconds(Limits.clockTickSeconds)
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

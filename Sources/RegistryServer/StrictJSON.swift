@@ -27,7 +27,7 @@ struct StrictJSON {
         var reason: String
     }
 
-    static let maxDepth = 32
+    static var maxDepth: Int { Limits.maxJSONDepth }
 
     private struct Frame {
         var isObject: Bool

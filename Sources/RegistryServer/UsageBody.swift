@@ -12,7 +12,7 @@ struct UsageBodyParser {
         var reason: String
     }
 
-    static let maxDepth = 16
+    static var maxDepth: Int { Limits.maxUsageBodyDepth }
 
     private let bytes: UnsafeRawBufferPointer
     private var offset = 0

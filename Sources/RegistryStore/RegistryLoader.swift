@@ -368,7 +368,7 @@ final class SnapshotHandoff: Sendable {
     private let snapshotReady = DispatchSemaphore(value: 0)
     private let importDone = DispatchSemaphore(value: 0)
     /// How long either side waits for the other before giving up.
-    static let timeout: DispatchTimeInterval = .seconds(120)
+    static let timeout: DispatchTimeInterval = .seconds(Limits.coldStartHandOffSeconds)
 
     func publish(_ id: String?) {
         snapshot.withLock { $0 = (true, id) }
@@ -392,7 +392,7 @@ final class SnapshotHandoff: Sendable {
     private let side = Mutex<Result<RegistryState, any Error>?>(nil)
     private let sideDone = DispatchSemaphore(value: 0)
     /// How long the first connection waits for the second's tables (a million-dataset registry reads in seconds).
-    static let sideTimeout: DispatchTimeInterval = .seconds(600)
+    static let sideTimeout: DispatchTimeInterval = .seconds(Limits.coldStartSideReadSeconds)
 
     func deliver(_ result: Result<RegistryState, any Error>) {
         side.withLock { $0 = result }

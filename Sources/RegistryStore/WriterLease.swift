@@ -4,7 +4,7 @@ import RegistryCore
 
 extension RegistryService {
     /// How often the writer lease is checked.
-    static let leaseCheckInterval = Duration.seconds(1)
+    static let leaseCheckInterval = Duration.milliseconds(Limits.writerLeaseCheckMilliseconds)
 
     /// Checks the writer lease until cancelled (``close()``).
     ///

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import RegistryCore
 @testable import RegistryServer
 import RegistryStore
 import Testing

@@ -292,7 +292,7 @@ extension LineageGraph {
 public enum ScratchPool {
     private static let pooled = Mutex<[TraversalScratch]>([])
     /// Scratches kept; more concurrent walkers than this allocate their own and drop them after.
-    public static let maxPooled = 16
+    public static var maxPooled: Int { Limits.maxPooledTraversalScratches }
 
     @discardableResult
     public static func withScratch<T>(_ body: (inout TraversalScratch) throws -> T) rethrows -> T {
