@@ -5,7 +5,7 @@ import RegistryCore
 import RegistryStore
 
 /// Policies, access requests, grants and decisions (R13–R24): `/v1`.
-struct AccessController: Sendable {
+struct AccessController: APIController {
     let service: RegistryService
 
     // MARK: Bodies
@@ -81,7 +81,7 @@ struct AccessController: Sendable {
 
     // MARK: Routes
 
-    func routes(_ group: RouterGroup<AppRequestContext>) {
+    func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.get("datasets/:id/policy") { _, context in try policy(context) }
         group.put("datasets/:id/policy") { request, context in try await setPolicy(request, context) }
         group.get("datasets/:id/policy/odrl") { _, context in try odrlPolicy(context) }
@@ -105,8 +105,7 @@ struct AccessController: Sendable {
 
     // MARK: Policies (R20)
 
-    func policy(_ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func policy(_ context: AuthenticatedContext) throws -> Response {
         let id = DatasetID(rawValue: try context.pathID("id"))
         let record = try service.registry.read { state throws -> PolicyRecord? in
             guard state.dataset(id) != nil else { throw Problem.notFound("dataset \(id.rawValue)") }
@@ -116,8 +115,8 @@ struct AccessController: Sendable {
         return try PolicyView(record).response()
     }
 
-    func setPolicy(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func setPolicy(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = DatasetID(rawValue: try context.pathID("id"))
         let body = try await request.decodeJSON(PolicyBody.self, context: context)
         guard body.rules.count <= Limits.maxPolicyRules else {
@@ -133,8 +132,7 @@ struct AccessController: Sendable {
     }
 
     /// ODRL 2.2 JSON-LD out.
-    func odrlPolicy(_ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func odrlPolicy(_ context: AuthenticatedContext) throws -> Response {
         let id = DatasetID(rawValue: try context.pathID("id"))
         guard let record = service.registry.read({ $0.policy(of: id) }) else { throw Problem.notFound("dataset \(id.rawValue) has no policy") }
         return Response(
@@ -144,8 +142,8 @@ struct AccessController: Sendable {
 
     /// ODRL 2.2 JSON-LD in: replaces the dataset's rules, keeping its approval mode, price and cap unless
     /// the query names them.
-    func importODRL(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func importODRL(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = DatasetID(rawValue: try context.pathID("id"))
         let buffer = try await request.body.collect(upTo: context.maxRequestBodyBytes)
         try request.requireJSONBody()
@@ -166,9 +164,9 @@ struct AccessController: Sendable {
             throw Problem.badRequest("the ODRL policy cannot be imported: \(error.description)", errors: [.init(field: error.field, reason: error.detail)])
         }
         let current = service.registry.read { $0.policy(of: id) }
-        let query = request.uri.queryParameters
+        let query = QueryParameters(request)
         let price: Int64?
-        if let text = query["pricePerMillionTokens"] {
+        if let text = query.text("pricePerMillionTokens") {
             guard let value = Int64(String(text)) else {
                 throw Problem.badRequest("pricePerMillionTokens must be a whole number of fen", errors: [.init(field: "pricePerMillionTokens", reason: "not a number")])
             }
@@ -177,7 +175,7 @@ struct AccessController: Sendable {
             price = nil
         }
         let new = NewPolicy(
-            policy: policy, approval: try queryEnum(request, "approval", ApprovalMode.self) ?? current?.approval ?? .automatic,
+            policy: policy, approval: try query.choice("approval", ApprovalMode.self) ?? current?.approval ?? .automatic,
             pricePerMillionTokens: price ?? current?.pricePerMillionTokens ?? 0, dailyTokenCap: current?.dailyTokenCap)
         let entries = try await service.execute(.setPolicy(new), by: actor)
         guard case .policy(let record) = entries.first?.record else { throw Problem.internalError }
@@ -206,8 +204,8 @@ struct AccessController: Sendable {
 
     // MARK: Access requests (R22)
 
-    func requestAccess(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func requestAccess(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let body = try await request.decodeJSON(AccessRequestBody.self, context: context)
         let records = body.records ?? RecordsBody()
         let new = NewAccessRequest(
@@ -224,18 +222,14 @@ struct AccessController: Sendable {
         return try view.created(location: "/v1/access-requests/\(recorded.number)")
     }
 
-    func listAccessRequests(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
-        let page = try PageRequest(request)
-        let overdue: Bool
-        switch request.uri.queryParameters["overdue"] {
-        case nil, "false": overdue = false
-        case "true": overdue = true
-        default: throw Problem.badRequest("overdue must be true or false", errors: [.init(field: "overdue", reason: "true or false")])
-        }
+    func listAccessRequests(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let overdue = try query.flag("overdue") ?? false
         let today = service.registry.read { $0.today(at: service.now()) }
         let filter = RegistryState.AccessRequestFilter(
-            state: try queryEnum(request, "state", AccessState.self), dataset: try queryID(request, "dataset").map(DatasetID.init(rawValue:)),
+            state: try query.choice("state", AccessState.self), dataset: try query.id("dataset").map(DatasetID.init(rawValue:)),
             overdueOn: overdue ? today : nil)
         let result = service.registry.read { state in
             let found = state.searchAccessRequests(visibleTo: actor, filter, after: page.after, limit: page.limit)
@@ -244,8 +238,8 @@ struct AccessController: Sendable {
         return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
     }
 
-    func accessRequest(_ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
+    func accessRequest(_ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
         let number = try context.parameters.require("number")
         let view = service.registry.read { state -> AccessRequestView? in
             guard let request = state.accessRequest(number: number), state.maySee(request, actor) else { return nil }
@@ -255,29 +249,30 @@ struct AccessController: Sendable {
         return try view.response()
     }
 
-    func reply(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func reply(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let number = try context.parameters.require("number")
         try requireVisibleAccessRequest(number, context)
         let body = try await request.decodeJSON(ReplyBody.self, context: context)
-        try await service.execute(.replyToAccessRequest(number: number, agree: body.agree, reason: body.reason), by: try context.requireParty())
+        try await service.execute(.replyToAccessRequest(number: number, agree: body.agree, reason: body.reason), by: context.party)
         return try accessRequest(context)
     }
 
-    func withdraw(_ context: AppRequestContext) async throws -> Response {
+    func withdraw(_ context: AuthenticatedContext) async throws -> Response {
         let number = try context.parameters.require("number")
         try requireVisibleAccessRequest(number, context)
-        try await service.execute(.withdrawAccessRequest(number: number), by: try context.requireParty())
+        try await service.execute(.withdrawAccessRequest(number: number), by: context.party)
         return try accessRequest(context)
     }
 
     // MARK: Grants (R23)
 
-    func listGrants(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
-        let page = try PageRequest(request)
-        let stateFilter = try queryEnum(request, "state", AccessState.self)
-        let dataset = try queryID(request, "dataset").map(DatasetID.init(rawValue:))
-        let assignee = try queryID(request, "assignee").map(PartyID.init(rawValue:))
+    func listGrants(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let stateFilter = try query.choice("state", AccessState.self)
+        let dataset = try query.id("dataset").map(DatasetID.init(rawValue:))
+        let assignee = try query.id("assignee").map(PartyID.init(rawValue:))
         let result = service.registry.read { state in
             let found = state.searchGrants(visibleTo: actor, state: stateFilter, dataset: dataset, assignee: assignee, after: page.after, limit: page.limit)
             return (found.grants.map { GrantView($0, in: state) }, found.next)
@@ -285,8 +280,8 @@ struct AccessController: Sendable {
         return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
     }
 
-    func grant(_ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
+    func grant(_ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
         let number = try context.parameters.require("number")
         let view = service.registry.read { state -> GrantView? in
             guard let grant = state.grant(number: number), state.maySee(grant, actor) else { return nil }
@@ -297,21 +292,21 @@ struct AccessController: Sendable {
     }
 
     /// A request the key may not see answers every operation as a missing one does: 404, the same body.
-    func requireVisibleAccessRequest(_ number: String, _ context: AppRequestContext) throws {
-        let actor = try context.requireParty()
+    func requireVisibleAccessRequest(_ number: String, _ context: AuthenticatedContext) throws {
+        let actor = context.party
         let visible = service.registry.read { state in state.accessRequest(number: number).map { state.maySee($0, actor) } ?? true }
         guard visible else { throw Problem.from(.notFound("access request \(number)")) }
     }
 
     /// A grant the key may not see answers every change as a missing one does: 404, the same body (a
     /// 403 would confirm that it exists).
-    func changeGrant(_ change: GrantChange, _ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func changeGrant(_ change: GrantChange, _ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let number = try context.parameters.require("number")
-        let actor = try context.requireParty()
+        let actor = context.party
         let visible = service.registry.read { state in state.grant(number: number).map { state.maySee($0, actor) } ?? true }
         guard visible else { throw Problem.from(.notFound("grant \(number)")) }
         let body = try await request.decodeJSON(ReasonBody.self, context: context, emptyBody: ReasonBody(reason: nil))
-        try await service.execute(.changeGrant(number: number, change: change, reason: body.reason), by: try context.requireParty())
+        try await service.execute(.changeGrant(number: number, change: change, reason: body.reason), by: context.party)
         return try grant(context)
     }
 
@@ -319,34 +314,17 @@ struct AccessController: Sendable {
 
     /// `GET /v1/decisions?dataset=…&purpose=…&tokens=…[&party=…][&action=…][&region=…]`: the lab's serving
     /// path. Reads only the core, under its read lock; the answer is written without a JSON encoder.
-    func decide(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
-        let query = request.uri.queryParameters
-        guard let datasetText = query["dataset"], let dataset = StrictID.parse(datasetText) else {
-            throw Problem.badRequest("dataset is required: a dataset id", errors: [.init(field: "dataset", reason: "required, an id")])
-        }
-        guard let purpose = query["purpose"], !purpose.isEmpty else {
-            throw Problem.badRequest("purpose is required", errors: [.init(field: "purpose", reason: "required")])
-        }
-        guard let tokensText = query["tokens"], let tokens = Int64(String(tokensText)), tokens >= 0, tokens <= Limits.maxTokens else {
-            throw Problem.badRequest("tokens is required: 0 to \(Limits.maxTokens)", errors: [.init(field: "tokens", reason: "required, 0 to \(Limits.maxTokens)")])
-        }
-        // The query is parsed once (every `queryParameters` parses it again): this is the serving path.
-        var subject = actor.id
-        if let text = query["party"] {
-            guard let id = StrictID.parse(text) else { throw Problem.invalidField("party", StrictID.reason) }
-            subject = PartyID(rawValue: id)
-        }
-        var action = PolicyAction.use
-        if let text = query["action"] {
-            guard let value = PolicyAction(rawValue: String(text)) else {
-                throw Problem.invalidField("action", "must be one of: " + PolicyAction.allCases.map(\.rawValue).joined(separator: ", "))
-            }
-            action = value
-        }
+    func decide(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
+        let query = QueryParameters(request)
+        let dataset = try query.requiredID("dataset")
+        let purpose = try query.requiredText("purpose")
+        let tokens = try query.requiredInteger("tokens", in: 0...Limits.maxTokens)
+        let subject = try query.id("party").map(PartyID.init(rawValue:)) ?? actor.id
+        let action = try query.choice("action", PolicyAction.self) ?? .use
         let decisionQuery = DecisionQuery(
             party: subject, dataset: DatasetID(rawValue: dataset), purpose: String(purpose), tokens: tokens, action: action,
-            region: query["region"].map(String.init))
+            region: query.text("region").map(String.init))
         let now = service.now()
         let (decision, grantNumber) = try service.registry.read { state throws -> (Decision, String?) in
             guard state.mayAskDecision(by: actor, about: subject, on: decisionQuery.dataset) else {
@@ -362,8 +340,8 @@ struct AccessController: Sendable {
     }
 
     /// `POST /v1/decisions`: up to ``Limits/maxDecisionsPerBatch`` queries, answered in order.
-    func decideBatch(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func decideBatch(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let body = try await request.decodeJSON(DecisionBatchBody.self, context: context)
         guard !body.queries.isEmpty, body.queries.count <= Limits.maxDecisionsPerBatch else {
             throw Problem.badRequest(

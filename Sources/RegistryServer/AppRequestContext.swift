@@ -11,7 +11,8 @@ public struct AppRequestContext: RequestContext {
     public var requestID: String
     /// The deployment's request-body limit in bytes (``RegistryCore/Limits/maxRequestBodyBytes``).
     public var maxRequestBodyBytes: Int
-    /// The party whose API key authenticated this request; nil on public endpoints.
+    /// The party whose API key authenticated this request, set by ``AuthenticationMiddleware``; nil on
+    /// public endpoints. Authenticated handlers read it from ``AuthenticatedContext/party``.
     public var party: Party?
 
     public init(source: ApplicationRequestContextSource) {
@@ -19,13 +20,6 @@ public struct AppRequestContext: RequestContext {
         self.requestID = ""
         self.maxRequestBodyBytes = Limits().maxRequestBodyBytes  // the envelope middleware sets the deployment's
         self.party = nil
-    }
-
-    /// The authenticated party; the authentication middleware guarantees it on every `/v1` route but
-    /// the public ones.
-    func requireParty() throws -> Party {
-        guard let party else { throw Problem.unauthenticated() }
-        return party
     }
 
     /// Bodies larger than this are refused with 413 when collected.

@@ -44,19 +44,24 @@ public func buildRouter(
     // One layer for what every request goes through (id, body limit, query, problems, metrics, access
     // log): each async middleware costs every request, and the decision route sits in labs' serving paths.
     router.add(middleware: RequestEnvelopeMiddleware(maxRequestBodyBytes: configuration.limits.maxRequestBodyBytes, routes: routes))
-    router.addRoutes(SystemController(database: database, metrics: metrics).endpoints)
+    // The operational endpoints, outside the versioned API.
+    SystemController(database: database, metrics: metrics).publicRoutes(router.group())
 
-    let registryController = RegistryController(service: registry)
-    registryController.publicRoutes(router.group("v1"))
-    RulesController().publicRoutes(router.group("v1"))
-    let authenticated = router.group("v1").add(
-        middleware: AuthenticationMiddleware(service: registry, limiter: KeyRateLimiter(limits: configuration.edge)))
-    registryController.authenticatedRoutes(authenticated)
-    OversightController(service: registry).routes(authenticated, sandbox: configuration.sandbox)
-    LineageController(service: registry).routes(authenticated)
-    OpenLineageController(service: registry).routes(authenticated)
-    AccessController(service: registry).routes(authenticated)
-    UsageController(service: registry).routes(authenticated)
+    // Every controller, mounted the one way: its public routes under /v1, its authenticated ones under /v1
+    // behind the API key, with the party in the handler's context.
+    let controllers: [any APIController] = [
+        RegistryController(service: registry), RulesController(), OversightController(service: registry, sandbox: configuration.sandbox),
+        LineageController(service: registry), OpenLineageController(service: registry), AccessController(service: registry),
+        UsageController(service: registry),
+    ]
+    let open = router.group("v1")
+    let authenticated = router.group("v1")
+        .add(middleware: AuthenticationMiddleware(service: registry, limiter: KeyRateLimiter(limits: configuration.edge)))
+        .group(context: AuthenticatedContext.self)
+    for controller in controllers {
+        controller.publicRoutes(open)
+        controller.routes(authenticated)
+    }
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
     return router
 }

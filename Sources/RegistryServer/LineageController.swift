@@ -4,7 +4,7 @@ import RegistryStore
 
 /// Lineage: recording derivations, walking ancestors and descendants within budgets, paths, impact,
 /// effective restrictions, anonymisation approval and flagging (R10, R12, R21, R25).
-struct LineageController: Sendable {
+struct LineageController: APIController {
     let service: RegistryService
 
     struct SourceBody: Decodable {
@@ -116,7 +116,7 @@ struct LineageController: Sendable {
         let budget: BudgetView
     }
 
-    func routes(_ group: RouterGroup<AppRequestContext>) {
+    func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("datasets/:id/lineage") { request, context in try await record(request, context) }
         group.get("datasets/:id/lineage") { request, context in try walk(request, context) }
         group.get("datasets/:id/restrictions") { _, context in try restrictions(context) }
@@ -126,22 +126,18 @@ struct LineageController: Sendable {
         group.post("derivations/:id/approval") { _, context in try await approve(context) }
     }
 
-    func datasetID(_ context: AppRequestContext) throws -> DatasetID {
+    func datasetID(_ context: AuthenticatedContext) throws -> DatasetID {
         let id = try context.pathID("id")
         guard service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) != nil else { throw Problem.notFound("dataset \(id) does not exist") }
         return DatasetID(rawValue: id)
     }
 
-    func budget(_ request: Request) throws -> Int {
-        guard let text = request.uri.queryParameters["budget"] else { return Limits.defaultTraversalBudget }
-        guard let value = Int(String(text)), (1...Limits.maxTraversalBudget).contains(value) else {
-            throw Problem.badRequest("budget must be 1 to \(Limits.maxTraversalBudget)", errors: [.init(field: "budget", reason: "1 to \(Limits.maxTraversalBudget)")])
-        }
-        return value
+    func budget(_ query: QueryParameters) throws -> Int {
+        try query.integer("budget", in: 1...Limits.maxTraversalBudget) ?? Limits.defaultTraversalBudget
     }
 
-    func record(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func record(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = try datasetID(context)
         let body = try await request.decodeJSON(DerivationsBody.self, context: context)
         let entries = try await service.execute(
@@ -154,25 +150,18 @@ struct LineageController: Sendable {
         return try Page(items: views, nextCursor: nil).created(location: "/v1/datasets/\(id.rawValue)/lineage")
     }
 
-    func walk(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func walk(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         let id = try datasetID(context)
-        let page = try PageRequest(request)
-        let budget = try budget(request)
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let budget = try budget(query)
         let direction: LineageGraph.Direction
-        switch request.uri.queryParameters["direction"].map(String.init) ?? "descendants" {
+        switch query.text("direction") ?? "descendants" {
         case "descendants": direction = .descendants
         case "ancestors": direction = .ancestors
-        case let other:
-            throw Problem.badRequest("direction \(other) is not ancestors or descendants", errors: [.init(field: "direction", reason: "ancestors or descendants")])
+        default: throw Problem.invalidField("direction", "ancestors or descendants")
         }
-        var maxDepth = Int32.max
-        if let text = request.uri.queryParameters["depth"] {
-            guard let depth = Int32(String(text)), depth >= 1 else {
-                throw Problem.badRequest("depth must be a positive number", errors: [.init(field: "depth", reason: "at least 1")])
-            }
-            maxDepth = depth
-        }
+        let maxDepth = try query.integer("depth", in: 1...Int32.max) ?? .max
         // The walk is breadth-first, nearest first; the cursor is the position in that order.
         let result = service.registry.read { state -> WalkPage in
             var items: [NodeView] = []
@@ -197,8 +186,7 @@ struct LineageController: Sendable {
         return try result.response()
     }
 
-    func restrictions(_ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func restrictions(_ context: AuthenticatedContext) throws -> Response {
         let id = try datasetID(context)
         let view = service.registry.read { state in
             let node = Int32(id.rawValue)
@@ -257,15 +245,12 @@ struct LineageController: Sendable {
     /// Who and what a change to a dataset reaches: its descendants (a page, nearest first) and every party
     /// holding one of them, a valid certificate over one, or a grant not ended on one (a page, by id).
     /// Both pages come from one walk within the budget; the counts cover everything the walk reached.
-    func impact(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func impact(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         let id = try datasetID(context)
-        let page = try PageRequest(request)
-        let partiesAfter = try queryID(request, "partyCursor") ?? 0
-        guard partiesAfter >= 0 else {
-            throw Problem.badRequest("partyCursor is not one this API gave out", errors: [.init(field: "partyCursor", reason: "invalid")])
-        }
-        let budget = try budget(request)
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let partiesAfter = try query.integer("partyCursor", in: 0...Int64.max) ?? 0
+        let budget = try budget(query)
         let view = service.registry.read { state -> ImpactView in
             let today = state.today(at: service.now())
             var tallies: [Int64: PartyTally] = [:]
@@ -310,13 +295,11 @@ struct LineageController: Sendable {
         return try view.response()
     }
 
-    func path(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
-        let query = request.uri.queryParameters
-        guard let from = query["from"].flatMap({ Int32(String($0)) }), let to = query["to"].flatMap({ Int32(String($0)) }) else {
-            throw Problem.badRequest("from and to must be dataset ids", errors: [.init(field: "from", reason: "required"), .init(field: "to", reason: "required")])
-        }
-        let budget = try budget(request)
+    func path(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let query = QueryParameters(request)
+        let from = try query.requiredInteger("from", in: 1...Int32.max)
+        let to = try query.requiredInteger("to", in: 1...Int32.max)
+        let budget = try budget(query)
         let search = service.registry.read { state -> LineageGraph.PathSearch? in
             for id in [from, to] where state.dataset(DatasetID(rawValue: Int64(id))) == nil { return nil }
             return ScratchPool.withScratch { scratch in state.lineage.graph.path(from: from, to: to, budget: budget, scratch: &scratch) }
@@ -336,15 +319,15 @@ struct LineageController: Sendable {
         }
     }
 
-    func approve(_ context: AppRequestContext) async throws -> Response {
+    func approve(_ context: AuthenticatedContext) async throws -> Response {
         let id = try context.pathID("id")
-        let entries = try await service.execute(.approveAnonymisation(derivation: id), by: try context.requireParty())
+        let entries = try await service.execute(.approveAnonymisation(derivation: id), by: context.party)
         guard case .derivation(let derivation) = entries.first?.record else { throw Problem.internalError }
         return try DerivationView(derivation).response()
     }
 
-    func flag(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func flag(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = try datasetID(context)
         let body = try await request.decodeJSON(FlagBody.self, context: context)
         let entries = try await service.execute(.flagDataset(id, reason: body.reason), by: actor)

@@ -8,7 +8,7 @@ import RegistryStore
 /// Datasets are named in the `datarights` namespace by their registry id (`name: "42"` or
 /// `"datasets/42"`). Datasets the registry does not know are reported back, never invented; other event
 /// types (START, RUNNING, FAIL, ABORT) are accepted and change nothing.
-struct OpenLineageController: Sendable {
+struct OpenLineageController: APIController {
     let service: RegistryService
 
     static let namespace = "datarights"
@@ -52,7 +52,7 @@ struct OpenLineageController: Sendable {
         let note: String?
     }
 
-    func routes(_ group: RouterGroup<AppRequestContext>) {
+    func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("lineage/openlineage") { request, context in try await receive(request, context) }
     }
 
@@ -61,8 +61,8 @@ struct OpenLineageController: Sendable {
     /// input and an output was updated in place by the run: that pair is not a derivation (a dataset never
     /// derives from itself; `POST /v1/datasets/{id}/derivations` refuses it) and is listed under `skipped`.
     /// The body may be sent with `Content-Encoding: gzip` (the OpenLineage client's `compression: gzip`).
-    func receive(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func receive(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         // OpenLineage's facets are free-form: nulls and fractions are allowed there. The body may be gzip.
         let event = try await request.decodeJSON(RunEvent.self, context: context, options: StrictJSON.Options(foreignDocument: true))
         let eventType = (event.eventType ?? "OTHER").uppercased()

@@ -4,8 +4,10 @@ import RegistryCore
 import RegistryStore
 
 /// Audit (R30), state digest, settings and the sandbox clock.
-struct OversightController: Sendable {
+struct OversightController: APIController {
     let service: RegistryService
+    /// Sandbox mode: the test-clock routes exist.
+    let sandbox: Bool
 
     struct AuditVerification: ResponseEncodable {
         let valid: Bool
@@ -56,7 +58,7 @@ struct OversightController: Sendable {
         let changes: [String]
     }
 
-    func routes(_ group: RouterGroup<AppRequestContext>, sandbox: Bool) {
+    func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.get("audit/verify") { _, context in try await verify(context) }
         group.get("audit/events") { request, context in try await events(request, context) }
         group.get("admin/state") { _, context in try await state(context) }
@@ -68,14 +70,14 @@ struct OversightController: Sendable {
         }
     }
 
-    func requireOverseer(_ context: AppRequestContext) throws {
-        let party = try context.requireParty()
+    func requireOverseer(_ context: AuthenticatedContext) throws {
+        let party = context.party
         guard party.kind == .regulator || party.kind == .operator else {
             throw Problem.from(.forbidden("only regulators and operators read the audit chain"))
         }
     }
 
-    func verify(_ context: AppRequestContext) async throws -> AuditVerification {
+    func verify(_ context: AuthenticatedContext) async throws -> AuditVerification {
         try requireOverseer(context)
         switch try await service.verifyAudit() {
         case .valid(let entries, let head):
@@ -85,9 +87,10 @@ struct OversightController: Sendable {
         }
     }
 
-    func events(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func events(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         try requireOverseer(context)
-        let page = try PageRequest(request)
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
         let entries = try await AuditLog.entries(service.database.pool, after: page.after, limit: page.limit)
         let views = entries.map {
             AuditEntryView(
@@ -115,8 +118,8 @@ struct OversightController: Sendable {
         return shown + rest
     }
 
-    func state(_ context: AppRequestContext) async throws -> StateView {
-        guard try context.requireParty().kind == .operator else { throw Problem.from(.forbidden("only operators read the state digest")) }
+    func state(_ context: AuthenticatedContext) async throws -> StateView {
+        guard context.party.kind == .operator else { throw Problem.from(.forbidden("only operators read the state digest")) }
         let now = service.now()
         // Hashed off the lock, on a thread of its own: seconds at national scale, which neither the writer
         // nor the cooperative pool should wait for.
@@ -129,8 +132,7 @@ struct OversightController: Sendable {
         }
     }
 
-    func settings(_ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func settings(_ context: AuthenticatedContext) throws -> Response {
         let settings = service.registry.read { $0.settings }
         return try SettingsBody(
             objectionPolicy: settings.objectionPolicy,
@@ -141,7 +143,7 @@ struct OversightController: Sendable {
         ).response()
     }
 
-    func updateSettings(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func updateSettings(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let body = try await request.decodeJSON(SettingsBody.self, context: context)
         let calendar = body.calendar.map {
             WorkingCalendar(
@@ -149,13 +151,13 @@ struct OversightController: Sendable {
         }
         try await service.execute(
             .updateSettings(objectionPolicy: body.objectionPolicy, calendar: calendar, publicDataFeeCeiling: body.publicDataFeeCeiling),
-            by: try context.requireParty())
+            by: context.party)
         return try settings(context)
     }
 
-    func advanceClock(_ request: Request, _ context: AppRequestContext) async throws -> ClockView {
+    func advanceClock(_ request: Request, _ context: AuthenticatedContext) async throws -> ClockView {
         // Who may move the clock is settled before anything in the body is read or computed.
-        let party = try context.requireParty()
+        let party = context.party
         guard party.kind == .operator else { throw Problem.from(.forbidden("only operators move the sandbox clock")) }
         let body = try await request.decodeJSON(ClockBody.self, context: context)
         let maxDays = Int(Limits.maxClockAdvanceSeconds / 86_400)
@@ -173,8 +175,8 @@ struct OversightController: Sendable {
         return try clock(context, changes: entries.map(\.kind.rawValue))
     }
 
-    func clock(_ context: AppRequestContext, changes: [String]) throws -> ClockView {
-        guard try context.requireParty().kind == .operator else { throw Problem.from(.forbidden("only operators move the sandbox clock")) }
+    func clock(_ context: AuthenticatedContext, changes: [String]) throws -> ClockView {
+        guard context.party.kind == .operator else { throw Problem.from(.forbidden("only operators move the sandbox clock")) }
         let now = service.now()
         return service.registry.read { state in
             ClockView(now: now.description, today: state.today(at: now).description, offsetSeconds: state.settings.clockOffsetSeconds, changes: changes)

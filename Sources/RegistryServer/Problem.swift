@@ -55,7 +55,7 @@ public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var problem = self
         problem.instance = problem.instance ?? request.uri.path
-        if let context = context as? AppRequestContext, !context.requestID.isEmpty {
+        if let context = context as? any RegistryRequestContext, !context.requestID.isEmpty {
             problem.requestID = context.requestID
         }
         var headers: HTTPFields = [.contentType: "application/problem+json"]

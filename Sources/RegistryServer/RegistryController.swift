@@ -4,7 +4,7 @@ import RegistryCore
 import RegistryStore
 
 /// Parties, API keys, datasets, registrations, objections and certificates: `/v1`.
-struct RegistryController: Sendable {
+struct RegistryController: APIController {
     let service: RegistryService
 
     // MARK: Bodies
@@ -93,8 +93,8 @@ struct RegistryController: Sendable {
     // MARK: Routes
 
     /// Routes that need an API key.
-    func authenticatedRoutes(_ group: RouterGroup<AppRequestContext>) {
-        group.get("me") { _, context in try PartyView(try context.requireParty()).response() }
+    func routes(_ group: RouterGroup<AuthenticatedContext>) {
+        group.get("me") { _, context in try PartyView(context.party).response() }
         group.post("parties") { request, context in try await createParty(request, context) }
         group.get("parties") { request, context in try listParties(request, context) }
         group.get("parties/:id") { _, context in try party(context) }
@@ -122,34 +122,33 @@ struct RegistryController: Sendable {
 
     // MARK: Parties and keys
 
-    func createParty(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func createParty(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let body = try await request.decodeJSON(NewPartyBody.self, context: context)
         let entries = try await service.execute(
             .registerParty(NewParty(name: body.name, kind: body.kind, region: body.region, jurisdiction: body.jurisdiction, creditCode: body.creditCode)),
-            by: try context.requireParty())
+            by: context.party)
         guard case .party(let party) = entries.first?.record else { throw Problem.internalError }
         return try PartyView(party).created(location: "/v1/parties/\(party.id.rawValue)")
     }
 
-    func listParties(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
-        let page = try PageRequest(request)
-        let kind = try queryEnum(request, "kind", PartyKind.self)
+    func listParties(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let kind = try query.choice("kind", PartyKind.self)
         let result = service.registry.read { state in
             state.catalog.parties.page(after: page.after, limit: page.limit, budget: Limits.maxScanPerPage) { kind == nil || $0.kind == kind }
         }
         return try Page(items: result.records.map(PartyView.init), nextCursor: PageRequest.cursor(result.continueAfter)).response()
     }
 
-    func party(_ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func party(_ context: AuthenticatedContext) throws -> Response {
         let id = try context.pathID("id")
         guard let party = service.registry.read({ $0.party(PartyID(rawValue: id)) }) else { throw Problem.notFound("party \(id)") }
         return try PartyView(party).response()
     }
 
-    func issueKey(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func issueKey(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = try context.pathID("id")
         let body = try await request.decodeJSON(NewKeyBody.self, context: context, emptyBody: NewKeyBody(label: nil))
         let (key, token) = try await service.issueKey(for: PartyID(rawValue: id), label: body.label ?? "", by: actor)
@@ -157,16 +156,16 @@ struct RegistryController: Sendable {
             .created(location: nil)
     }
 
-    func revokeKey(_ context: AppRequestContext) async throws -> Response {
+    func revokeKey(_ context: AuthenticatedContext) async throws -> Response {
         let prefix = try context.parameters.require("prefix")
-        try await service.execute(.revokeAPIKey(prefix: prefix), by: try context.requireParty())
+        try await service.execute(.revokeAPIKey(prefix: prefix), by: context.party)
         return Response(status: .noContent)
     }
 
     // MARK: Datasets
 
-    func createDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func createDataset(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let body = try await request.decodeJSON(NewDatasetBody.self, context: context)
         let sharing = try body.sharing.map(Self.sharing)
         let new = NewDataset(
@@ -178,8 +177,8 @@ struct RegistryController: Sendable {
         return try DatasetView(dataset).created(location: "/v1/datasets/\(dataset.id.rawValue)")
     }
 
-    func updateDataset(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func updateDataset(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = try context.pathID("id")
         let body = try await request.decodeJSON(DatasetPatchBody.self, context: context)
         let patch = DatasetPatch(
@@ -200,21 +199,19 @@ struct RegistryController: Sendable {
         return category
     }
 
-    func searchDatasets(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
-        let page = try PageRequest(request)
-        let query = request.uri.queryParameters
-        let filter = RegistryState.DatasetFilter(
-            text: query["q"].map(String.init), grade: try queryEnum(request, "grade", Grade.self),
-            personalInformation: try queryEnum(request, "piLevel", PersonalInformationLevel.self), region: query["region"].map(String.init),
-            holder: try queryID(request, "holder").map(PartyID.init(rawValue:)),
-            tag: query["tag"].map(String.init))
+    func searchDatasets(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+                let filter = RegistryState.DatasetFilter(
+            text: query.text("q").map(String.init), grade: try query.choice("grade", Grade.self),
+            personalInformation: try query.choice("piLevel", PersonalInformationLevel.self), region: query.text("region").map(String.init),
+            holder: try query.id("holder").map(PartyID.init(rawValue:)),
+            tag: query.text("tag").map(String.init))
         let result = service.registry.read { $0.searchDatasets(filter, after: page.after, limit: page.limit) }
         return try Page(items: result.datasets.map(DatasetView.init), nextCursor: PageRequest.cursor(result.next)).response()
     }
 
-    func dataset(_ context: AppRequestContext) throws -> Response {
-        _ = try context.requireParty()
+    func dataset(_ context: AuthenticatedContext) throws -> Response {
         let id = try context.pathID("id")
         guard let dataset = service.registry.read({ $0.dataset(DatasetID(rawValue: id)) }) else { throw Problem.notFound("dataset \(id)") }
         return try DatasetView(dataset).response()
@@ -222,8 +219,8 @@ struct RegistryController: Sendable {
 
     // MARK: Registrations
 
-    func submit(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func submit(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let body = try await request.decodeJSON(NewRegistrationBody.self, context: context)
         let new = NewRegistration(
             dataset: DatasetID(rawValue: body.dataset), right: body.right, kind: body.kind, sourceType: body.sourceType,
@@ -238,11 +235,12 @@ struct RegistryController: Sendable {
         return try view.created(location: "/v1/registrations/\(registration.number)")
     }
 
-    func listRegistrations(_ request: Request, _ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
-        let page = try PageRequest(request)
-        let status = try queryEnum(request, "status", RegistrationStatus.self)
-        let dataset = try queryID(request, "dataset").map(DatasetID.init(rawValue:))
+    func listRegistrations(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let status = try query.choice("status", RegistrationStatus.self)
+        let dataset = try query.id("dataset").map(DatasetID.init(rawValue:))
         let result = service.registry.read { state in
             let page = state.searchRegistrations(visibleTo: actor, status: status, dataset: dataset, after: page.after, limit: page.limit)
             return (page.registrations.map { RegistrationView($0, in: state) }, page.next)
@@ -250,8 +248,8 @@ struct RegistryController: Sendable {
         return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
     }
 
-    func registration(_ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
+    func registration(_ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
         let number = try context.parameters.require("number")
         let view = service.registry.read { state -> RegistrationView? in
             guard let registration = state.registration(number: number), state.maySee(registration, actor) else { return nil }
@@ -263,38 +261,38 @@ struct RegistryController: Sendable {
     }
 
     /// A registration the key may not see answers every operation as a missing one does: 404, the same body.
-    func requireVisibleRegistration(_ number: String, _ context: AppRequestContext) throws {
-        let actor = try context.requireParty()
+    func requireVisibleRegistration(_ number: String, _ context: AuthenticatedContext) throws {
+        let actor = context.party
         let visible = service.registry.read { state in state.registration(number: number).map { state.maySee($0, actor) } ?? true }
         guard visible else { throw Problem.from(.notFound("registration \(number)")) }
     }
 
     /// Only registrars review and decide. Anyone else is refused for what kind of party it is before any
     /// registration is looked up, so the answer is the same for a hidden registration and for none.
-    func requireRegistrar(_ context: AppRequestContext, to action: String) throws {
-        let actor = try context.requireParty()
+    func requireRegistrar(_ context: AuthenticatedContext, to action: String) throws {
+        let actor = context.party
         guard actor.kind == .registrar else { throw Problem.from(.forbidden("\(actor.kind.withArticle) may not \(action)")) }
     }
 
-    func startReview(_ context: AppRequestContext) async throws -> Response {
+    func startReview(_ context: AuthenticatedContext) async throws -> Response {
         let number = try context.parameters.require("number")
         try requireRegistrar(context, to: "review registrations")
         try requireVisibleRegistration(number, context)
-        try await service.execute(.startReview(registration: number), by: try context.requireParty())
+        try await service.execute(.startReview(registration: number), by: context.party)
         return try registration(context)
     }
 
-    func decide(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func decide(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let number = try context.parameters.require("number")
         try requireRegistrar(context, to: "decide registrations")
         try requireVisibleRegistration(number, context)
         let body = try await request.decodeJSON(DecisionBody.self, context: context)
-        try await service.execute(.decide(registration: number, accept: body.decision == .accept, reason: body.reason), by: try context.requireParty())
+        try await service.execute(.decide(registration: number, accept: body.decision == .accept, reason: body.reason), by: context.party)
         return try registration(context)
     }
 
-    func object(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func object(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let number = try context.parameters.require("number")
         try requireVisibleRegistration(number, context)
         let body = try await request.decodeJSON(ObjectionBody.self, context: context)
@@ -303,10 +301,10 @@ struct RegistryController: Sendable {
         return try ObjectionView(objection, registrationNumber: number).created(location: "/v1/registrations/\(number)")
     }
 
-    func rule(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func rule(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let id = try context.pathID("id")
         let body = try await request.decodeJSON(RulingBody.self, context: context)
-        let entries = try await service.execute(.ruleObjection(ObjectionID(rawValue: id), ruling: body.ruling, reason: body.reason), by: try context.requireParty())
+        let entries = try await service.execute(.ruleObjection(ObjectionID(rawValue: id), ruling: body.ruling, reason: body.reason), by: context.party)
         guard case .objection(let objection) = entries.first?.record else { throw Problem.internalError }
         let number = service.registry.read { $0.registration(objection.registration)?.number ?? "" }
         return try ObjectionView(objection, registrationNumber: number).response()
@@ -316,7 +314,7 @@ struct RegistryController: Sendable {
 
     func verifyCertificate(_ request: Request, _ context: AppRequestContext) throws -> Response {
         let number = try context.parameters.require("number")
-        let fingerprint = request.uri.queryParameters["fingerprint"].map(String.init)
+        let fingerprint = QueryParameters(request).text("fingerprint").map(String.init)
         let today = service.registry.read { $0.today(at: service.now()) }
         let view = service.registry.read { state in
             state.certificate(number: number).map { CertificateView($0, in: state, today: today, fingerprint: fingerprint) }

@@ -13,7 +13,7 @@ extension Request {
     ///     `Content-Type` is needed either).
     ///   - options: what the body may hold beyond the strict default (nullable fields).
     func decodeJSON<T: Decodable>(
-        _ type: T.Type, context: AppRequestContext, emptyBody: T? = nil, options: StrictJSON.Options = .strict
+        _ type: T.Type, context: some RegistryRequestContext, emptyBody: T? = nil, options: StrictJSON.Options = .strict
     ) async throws -> T {
         // `Content-Encoding: gzip` is inflated, within the same limit as a plain body.
         let buffer = try await GzipBody.collect(self, limit: context.maxRequestBodyBytes)

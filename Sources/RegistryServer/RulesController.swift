@@ -3,7 +3,7 @@ import RegistryCore
 
 /// The domain rules every refusal names (`GET /v1/rules`, `GET /v1/rules/{id}`): public, so that whoever
 /// reads "R16" in an answer can look up what it says.
-struct RulesController: Sendable {
+struct RulesController: APIController {
     struct RuleView: Encodable, Sendable {
         let id: String
         let statement: String

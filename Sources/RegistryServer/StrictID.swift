@@ -13,7 +13,7 @@ enum StrictID {
     static let reason = "must be an id: 1 to 18 digits, without sign or leading zeros"
 }
 
-extension AppRequestContext {
+extension RegistryRequestContext {
     /// The id in the path parameter `name`, or a 400 naming it.
     func pathID(_ name: String) throws -> Int64 {
         guard let text = parameters.get(name), let id = StrictID.parse(Substring(text)) else {

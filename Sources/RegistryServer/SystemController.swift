@@ -7,7 +7,7 @@ import Prometheus
 import RegistryStore
 
 /// The operational endpoints: liveness, readiness, metrics and the API description. None needs a key.
-struct SystemController: Sendable {
+struct SystemController: APIController {
     let database: RegistryDatabase
     let metrics: PrometheusCollectorRegistry
 
@@ -25,8 +25,8 @@ struct SystemController: Sendable {
         let schema: Schema
     }
 
-    var endpoints: RouteCollection<AppRequestContext> {
-        let routes = RouteCollection(context: AppRequestContext.self)
+    /// Mounted at the root, outside the versioned API.
+    func publicRoutes(_ routes: RouterGroup<AppRequestContext>) {
         routes.get("healthz") { _, _ in Liveness(status: "alive") }
         routes.get("readyz") { _, _ in try await readiness() }
         routes.get("metrics") { _, _ in metricsResponse() }
@@ -35,7 +35,6 @@ struct SystemController: Sendable {
                 status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.bytes)))
         }
-        return routes
     }
 
     func readiness() async throws -> ReadinessBody {

@@ -4,14 +4,14 @@ import RegistryCore
 import RegistryStore
 
 /// Metering and settlement (R26–R28): `/v1/usage`, grant usage, daily caps, statements, ledger totals.
-struct UsageController: Sendable {
+struct UsageController: APIController {
     let service: RegistryService
 
     struct DailyCapBody: Decodable {
         let dailyTokens: Int64?
     }
 
-    func routes(_ group: RouterGroup<AppRequestContext>) {
+    func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("usage") { request, context in try await recordUsage(request, context) }
         group.get("grants/:number/usage") { _, context in try grantUsage(context) }
         group.put("parties/:id/daily-token-cap") { request, context in try await setDailyCap(request, context) }
@@ -23,8 +23,8 @@ struct UsageController: Sendable {
 
     /// `POST /v1/usage`: up to ``Limits/maxUsageEventsPerRequest`` events, answered in order once durable.
     /// 200 even when some are denied: each answer says accepted or denied, and by what.
-    func recordUsage(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let party = try context.requireParty()
+    func recordUsage(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let party = context.party
         let buffer = try await request.body.collect(upTo: context.maxRequestBodyBytes)
         try request.requireJSONBody()
         let events: [UsageEvent]
@@ -46,8 +46,8 @@ struct UsageController: Sendable {
 
     /// `GET /v1/grants/{number}/usage`: tokens used and remaining, fen charged. For the assignee, the
     /// grantor, the dataset's holder, regulators and operators.
-    func grantUsage(_ context: AppRequestContext) throws -> Response {
-        let actor = try context.requireParty()
+    func grantUsage(_ context: AuthenticatedContext) throws -> Response {
+        let actor = context.party
         let number = try context.parameters.require("number")
         let view = try service.registry.read { state throws -> GrantUsageView in
             guard let grant = state.grant(number: number) else { throw Problem.notFound("grant \(number)") }
@@ -64,8 +64,8 @@ struct UsageController: Sendable {
     }
 
     /// `PUT /v1/parties/{id}/daily-token-cap` `{"dailyTokens": n}` (or null to lift it): R27's assignee cap.
-    func setDailyCap(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func setDailyCap(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         let id = PartyID(rawValue: try context.pathID("id"))
         let body = try await request.decodeJSON(DailyCapBody.self, context: context, options: StrictJSON.Options(nullable: ["dailyTokens"]))
         try await service.execute(.setAssigneeDailyCap(party: id, dailyTokens: body.dailyTokens), by: actor)
@@ -77,34 +77,21 @@ struct UsageController: Sendable {
 
     /// `GET /v1/statements?party=…&from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]`: the days are inclusive, in
     /// the registry's calendar. A party reads its own; regulators and operators anyone's.
-    func statement(_ request: Request, _ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
-        let query = request.uri.queryParameters
-        var party = actor.id
-        if let text = query["party"] {
-            guard let id = StrictID.parse(text) else { throw Problem.invalidField("party", StrictID.reason) }
-            party = PartyID(rawValue: id)
-        }
+    func statement(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
+        let query = QueryParameters(request)
+        let party = try query.id("party").map(PartyID.init(rawValue:)) ?? actor.id
         guard party == actor.id || actor.kind == .regulator || actor.kind == .operator else {
             throw Problem.from(.forbidden("a party reads its own statement; regulators and operators anyone's"))
         }
-        func day(_ name: String) throws -> CivilDate {
-            guard let text = query[Substring(name)], let date = CivilDate(String(text)) else {
-                throw Problem.badRequest("\(name) is required: a date, YYYY-MM-DD", errors: [.init(field: name, reason: "required, YYYY-MM-DD")])
-            }
-            return date
-        }
-        let from = try day("from")
-        let to = try day("to")
+        let from = try query.requiredDate("from")
+        let to = try query.requiredDate("to")
         guard from <= to, to.daysSince1970 - from.daysSince1970 < Int32(Limits.maxStatementDays) else {
             throw Problem.badRequest(
                 "from must not be after to, and a statement covers at most \(Limits.maxStatementDays) days",
                 errors: [.init(field: "to", reason: "on or after from, within \(Limits.maxStatementDays) days")])
         }
-        let format = query["format"].map(String.init) ?? "json"
-        guard format == "json" || format == "csv" else {
-            throw Problem.badRequest("format is json or csv", errors: [.init(field: "format", reason: "json or csv")])
-        }
+        let format = try query.choice("format", StatementFormat.self) ?? .json
         let (known, offset) = service.registry.read { ($0.party(party) != nil, Int64($0.settings.calendar.utcOffsetSeconds)) }
         guard known else { throw Problem.notFound("party \(party.rawValue)") }
         // Local midnight at the start of `from` to local midnight after `to`.
@@ -114,7 +101,7 @@ struct UsageController: Sendable {
         let grantNumbers = service.registry.read { state in
             Dictionary(statement.lines.map { ($0.grant, state.grant($0.grant)?.number ?? String($0.grant.rawValue)) }, uniquingKeysWith: { first, _ in first })
         }
-        if format == "csv" {
+        if format == .csv {
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"statement-\(party.rawValue)-\(from)-\(to).csv\""],
@@ -124,8 +111,8 @@ struct UsageController: Sendable {
     }
 
     /// `GET /v1/ledger/balance`: all debits and all credits, in the core and in PostgreSQL (regulators, operators).
-    func ledgerBalance(_ context: AppRequestContext) async throws -> Response {
-        let actor = try context.requireParty()
+    func ledgerBalance(_ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
         guard actor.kind == .regulator || actor.kind == .operator else {
             throw Problem.from(.forbidden("the ledger's totals are for regulators and operators"))
         }
@@ -276,4 +263,9 @@ struct StatementView: Encodable, Sendable {
         }
         return quoted + "\""
     }
+}
+
+/// The forms a statement is served in.
+enum StatementFormat: String, CaseIterable {
+    case json, csv
 }
