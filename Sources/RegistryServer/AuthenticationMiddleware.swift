@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import RegistryCore
 import RegistryStore
 
 /// Authenticates `Authorization: Bearer …` against the core's API keys (no database round trip), holds
@@ -14,7 +15,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         // The first Authorization field as sent (the subscript would join repeated fields into a new string).
         guard let header = request.headers.first(where: { $0.name == .authorization })?.value, header.hasPrefix("Bearer "),
-            let party = service.authenticate(token: header.utf8.dropFirst("Bearer ".utf8.count))
+            let party = service.registry.authenticate(token: header.utf8.dropFirst("Bearer ".utf8.count))
         else {
             throw Problem.unauthenticated()
         }
