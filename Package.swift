@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // MARK: C interop: each C target has exactly one Swift importer.
@@ -77,6 +80,7 @@ let package = Package(
                 "RegistryCore",
                 "PostgresClient",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings,
@@ -89,8 +93,13 @@ let package = Package(
                 "RegistryCore",
                 "RegistryStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -130,7 +139,7 @@ let package = Package(
         // MARK: Benchmarks (executables; they print ratios against a baseline measured in the same run).
         .executableTarget(
             name: "PostgresBench",
-            dependencies: ["PostgresClient", "EmbeddedPostgres"],
+            dependencies: ["PostgresClient", "EmbeddedPostgres", .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/PostgresBench",
             swiftSettings: strictSettings
         ),
@@ -159,7 +168,7 @@ let package = Package(
         /// The baseline of the HTTP decision benchmark: a bare Hummingbird route returning a constant.
         .executableTarget(
             name: "BareServer",
-            dependencies: [.product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: [.product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/BareServer",
             swiftSettings: strictSettings
         ),
@@ -195,9 +204,12 @@ let package = Package(
             name: "RegistryServerTests",
             dependencies: [
                 "RegistryServer", "RegistryStore", "RegistryCore", "PostgresClient", "EmbeddedPostgres", "TestSupport", "datarights",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strictSettings

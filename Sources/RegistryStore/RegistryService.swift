@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 public import Logging
 public import PostgresClient
@@ -155,53 +154,9 @@ public final class RegistryService: Sendable {
     public func issueKey(for party: PartyID, label: String, by actor: Party?) async throws -> (key: APIKey, token: String) {
         let prefix = Self.randomToken(bytes: 6)
         let secret = Self.randomToken(bytes: 24)
-        let entries = try await execute(.issueAPIKey(party: party, prefix: prefix, secretHash: Self.hash(secret), label: label), by: actor)
+        let entries = try await execute(.issueAPIKey(party: party, prefix: prefix, secretHash: APIKey.secretHash(of: secret), label: label), by: actor)
         guard case .apiKey(let key) = entries.first?.record else { preconditionFailure("issuing a key yields the key") }
         return (key, "drk_\(prefix)_\(secret)")
-    }
-
-    /// The party a bearer token belongs to, when the key exists and is not revoked.
-    public func authenticate(token: String) -> Party? {
-        authenticate(token: token.utf8[...])
-    }
-
-    /// The same for the token's bytes (`drk_<prefix>_<secret>`), read without splitting them into strings:
-    /// this runs on every authenticated request.
-    public func authenticate(token: Substring.UTF8View) -> Party? {
-        let underscore = UInt8(ascii: "_")
-        guard token.starts(with: "drk_".utf8) else { return nil }
-        let rest = token.dropFirst(4)
-        guard let separator = rest.firstIndex(of: underscore) else { return nil }
-        let prefix = rest[..<separator]
-        let secret = rest[rest.index(after: separator)...]
-        guard !prefix.isEmpty, !secret.isEmpty else { return nil }
-        // The presented secret's digest as hex bytes, written into a fixed buffer: no strings per request.
-        var presented: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-        let digest = secret.withContiguousStorageIfAvailable { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-            ?? SHA256.hash(data: Array(secret))
-        return withUnsafeMutableBytes(of: &presented) { presented -> Party? in
-            for (index, byte) in digest.enumerated() {
-                presented[index * 2] = Self.hexDigits[Int(byte >> 4)]
-                presented[index * 2 + 1] = Self.hexDigits[Int(byte & 0x0F)]
-            }
-            return registry.read { state -> Party? in
-                guard let key = state.apiKey(prefix: String(Substring(prefix))), key.revokedAt == nil else { return nil }
-                // Constant time over the hash, so response timing says nothing about how much matched.
-                var stored = key.secretHash
-                return stored.withUTF8 { stored -> Party? in
-                    guard stored.count == presented.count else { return nil }
-                    var difference: UInt8 = 0
-                    for index in 0..<stored.count { difference |= stored[index] ^ presented[index] }
-                    return difference == 0 ? state.party(key.party) : nil
-                }
-            }
-        }
-    }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
-    static func hash(_ secret: String) -> String {
-        Array(SHA256.hash(data: Array(secret.utf8))).hexString
     }
 
     static func randomToken(bytes count: Int) -> String {

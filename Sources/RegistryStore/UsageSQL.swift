@@ -2,14 +2,10 @@ import PostgresClient
 import RegistryCore
 
 /// How a group commit of usage is written, and how the metering state is read back (schema 0005).
+///
+/// A group's transaction runs in two steps: ``write(_:audit:on:)`` its own rows at once, then, after the
+/// group before has committed, ``settle(_:on:)`` the counters (see ``CommitGate``).
 enum UsageSQL {
-    /// Writes one planned batch — its audit entry, the batch row, its events and postings by binary COPY,
-    /// and the counters' new values — on `connection`, inside the caller's transaction.
-    static func persist(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
-        try write(batch, audit: audit, on: connection)
-        try settle(batch, on: connection)
-    }
-
     /// The batch's own rows: audit entry, batch row, events and postings (new rows only, no row another
     /// batch touches, so it may run while the batch before is still committing).
     static func write(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
