@@ -118,6 +118,16 @@ public struct Limits: Sendable, Equatable {
     /// Policy validation stops collecting problems after this many.
     public static let maxPolicyProblemsReported = 100
 
+    /// Largest ODRL document accepted for import, in bytes, and its deepest nesting.
+    public static let maxODRLDocumentBytes = 1 << 20
+    public static let maxODRLDepth = 32
+
+    // Metering.
+
+    /// Usage groups the writer commits back to back (pipelined) before it gives up its lock, so that
+    /// commands waiting for it are not starved by a steady stream of usage.
+    public static let maxPipelinedUsageGroups = 64
+
     // Lineage.
 
     /// Reachability labels kept on average per dataset before the index gives up and every query walks

@@ -237,7 +237,7 @@ extension RegistryService {
     }
 
     /// Groups committed under one hold of the writer lock.
-    static let maxPipelinedGroups = 64
+    static var maxPipelinedGroups: Int { Limits.maxPipelinedUsageGroups }
 
     static let usageActor = "system:metering"
 }

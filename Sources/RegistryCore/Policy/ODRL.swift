@@ -36,8 +36,8 @@ public enum ODRL {
     public static let context = "http://www.w3.org/ns/odrl.jsonld"
     /// The namespace of DataRights' own terms, prefixed `dr:`.
     public static let namespace = "https://datarights.example/ns#"
-    public static let maxDocumentBytes = 1 << 20
-    public static let maxDepth = 32
+    public static var maxDocumentBytes: Int { Limits.maxODRLDocumentBytes }
+    public static var maxDepth: Int { Limits.maxODRLDepth }
 
     static let base = "https://datarights.example"
     static let partyBase = "\(base)/parties/"

@@ -56,8 +56,8 @@ private struct ODRLReader {
         for (key, kind) in [("permission", RuleKind.permission), ("prohibition", .prohibition), ("obligation", .duty)] {
             guard let list = fields[key] else { continue }
             for entry in Self.elements(of: list) {
-                guard rules.count < Policy.maxRules else {
-                    throw PolicyProblem(field: entry.path, detail: "a policy has at most \(Policy.maxRules) rules")
+                guard rules.count < Limits.maxPolicyRules else {
+                    throw PolicyProblem(field: entry.path, detail: "a policy has at most \(Limits.maxPolicyRules) rules")
                 }
                 let (rule, position) = try readRule(entry, kind: kind)
                 if let first = firstPathOfID[rule.id] {
@@ -419,8 +419,8 @@ private struct ConstraintReader {
             else {
                 throw PolicyProblem(field: right.path, detail: "expected a duration in whole days, like P30D")
             }
-            guard Policy.retentionDaysRange.contains(days) else {
-                throw PolicyProblem(field: right.path, detail: "retention must be between 1 and \(Policy.retentionDaysRange.upperBound) days")
+            guard Limits.policyRetentionDaysRange.contains(days) else {
+                throw PolicyProblem(field: right.path, detail: "retention must be between 1 and \(Limits.policyRetentionDaysRange.upperBound) days")
             }
             result.retentionDays = days
         default:
@@ -463,8 +463,8 @@ private struct ConstraintReader {
 
     private static func checkCount(_ count: Int, at path: String, noun: String) throws(PolicyProblem) {
         if count == 0 { throw PolicyProblem(field: path, detail: "an empty list matches nothing; leave the constraint out to allow any \(noun)") }
-        if count > Policy.maxListEntries {
-            throw PolicyProblem(field: path, detail: "at most \(Policy.maxListEntries) entries are allowed, found \(count)")
+        if count > Limits.maxPolicyListEntries {
+            throw PolicyProblem(field: path, detail: "at most \(Limits.maxPolicyListEntries) entries are allowed, found \(count)")
         }
     }
 

@@ -119,11 +119,6 @@ public struct Policy: Sendable, Hashable, Codable {
     public var dataset: DatasetID
     public var rules: [PolicyRule]
 
-    // Until the ODRL files read them from Limits directly.
-    static var maxRules: Int { Limits.maxPolicyRules }
-    static var maxListEntries: Int { Limits.maxPolicyListEntries }
-    static var retentionDaysRange: ClosedRange<Int> { Limits.policyRetentionDaysRange }
-
     public init(dataset: DatasetID, rules: [PolicyRule] = []) {
         self.dataset = dataset
         self.rules = rules
