@@ -61,8 +61,8 @@ import Testing
     /// The state is a handful of references: one box per domain (a copy is that many retains), and a
     /// change to a copy leaves the original as it was.
     @Test func theStateCopiesByDomainAndAWriteLeavesOtherCopiesAlone() throws {
-        // catalog, rights, lineage, market and usage boxes; the settings, caps and audit head inline.
-        #expect(MemoryLayout<RegistryState>.size <= 5 * 8 + MemoryLayout<RegistrySettings>.size + 8 + MemoryLayout<AuditHead>.size)
+        // catalog, rights, market and usage boxes; the lineage, settings, caps and audit head inline.
+        #expect(MemoryLayout<RegistryState>.size <= 4 * 8 + MemoryLayout<LineageState>.size + MemoryLayout<RegistrySettings>.size + 8 + MemoryLayout<AuditHead>.size)
         var world = World()
         let ministry = try world.party("Ministry of Transport", .department, code: "9144030071526726XG")
         let before = world.state

@@ -70,6 +70,21 @@ public struct LineageGraph: Sendable {
 
     public func ownRestrictions(of id: Int32) -> Restrictions { own[Int(id)] }
 
+    /// The nearest ancestor of `start` (nearest first, within `budget`) whose own restrictions satisfy
+    /// `test`. The walk runs here, where the graph is `self`: a caller's closure that reached the graph
+    /// through the state copied it (a retain of each of its arrays) on every denial naming its source.
+    func nearestAncestor(of start: Int32, budget: Int, where test: (Restrictions) -> Bool) -> Int32? {
+        var found: Int32?
+        ScratchPool.withScratch { scratch in
+            _ = walk(from: start, .ancestors, budget: budget, scratch: &scratch) { node, _ in
+                guard test(own[Int(node)]) else { return true }
+                found = node
+                return false
+            }
+        }
+        return found
+    }
+
     /// Sources of `id` with the transformation that derived it.
     public func parents(of id: Int32) -> [(source: Int32, kind: TransformationKind)] {
         var result: [(Int32, TransformationKind)] = []

@@ -114,14 +114,7 @@ extension RegistryState {
     func nearestSource(of id: DatasetID, skippingSelf: Bool = false, where test: (Restrictions) -> Bool) -> DatasetID {
         let start = Int32(id.rawValue)
         if !skippingSelf && test(lineage.graph.ownRestrictions(of: start)) { return id }
-        var found: Int32?
-        ScratchPool.withScratch { scratch in
-            lineage.graph.walk(from: start, .ancestors, budget: Limits.maxTraversalBudget, scratch: &scratch) { node, _ in
-                guard test(lineage.graph.ownRestrictions(of: node)) else { return true }
-                found = node
-                return false
-            }
-        }
+        let found = lineage.graph.nearestAncestor(of: start, budget: Limits.maxTraversalBudget, where: test)
         return found.map { DatasetID(rawValue: Int64($0)) } ?? id
     }
 

@@ -51,15 +51,36 @@ public struct ChangeEntry: Sendable, Equatable {
 /// applies its own records and plans its own commands (``plan(_:by:at:)`` dispatches); the state is
 /// changed only through ``apply(_:)`` by the single writer, and every decision reads it.
 ///
-/// Each domain lives in a ``CopyOnWrite`` box: a copy of the whole state is a handful of retains, and a
+/// The catalog, rights, market and usage domains live in ``CopyOnWrite`` boxes (the lineage inline, see
+/// ``lineage``): a copy of the whole state is a few dozen retains rather than one per table and index, and a
 /// copy a planner makes to try changes out (``planDue(at:)``) copies only the domains it writes.
 public struct RegistryState: Sendable {
-    @CopyOnWrite public internal(set) var catalog = CatalogState()
-    @CopyOnWrite public internal(set) var rights = RightsState()
-    @CopyOnWrite public internal(set) var lineage = LineageState()
-    @CopyOnWrite public internal(set) var market = MarketState()
+    private var catalogBox = CopyOnWrite(CatalogState())
+    private var rightsBox = CopyOnWrite(RightsState())
+    private var marketBox = CopyOnWrite(MarketState())
+    private var usageBox = CopyOnWrite(UsageMeter())
+
+    public internal(set) var catalog: CatalogState {
+        unsafeAddress { catalogBox.address }
+        unsafeMutableAddress { catalogBox.uniqueAddress() }
+    }
+    public internal(set) var rights: RightsState {
+        unsafeAddress { rightsBox.address }
+        unsafeMutableAddress { rightsBox.uniqueAddress() }
+    }
+    /// Held inline, not boxed: decisions read the graph in place on every request, and through a box the
+    /// compiler copied it (a retain of each of its arrays) wherever a closure reads it — a fifth of the
+    /// decision path (DecisionBench). A copy of the state retains its arrays instead (about twenty).
+    public internal(set) var lineage = LineageState()
+    public internal(set) var market: MarketState {
+        unsafeAddress { marketBox.address }
+        unsafeMutableAddress { marketBox.uniqueAddress() }
+    }
     /// Metering: quotas used, daily counters, ledger accounts, remembered idempotency keys (R26–R28).
-    @CopyOnWrite public internal(set) var usage = UsageMeter()
+    public internal(set) var usage: UsageMeter {
+        unsafeAddress { usageBox.address }
+        unsafeMutableAddress { usageBox.uniqueAddress() }
+    }
     public internal(set) var settings = RegistrySettings()
     /// R27: assignees' daily caps from the settings, by party.
     var assigneeCaps: [PartyID: Int64] = [:]
