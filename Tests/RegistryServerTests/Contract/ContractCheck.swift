@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
+import Synchronization
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -57,33 +58,80 @@ enum ContractCheck {
     /// checking the answers of a test with 32 clients would hold up every other test's requests.
     private static let queue = DispatchQueue(label: "datarights.contract-check", attributes: .concurrent)
 
-    /// Checks one exchange and records an issue in the running test when the response departs from the
-    /// document.
-    static func record(_ exchange: OpenAPIContract.Exchange, sourceLocation: SourceLocation = #_sourceLocation) async {
-        let request = "\(exchange.method) \(exchange.target.count > 100 ? String(exchange.target.prefix(97)) + "…" : exchange.target)"
-        let outcome: (Loaded, OpenAPIContract.Verdict?) = await withCheckedContinuation { continuation in
-            queue.async {
-                switch loaded {
-                case .contract(let contract): continuation.resume(returning: (loaded, contract.check(exchange)))
-                default: continuation.resume(returning: (loaded, nil))
-                }
+    /// Deferred checks, one at a time: a test with 32 clients must not start a thread per response.
+    private static let deferredQueue = DispatchQueue(label: "datarights.contract-check.deferred")
+
+    /// The checks of a scope's responses, run beside it rather than in its way, and reported when it ends.
+    @TaskLocal static var deferred: Deferred?
+
+    /// Checks handed over by a scope and what they found, with where each was made.
+    final class Deferred: Sendable {
+        private let group = DispatchGroup()
+        private let findings = Mutex<[(message: String, location: SourceLocation)]>([])
+
+        func add(_ exchange: OpenAPIContract.Exchange, at location: SourceLocation) {
+            group.enter()
+            ContractCheck.deferredQueue.async { [self] in
+                if let message = ContractCheck.finding(for: exchange) { findings.withLock { $0.append((message, location)) } }
+                group.leave()
             }
         }
-        switch outcome.0 {
+
+        /// Waits for the checks handed over so far and records what they found in the running test.
+        func report() async {
+            await withCheckedContinuation { continuation in group.notify(queue: ContractCheck.queue) { continuation.resume() } }
+            for finding in findings.withLock({ found in defer { found = [] }; return found }) {
+                Issue.record(Comment(rawValue: finding.message), sourceLocation: finding.location)
+            }
+        }
+    }
+
+    /// Runs `body` with the checks of its responses deferred to its end: a test that times its requests
+    /// (a rate limit's refill) is not slowed by them. Its departures are reported all the same, before
+    /// this returns or rethrows.
+    static func deferringChecks<Value>(_ body: () async throws -> Value) async throws -> Value {
+        let checks = Deferred()
+        do {
+            let value = try await $deferred.withValue(checks) { try await body() }
+            await checks.report()
+            return value
+        } catch {
+            await checks.report()
+            throw error
+        }
+    }
+
+    /// Checks one exchange and records an issue in the running test when the response departs from the
+    /// document; within `deferringChecks`, hands it to the scope instead.
+    static func record(_ exchange: OpenAPIContract.Exchange, sourceLocation: SourceLocation = #_sourceLocation) async {
+        let location = callSite ?? sourceLocation
+        if let deferred {
+            deferred.add(exchange, at: location)
+            return
+        }
+        let message: String? = await withCheckedContinuation { continuation in
+            queue.async { continuation.resume(returning: finding(for: exchange)) }
+        }
+        if let message { Issue.record(Comment(rawValue: message), sourceLocation: location) }
+    }
+
+    /// The check itself, logged: what to report, nil when the response conforms or cannot be checked here.
+    private static func finding(for exchange: OpenAPIContract.Exchange) -> String? {
+        let request = "\(exchange.method) \(exchange.target.count > 100 ? String(exchange.target.prefix(97)) + "…" : exchange.target)"
+        switch loaded {
         case .skipped(let reason):
             log("unchecked\t\(request)\t\(exchange.status)\t\(reason)")
+            return nil
         case .failed(let reason):
             log("unchecked\t\(request)\t\(exchange.status)\t\(reason)")
-            Issue.record("the contract check cannot read docs/openapi.yaml: \(reason)", sourceLocation: callSite ?? sourceLocation)
-        case .contract:
-            guard let verdict = outcome.1 else { return }
+            return "the contract check cannot read docs/openapi.yaml: \(reason)"
+        case .contract(let contract):
+            let verdict = contract.check(exchange)
             log("checked\t\(verdict.operation)\t\(exchange.status)\t\(verdict.violations.count)")
-            guard !verdict.violations.isEmpty else { return }
+            guard !verdict.violations.isEmpty else { return nil }
             let lines = verdict.violations.prefix(10).map { "  - \($0)" } + (verdict.violations.count > 10 ? ["  - …"] : [])
-            Issue.record(
-                Comment(rawValue: "contract: \(request) answered \(exchange.status), which departs from \(verdict.operation) in docs/openapi.yaml:\n"
-                    + lines.joined(separator: "\n")),
-                sourceLocation: callSite ?? sourceLocation)
+            return "contract: \(request) answered \(exchange.status), which departs from \(verdict.operation) in docs/openapi.yaml:\n"
+                + lines.joined(separator: "\n")
         }
     }
 
