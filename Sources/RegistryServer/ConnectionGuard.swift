@@ -150,7 +150,8 @@ final class RequestBytesGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Answers with a problem written as bytes, straight to the socket, and closes the connection; only
-    /// closes it when a route's answer may still be coming.
+    /// closes it when a route's answer may still be coming. The answer carries a request id of its own, in
+    /// `X-Request-Id` and `requestId`, as every response does (the request's own never got read).
     func answer(_ problem: Problem) {
         guard !finished, let context else { return }
         finished = true
@@ -158,9 +159,13 @@ final class RequestBytesGuard: ChannelInboundHandler, RemovableChannelHandler {
             context.close(promise: nil)
             return
         }
+        var problem = problem
+        let requestID = RequestIDs.next()
+        problem.requestID = requestID
         let body = problem.encoded()
         var text = "HTTP/1.1 \(problem.statusCode) \(problem.status.reasonPhrase)\r\n"
-        text += "Content-Type: application/problem+json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        text += "Content-Type: application/problem+json\r\nContent-Length: \(body.count)\r\nX-Request-Id: \(requestID)\r\n"
+        text += "Connection: close\r\n\r\n"
         var buffer = context.channel.allocator.buffer(capacity: text.utf8.count + body.count)
         buffer.writeString(text)
         buffer.writeBytes(body)

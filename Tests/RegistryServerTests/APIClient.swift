@@ -9,6 +9,12 @@ struct APIClient {
     let client: any TestClientProtocol
     var token: String?
 
+    /// Every response `client` gets is checked against docs/openapi.yaml (`ContractCheckedClient`).
+    init(client: any TestClientProtocol, token: String?) {
+        self.client = client.checkingContract
+        self.token = token
+    }
+
     struct Answer {
         let status: HTTPResponse.Status
         let json: [String: Any]
@@ -24,19 +30,29 @@ struct APIClient {
     func as_(_ token: String?) -> APIClient { APIClient(client: client, token: token) }
 
     @discardableResult
-    func call(_ method: HTTPRequest.Method, _ path: String, _ body: [String: Any]? = nil) async throws -> Answer {
+    func call(
+        _ method: HTTPRequest.Method, _ path: String, _ body: [String: Any]? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Answer {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authorization] = "Bearer \(token)" }
         let buffer = try body.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }
-        return try await client.execute(uri: path, method: method, headers: headers, body: buffer) { response in
-            let text = String(buffer: response.body)
-            let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-            return Answer(status: response.status, json: json, text: text)
+        // A departure from the document is reported at the test's own line.
+        return try await ContractCheck.$callSite.withValue(sourceLocation) {
+            try await client.execute(uri: path, method: method, headers: headers, body: buffer) { response in
+                let text = String(buffer: response.body)
+                let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+                return Answer(status: response.status, json: json, text: text)
+            }
         }
     }
 
-    func get(_ path: String) async throws -> Answer { try await call(.get, path) }
-    func post(_ path: String, _ body: [String: Any] = [:]) async throws -> Answer { try await call(.post, path, body) }
+    func get(_ path: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Answer {
+        try await call(.get, path, sourceLocation: sourceLocation)
+    }
+
+    func post(_ path: String, _ body: [String: Any] = [:], sourceLocation: SourceLocation = #_sourceLocation) async throws -> Answer {
+        try await call(.post, path, body, sourceLocation: sourceLocation)
+    }
 }
 
 /// Fixtures shared by the registry's HTTP tests.

@@ -8,18 +8,26 @@ import Testing
 
 extension APIClient {
     /// A body sent exactly as written, with the given content type.
-    func raw(_ method: HTTPRequest.Method, _ path: String, _ body: String, contentType: String? = "application/json") async throws -> Answer {
-        try await raw(method, path, bytes: Array(body.utf8), contentType: contentType)
+    func raw(
+        _ method: HTTPRequest.Method, _ path: String, _ body: String, contentType: String? = "application/json",
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Answer {
+        try await raw(method, path, bytes: Array(body.utf8), contentType: contentType, sourceLocation: sourceLocation)
     }
 
-    func raw(_ method: HTTPRequest.Method, _ path: String, bytes: [UInt8], contentType: String? = "application/json") async throws -> Answer {
+    func raw(
+        _ method: HTTPRequest.Method, _ path: String, bytes: [UInt8], contentType: String? = "application/json",
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Answer {
         var headers: HTTPFields = [:]
         if let contentType { headers[.contentType] = contentType }
         if let token { headers[.authorization] = "Bearer \(token)" }
-        return try await client.execute(uri: path, method: method, headers: headers, body: ByteBuffer(bytes: bytes)) { response in
-            let text = String(buffer: response.body)
-            let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-            return Answer(status: response.status, json: json, text: text)
+        return try await ContractCheck.$callSite.withValue(sourceLocation) {
+            try await client.execute(uri: path, method: method, headers: headers, body: ByteBuffer(bytes: bytes)) { response in
+                let text = String(buffer: response.body)
+                let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
+                return Answer(status: response.status, json: json, text: text)
+            }
         }
     }
 }

@@ -43,8 +43,8 @@ import FoundationNetworking
             request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = data
-            let (answer, response) = try await URLSession(configuration: .ephemeral).data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, answer)
+            let (answer, response) = try await URLSession(configuration: .ephemeral).checkedData(for: request)
+            return (response.statusCode, answer)
         }
     }
 

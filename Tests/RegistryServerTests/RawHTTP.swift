@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -12,6 +13,8 @@ import Glibc
 final class RawHTTP: @unchecked Sendable {
     private let socketDescriptor: Int32
     private var isOpen = true
+    /// The start of what was sent, up to the end of the request line: the contract check needs it.
+    private var requestStart = ""
 
     /// Connects to 127.0.0.1:`port`; reads give up after `readTimeout` seconds.
     init(port: Int, readTimeout: Double = 5) throws {
@@ -43,7 +46,10 @@ final class RawHTTP: @unchecked Sendable {
 
     /// Sends the bytes; false when the server has closed the connection.
     @discardableResult
-    func send(_ text: String) -> Bool { send(Array(text.utf8)) }
+    func send(_ text: String) -> Bool {
+        if !requestStart.contains("\r\n") && requestStart.utf8.count < 16_384 { requestStart += text.prefix(16_384) }
+        return send(Array(text.utf8))
+    }
 
     @discardableResult
     func send(_ bytes: [UInt8]) -> Bool {
@@ -56,11 +62,20 @@ final class RawHTTP: @unchecked Sendable {
         return true
     }
 
-    /// Everything the server sends until it closes the connection or the read timeout passes.
+    /// Everything the server sends until it closes the connection or the read timeout passes. Its first
+    /// response is checked against docs/openapi.yaml, when the request line sent as text can be read.
     func receiveAll() async -> (text: String, closed: Bool) {
-        await withCheckedContinuation { continuation in
+        let received = await withCheckedContinuation { continuation in
             Thread { continuation.resume(returning: self.receiveAllBlocking()) }.start()
         }
+        if let exchange = OpenAPIContract.Exchange(request: requestStart, response: received.text) {
+            await ContractCheck.record(exchange)
+            requestStart = ""
+        } else {
+            ContractCheck.recordUnchecked(
+                String(requestStart.prefix { !$0.isNewline }), reason: received.text.isEmpty ? "no response" : "no request line or response to read")
+        }
+        return received
     }
 
     private func receiveAllBlocking() -> (text: String, closed: Bool) {
@@ -74,7 +89,7 @@ final class RawHTTP: @unchecked Sendable {
         }
     }
 
-    /// One request written at once, and what came back.
+    /// One request written at once, and what came back (checked against docs/openapi.yaml).
     static func exchange(port: Int, _ request: String, readTimeout: Double = 5) async throws -> String {
         let connection = try RawHTTP(port: port, readTimeout: readTimeout)
         connection.send(request)

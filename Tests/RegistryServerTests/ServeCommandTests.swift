@@ -278,8 +278,8 @@ enum HTTP {
             request.httpBody = try JSONSerialization.data(withJSONObject: body)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+        let (data, response) = try await URLSession.shared.checkedData(for: request)
+        return (response.statusCode, String(decoding: data, as: UTF8.self))
     }
 
     static func json(_ text: String) -> [String: Any] {

@@ -17,7 +17,7 @@ import Testing
         let (app, database) = try await TestApp.make()
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/healthz", method: .get) { response in
+            try await client.checkingContract.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body) == #"{"status":"alive"}"#)
                 #expect(response.headers[Self.requestID] != nil)
@@ -29,7 +29,7 @@ import Testing
         let (app, database) = try await TestApp.make()
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/readyz", method: .get) { response in
+            try await client.checkingContract.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .ok)
                 let body = try JSONSerialization.jsonObject(with: Data(String(buffer: response.body).utf8)) as? [String: Any]
                 #expect(body?["status"] as? String == "ready")
@@ -43,7 +43,7 @@ import Testing
         let (app, database) = try await TestApp.make(migrate: false)
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/readyz", method: .get) { response in
+            try await client.checkingContract.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
                 #expect(response.headers[.contentType] == "application/problem+json")
                 #expect(String(buffer: response.body).contains("migration(s) pending"))
@@ -59,7 +59,7 @@ import Testing
         let (app, database) = try await TestApp.make(limits: limits, migrate: false, connection: nowhere)
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/readyz", method: .get) { response in
+            try await client.checkingContract.execute(uri: "/readyz", method: .get) { response in
                 #expect(response.status == .serviceUnavailable)
                 let body = String(buffer: response.body)
                 #expect(body.contains("database unreachable"))
@@ -72,7 +72,7 @@ import Testing
         let (app, database) = try await TestApp.make()
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/v1/nothing-here", method: .get, headers: [Self.requestID: "trace-123.abc"]) { response in
+            try await client.checkingContract.execute(uri: "/v1/nothing-here", method: .get, headers: [Self.requestID: "trace-123.abc"]) { response in
                 #expect(response.status == .notFound)
                 #expect(response.headers[.contentType] == "application/problem+json")
                 #expect(response.headers[Self.requestID] == "trace-123.abc")
@@ -84,7 +84,7 @@ import Testing
                 #expect((problem?["type"] as? String)?.hasSuffix("/not-found") == true)
             }
             // An id that could forge a log line is replaced, not echoed.
-            try await client.execute(uri: "/healthz", method: .get, headers: [Self.requestID: "evil\nline"]) { response in
+            try await client.checkingContract.execute(uri: "/healthz", method: .get, headers: [Self.requestID: "evil\nline"]) { response in
                 let id = response.headers[Self.requestID] ?? ""
                 #expect(!id.isEmpty && !id.contains("evil"))
             }
@@ -98,7 +98,7 @@ import Testing
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
             let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: 10_000)
-            try await client.execute(uri: "/v1/datasets", method: .post, body: body) { response in
+            try await client.checkingContract.execute(uri: "/v1/datasets", method: .post, body: body) { response in
                 #expect(response.status == .contentTooLarge)
                 #expect(response.headers[.contentType] == "application/problem+json")
                 #expect(String(buffer: response.body).contains("request body exceeds 4096 bytes"))
@@ -110,8 +110,8 @@ import Testing
         let (app, database) = try await TestApp.make()
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/healthz", method: .get)
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.checkingContract.execute(uri: "/healthz", method: .get)
+            try await client.checkingContract.execute(uri: "/metrics", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("text/plain; version=0.0.4") == true)
                 let text = String(buffer: response.body)
@@ -126,7 +126,7 @@ import Testing
         let (app, database) = try await TestApp.make()
         defer { Task { await database.shutdown() } }
         try await app.test(.router) { client in
-            try await client.execute(uri: "/openapi.yaml", method: .get) { response in
+            try await client.checkingContract.execute(uri: "/openapi.yaml", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType]?.hasPrefix("application/yaml") == true)
                 let text = String(buffer: response.body)

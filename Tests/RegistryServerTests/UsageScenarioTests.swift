@@ -71,8 +71,8 @@ import FoundationNetworking
                             request.setValue("Bearer \(labKey)", forHTTPHeaderField: "Authorization")
                             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
                             request.httpBody = try JSONSerialization.data(withJSONObject: ["events": events])
-                            let (data, response) = try await session.data(for: request)
-                            #expect((response as? HTTPURLResponse)?.statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
+                            let (data, response) = try await session.checkedData(for: request)
+                            #expect(response.statusCode == 200, "\(String(decoding: data, as: UTF8.self))")
                             let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
                             for result in json["results"] as? [[String: Any]] ?? [] {
                                 if result["status"] as? String == "accepted" {
@@ -256,9 +256,9 @@ import FoundationNetworking
                 request.setValue("Bearer \(labKey)", forHTTPHeaderField: "Authorization")
                 request.setValue("application/json", forHTTPHeaderField: "Content-Type")
                 request.httpBody = try JSONSerialization.data(withJSONObject: ["events": keys.map { Self.event(grant, tokens: 7, key: $0, at: at) }])
-                let (data, response) = try await session.data(for: request)
+                let (data, response) = try await session.checkedData(for: request)
                 let json = try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
-                return ((response as? HTTPURLResponse)?.statusCode ?? 0, json["results"] as? [[String: Any]] ?? [])
+                return (response.statusCode, json["results"] as? [[String: Any]] ?? [])
             }
             // 16 clients × 20 requests × 40 events; one request in 7 carries a poisoned event.
             let outcomes = try await withThrowingTaskGroup(of: [(keys: [String], status: Int, accepted: Int)].self) { group in
