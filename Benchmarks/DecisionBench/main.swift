@@ -5,7 +5,7 @@
 //     the policy sets and entities parsed beforehand (only `is_authorized_batch` is timed);
 // and every answer compared, decision by decision.
 //
-//   swift build -c release --product DecisionBench && .build/release/DecisionBench [--datasets 1000000] [--groups 400] [--per-group 25]
+//   swift build -c release --product DecisionBench && .build/release/DecisionBench [--datasets 1000000] [--groups 400] [--per-group 25] [--passes 20]
 //
 // Needs python3 with cedarpy for the second column (pip install cedarpy); without it that column is
 // skipped and says so.
@@ -17,6 +17,7 @@ struct Options {
     var groups = 400
     var perGroup = 25
     var seed: UInt64 = 2_026
+    var passes = 20
 
     init(_ arguments: [String]) {
         var iterator = arguments.makeIterator()
@@ -27,6 +28,7 @@ struct Options {
             case "--groups": groups = Int(value)!
             case "--per-group": perGroup = Int(value)!
             case "--seed": seed = UInt64(value)!
+            case "--passes": passes = Int(value)!
             default: fatalError("unknown flag \(flag)")
             }
         }
@@ -105,7 +107,7 @@ latencies.sort()
 // Rate on one core: a tight loop over the same queries.
 var allowed = 0
 started = ContinuousClock.now
-let passes = 20
+let passes = options.passes
 for _ in 0..<passes {
     for query in allQueries where state.decide(query, at: now).allow { allowed += 1 }
 }

@@ -46,12 +46,23 @@ extension ChainIndex {
     /// Calls `body` with each of `owner`'s members, first added first, until it returns false; allocates
     /// nothing (what a decision reads on its hot path).
     func forEachMember(of owner: Int64, _ body: (Int64) -> Bool) {
-        guard owner > 0, owner < Int64(head.count) else { return }
-        var member = head[Int(owner)]
+        var member = firstMember(of: owner)
         while member != 0 {
-            guard body(Int64(member)) else { return }
-            member = next[Int(member)]
+            guard body(member) else { return }
+            member = self.member(after: member)
         }
+    }
+
+    /// `owner`'s first member, 0 when it has none: with ``member(after:)``, a walk of the chain without a
+    /// closure (a closure that reads the state captures it, and reads through it then copy what they call).
+    func firstMember(of owner: Int64) -> Int64 {
+        guard owner > 0, owner < Int64(head.count) else { return 0 }
+        return Int64(head[Int(owner)])
+    }
+
+    /// The member after `member` in its owner's chain, 0 after the last.
+    func member(after member: Int64) -> Int64 {
+        Int64(next[Int(member)])
     }
 }
 
@@ -83,4 +94,12 @@ struct PairChainIndex: Sendable {
         guard let pair = pairs[Self.key(first, second)] else { return }
         chains.forEachMember(of: Int64(pair), body)
     }
+
+    /// The pair's first member, 0 when it has none (see ``ChainIndex/firstMember(of:)``).
+    func firstMember(of first: Int64, _ second: Int64) -> Int64 {
+        guard let pair = pairs[Self.key(first, second)] else { return 0 }
+        return chains.firstMember(of: Int64(pair))
+    }
+
+    func member(after member: Int64) -> Int64 { chains.member(after: member) }
 }

@@ -75,13 +75,16 @@ public struct LineageGraph: Sendable {
     /// through the state copied it (a retain of each of its arrays) on every denial naming its source.
     func nearestAncestor(of start: Int32, budget: Int, where test: (Restrictions) -> Bool) -> Int32? {
         var found: Int32?
-        ScratchPool.withScratch { scratch in
-            _ = walk(from: start, .ancestors, budget: budget, scratch: &scratch) { node, _ in
-                guard test(own[Int(node)]) else { return true }
-                found = node
-                return false
-            }
+        // No closure around the walk, and the visitor reads `own` from a local: a closure that captured
+        // the graph copied it (a retain of each of its arrays) on every call.
+        let own = self.own
+        var scratch = ScratchPool.take()
+        walk(from: start, .ancestors, budget: budget, scratch: &scratch) { node, _ in
+            guard test(own[Int(node)]) else { return true }
+            found = node
+            return false
         }
+        ScratchPool.giveBack(consume scratch)
         return found
     }
 
@@ -180,17 +183,37 @@ public struct LineageGraph: Sendable {
         combined(with: node, from: own[Int(node)])
     }
 
+    ///
+    /// Loops over the parents itself rather than through ``forEachParent(_:_:)``: a closure reading
+    /// `effective` captured the graph, and the compiler copied it (a retain of each array) on every call —
+    /// on the decision path, every refusal that names its source.
     private func combined(with node: Int32, from start: Restrictions) -> Restrictions {
-        var result = start
+        var combining = Combining(result: start)
+        if node <= csrNodeCount {
+            for index in Int(csrInOffsets[Int(node)])..<Int(csrInOffsets[Int(node) + 1]) {
+                combining.inherit(effective[Int(csrInSources[index])], through: csrInKinds[index])
+            }
+        }
+        var edge = headIn[Int(node)]
+        while edge >= 0 {
+            combining.inherit(effective[Int(edgeSource[Int(edge)])], through: edgeKind[Int(edge)])
+            edge = nextIn[Int(edge)]
+        }
+        combining.result.individualsCovered = max(combining.result.individualsCovered, combining.inherited)
+        return combining.result
+    }
+
+    /// What ``combined(with:from:)`` has gathered from the parents so far.
+    private struct Combining {
+        var result: Restrictions
         var inherited: UInt32 = 0
-        forEachParent(node) { source, code in
+
+        mutating func inherit(_ parent: Restrictions, through code: UInt8) {
             let kind = TransformationKind(code: code)
-            result = result.inheriting(effective[Int(source)], through: kind)
-            let (sum, overflow) = inherited.addingReportingOverflow(Restrictions.individuals(from: effective[Int(source)], through: kind))
+            result = result.inheriting(parent, through: kind)
+            let (sum, overflow) = inherited.addingReportingOverflow(Restrictions.individuals(from: parent, through: kind))
             inherited = overflow ? .max : sum
         }
-        result.individualsCovered = max(result.individualsCovered, inherited)
-        return result
     }
 
     /// Recomputes the effective restrictions of `seeds` and their descendants in topological order,

@@ -296,11 +296,22 @@ public enum ScratchPool {
 
     @discardableResult
     public static func withScratch<T>(_ body: (inout TraversalScratch) throws -> T) rethrows -> T {
-        var scratch = pooled.withLock { $0.popLast() } ?? TraversalScratch()
-        defer {
-            let returned = scratch
-            pooled.withLock { if $0.count < maxPooled { $0.append(returned) } }
-        }
+        var scratch = take()
+        defer { giveBack(scratch) }
         return try body(&scratch)
+    }
+
+    /// A pooled scratch, or a new one; hand it back with ``giveBack(_:)``. For a walk on the decision
+    /// path, where a closure around the walk would capture (and copy) the graph.
+    static func take() -> TraversalScratch {
+        pooled.withLock { $0.popLast() } ?? TraversalScratch()
+    }
+
+    static func giveBack(_ scratch: consuming TraversalScratch) {
+        // Moved into the pool, not copied (a copy retains each of its arrays).
+        var returned: TraversalScratch? = consume scratch
+        pooled.withLock { pool in
+            if pool.count < maxPooled, let scratch = returned.take() { pool.append(scratch) }
+        }
     }
 }

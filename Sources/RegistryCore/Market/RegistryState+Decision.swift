@@ -39,16 +39,21 @@ extension RegistryState {
         // R23: a grant in force for this purpose and action, with room for the tokens.
         var inForce: Grant?
         var closest: (rule: Rule, reason: String) = (.r23, "no grant to this party on this dataset")
-        market.grantsByHolding.forEachMember(of: party.id.rawValue, dataset.id.rawValue) { id in
-            guard let grant = market.grants[id] else { return true }
+        // A loop, not `forEachMember` with a closure: through a closure's capture of the state, every
+        // table read here was copied (a retain of each of its arrays) before the call.
+        var member = market.grantsByHolding.firstMember(of: party.id.rawValue, dataset.id.rawValue)
+        while member != 0 {
+            let id = member
+            member = market.grantsByHolding.member(after: id)
+            guard let grant = market.grants[id] else { continue }
             guard grant.purpose == query.purpose, grant.action == query.action else {
                 closest = (.r23, "no grant for \(query.action.rawValue) for \(query.purpose)")
-                return true
+                continue
             }
             guard grant.isInForce(at: now) else {
                 closest = (.r23, "grant \(grant.number) is \(grant.state == .active ? "outside its validity window" : grant.state.rawValue)"
                     + (grant.stateReason.map { ": \($0)" } ?? ""))
-                return true
+                continue
             }
             // R27: headroom under the grant's remaining tokens and today's caps, as metered so far.
             let today = settings.calendar.date(at: now)
@@ -57,10 +62,10 @@ extension RegistryState {
                 assigneeToday: usage.assigneeTokens(of: party.id, on: today), datasetToday: usage.datasetTokens(of: dataset.id, on: today))
             {
                 closest = (.r27, denial.reason)
-                return true
+                continue
             }
             inForce = grant
-            return false
+            break
         }
         let policyRequest = PolicyRequest(
             assignee: party.id, assigneeKind: party.kind, action: query.action, purposeBit: purposeBit, regionBit: regionBit, at: now,

@@ -94,9 +94,17 @@ struct PolicyTable: Sendable {
     }
 }
 
-/// A policy's rules held once for every dataset that uses them, with their compiled form.
-public struct PolicyTemplate: Sendable {
+/// A policy's rules held once for every dataset that uses them, with their compiled form. A class, and
+/// immutable: a decision takes its dataset's template with one retain, where as a struct it retained each
+/// of the compiled policy's arrays.
+public final class PolicyTemplate: Sendable {
     let index: Int32
     public let rules: [PolicyRule]
     public let compiled: CompiledPolicy
+
+    init(index: Int32, rules: [PolicyRule], compiled: CompiledPolicy) {
+        self.index = index
+        self.rules = rules
+        self.compiled = compiled
+    }
 }
