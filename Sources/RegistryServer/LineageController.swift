@@ -7,115 +7,6 @@ import RegistryStore
 struct LineageController: APIController {
     let service: RegistryService
 
-    struct SourceBody: Decodable {
-        let dataset: Int64
-        let kind: TransformationKind
-    }
-
-    struct DerivationsBody: Decodable {
-        let sources: [SourceBody]
-    }
-
-    struct FlagBody: Decodable {
-        let reason: String
-    }
-
-    struct DerivationView: Encodable, Sendable {
-        let id: Int64
-        let source: Int64
-        let target: Int64
-        let kind: String
-        let recordedBy: Int64
-        let approvedBy: Int64?
-        let recordedAt: String
-
-        init(_ derivation: Derivation) {
-            id = derivation.id
-            source = derivation.source.rawValue
-            target = derivation.target.rawValue
-            kind = derivation.kind.rawValue
-            recordedBy = derivation.recordedBy.rawValue
-            approvedBy = derivation.approvedBy?.rawValue
-            recordedAt = derivation.recordedAt.description
-        }
-    }
-
-    struct NodeView: Encodable, Sendable {
-        let id: Int64
-        let title: String
-        let holder: Int64
-        let depth: Int32
-
-        /// The catalog view of a node reached by a walk.
-        init?(_ node: Int32, depth: Int32, in state: RegistryState) {
-            guard let dataset = state.dataset(DatasetID(rawValue: Int64(node))) else { return nil }
-            id = dataset.id.rawValue
-            title = dataset.title
-            holder = dataset.holder.rawValue
-            self.depth = depth
-        }
-    }
-
-    struct BudgetView: Encodable, Sendable {
-        /// Nodes the walk was allowed to visit.
-        let limit: Int
-        let visited: Int
-        /// True when the walk stopped because the budget ran out: the answer is partial.
-        let exhausted: Bool
-    }
-
-    struct WalkPage: Encodable, Sendable {
-        let items: [NodeView]
-        let nextCursor: String?
-        let budget: BudgetView
-    }
-
-    struct RestrictionsView: Encodable, Sendable {
-        let dataset: Int64
-        let grade: String
-        let piLevel: String
-        let flagged: Bool
-        let own: Own
-        let sources: Int
-
-        struct Own: Encodable, Sendable {
-            let grade: String
-            let piLevel: String
-            let flagged: Bool
-        }
-    }
-
-    struct PathView: Encodable, Sendable {
-        let path: [Int64]
-    }
-
-    struct ImpactView: Encodable, Sendable {
-        /// A party concerned by the dataset or a descendant: what it is to them and on how many.
-        struct PartyImpact: Encodable, Sendable {
-            let id: Int64
-            let name: String
-            /// `holder`, `hold right`, `use right`, `operate right`, `grant`: the kinds of role it has on
-            /// any of the datasets reached.
-            let roles: [String]
-            /// How many of the datasets reached (the dataset itself included) it has a role on.
-            let datasets: Int
-            /// Its grants not ended on them.
-            let grants: Int
-        }
-        let dataset: Int64
-        /// Descendants reached within the budget.
-        let descendantCount: Int
-        /// One page of them, nearest first, from `cursor`.
-        let descendants: [NodeView]
-        let nextCursor: String?
-        /// Parties concerned by the dataset or a descendant reached.
-        let partyCount: Int
-        /// One page of them, in id order, after `partyCursor`.
-        let parties: [PartyImpact]
-        let nextPartyCursor: String?
-        let budget: BudgetView
-    }
-
     func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("datasets/:id/lineage") { request, context in try await record(request, context) }
         group.get("datasets/:id/lineage") { request, context in try walk(request, context) }
@@ -331,13 +222,6 @@ struct LineageController: APIController {
         let id = try datasetID(context)
         let body = try await request.decodeJSON(FlagBody.self, context: context)
         let entries = try await service.execute(.flagDataset(id, reason: body.reason), by: actor)
-        struct Flagged: Encodable {
-            let dataset: Int64
-            let reason: String
-            let descendantsFlagged: [Int64]
-            /// R25: grants on the dataset and its descendants, suspended in the same change.
-            let grantsSuspended: [String]
-        }
         let cascade = entries.lazy.compactMap { entry -> FlagCascade? in
             if case .flagCascade(let cascade) = entry.record { return cascade }
             return nil
@@ -347,7 +231,7 @@ struct LineageController: APIController {
             if case .grant(let grant) = entry.record, grant.state == .suspended { return grant.number }
             return nil
         }
-        return try Flagged(
+        return try FlaggedView(
             dataset: id.rawValue, reason: cascade.reason, descendantsFlagged: cascade.descendants.map(\.rawValue), grantsSuspended: suspended
         ).response()
     }

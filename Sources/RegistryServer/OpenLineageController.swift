@@ -13,45 +13,6 @@ struct OpenLineageController: APIController {
 
     static let namespace = "datarights"
 
-    struct RunEvent: Decodable {
-        struct DatasetRef: Decodable, Encodable, Sendable {
-            let namespace: String
-            let name: String
-        }
-        struct Job: Decodable {
-            let namespace: String?
-            let name: String?
-        }
-        struct Run: Decodable {
-            let runId: String?
-        }
-        let eventType: String?
-        let eventTime: String?
-        let run: Run?
-        let job: Job?
-        let inputs: [DatasetRef]?
-        let outputs: [DatasetRef]?
-    }
-
-    struct Outcome: Encodable, Sendable {
-        struct Edge: Encodable, Sendable {
-            let derivation: Int64
-            let source: Int64
-            let target: Int64
-        }
-        let eventType: String
-        let runId: String?
-        /// A dataset both read and written by the run: the pair is not recorded.
-        struct Skipped: Encodable, Sendable {
-            let dataset: Int64
-            let reason: String
-        }
-        let recorded: [Edge]
-        let skipped: [Skipped]
-        let unknownDatasets: [RunEvent.DatasetRef]
-        let note: String?
-    }
-
     func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("lineage/openlineage") { request, context in try await receive(request, context) }
     }
@@ -74,7 +35,7 @@ struct OpenLineageController: APIController {
                 errors: [.init(field: "inputs", reason: "too many"), .init(field: "outputs", reason: "too many")])
         }
         guard eventType == "COMPLETE" else {
-            return try Outcome(
+            return try OpenLineageOutcome(
                 eventType: eventType, runId: event.run?.runId, recorded: [], skipped: [], unknownDatasets: [],
                 note: "only COMPLETE events record lineage"
             ).response()
@@ -96,20 +57,20 @@ struct OpenLineageController: APIController {
         var targets: [DatasetID] = []
         for output in outputs { if let id = resolve(output), !targets.contains(id) { targets.append(id) } }
         let skipped = targets.filter(sources.contains).map {
-            Outcome.Skipped(dataset: $0.rawValue, reason: "read and written by the same run: updated in place, not derived from itself")
+            OpenLineageOutcome.Skipped(dataset: $0.rawValue, reason: "read and written by the same run: updated in place, not derived from itself")
         }
-        var recorded: [Outcome.Edge] = []
+        var recorded: [OpenLineageOutcome.Edge] = []
         // Nothing to record unless some output has an input other than itself.
         if targets.contains(where: { target in sources.contains { $0 != target } }) {
             let entries = try await service.execute(
                 .recordLineage(sources: sources.map { DerivationSource(dataset: $0, kind: .derived) }, targets: targets), by: actor)
             for entry in entries {
                 if case .derivation(let derivation) = entry.record {
-                    recorded.append(Outcome.Edge(derivation: derivation.id, source: derivation.source.rawValue, target: derivation.target.rawValue))
+                    recorded.append(OpenLineageOutcome.Edge(derivation: derivation.id, source: derivation.source.rawValue, target: derivation.target.rawValue))
                 }
             }
         }
-        return try Outcome(
+        return try OpenLineageOutcome(
             eventType: eventType, runId: event.run?.runId, recorded: recorded, skipped: skipped, unknownDatasets: unknown,
             note: unknown.isEmpty ? nil : "datasets outside the \(Self.namespace) namespace or not registered are reported, not created"
         ).response()

@@ -9,55 +9,6 @@ struct OversightController: APIController {
     /// Sandbox mode: the test-clock routes exist.
     let sandbox: Bool
 
-    struct AuditVerification: ResponseEncodable {
-        let valid: Bool
-        let entries: Int64?
-        let head: String?
-        let firstMismatch: Int64?
-        let reason: String?
-    }
-
-    struct AuditEntryView: Encodable, Sendable {
-        let sequence: Int64
-        let at: String
-        let actor: String
-        let kind: String
-        let payload: String
-        let previousHash: String
-        let hash: String
-    }
-
-    struct StateView: ResponseEncodable {
-        let digest: String
-        let counts: [String: Int]
-        let now: String
-        let today: String
-    }
-
-    struct SettingsBody: Codable {
-        struct CalendarBody: Codable {
-            let holidays: [CivilDate]
-            let workingWeekendDays: [CivilDate]?
-            let utcOffsetSeconds: Int?
-        }
-        let objectionPolicy: ObjectionPolicy?
-        let calendar: CalendarBody?
-        /// R23: fen per million tokens.
-        let publicDataFeeCeiling: Int64?
-    }
-
-    struct ClockBody: Decodable {
-        let days: Int?
-        let seconds: Int64?
-    }
-
-    struct ClockView: ResponseEncodable {
-        let now: String
-        let today: String
-        let offsetSeconds: Int64
-        let changes: [String]
-    }
-
     func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.get("audit/verify") { _, context in try await verify(context) }
         group.get("audit/events") { request, context in try await events(request, context) }

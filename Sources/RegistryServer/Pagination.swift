@@ -17,3 +17,9 @@ struct PageRequest {
 
     static func cursor(_ next: Int64?) -> String? { next.map(String.init) }
 }
+
+/// A page of a list, with the cursor to ask for the next one.
+struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
+    let items: [Item]
+    let nextCursor: String?
+}

@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 import RegistryCore
 import RegistryStore
@@ -6,89 +5,6 @@ import RegistryStore
 /// Parties, API keys, datasets, registrations, objections and certificates: `/v1`.
 struct RegistryController: APIController {
     let service: RegistryService
-
-    // MARK: Bodies
-
-    struct NewPartyBody: Decodable {
-        let name: String
-        let kind: PartyKind
-        let region: String
-        let jurisdiction: Jurisdiction
-        let creditCode: String?
-    }
-
-    struct NewKeyBody: Decodable {
-        let label: String?
-    }
-
-    struct IssuedKey: ResponseEncodable {
-        let prefix: String
-        let party: Int64
-        let label: String
-        let createdAt: String
-        /// Shown once; only its hash is stored.
-        let token: String
-    }
-
-    struct NewDatasetBody: Decodable {
-        let title: String
-        let description: String?
-        let grade: Grade
-        let piLevel: PersonalInformationLevel
-        let individualsCovered: Int64
-        let region: String
-        let sharing: SharingView?
-        let fingerprint: String
-        let format: String
-        let updateCycle: String
-        let sizeBytes: Int64
-        let tags: [String]?
-    }
-
-    struct DatasetPatchBody: Decodable {
-        let title: String?
-        let description: String?
-        let grade: Grade?
-        let piLevel: PersonalInformationLevel?
-        let individualsCovered: Int64?
-        let sharing: SharingView?
-        let fingerprint: String?
-        let format: String?
-        let updateCycle: String?
-        let sizeBytes: Int64?
-        let tags: [String]?
-    }
-
-    struct NewRegistrationBody: Decodable {
-        let dataset: Int64
-        let right: RightKind
-        let kind: RegistrationKind
-        let sourceType: SourceType?
-        let evidence: [Evidence]?
-        let truthfulnessCommitment: Bool
-        let applicantRole: ApplicantRole?
-        let certificate: String?
-        let transferee: Int64?
-        let authorisationEndsOn: CivilDate?
-        let newFingerprint: String?
-        let statement: String?
-        let derivedFrom: [LineageController.SourceBody]?
-    }
-
-    struct DecisionBody: Decodable {
-        enum Decision: String, Decodable, CaseIterable { case accept, refuse }
-        let decision: Decision
-        let reason: String?
-    }
-
-    struct ObjectionBody: Decodable {
-        let grounds: String
-    }
-
-    struct RulingBody: Decodable {
-        let ruling: ObjectionRuling
-        let reason: String
-    }
 
     // MARK: Routes
 
@@ -323,24 +239,3 @@ struct RegistryController: APIController {
         return try view.response()
     }
 }
-
-extension Encodable {
-    /// 200 with this value as JSON.
-    func response(status: HTTPResponse.Status = .ok) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(self))))
-    }
-
-    /// 201 with this value as JSON and, when given, its location.
-    func created(location: String?) throws -> Response {
-        var response = try self.response(status: .created)
-        if let location { response.headers[.location] = location }
-        return response
-    }
-}
-
-import HTTPTypes
-import NIOCore

@@ -123,7 +123,7 @@ enum RequestDecoding {
                 values(RegistrationKind.self), values(SourceType.self), values(EvidenceKind.self), values(ApplicantRole.self),
                 values(TransformationKind.self), values(PolicyAction.self), values(RuleKind.self), values(DutyAction.self),
                 values(ApprovalMode.self), values(RegistrationStatus.self), values(AccessState.self), values(UsageQuota.self),
-                values(RegistryController.DecisionBody.Decision.self),
+                values(DecisionBody.Decision.self),
             ], uniquingKeysWith: { first, _ in first })
     }()
 }

@@ -4,20 +4,6 @@ import RegistryCore
 /// The domain rules every refusal names (`GET /v1/rules`, `GET /v1/rules/{id}`): public, so that whoever
 /// reads "R16" in an answer can look up what it says.
 struct RulesController: APIController {
-    struct RuleView: Encodable, Sendable {
-        let id: String
-        let statement: String
-
-        init(_ rule: Rule) {
-            id = rule.rawValue
-            statement = rule.statement
-        }
-    }
-
-    struct RuleList: Encodable, Sendable {
-        let items: [RuleView]
-    }
-
     func publicRoutes(_ group: RouterGroup<AppRequestContext>) {
         group.get("rules") { _, _ in try RuleList(items: Rule.allCases.map(RuleView.init)).response() }
         group.get("rules/:id") { _, context in

@@ -11,20 +11,6 @@ struct SystemController: APIController {
     let database: RegistryDatabase
     let metrics: PrometheusCollectorRegistry
 
-    struct Liveness: ResponseEncodable {
-        let status: String
-    }
-
-    struct ReadinessBody: ResponseEncodable {
-        struct Schema: Encodable {
-            let applied: Int
-            let expected: Int
-        }
-        let status: String
-        let database: String
-        let schema: Schema
-    }
-
     /// Mounted at the root, outside the versioned API.
     func publicRoutes(_ routes: RouterGroup<AppRequestContext>) {
         routes.get("healthz") { _, _ in Liveness(status: "alive") }

@@ -1,95 +1,42 @@
 import RegistryCore
 
-/// The JSON shapes of the API. Records are never encoded as they are kept: ids are plain numbers,
-/// times ISO 8601, and only what the reader may see is included.
-struct PartyView: Encodable, Sendable {
-    let id: Int64
-    let name: String
-    let kind: String
-    let region: String
-    let jurisdiction: String
-    let creditCode: String?
-    let createdAt: String
+// Registrations (claims, transfers, renewals…), objections, rulings and certificates (`RegistryController`):
+// request bodies and views.
 
-    init(_ party: Party) {
-        id = party.id.rawValue
-        name = party.name
-        kind = party.kind.rawValue
-        region = party.region
-        jurisdiction = party.jurisdiction.rawValue
-        creditCode = party.creditCode
-        createdAt = party.createdAt.description
-    }
+// MARK: Bodies
+
+struct NewRegistrationBody: Decodable {
+    let dataset: Int64
+    let right: RightKind
+    let kind: RegistrationKind
+    let sourceType: SourceType?
+    let evidence: [Evidence]?
+    let truthfulnessCommitment: Bool
+    let applicantRole: ApplicantRole?
+    let certificate: String?
+    let transferee: Int64?
+    let authorisationEndsOn: CivilDate?
+    let newFingerprint: String?
+    let statement: String?
+    let derivedFrom: [SourceBody]?
 }
 
-struct SharingView: Codable, Sendable {
-    let category: String
-    let text: String?
+struct DecisionBody: Decodable {
+    enum Decision: String, Decodable, CaseIterable { case accept, refuse }
+    let decision: Decision
+    let reason: String?
 }
 
-struct DatasetView: Encodable, Sendable {
-    let id: Int64
-    let holder: Int64
-    let title: String
-    let description: String
-    let grade: String
-    let piLevel: String
-    let individualsCovered: Int64
-    let region: String
-    let sharing: SharingView?
-    let fingerprint: String
-    let format: String
-    let updateCycle: String
-    let sizeBytes: Int64
-    let tags: [String]
-    let flagged: Bool
-    let flagReason: String?
-    let createdAt: String
-    let updatedAt: String
-
-    init(_ dataset: Dataset) {
-        id = dataset.id.rawValue
-        holder = dataset.holder.rawValue
-        title = dataset.title
-        description = dataset.description
-        grade = dataset.grade.rawValue
-        piLevel = dataset.personalInformation.rawValue
-        individualsCovered = dataset.individualsCovered
-        region = dataset.region
-        sharing = dataset.sharing.map { SharingView(category: $0.name, text: $0.text) }
-        fingerprint = dataset.fingerprint
-        format = dataset.format
-        updateCycle = dataset.updateCycle
-        sizeBytes = dataset.sizeBytes
-        tags = dataset.tags
-        flagged = dataset.flagged
-        flagReason = dataset.flagReason
-        createdAt = dataset.createdAt.description
-        updatedAt = dataset.updatedAt.description
-    }
-}
-
-struct ObjectionView: Encodable, Sendable {
-    let id: Int64
-    let registration: String
-    let objector: Int64
+struct ObjectionBody: Decodable {
     let grounds: String
-    let lodgedAt: String
-    let ruling: String?
-    let rulingReason: String?
-    let ruledAt: String?
-
-    init(_ objection: Objection, registrationNumber: String) {
-        id = objection.id.rawValue
-        registration = registrationNumber
-        objector = objection.objector.rawValue
-        grounds = objection.grounds
-        lodgedAt = objection.lodgedAt.description
-        ruling = objection.ruling?.rawValue
-        rulingReason = objection.rulingReason
-        ruledAt = objection.ruledAt?.description
-    }
 }
+
+struct RulingBody: Decodable {
+    let ruling: ObjectionRuling
+    let reason: String
+}
+
+// MARK: Views
 
 struct RegistrationView: Encodable, Sendable {
     let number: String
@@ -141,6 +88,28 @@ struct RegistrationView: Encodable, Sendable {
     }
 }
 
+struct ObjectionView: Encodable, Sendable {
+    let id: Int64
+    let registration: String
+    let objector: Int64
+    let grounds: String
+    let lodgedAt: String
+    let ruling: String?
+    let rulingReason: String?
+    let ruledAt: String?
+
+    init(_ objection: Objection, registrationNumber: String) {
+        id = objection.id.rawValue
+        registration = registrationNumber
+        objector = objection.objector.rawValue
+        grounds = objection.grounds
+        lodgedAt = objection.lodgedAt.description
+        ruling = objection.ruling?.rawValue
+        rulingReason = objection.rulingReason
+        ruledAt = objection.ruledAt?.description
+    }
+}
+
 /// What anyone may learn about a certificate (R9).
 struct CertificateView: Encodable, Sendable {
     struct DatasetRef: Encodable, Sendable {
@@ -181,10 +150,4 @@ struct CertificateView: Encodable, Sendable {
         registration = state.registration(certificate.registration)?.number
         statement = Certificate.statement
     }
-}
-
-/// A page of a list, with the cursor to ask for the next one.
-struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
-    let items: [Item]
-    let nextCursor: String?
 }

@@ -1,0 +1,127 @@
+import Hummingbird
+import RegistryCore
+
+// Parties, API keys and datasets (`RegistryController`): the bodies they are created and changed with and
+// the views they are answered with. Records are never encoded as they are kept: ids are plain numbers,
+// times ISO 8601, and only what the reader may see is included.
+
+// MARK: Bodies
+
+struct NewPartyBody: Decodable {
+    let name: String
+    let kind: PartyKind
+    let region: String
+    let jurisdiction: Jurisdiction
+    let creditCode: String?
+}
+
+struct NewKeyBody: Decodable {
+    let label: String?
+}
+
+struct NewDatasetBody: Decodable {
+    let title: String
+    let description: String?
+    let grade: Grade
+    let piLevel: PersonalInformationLevel
+    let individualsCovered: Int64
+    let region: String
+    let sharing: SharingView?
+    let fingerprint: String
+    let format: String
+    let updateCycle: String
+    let sizeBytes: Int64
+    let tags: [String]?
+}
+
+struct DatasetPatchBody: Decodable {
+    let title: String?
+    let description: String?
+    let grade: Grade?
+    let piLevel: PersonalInformationLevel?
+    let individualsCovered: Int64?
+    let sharing: SharingView?
+    let fingerprint: String?
+    let format: String?
+    let updateCycle: String?
+    let sizeBytes: Int64?
+    let tags: [String]?
+}
+
+// MARK: Views
+
+struct PartyView: Encodable, Sendable {
+    let id: Int64
+    let name: String
+    let kind: String
+    let region: String
+    let jurisdiction: String
+    let creditCode: String?
+    let createdAt: String
+
+    init(_ party: Party) {
+        id = party.id.rawValue
+        name = party.name
+        kind = party.kind.rawValue
+        region = party.region
+        jurisdiction = party.jurisdiction.rawValue
+        creditCode = party.creditCode
+        createdAt = party.createdAt.description
+    }
+}
+
+struct IssuedKey: ResponseEncodable {
+    let prefix: String
+    let party: Int64
+    let label: String
+    let createdAt: String
+    /// Shown once; only its hash is stored.
+    let token: String
+}
+
+struct SharingView: Codable, Sendable {
+    let category: String
+    let text: String?
+}
+
+struct DatasetView: Encodable, Sendable {
+    let id: Int64
+    let holder: Int64
+    let title: String
+    let description: String
+    let grade: String
+    let piLevel: String
+    let individualsCovered: Int64
+    let region: String
+    let sharing: SharingView?
+    let fingerprint: String
+    let format: String
+    let updateCycle: String
+    let sizeBytes: Int64
+    let tags: [String]
+    let flagged: Bool
+    let flagReason: String?
+    let createdAt: String
+    let updatedAt: String
+
+    init(_ dataset: Dataset) {
+        id = dataset.id.rawValue
+        holder = dataset.holder.rawValue
+        title = dataset.title
+        description = dataset.description
+        grade = dataset.grade.rawValue
+        piLevel = dataset.personalInformation.rawValue
+        individualsCovered = dataset.individualsCovered
+        region = dataset.region
+        sharing = dataset.sharing.map { SharingView(category: $0.name, text: $0.text) }
+        fingerprint = dataset.fingerprint
+        format = dataset.format
+        updateCycle = dataset.updateCycle
+        sizeBytes = dataset.sizeBytes
+        tags = dataset.tags
+        flagged = dataset.flagged
+        flagReason = dataset.flagReason
+        createdAt = dataset.createdAt.description
+        updatedAt = dataset.updatedAt.description
+    }
+}
