@@ -4,10 +4,11 @@ import RegistryStore
 import ServiceLifecycle
 
 /// Completes what the clock makes due (notice periods that ended) once a minute, and once at start.
-struct RegistryClockService: Service {
+struct RegistryClockService: Service, CustomStringConvertible {
     let service: RegistryService
     let logger: Logger
     var interval: Duration = .seconds(Limits.clockTickSeconds)
+    var description: String { "registry clock" }
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {

@@ -86,6 +86,20 @@ public final class RegistryService: Sendable {
         self.logger = logger
     }
 
+    /// Waits until no write is running or queued: the command holding the writer and every usage request
+    /// queued behind it committed (or failed) and answered.
+    ///
+    /// For shutdown, once nothing submits more (the HTTP server has stopped): while requests keep
+    /// arriving it may wait long. Cancelled, it stops waiting after the write that holds the writer.
+    public func drain() async {
+        while true {
+            _ = try? await writer.withLock { true }
+            guard usageQueue.isDraining, !Task.isCancelled else { return }
+            // The usage pipeline is to take the writer next: it has not yet, or gave it up between groups.
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
     /// Releases the writer lease.
     public func close() async {
         if let watch = leaseWatch.withLock({ $0 }) {

@@ -26,6 +26,11 @@ final class UsageQueue: Sendable {
         }
     }
 
+    /// True while a drain runs: requests are queued or a group is being committed.
+    var isDraining: Bool {
+        state.withLock { $0.draining }
+    }
+
     /// The next group: whole requests in arrival order, up to the commit's event limit (always at least
     /// one). Nil, and draining stops, when none is waiting.
     func nextGroup() -> [Pending]? {

@@ -18,36 +18,25 @@ struct MigrateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel))
-        let opened = try await database.open(logger: logger)
         var limits = Limits()
         limits.databasePoolConnections = 1
         limits.databasePoolWaiters = 1
-        do {
-            let store = try RegistryDatabase(configuration: opened.configuration, limits: limits, logger: logger)
-            do {
-                if status {
-                    let report = try await store.migrations.status(store.pool)
-                    for migration in store.migrations.migrations {
-                        let state = report.applied.contains(migration.version) ? "applied" : "pending"
-                        print("\(state)\t\(migration.fileName)\t\(migration.checksum.prefix(12))")
-                    }
-                } else {
-                    let applied = try await store.migrate()
-                    if applied.isEmpty {
-                        print("Schema is current: \(store.migrations.migrations.count) migration(s) applied.")
-                    } else {
-                        for migration in applied { print("applied\t\(migration.fileName)") }
-                    }
+        try await Startup.oneOffCommand(logger: logger) { startup in
+            let store = try await startup.openStore(database, limits: limits, migrate: false)
+            if status {
+                let report = try await store.migrations.status(store.pool)
+                for migration in store.migrations.migrations {
+                    let state = report.applied.contains(migration.version) ? "applied" : "pending"
+                    print("\(state)\t\(migration.fileName)\t\(migration.checksum.prefix(12))")
                 }
-            } catch {
-                await store.shutdown()
-                throw error
+            } else {
+                let applied = try await store.migrate()
+                if applied.isEmpty {
+                    print("Schema is current: \(store.migrations.migrations.count) migration(s) applied.")
+                } else {
+                    for migration in applied { print("applied\t\(migration.fileName)") }
+                }
             }
-            await store.shutdown()
-        } catch {
-            await opened.close()
-            throw error
         }
-        await opened.close()
     }
 }

@@ -4,31 +4,32 @@ import Logging
 import RegistryCore
 import RegistryStore
 
-/// Opens the store for a one-off operator command, migrated, and closes everything afterwards.
+/// Runs a one-off operator command's `body` on the store, migrated, and closes everything afterwards
+/// (newest first), whether it succeeded or not. SIGTERM/SIGINT meanwhile stop an embedded cluster this
+/// command started, whatever it is doing (a demo load), and end it.
 func withStore<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (RegistryDatabase, Logger) async throws -> T) async throws -> T {
+    try await withOperatorStartup(database, logLevel: logLevel) { _, store, logger in try await body(store, logger) }
+}
+
+/// ``withStore(_:logLevel:_:)`` with the registry's core loaded too (holding the writer lease), and
+/// closed first.
+func withRegistry<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (RegistryService) async throws -> T) async throws -> T {
+    try await withOperatorStartup(database, logLevel: logLevel) { startup, store, logger in
+        let registry = try await RegistryService.open(database: store, sandbox: false, logger: logger)
+        startup.opened(RegistryCoreService(registry: registry))
+        return try await body(registry)
+    }
+}
+
+private func withOperatorStartup<T>(
+    _ database: DatabaseOptions, logLevel: String?, _ body: (Startup, RegistryDatabase, Logger) async throws -> T
+) async throws -> T {
     let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel ?? "warning"))
-    // SIGTERM/SIGINT stop an embedded cluster this command started, whatever it is doing (a demo load).
-    let signals = await StartupSignals.install(logger: logger)
-    let opened = try await database.open(logger: logger)
-    await signals.opened(opened)
     var limits = Limits()
     limits.databasePoolConnections = 2
     limits.databasePoolWaiters = 8
-    do {
-        let store = try RegistryDatabase(configuration: opened.configuration, limits: limits, logger: logger)
-        do {
-            try await store.migrate()
-            let result = try await body(store, logger)
-            await store.shutdown()
-            await opened.close()
-            return result
-        } catch {
-            await store.shutdown()
-            throw error
-        }
-    } catch {
-        await opened.close()
-        throw error
+    return try await Startup.oneOffCommand(logger: logger) { startup in
+        try await body(startup, try await startup.openStore(database, limits: limits, migrate: true), logger)
     }
 }
 
@@ -63,26 +64,18 @@ struct KeysCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let issued = try await withStore(database, logLevel: logLevel) { store, logger in
-                let service = try await RegistryService.open(database: store, sandbox: false, logger: logger)
-                do {
-                    var partyID = party.map(PartyID.init(rawValue:))
-                    if `operator` {
-                        partyID = service.registry.read { $0.catalog.parties.all.first { $0.kind == .operator }?.id }
-                        if partyID == nil {
-                            let entries = try await service.execute(
-                                .registerParty(NewParty(name: name, kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)
-                            if case .party(let created) = entries.first?.record { partyID = created.id }
-                        }
+            let issued = try await withRegistry(database, logLevel: logLevel) { service in
+                var partyID = party.map(PartyID.init(rawValue:))
+                if `operator` {
+                    partyID = service.registry.read { $0.catalog.parties.all.first { $0.kind == .operator }?.id }
+                    if partyID == nil {
+                        let entries = try await service.execute(
+                            .registerParty(NewParty(name: name, kind: .operator, region: "CN-BJ", jurisdiction: .mainland, creditCode: nil)), by: nil)
+                        if case .party(let created) = entries.first?.record { partyID = created.id }
                     }
-                    guard let partyID else { throw ValidationError("no party to create a key for") }
-                    let (key, token) = try await service.issueKey(for: partyID, label: label, by: nil)
-                    await service.close()
-                    return (key, token)
-                } catch {
-                    await service.close()
-                    throw error
                 }
+                guard let partyID else { throw ValidationError("no party to create a key for") }
+                return try await service.issueKey(for: partyID, label: label, by: nil)
             }
             print("API key for party \(issued.0.party.rawValue) (prefix \(issued.0.prefix)). It is shown only now; store it safely:")
             print(issued.1)

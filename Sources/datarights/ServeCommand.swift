@@ -92,53 +92,37 @@ struct ServeCommand: AsyncParsableCommand {
             limits: limits,
             edge: edge)
 
-        let startup = await StartupSignals.install(logger: logger)
-        let opened = try await database.open(logger: logger)
-        await startup.opened(opened)
-        do {
-            let store = try RegistryDatabase(configuration: opened.configuration, limits: limits, logger: logger)
-            do {
-                if try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE") {
-                    try await store.migrate()
-                }
-                var demoLoaded = false
-                if try Setting.bool(demo, env: "DATARIGHTS_DEMO") {
-                    do {
-                        print(try await DemoLoad.load(datasets: demoDatasets, seed: 2_026, into: store, logger: logger))
-                        demoLoaded = true
-                    } catch BulkLoader.Failure.notEmpty {
-                        logger.notice("Demo requested, but the database already holds a registry: serving it as it is")
-                    }
-                }
-                let registry = try await RegistryService.open(
-                    database: store, sandbox: configuration.sandbox, logger: logger,
-                    logDigest: try Setting.bool(digestAtStart, env: "DATARIGHTS_DIGEST_AT_START"))
-                if demoLoaded {
-                    print(try await DemoLoad.issueKeys(registry))
-                    fflush(nil)  // shown at once even when stdout is a file or a pipe
-                }
-                let app = buildApplication(configuration: configuration, database: store, registry: registry, metrics: metrics, logger: logger)
-                logger.notice(
-                    "DataRights serving",
-                    metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
-                await startup.serving()
+        let migrateAtStart = try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE")
+        let loadDemo = try Setting.bool(demo, env: "DATARIGHTS_DEMO")
+        let logDigest = try Setting.bool(digestAtStart, env: "DATARIGHTS_DIGEST_AT_START")
+
+        // Start-up opens in order; if a step fails, what it opened is closed, newest first. Then the
+        // service group runs it all with the app and closes it when it shuts down.
+        let startup = await Startup.begin(logger: logger)
+        let (app, store) = try await startup.run {
+            let store = try await startup.openStore(database, limits: limits, migrate: migrateAtStart)
+            var demoLoaded = false
+            if loadDemo {
                 do {
-                    try await Serving.run(app, database: store, limits: limits, logger: logger)
-                } catch {
-                    await registry.close()
-                    throw error
+                    print(try await DemoLoad.load(datasets: demoDatasets, seed: 2_026, into: store, logger: logger))
+                    demoLoaded = true
+                } catch BulkLoader.Failure.notEmpty {
+                    logger.notice("Demo requested, but the database already holds a registry: serving it as it is")
                 }
-                await registry.close()
-            } catch {
-                await store.shutdown()
-                throw error
             }
-            await store.shutdown()
-        } catch {
-            await opened.close()
-            throw error
+            let registry = try await RegistryService.open(
+                database: store, sandbox: configuration.sandbox, logger: logger, logDigest: logDigest)
+            startup.opened(RegistryCoreService(registry: registry))
+            if demoLoaded {
+                print(try await DemoLoad.issueKeys(registry))
+                fflush(nil)  // shown at once even when stdout is a file or a pipe
+            }
+            return (buildApplication(configuration: configuration, database: store, registry: registry, metrics: metrics, logger: logger), store)
         }
-        await opened.close()
+        logger.notice(
+            "DataRights serving",
+            metadata: ["address": "http://\(configuration.host):\(configuration.port)", "sandbox": "\(configuration.sandbox)"])
+        try await Serving.run(app, startup: startup, database: store, limits: limits, logger: logger)
         logger.notice("DataRights stopped")
     }
 }

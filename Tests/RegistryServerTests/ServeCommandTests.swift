@@ -149,6 +149,23 @@ import FoundationNetworking
         #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
     }
 
+    /// A service failing once start-up is done (here the HTTP server, whose port is taken) shuts the
+    /// service group down in order: the process exits with the error, and the cluster it started stops.
+    @Test func serveWhosePortIsTakenExitsAndStopsPostgreSQL() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the datarights product first: \(Self.binary)")
+        let dataDirectory = "/tmp/datarights-test-\(getpid())/port-taken-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let (port, holder) = FreePort.held()
+        defer { close(holder) }
+        let server = try ServerProcess.start(Self.binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve.log")
+        let status = try await server.wait(timeout: .seconds(90))
+        #expect(status != 0 && status != -1, "serve fails when it cannot listen; log: \(server.logTail())")
+        #expect(server.logTail().contains("DataRights serving"), "start-up was done before the server failed")
+        #expect(server.logTail().contains("Stopping embedded PostgreSQL"))
+        #expect(ServerProcess.processes(mentioning: dataDirectory + "/postgres").isEmpty, "no PostgreSQL process is left")
+        #expect(!FileManager.default.fileExists(atPath: dataDirectory + "/postgres/postmaster.pid"))
+    }
+
     /// Finding 13: a request still arriving when SIGTERM comes is answered, not reset. The client sends
     /// the first bytes of its request head, the server gets SIGTERM, the client sends the rest.
     @Test func F13_aRequestStillUploadingAtSIGTERMIsAnswered() async throws {

@@ -5,9 +5,22 @@ import Glibc
 /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picked it for a socket bound to port 0).
 public enum FreePort {
     public static func next() -> Int {
+        let (port, descriptor) = bound()
+        close(descriptor)
+        return port
+    }
+
+    /// A port held by a socket listening on it, so that a server started on it cannot listen: close
+    /// `descriptor` to free it.
+    public static func held() -> (port: Int, descriptor: Int32) {
+        let (port, descriptor) = bound()
+        precondition(listen(descriptor, 1) == 0, "listen() failed")
+        return (port, descriptor)
+    }
+
+    private static func bound() -> (port: Int, descriptor: Int32) {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         precondition(descriptor >= 0, "socket() failed")
-        defer { close(descriptor) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -20,6 +33,6 @@ public enum FreePort {
         _ = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
         }
-        return Int(UInt16(bigEndian: address.sin_port))
+        return (Int(UInt16(bigEndian: address.sin_port)), descriptor)
     }
 }
