@@ -31,12 +31,8 @@ public struct CopyOnWrite<Value: Sendable>: Sendable {
         box = Box(value)
     }
 
-    /// The value's address, valid while this holder lives and is not written. Read through an unmanaged
-    /// reference: the holder keeps the box alive, and reading `box.pointer` directly made the compiler
-    /// retain and release the box on every access (a tenth of a decision, which reads four domains).
-    public var address: UnsafePointer<Value> {
-        UnsafePointer(Unmanaged.passUnretained(box)._withUnsafeGuaranteedRef { $0.pointer })
-    }
+    /// The value's address, valid while this holder lives and is not written.
+    public var address: UnsafePointer<Value> { UnsafePointer(box.pointer) }
 
     /// The value's address for a write, after copying the value into a box of its own if it was shared.
     public mutating func uniqueAddress() -> UnsafeMutablePointer<Value> {

@@ -61,11 +61,11 @@ public struct RegistryState: Sendable {
     private var usageBox = CopyOnWrite(UsageMeter())
 
     public internal(set) var catalog: CatalogState {
-        _read { yield catalogBox.address.pointee }
+        unsafeAddress { catalogBox.address }
         unsafeMutableAddress { catalogBox.uniqueAddress() }
     }
     public internal(set) var rights: RightsState {
-        _read { yield rightsBox.address.pointee }
+        unsafeAddress { rightsBox.address }
         unsafeMutableAddress { rightsBox.uniqueAddress() }
     }
     /// Held inline, not boxed: decisions read the graph in place on every request, and through a box the
@@ -73,12 +73,12 @@ public struct RegistryState: Sendable {
     /// decision path (DecisionBench). A copy of the state retains its arrays instead (about twenty).
     public internal(set) var lineage = LineageState()
     public internal(set) var market: MarketState {
-        _read { yield marketBox.address.pointee }
+        unsafeAddress { marketBox.address }
         unsafeMutableAddress { marketBox.uniqueAddress() }
     }
     /// Metering: quotas used, daily counters, ledger accounts, remembered idempotency keys (R26–R28).
     public internal(set) var usage: UsageMeter {
-        _read { yield usageBox.address.pointee }
+        unsafeAddress { usageBox.address }
         unsafeMutableAddress { usageBox.uniqueAddress() }
     }
     public internal(set) var settings = RegistrySettings()
