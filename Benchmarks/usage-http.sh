@@ -34,6 +34,8 @@
 #                 statement, one round trip an event (Benchmarks/usage-baseline-onetrip.sql)
 #   PROFILE=1     profile datarights with perf under the headline load after the measured runs
 #   PORT          (18090)
+#   DATARIGHTS_BENCH_NO_USAGE_ROLLUPS=1  passed to the server: no usage rollups (issue 16), to measure what
+#                 they cost against a run without it
 #
 # wrk and pgbench run on the same two cores as the server and PostgreSQL. The server runs with
 # synchronous_commit on (the embedded cluster's default), and so does the baseline: acknowledged means

@@ -39,6 +39,9 @@ let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
 print("Generating a synthetic registry of \(options.datasets) datasets (seed \(options.seed))…")
 let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now)
 var state = synthetic.state()
+// USAGEBENCH_NO_ROLLUPS=1 measures the core without the usage rollups (issue 16), for a before/after.
+let rollups = ProcessInfo.processInfo.environment["USAGEBENCH_NO_ROLLUPS"] == nil
+state.restoreUsage { $0.configure(reportWindowSeconds: $0.reportWindowSeconds, keyMemory: $0.keyMemory, rollups: rollups) }
 let grants = synthetic.grants.filter { $0.isInForce(at: now) }
 precondition(!grants.isEmpty, "the synthetic registry has no grant in force")
 let withSources = grants.filter { !state.lineage.graph.parents(of: Int32($0.dataset.rawValue)).isEmpty }.count
@@ -114,4 +117,7 @@ print("  answers: \(accepted) accepted, \(denied) denied, \(replayed) replays; \
 state = registry.read { $0 }
 let debits = state.usage.allAccounts.reduce(Int64(0)) { $0 + $1.account.debits }
 let credits = state.usage.allAccounts.reduce(Int64(0)) { $0 + $1.account.credits }
+let rollup = state.usage.rollup
+print("  rollups \(rollups ? "on" : "off"): \(rollup.cellCount) cells, \(rollup.denialCellCount) denial cells; \(UsageRollup.bytesPerCell) bytes a cell, "
+    + "\(rollup.tableBytes) bytes in the tables (\(rollup.cellCount > 0 ? rollup.tableBytes / rollup.cellCount : 0) a cell with free slots)")
 print("  ledger: debits \(debits) fen = credits \(credits) fen: \(debits == credits ? "balanced" : "NOT BALANCED")")

@@ -29,6 +29,10 @@ public struct Limits: Sendable, Equatable {
     /// How long a write whose COMMIT answer was lost waits for PostgreSQL to say whether it committed
     /// before it is answered 503; the node stays fenced (no writes, not ready) until it knows.
     public var lostCommitAnswerWaitMilliseconds: Int = 10_000
+    /// A benchmark switch, not a limit: false keeps no usage rollups (issue 16), so that one run can
+    /// measure the durable usage rate with and without them (`DATARIGHTS_BENCH_NO_USAGE_ROLLUPS=1`).
+    /// Never off in service: statistics would then be missing the usage metered meanwhile.
+    public var usageRollups = true
 
     public init() {}
 

@@ -52,6 +52,7 @@ enum UsageSQL {
                 ON CONFLICT (grant_id) DO UPDATE SET tokens = EXCLUDED.tokens, charged = EXCLUDED.charged
                 """)
         }
+        try UsageRollupSQL.write(batch, on: connection)
         try upsertDaily("assignee", batch.assigneeDaily.map { ($0.party.rawValue, $0.usage) }, on: connection)
         try upsertDaily("dataset", batch.datasetDaily.map { ($0.dataset.rawValue, $0.usage) }, on: connection)
         if !batch.accounts.isEmpty {
@@ -78,7 +79,10 @@ enum UsageSQL {
     /// recorded within the key retention period (report window plus clock skew) before the newest one,
     /// so that a retry after a restart is still recognised.
     static func load(on connection: PostgresConnection, into state: inout RegistryState, limits: Limits) throws {
-        state.restoreUsage { $0.configure(reportWindowSeconds: limits.usageReportWindowSeconds, keyMemory: limits.usageKeyMemory) }
+        state.restoreUsage {
+            $0.configure(reportWindowSeconds: limits.usageReportWindowSeconds, keyMemory: limits.usageKeyMemory, rollups: limits.usageRollups)
+        }
+        if limits.usageRollups { try UsageRollupSQL.load(on: connection, into: &state) }
         let grants = try connection.query("SELECT grant_id, tokens, charged FROM grant_usage").map { row in
             (GrantID(rawValue: try row.decode(Int64.self, column: 0)),
              GrantUsage(tokens: try row.decode(Int64.self, column: 1), charged: try row.decode(Int64.self, column: 2)))

@@ -74,6 +74,8 @@ struct ServeCommand: AsyncParsableCommand {
         limits.usageReportWindowSeconds = Int64(
             try Setting.int(usageReportWindow, env: "DATARIGHTS_USAGE_REPORT_WINDOW", default: Int(limits.usageReportWindowSeconds)))
         limits.usageKeyMemory = try Setting.int(usageKeyMemory, env: "DATARIGHTS_USAGE_KEY_MEMORY", default: limits.usageKeyMemory)
+        // A benchmark switch (Benchmarks/usage-http.sh): measure the durable usage rate without the rollups.
+        limits.usageRollups = !(try Setting.bool(false, env: "DATARIGHTS_BENCH_NO_USAGE_ROLLUPS"))
         let problems = limits.validate()
         guard problems.isEmpty else { throw ValidationError(problems.joined(separator: "; ")) }
         var edge = EdgeLimits()

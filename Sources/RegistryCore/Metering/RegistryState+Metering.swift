@@ -219,6 +219,7 @@ private struct UsagePlanner {
         var usage: GrantUsage
         var assignee: Int
         var dataset: Int
+        var settledEvents: Int64 = 0
         var settledTokens: Int64 = 0
         var settledAmount: Int64 = 0
     }
@@ -254,6 +255,8 @@ private struct UsagePlanner {
     var answered: [UsageKey: UsageAnswer] = [:]
     /// Every grant's charge together, with this batch's uses so far.
     var totalCharged: Int64
+    /// Quota denials of this batch, for the denial rollup (nil when rollups are off).
+    var quotaDenials: [QuotaDenialCell: DenialTotals]?
 
     init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int) {
         self.state = state
@@ -263,6 +266,7 @@ private struct UsagePlanner {
         batch = meter.lastBatch + 1
         nextEvent = meter.lastEvent + 1
         totalCharged = meter.totalCharged
+        quotaDenials = state.usage.rollupsEnabled ? [:] : nil
         earliest = now.microsecondsSince1970 - state.usage.reportWindowSeconds * 1_000_000
         latest = now.microsecondsSince1970 + Limits.usageClockSkewSeconds * 1_000_000
         self.events.reserveCapacity(events)
@@ -284,6 +288,10 @@ private struct UsagePlanner {
             answer = .denied(event: id, rule: .r23, reason: "party \(party.rawValue) holds no grant \(event.grant)")
         }
         let owned = slot >= 0 && grantSlots[slot].grant.assignee == party
+        if let quota = answer.quota, owned, quotaDenials != nil {
+            quotaDenials![QuotaDenialCell(day: today, assignee: party, dataset: grantSlots[slot].grant.dataset, quota: quota), default: DenialTotals()]
+                .add(DenialTotals(events: 1, tokens: event.tokens))
+        }
         events.append(MeteredEvent(
             id: id, assignee: party, grant: owned ? grantSlots[slot].grant.id : nil, dataset: owned ? grantSlots[slot].grant.dataset : nil,
             key: event.key, tokens: event.tokens, usedAt: event.usedAt, answer: answer, metadata: event.metadata, fingerprint: key))
@@ -390,6 +398,7 @@ private struct UsagePlanner {
         }
         totalCharged += amount
         grantSlots[slot].usage = GrantUsage(tokens: total, charged: charged)
+        grantSlots[slot].settledEvents += 1
         grantSlots[slot].settledTokens += tokens
         grantSlots[slot].settledAmount += amount
         assigneeSlots[assignee].tokens += tokens
@@ -461,6 +470,7 @@ private struct UsagePlanner {
             }
         }
         digest.update(data: bytes)
+        let (rollup, denials) = rollupDeltas(settled)
         let summary = UsageBatchSummary(
             batch: batch, events: events.count, accepted: accepted, denied: events.count - accepted, tokens: tokens, amount: amount,
             transfers: transfers.count, firstEvent: events.first?.id ?? 0, lastEvent: events.last?.id ?? 0,
@@ -472,8 +482,25 @@ private struct UsagePlanner {
                 .sorted { $0.0 < $1.0 },
             datasetDaily: datasetSlots.indices.filter { datasetSlots[$0].touched }.map { (datasetIDs[$0], DailyUsage(day: today, tokens: datasetSlots[$0].tokens)) }
                 .sorted { $0.0 < $1.0 },
-            accounts: accounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            accounts: accounts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }, rollup: rollup, quotaDenials: denials,
             summary: summary, totalCharged: totalCharged, answered: answered)
+    }
+}
+
+extension UsagePlanner {
+    /// The batch's rollup deltas (issue 16): its settled grants' events, tokens and charges summed by
+    /// cell (grants of one assignee on one dataset for the same purpose and region share a cell), and
+    /// its quota denials; each in cell order, so that the store writes them in a stable order.
+    func rollupDeltas(_ settled: [GrantSlot]) -> ([(cell: UsageRollupCell, totals: UsageTotals)], [(cell: QuotaDenialCell, totals: DenialTotals)]) {
+        guard let quotaDenials else { return ([], []) }
+        var cells: [UsageRollupCell: UsageTotals] = [:]
+        cells.reserveCapacity(settled.count)
+        for slot in settled {
+            let grant = slot.grant
+            let cell = UsageRollupCell(day: today, dataset: grant.dataset, assignee: grant.assignee, purpose: grant.purpose, useRegion: grant.useRegion)
+            cells[cell, default: UsageTotals()].add(UsageTotals(events: slot.settledEvents, tokens: slot.settledTokens, amount: slot.settledAmount))
+        }
+        return (cells.map { ($0.key, $0.value) }.sorted { $0.cell < $1.cell }, quotaDenials.map { ($0.key, $0.value) }.sorted { $0.cell < $1.cell })
     }
 }
 

@@ -232,6 +232,11 @@ public struct UsageBatch: Sendable {
     public var assigneeDaily: [(party: PartyID, usage: DailyUsage)]
     public var datasetDaily: [(dataset: DatasetID, usage: DailyUsage)]
     public var accounts: [(party: PartyID, account: LedgerAccount)]
+    /// What the batch adds to the usage rollup, one delta a cell (all on the batch's day), in cell order;
+    /// empty when rollups are off (``UsageMeter/rollupsEnabled``).
+    public var rollup: [(cell: UsageRollupCell, totals: UsageTotals)]
+    /// What the batch adds to the quota-denial rollup, in cell order.
+    public var quotaDenials: [(cell: QuotaDenialCell, totals: DenialTotals)]
     public var summary: UsageBatchSummary
     /// What every grant together has been charged once this batch is applied: the ledger's use volume,
     /// held under ``Limits/maxLedgerChargeFen`` so that no account or total can overflow.

@@ -26,6 +26,11 @@ public struct UsageMeter: Sendable {
     /// counted once: PostgreSQL's unique key on (assignee, key) refuses it, and the store then recalls
     /// its first answer (``remember(party:key:answer:)``).
     public internal(set) var keyMemory = Limits.defaultUsageKeyMemory
+    /// The daily rollups of accepted use and of quota denials (issue 16).
+    public internal(set) var rollup = UsageRollup()
+    /// False only to measure what the rollups cost (a benchmark switch, ``Limits/usageRollups``): batches
+    /// then carry no deltas and the rollup stays empty.
+    public internal(set) var rollupsEnabled = true
 
     /// How long a key is remembered at least: the report window plus the clock skew, so that no event
     /// can still be admissible once its key is forgotten (a retry is never counted twice).
@@ -34,9 +39,10 @@ public struct UsageMeter: Sendable {
     public init() {}
 
     /// Sets the report window (a deployment limit, set at start-up before any usage is planned).
-    public mutating func configure(reportWindowSeconds: Int64, keyMemory: Int = Limits.defaultUsageKeyMemory) {
+    public mutating func configure(reportWindowSeconds: Int64, keyMemory: Int = Limits.defaultUsageKeyMemory, rollups: Bool = true) {
         self.reportWindowSeconds = reportWindowSeconds
         self.keyMemory = keyMemory
+        rollupsEnabled = rollups
     }
 
     public func usage(of grant: GrantID) -> GrantUsage {
@@ -92,6 +98,7 @@ public struct UsageMeter: Sendable {
         for (dataset, usage) in batch.datasetDaily { datasetDaily[dataset] = usage }
         for (party, account) in batch.accounts { accounts[party] = account }
         totalCharged = batch.totalCharged
+        rollup.add(batch.rollup, denials: batch.quotaDenials)
         for event in batch.events { answers.remember(event.answer, for: event.fingerprint) }
         if let last = batch.events.last { lastEvent = last.id }
         if let last = batch.transfers.last { lastTransfer = last.id }
@@ -108,6 +115,7 @@ public struct UsageMeter: Sendable {
         var lastEvent: Int64
         var lastTransfer: Int64
         var lastBatch: Int64
+        var rollup: UsageRollup.Snapshot?
     }
 
     var snapshot: Snapshot {
@@ -116,7 +124,7 @@ public struct UsageMeter: Sendable {
             assignees: assigneeDaily.sorted { $0.key < $1.key }.map { [$0.key.rawValue, Int64($0.value.day.daysSince1970), $0.value.tokens] },
             datasets: datasetDaily.sorted { $0.key < $1.key }.map { [$0.key.rawValue, Int64($0.value.day.daysSince1970), $0.value.tokens] },
             accounts: accounts.sorted { $0.key < $1.key }.map { [$0.key.rawValue, $0.value.debits, $0.value.credits] },
-            lastEvent: lastEvent, lastTransfer: lastTransfer, lastBatch: lastBatch)
+            lastEvent: lastEvent, lastTransfer: lastTransfer, lastBatch: lastBatch, rollup: rollup.snapshot)
     }
 
     // MARK: Rebuild
@@ -136,6 +144,13 @@ public struct UsageMeter: Sendable {
         self.lastTransfer = lastTransfer
         self.lastBatch = lastBatch
         generationStartedAt = now
+    }
+
+    /// Restores rollup cells read back from PostgreSQL (a rebuild), added to what is there.
+    public mutating func restoreRollup(
+        _ cells: [(cell: UsageRollupCell, totals: UsageTotals)], denials: [(cell: QuotaDenialCell, totals: DenialTotals)]
+    ) {
+        rollup.add(cells, denials: denials)
     }
 
     /// Remembers the answer of an event recorded in PostgreSQL: within the retention period at a

@@ -1,0 +1,247 @@
+/// One cell of the usage rollup (issue 16, for R29): accepted use of `dataset` by `assignee` for
+/// `purpose` in `useRegion` on `day`, the registry calendar's day the use was committed on (the day the
+/// daily caps count it against, R27; not the day the assignee dated it).
+public struct UsageRollupCell: Sendable, Hashable, Comparable {
+    public var day: CivilDate
+    public var dataset: DatasetID
+    public var assignee: PartyID
+    public var purpose: String
+    public var useRegion: String
+
+    public init(day: CivilDate, dataset: DatasetID, assignee: PartyID, purpose: String, useRegion: String) {
+        self.day = day
+        self.dataset = dataset
+        self.assignee = assignee
+        self.purpose = purpose
+        self.useRegion = useRegion
+    }
+
+    public static func < (left: Self, right: Self) -> Bool {
+        (left.day, left.dataset, left.assignee) != (right.day, right.dataset, right.assignee)
+            ? (left.day, left.dataset, left.assignee) < (right.day, right.dataset, right.assignee)
+            : (left.purpose, left.useRegion) < (right.purpose, right.useRegion)
+    }
+}
+
+/// What a rollup cell counts: accepted events, their tokens and what they were charged (fen).
+public struct UsageTotals: Sendable, Equatable {
+    public var events: Int64
+    public var tokens: Int64
+    public var amount: Int64
+
+    public init(events: Int64 = 0, tokens: Int64 = 0, amount: Int64 = 0) {
+        self.events = events
+        self.tokens = tokens
+        self.amount = amount
+    }
+
+    /// Sums that saturate at `Int64.max` instead of trapping. Within the registry's limits they cannot
+    /// get there: a cell's tokens on a day are at most its assignee's daily counter (at most
+    /// ``Limits/maxCounterTokens``, 2⁶²), its events at most its tokens, its amount at most the
+    /// ledger's capacity (``Limits/maxLedgerChargeFen``). Only a change of the calendar's UTC offset can
+    /// let one day be counted twice; that still fits, and the sum is exact.
+    mutating func add(_ other: Self) {
+        events = Self.saturating(events, other.events)
+        tokens = Self.saturating(tokens, other.tokens)
+        amount = Self.saturating(amount, other.amount)
+    }
+
+    static func saturating(_ left: Int64, _ right: Int64) -> Int64 {
+        let (sum, overflow) = left.addingReportingOverflow(right)
+        return overflow ? (right > 0 ? .max : .min) : sum
+    }
+}
+
+/// One cell of the denial rollup: `assignee`'s events on `dataset` that `quota` denied on `day` (R27,
+/// for R29's "quota denials per lab").
+public struct QuotaDenialCell: Sendable, Hashable, Comparable {
+    public var day: CivilDate
+    public var assignee: PartyID
+    public var dataset: DatasetID
+    public var quota: UsageQuota
+
+    public init(day: CivilDate, assignee: PartyID, dataset: DatasetID, quota: UsageQuota) {
+        self.day = day
+        self.assignee = assignee
+        self.dataset = dataset
+        self.quota = quota
+    }
+
+    public static func < (left: Self, right: Self) -> Bool {
+        (left.day, left.assignee, left.dataset, left.quota.rawValue) < (right.day, right.assignee, right.dataset, right.quota.rawValue)
+    }
+}
+
+/// What a denial cell counts: denied events and the tokens they asked for.
+public struct DenialTotals: Sendable, Equatable {
+    public var events: Int64
+    public var tokens: Int64
+
+    public init(events: Int64 = 0, tokens: Int64 = 0) {
+        self.events = events
+        self.tokens = tokens
+    }
+
+    /// Saturating, like ``UsageTotals``: denials have no counter bounding them, but each asks for at
+    /// most ``Limits/maxTokensPerUsageEvent`` (10¹²) tokens, so 2⁶³ is millions of years of denials away.
+    mutating func add(_ other: Self) {
+        events = UsageTotals.saturating(events, other.events)
+        tokens = UsageTotals.saturating(tokens, other.tokens)
+    }
+}
+
+/// The daily rollups of metering (issue 16): accepted use by (day, dataset, assignee, purpose, use
+/// region) and quota denials by (day, assignee, dataset, quota). Statistics and use-of-dataset answers
+/// read these, never the raw events; each group commit adds its batch's deltas (planned with the batch,
+/// written in the same transaction) and a rebuild reads them back from PostgreSQL.
+///
+/// Kept compactly, for ~90 days × active grants of cells: a cell is a 16-byte packed key — dataset and
+/// assignee (32 bits each), the day and an interned (purpose, use region) label (32 bits each) — and its
+/// 24 bytes of totals, 40 bytes a cell in a hash table (see Benchmarks/RESULTS.md, issue 16, for the
+/// measured bytes with the table's load). The labels are few (a grant's purpose and region) and kept
+/// once each.
+public struct UsageRollup: Sendable {
+    struct Key: Hashable {
+        /// dataset << 32 | assignee.
+        var datasetAssignee: UInt64
+        /// day (days since 1970, as a bit pattern) << 32 | label.
+        var dayLabel: UInt64
+    }
+
+    struct DenialKey: Hashable {
+        /// dataset << 32 | assignee.
+        var datasetAssignee: UInt64
+        /// day << 32 | quota index.
+        var dayQuota: UInt64
+    }
+
+    struct Label: Hashable {
+        var purpose: String
+        var useRegion: String
+    }
+
+    private(set) var cells: [Key: UsageTotals] = [:]
+    private(set) var denials: [DenialKey: DenialTotals] = [:]
+    private var labels: [Label] = []
+    private var labelIDs: [Label: UInt32] = [:]
+
+    public init() {}
+
+    /// Cells with accepted use.
+    public var cellCount: Int { cells.count }
+    /// Cells with quota denials.
+    public var denialCellCount: Int { denials.count }
+
+    /// Bytes a cell takes in its table, without the table's free slots: the packed key and the totals.
+    public static var bytesPerCell: Int { MemoryLayout<Key>.stride + MemoryLayout<UsageTotals>.stride }
+
+    /// Bytes the two tables hold now, free slots included; the labels' strings left out. A Swift
+    /// dictionary keeps keys and values in two arrays of a power-of-two number of buckets, filled to at
+    /// most three quarters (its capacity), with one bit a bucket of metadata: 40 bytes a cell become 53
+    /// to 107.
+    public var tableBytes: Int {
+        func buckets(_ capacity: Int) -> Int {
+            var count = 1
+            while count * 3 / 4 < capacity { count *= 2 }
+            return capacity == 0 ? 0 : count
+        }
+        let cellBuckets = buckets(cells.capacity)
+        let denialBuckets = buckets(denials.capacity)
+        return cellBuckets * Self.bytesPerCell + cellBuckets / 8
+            + denialBuckets * (MemoryLayout<DenialKey>.stride + MemoryLayout<DenialTotals>.stride) + denialBuckets / 8
+    }
+
+    /// The totals of `cell`, nil when nothing was accepted in it.
+    public func totals(of cell: UsageRollupCell) -> UsageTotals? {
+        guard let label = labelIDs[Label(purpose: cell.purpose, useRegion: cell.useRegion)] else { return nil }
+        return cells[Self.key(cell, label: label)]
+    }
+
+    /// The denials of `cell`, nil when there were none.
+    public func denials(of cell: QuotaDenialCell) -> DenialTotals? { denials[Self.key(cell)] }
+
+    /// Every cell with its totals, in cell order. Reads the whole rollup: for exports and tests, not for
+    /// answering a request (those walk the cells they need).
+    public var allCells: [(cell: UsageRollupCell, totals: UsageTotals)] {
+        cells.map { (cell(of: $0.key), $0.value) }.sorted { $0.cell < $1.cell }
+    }
+
+    /// Every denial cell with its totals, in cell order (like ``allCells``: not for a request's path).
+    public var allDenials: [(cell: QuotaDenialCell, totals: DenialTotals)] {
+        denials.map { (Self.cell(of: $0.key), $0.value) }.sorted { $0.cell < $1.cell }
+    }
+
+    /// Adds a committed batch's deltas (or rows read back from PostgreSQL).
+    mutating func add(_ deltas: [(cell: UsageRollupCell, totals: UsageTotals)], denials denied: [(cell: QuotaDenialCell, totals: DenialTotals)]) {
+        for (cell, totals) in deltas { cells[Self.key(cell, label: label(cell.purpose, cell.useRegion)), default: UsageTotals()].add(totals) }
+        for (cell, totals) in denied { denials[Self.key(cell), default: DenialTotals()].add(totals) }
+    }
+
+    private mutating func label(_ purpose: String, _ useRegion: String) -> UInt32 {
+        let label = Label(purpose: purpose, useRegion: useRegion)
+        if let id = labelIDs[label] { return id }
+        precondition(labels.count < UInt32.max, "more (purpose, region) labels than grants can have")
+        labels.append(label)
+        labelIDs[label] = UInt32(labels.count - 1)
+        return UInt32(labels.count - 1)
+    }
+
+    /// Dataset and party ids are dense and below 2³¹ (the lineage graph holds datasets as `Int32`).
+    private static func pair(_ dataset: DatasetID, _ assignee: PartyID) -> UInt64 {
+        precondition(UInt64(bitPattern: dataset.rawValue) <= UInt64(UInt32.max) && UInt64(bitPattern: assignee.rawValue) <= UInt64(UInt32.max),
+            "rollup ids are 32-bit")
+        return UInt64(dataset.rawValue) << 32 | UInt64(assignee.rawValue)
+    }
+
+    private static func high(_ day: CivilDate) -> UInt64 { UInt64(UInt32(bitPattern: day.daysSince1970)) << 32 }
+
+    private static func key(_ cell: UsageRollupCell, label: UInt32) -> Key {
+        Key(datasetAssignee: pair(cell.dataset, cell.assignee), dayLabel: high(cell.day) | UInt64(label))
+    }
+
+    private static func key(_ cell: QuotaDenialCell) -> DenialKey {
+        DenialKey(datasetAssignee: pair(cell.dataset, cell.assignee), dayQuota: high(cell.day) | UInt64(quotaIndex(cell.quota)))
+    }
+
+    private static func quotaIndex(_ quota: UsageQuota) -> Int { UsageQuota.allCases.firstIndex(of: quota)! }
+
+    private static func unpack(_ pair: UInt64, _ dayLow: UInt64) -> (DatasetID, PartyID, CivilDate, Int) {
+        (DatasetID(rawValue: Int64(pair >> 32)), PartyID(rawValue: Int64(pair & 0xFFFF_FFFF)),
+         CivilDate(daysSince1970: Int32(bitPattern: UInt32(truncatingIfNeeded: dayLow >> 32))), Int(dayLow & 0xFFFF_FFFF))
+    }
+
+    private func cell(of key: Key) -> UsageRollupCell {
+        let (dataset, assignee, day, label) = Self.unpack(key.datasetAssignee, key.dayLabel)
+        return UsageRollupCell(day: day, dataset: dataset, assignee: assignee, purpose: labels[label].purpose, useRegion: labels[label].useRegion)
+    }
+
+    private static func cell(of key: DenialKey) -> QuotaDenialCell {
+        let (dataset, assignee, day, quota) = unpack(key.datasetAssignee, key.dayQuota)
+        return QuotaDenialCell(day: day, assignee: assignee, dataset: dataset, quota: UsageQuota.allCases[quota])
+    }
+
+    /// What the state digest covers of the rollups: every cell, in order; nil when there are none (a
+    /// registry without usage keeps the digest it had before rollups existed).
+    struct Snapshot: Encodable {
+        var cells: [Row]
+        var denials: [Row]
+
+        struct Row: Encodable {
+            var key: [String]
+            var values: [Int64]
+        }
+    }
+
+    var snapshot: Snapshot? {
+        guard !cells.isEmpty || !denials.isEmpty else { return nil }
+        return Snapshot(
+            cells: allCells.map {
+                .init(key: ["\($0.cell.day.daysSince1970)", "\($0.cell.dataset.rawValue)", "\($0.cell.assignee.rawValue)", $0.cell.purpose, $0.cell.useRegion],
+                    values: [$0.totals.events, $0.totals.tokens, $0.totals.amount])
+            },
+            denials: allDenials.map {
+                .init(key: ["\($0.cell.day.daysSince1970)", "\($0.cell.assignee.rawValue)", "\($0.cell.dataset.rawValue)", $0.cell.quota.rawValue],
+                    values: [$0.totals.events, $0.totals.tokens])
+            })
+    }
+}
