@@ -235,17 +235,32 @@ final class CanonicalEncoder: Encoder {
     /// their UTF-8 bytes. Keys equal as strings (repeated, or canonically equivalent) are one member:
     /// the first key's spelling, in its place, with the last value.
     private func reorderMembers(from first: Int, contentStart base: Int) {
-        var slots: [String: Int] = [:]
         var unique: [(keyed: Int, valued: Int)] = []
-        for index in first..<members.count {
-            if let slot = slots[members[index].key] {
-                unique[slot].valued = index
-            } else {
-                slots[members[index].key] = unique.count
-                unique.append((index, index))
+        if members[first...].allSatisfy(\.ascii) {
+            // ASCII keys are equal only when spelt alike: adjacent once sorted (by position among equals).
+            let order = (first..<members.count).sorted {
+                let (left, right) = (members[$0].key.utf8, members[$1].key.utf8)
+                return left.lexicographicallyPrecedes(right) || (left.elementsEqual(right) && $0 < $1)
             }
+            for index in order {
+                if let last = unique.last, members[last.keyed].key.utf8.elementsEqual(members[index].key.utf8) {
+                    unique[unique.count - 1].valued = index
+                } else {
+                    unique.append((index, index))
+                }
+            }
+        } else {
+            var slots: [String: Int] = [:]
+            for index in first..<members.count {
+                if let slot = slots[members[index].key] {
+                    unique[slot].valued = index
+                } else {
+                    slots[members[index].key] = unique.count
+                    unique.append((index, index))
+                }
+            }
+            unique.sort { members[$0.keyed].key.utf8.lexicographicallyPrecedes(members[$1.keyed].key.utf8) }
         }
-        unique.sort { members[$0.keyed].key.utf8.lexicographicallyPrecedes(members[$1.keyed].key.utf8) }
         let region = Array(bytes[base...])
         let end = bytes.count
         bytes.removeSubrange(base...)
