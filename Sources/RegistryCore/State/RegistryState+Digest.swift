@@ -30,7 +30,8 @@ extension RegistryState {
     /// The bytes hashed are those of one canonical JSON document of the whole state (``Snapshot``), but
     /// fed to the hash record by record: no record list and no document of the whole state is ever held
     /// (at a million datasets that document is over a gigabyte). ``documentDigest`` builds the document
-    /// and hashes it whole; a test holds the two equal. Run it on a snapshot (``Registry/snapshot()``),
+    /// and hashes it whole with Foundation's encoder; tests hold the two equal. Each record is written by
+    /// ``CanonicalEncoder`` (Foundation's bytes, without its cost). Run it on a snapshot (``Registry/snapshot()``),
     /// not under the read lock: it takes seconds at national scale.
     public var digest: String {
         var stream = DigestStream()
