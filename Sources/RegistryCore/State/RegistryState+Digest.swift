@@ -30,7 +30,8 @@ extension RegistryState {
     /// The bytes hashed are those of one canonical JSON document of the whole state (``Snapshot``), but
     /// fed to the hash record by record: no record list and no document of the whole state is ever held
     /// (at a million datasets that document is over a gigabyte). ``documentDigest`` builds the document
-    /// and hashes it whole; a test holds the two equal. Run it on a snapshot (``Registry/snapshot()``),
+    /// and hashes it whole with Foundation's encoder; tests hold the two equal. Each record is written by
+    /// ``CanonicalEncoder`` (Foundation's bytes, without its cost). Run it on a snapshot (``Registry/snapshot()``),
     /// not under the read lock: it takes seconds at national scale.
     public var digest: String {
         var stream = DigestStream()
@@ -67,7 +68,8 @@ extension RegistryState {
         return stream.finish()
     }
 
-    /// The digest as one document hashed whole: the reference ``digest`` streams, and the baseline its
+    /// The digest as one document hashed whole, encoded by Foundation's `JSONEncoder`
+    /// (``CanonicalJSON/referenceEncode(_:)``): the reference ``digest`` streams, and the baseline its
     /// cost is measured against (LineageBench).
     public var documentDigest: String {
         let snapshot = Snapshot(
@@ -75,7 +77,11 @@ extension RegistryState {
             objections: rights.objections.all, certificates: rights.certificates.all, settings: settings, derivations: lineage.derivations.all,
             flagCascades: lineage.flagCascades.all, policies: market.policies.all,
             accessRequests: market.accessRequests.all, grants: market.grants.all, auditHead: auditHead, usage: usage.snapshot)
-        return Array(SHA256.hash(data: Array(CanonicalJSON.encode(snapshot).utf8))).hexString
+        do {
+            return Array(SHA256.hash(data: Array(try CanonicalJSON.referenceEncode(snapshot).utf8))).hexString
+        } catch {
+            preconditionFailure("core records always encode: \(error)")
+        }
     }
 
     /// Record counts, for operators.
@@ -91,9 +97,10 @@ extension RegistryState {
 }
 
 /// SHA-256 fed with canonical JSON a piece at a time: the bytes of one document, never the document.
+/// Each record is encoded into the one reused buffer of a ``CanonicalEncoder``.
 struct DigestStream {
     private var hasher = SHA256()
-    private let encoder = CanonicalJSON.makeEncoder()
+    private let encoder = CanonicalEncoder()
 
     mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
@@ -101,7 +108,8 @@ struct DigestStream {
 
     mutating func value(_ value: some Encodable) {
         do {
-            hasher.update(data: try encoder.encode(value))
+            try encoder.encode(value)
+            encoder.bytes.withUnsafeBytes { hasher.update(bufferPointer: $0) }
         } catch {
             preconditionFailure("core records always encode: \(error)")
         }
