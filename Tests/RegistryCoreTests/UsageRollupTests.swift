@@ -85,6 +85,42 @@ import Testing
         }
         #expect(fromRollup == fromGrants, "seed \(seed)")
         #expect(events == Int64(meter.events.filter(\.answer.accepted).count), "seed \(seed)")
+        try expectWalksMatchCells(meter.usage.rollup, datasets: Set(grants.map(\.dataset)), seed: seed)
+    }
+
+    /// The walks a question reads — one dataset's rows in a period, a period's rows — give exactly the
+    /// cells of the whole rollup that match, whatever the period (before, inside, across and after the
+    /// days used, one day, and the empty rollup's days).
+    static func expectWalksMatchCells(_ rollup: UsageRollup, datasets: Set<DatasetID>, seed: UInt64) throws {
+        func described(_ entry: UsageRollup.Entry) -> String {
+            let label = rollup.label(entry.label)
+            return "\(entry.day) \(entry.dataset.rawValue) \(entry.assignee.rawValue) \(label.purpose) \(label.useRegion) \(entry.totals)"
+        }
+        func described(_ cell: UsageRollupCell, _ totals: UsageTotals) -> String {
+            "\(cell.day) \(cell.dataset.rawValue) \(cell.assignee.rawValue) \(cell.purpose) \(cell.useRegion) \(totals)"
+        }
+        let all = rollup.allCells
+        guard let first = rollup.firstDay, let last = rollup.lastDay else {
+            #expect(all.isEmpty)
+            return
+        }
+        let bounds = [(first, last), (first.adding(days: -30), first.adding(days: -1)), (first, first), (last, last.adding(days: 400)),
+                      (first.adding(days: 1), last), (last.adding(days: 1), last.adding(days: 2)), (CivilDate(daysSince1970: 0), CivilDate(daysSince1970: .max))]
+        for days in bounds.filter({ $0.0 <= $0.1 }).map({ $0.0...$0.1 }) {
+            var walked: [String] = []
+            rollup.forEachEntry(in: days) { walked.append(described($0)) }
+            #expect(walked.sorted() == all.filter { days.contains($0.cell.day) }.map { described($0.cell, $0.totals) }.sorted(), "period \(days) seed \(seed)")
+            for dataset in datasets {
+                var ofDataset: [String] = []
+                rollup.forEachEntry(of: dataset, in: days) { ofDataset.append(described($0)) }
+                #expect(ofDataset.sorted() == all.filter { days.contains($0.cell.day) && $0.cell.dataset == dataset }.map { described($0.cell, $0.totals) }.sorted(),
+                    "dataset \(dataset.rawValue) period \(days) seed \(seed)")
+            }
+            var denials: [String] = []
+            rollup.forEachDenial(in: days) { denials.append("\($0.day) \($0.dataset.rawValue) \($0.assignee.rawValue) \($0.quota) \($0.totals)") }
+            #expect(denials.sorted() == rollup.allDenials.filter { days.contains($0.cell.day) }
+                .map { "\($0.cell.day) \($0.cell.dataset.rawValue) \($0.cell.assignee.rawValue) \($0.cell.quota) \($0.totals)" }.sorted(), "denials \(days) seed \(seed)")
+        }
     }
 
     /// A rollup cell's sums saturate rather than trap (they cannot reach Int64.max within the limits).
