@@ -73,6 +73,25 @@ public final class RegistryService: Sendable {
         return service
     }
 
+    /// Loads the core from the database without the writer lease, for a process that only reads — a
+    /// report next to a serving node. Its database is fenced from the start, so any write it were asked
+    /// to make is refused (503) rather than racing the node that holds the lease. The state is one
+    /// consistent snapshot of the database (``RegistryLoader/load(from:phase:)``), as of when it loaded.
+    public static func openReadOnly(database: RegistryDatabase, logger: Logger) async throws -> RegistryService {
+        let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
+        let state: RegistryState
+        do {
+            state = try await RegistryLoader.load(from: database)
+        } catch {
+            await lease.shutdown()
+            throw error
+        }
+        database.fence.engage("this process reads only (a report); the serving node writes")
+        return RegistryService(
+            registry: Registry(state: state), database: database, sandbox: false, lease: lease, holdsLease: false, logger: logger,
+            wallClock: systemWallClock)
+    }
+
     private init(
         registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, holdsLease: Bool, logger: Logger,
         wallClock: @escaping @Sendable () -> Timestamp
