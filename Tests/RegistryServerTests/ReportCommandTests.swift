@@ -28,6 +28,8 @@ import Glibc
         let port = FreePort.next()
         let base = "http://127.0.0.1:\(port)"
         let server = try ServerProcess.start(binary, ["serve", "--data-dir", dataDirectory, "--port", String(port)], log: dataDirectory + ".serve.log")
+        // A failed requirement ends the test early: the server (and with it its PostgreSQL) still stops.
+        defer { if server.process.isRunning { kill(server.process.processIdentifier, SIGTERM) } }
         _ = try await HTTP.waitForStatus(200, url: base + "/readyz", timeout: .seconds(90))
 
         var organisations: Int64 = 700
