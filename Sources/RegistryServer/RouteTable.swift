@@ -23,6 +23,9 @@ final class RouteTable: Sendable {
         "GET /v1/grants": ["state", "dataset", "assignee", "cursor", "limit"],
         "GET /v1/decisions": ["dataset", "purpose", "tokens", "party", "action", "region"],
         "GET /v1/statements": ["party", "from", "to", "format"],
+        "GET /v1/compliance/dataset-use": ["dataset", "from", "to", "descendants", "party", "purpose", "budget", "cursor", "limit"],
+        "GET /v1/compliance/quota-denials": ["from", "to", "lab", "dataset", "quota", "by", "cursor", "limit"],
+        "GET /v1/compliance/annual-report": ["year", "processor", "cursor", "limit"],
         "GET /v1/audit/events": ["cursor", "limit"],
     ]
 
