@@ -237,7 +237,7 @@ public enum AuditLog {
         public var kind: String?
         /// As stored: `party:<id>`, `system` or `system:metering`.
         public var actor: String?
-        /// Entries whose record concerns this dataset (schema 0011's `audit_event_dataset`).
+        /// Entries whose record concerns this dataset (schema 0010's `audit_event_dataset`).
         public var dataset: Int64?
         /// At or after.
         public var from: Timestamp?

@@ -1,4 +1,4 @@
--- 0011: audit entries found by kind, actor, time and dataset (issue 16, `GET /v1/audit/events`).
+-- 0010: audit entries found by kind, actor, time and dataset (issue 16, `GET /v1/audit/events`).
 --
 -- An entry's payload is the canonical JSON of the record it changed, `{"record": {…}, "type": "…"}`;
 -- which datasets that record concerns is read from it once, when the entry is written, into
