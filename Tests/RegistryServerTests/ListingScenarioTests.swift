@@ -16,6 +16,21 @@ import TestSupport
         items.compactMap { if case .integer(let id) = $0[key] { id } else { nil } }
     }
 
+    /// A dataset registered by `client` (a government one), by id.
+    static func dataset(_ client: APIClient, _ title: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> Int64 {
+        let created = try await client.post("/v1/datasets", Fixture.dataset(title), sourceLocation: sourceLocation)
+        return try #require(created.int("id"), "\(created.text)", sourceLocation: sourceLocation)
+    }
+
+    /// Each query of `path` is a 400 naming its field.
+    static func expectRefused(_ client: APIClient, _ path: String, _ cases: [(query: String, field: String)], sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        for (query, field) in cases {
+            let refused = try await client.get(path + "?" + query, sourceLocation: sourceLocation)
+            #expect(refused.status == .badRequest, "\(query)", sourceLocation: sourceLocation)
+            #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == field, "\(query): \(refused.text)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// Issues a hold certificate over `dataset` to its holder: claim, review, acceptance, notice.
     static func certify(_ cast: RegistryScenarioTests.Cast, _ dataset: Int64, by holder: String) async throws -> String {
         let claim = try await cast.as(holder).post("/v1/registrations", Fixture.claim(dataset))
@@ -29,12 +44,7 @@ import TestSupport
 
     @Test func F16_anUnknownQueryParameterIsA400NamingIt() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
-            let answer = try await cast.as("ministry").get("/v1/datasets?bogus=1")
-            #expect(answer.status == .badRequest)
-            #expect((answer["errors"] as? [[String: Any]])?.first?["field"] as? String == "bogus", "\(answer.text)")
-            let csv = try await cast.as("ministry").get("/v1/datasets?format=xml")
-            #expect(csv.status == .badRequest)
-            #expect((csv["errors"] as? [[String: Any]])?.first?["field"] as? String == "format", "\(csv.text)")
+            try await Self.expectRefused(cast.as("ministry"), "/v1/datasets", [("bogus=1", "bogus"), ("format=xml", "format")])
         }
     }
 
@@ -42,8 +52,8 @@ import TestSupport
     @Test func R9_certificatesByDatasetHolderAndStatusAreTheSameForEveryPartyAndTheirCSVEqualsTheJSON() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
             let ministry = cast.as("ministry")
-            let awkward = try #require(try await ministry.post("/v1/datasets", Fixture.dataset(Self.awkwardTitle)).int("id"))
-            let plain = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Bus timetables")).int("id"))
+            let awkward = try await Self.dataset(ministry, Self.awkwardTitle)
+            let plain = try await Self.dataset(ministry, "Bus timetables")
             let first = try await Self.certify(cast, awkward, by: "ministry")
             let other = try await Self.certify(cast, plain, by: "ministry")
             // A transfer to the enterprise: the first certificate is superseded by one the enterprise holds.
@@ -78,11 +88,9 @@ import TestSupport
             #expect(try await cast.as("lab").get("/v1/certificates").text == all)
             #expect(try await cast.as("enterprise").get("/v1/certificates").text == all)
             // Bounded inputs: a 400 naming the parameter.
-            for (query, field) in [("status=active", "status"), ("dataset=01", "dataset"), ("holder=x", "holder"), ("limit=201", "limit"), ("cursor=-1", "cursor")] {
-                let refused = try await regulator.get("/v1/certificates?\(query)")
-                #expect(refused.status == .badRequest, "\(query)")
-                #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == field, "\(query): \(refused.text)")
-            }
+            try await Self.expectRefused(regulator, "/v1/certificates", [
+                ("status=active", "status"), ("dataset=01", "dataset"), ("holder=x", "holder"), ("limit=201", "limit"), ("cursor=-1", "cursor"),
+            ])
         }
     }
 
@@ -91,13 +99,10 @@ import TestSupport
     @Test func R12_derivationsByDatasetAndApprovalStateAndTheirCSVEqualsTheJSON() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
             let ministry = cast.as("ministry")
-            func dataset(_ title: String) async throws -> Int64 {
-                try #require(try await ministry.post("/v1/datasets", Fixture.dataset(title)).int("id"))
-            }
-            let base = try await dataset(Self.awkwardTitle)
-            let derived = try await dataset("Counts by district")
-            let pending = try await dataset("Counts, anonymised")
-            let approved = try await dataset("Counts, anonymised and approved")
+            let base = try await Self.dataset(ministry, Self.awkwardTitle)
+            let derived = try await Self.dataset(ministry, "Counts by district")
+            let pending = try await Self.dataset(ministry, "Counts, anonymised")
+            let approved = try await Self.dataset(ministry, "Counts, anonymised and approved")
             func edge(from source: Int64, to target: Int64, _ kind: String) async throws -> Int64 {
                 let recorded = try await ministry.post("/v1/datasets/\(target)/lineage", ["sources": [["dataset": source, "kind": kind]]])
                 let items = JSONValue(parsing: Data(recorded.text.utf8))?["items"]?.array ?? []
@@ -123,9 +128,7 @@ import TestSupport
             #expect(try await CSVCheck.allItems(lab, "/v1/derivations?state=awaiting_approval").isEmpty)
             // Every party sees the lineage alike.
             #expect(try await cast.as("enterprise").get("/v1/derivations").text == (try await lab.get("/v1/derivations").text))
-            let refused = try await lab.get("/v1/derivations?state=pending")
-            #expect(refused.status == .badRequest)
-            #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == "state")
+            try await Self.expectRefused(lab, "/v1/derivations", [("state=pending", "state")])
         }
     }
 
@@ -133,12 +136,9 @@ import TestSupport
     @Test func R25_flaggedDatasetsInEffectAndTheCatalogsCSVEqualsItsJSON() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
             let ministry = cast.as("ministry")
-            func dataset(_ title: String) async throws -> Int64 {
-                try #require(try await ministry.post("/v1/datasets", Fixture.dataset(title)).int("id"))
-            }
-            let unlawful = try await dataset(Self.awkwardTitle)
-            let child = try await dataset("Derived, \"quoted\"")
-            let clean = try await dataset("Clean data")
+            let unlawful = try await Self.dataset(ministry, Self.awkwardTitle)
+            let child = try await Self.dataset(ministry, "Derived, \"quoted\"")
+            let clean = try await Self.dataset(ministry, "Clean data")
             _ = try await ministry.post("/v1/datasets/\(child)/lineage", ["sources": [["dataset": unlawful, "kind": "derived"]]])
             let flag = try await cast.as("registrar").post("/v1/datasets/\(unlawful)/flag", ["reason": "collected, it says, \"without consent\"\nsee file"])
             #expect(flag.status == .ok, "\(flag.text)")
@@ -156,9 +156,7 @@ import TestSupport
             let cascade = "/v1/audit/events?kind=lineage.flag_cascade&dataset="
             #expect(try await CSVCheck.allItems(cast.as("regulator"), cascade + "\(child)").count == 1)
             #expect(try await CSVCheck.allItems(cast.as("regulator"), cascade + "\(clean)").isEmpty)
-            let refused = try await lab.get("/v1/datasets?flagged=yes")
-            #expect(refused.status == .badRequest)
-            #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == "flagged")
+            try await Self.expectRefused(lab, "/v1/datasets", [("flagged=yes", "flagged")])
         }
     }
 
@@ -167,7 +165,7 @@ import TestSupport
         try await RegistryScenarioTests.withCast { cast, _ in
             let ministry = cast.as("ministry")
             let ministryID = try #require(cast.ids["ministry"])
-            let first = try #require(try await ministry.post("/v1/datasets", Fixture.dataset(Self.awkwardTitle)).int("id"))
+            let first = try await Self.dataset(ministry, Self.awkwardTitle)
             let second = try #require(try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("Grid load", government: false)).int("id"))
             let claim = try #require(try await ministry.post("/v1/registrations", Fixture.claim(first)).string("number"))
             _ = try await cast.as("enterprise").post("/v1/datasets/\(second)/lineage", ["sources": [["dataset": first, "kind": "derived"]]])
@@ -198,15 +196,11 @@ import TestSupport
             // Only regulators and operators; bounded inputs.
             #expect(try await cast.as("ministry").get("/v1/audit/events?dataset=\(first)").status == .forbidden)
             #expect(try await cast.api.as_(cast.operatorKey).get("/v1/audit/events?dataset=\(first)").status == .ok)
-            for (query, field) in [
+            try await Self.expectRefused(regulator, "/v1/audit/events", [
                 ("kind=dataset.deleted", "kind"), ("actor=ministry", "actor"), ("actor=party:01", "actor"), ("dataset=x", "dataset"),
                 ("from=2026-12-01", "from"), ("to=1899-12-31T00:00:00Z", "to"), ("from=2026-12-02T00:00:00Z&to=2026-12-01T00:00:00Z", "to"),
                 ("bogus=1", "bogus"),
-            ] {
-                let refused = try await regulator.get("/v1/audit/events?\(query)")
-                #expect(refused.status == .badRequest, "\(query)")
-                #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == field, "\(query): \(refused.text)")
-            }
+            ])
         }
     }
 
@@ -271,9 +265,7 @@ import TestSupport
                 #expect(AuthorizationMatrixTests.normalised(hidden.text, path: path) == AuthorizationMatrixTests.normalised(absent.text, path: missing), "\(name)")
                 #expect(try await client.get(path + "?format=csv").status == .notFound)
             }
-            let refused = try await lab.get(path + "?limit=0")
-            #expect(refused.status == .badRequest)
-            #expect((refused["errors"] as? [[String: Any]])?.first?["field"] as? String == "limit")
+            try await Self.expectRefused(lab, path, [("limit=0", "limit")])
         }
     }
 
@@ -284,7 +276,7 @@ import TestSupport
             let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 100_000, title: Self.awkwardTitle)
             _ = try await cast.as("lab").post("/v1/usage", ["events": [UsageScenarioTests.event(grant, tokens: 4_000, key: "s-1")]])
             let ministry = cast.as("ministry")
-            let dataset = try #require(try await ministry.post("/v1/datasets", Fixture.dataset("Rail freight")).int("id"))
+            let dataset = try await Self.dataset(ministry, "Rail freight")
             _ = try await ministry.post("/v1/registrations", Fixture.claim(dataset))
             let regulator = cast.as("regulator")
             #expect(try await CSVCheck.allItems(regulator, "/v1/parties?limit=2").count == 6)
