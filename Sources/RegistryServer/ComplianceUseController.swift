@@ -37,6 +37,7 @@ struct ComplianceUseController: APIController {
 
     func datasetUse(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("ask who used a dataset")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let dataset = DatasetID(rawValue: try query.requiredID("dataset"))
         let days = try Self.period(query)
@@ -58,23 +59,23 @@ struct ComplianceUseController: APIController {
             return (answer, state.auditHead.lastSequence, names, titles)
         }
         let (rows, next) = try Self.page(answer.rows, query)
-        return try ComplianceAnswer(
-            asOf: asOf,
-            items: rows.map {
+        let items = rows.map {
                 DatasetUseRowView(
                     party: $0.party.rawValue, partyName: names[$0.party] ?? "", purpose: $0.purpose, dataset: $0.dataset.rawValue,
                     datasetTitle: titles[$0.dataset] ?? "", relation: $0.viaDescendant ? "descendant" : "self", events: $0.totals.events,
                     tokens: $0.totals.tokens, charge: $0.totals.amount)
-            },
-            nextCursor: next,
+            }
+        return try Respond.rows(items, nextCursor: next, json: ComplianceAnswer(
+            asOf: asOf, items: items, nextCursor: next,
             totals: DatasetUseTotalsView(
                 dataset: dataset.rawValue, from: days.lowerBound.description, to: days.upperBound.description, events: answer.totals.events,
                 tokens: answer.totals.tokens, charge: answer.totals.amount, datasetsRead: answer.datasetsRead, complete: answer.complete)
-        ).response()
+        ), for: request, name: "dataset-use-\(dataset.rawValue)")
     }
 
     func quotaDenials(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("read quota denials")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let days = try Self.period(query)
         let lab = try query.id("lab").map(PartyID.init(rawValue:))
@@ -88,21 +89,21 @@ struct ComplianceUseController: APIController {
             return (answer, state.auditHead.lastSequence, names, titles)
         }
         let (rows, next) = try Self.page(answer.rows, query)
-        return try ComplianceAnswer(
-            asOf: asOf,
-            items: rows.map {
+        let items = rows.map {
                 QuotaDenialRowView(
                     lab: $0.lab?.rawValue, labName: $0.lab.map { names[$0] ?? "" }, dataset: $0.dataset?.rawValue,
                     datasetTitle: $0.dataset.map { titles[$0] ?? "" }, quota: $0.quota.rawValue, events: $0.totals.events, tokens: $0.totals.tokens)
-            },
-            nextCursor: next,
+            }
+        return try Respond.rows(items, nextCursor: next, json: ComplianceAnswer(
+            asOf: asOf, items: items, nextCursor: next,
             totals: QuotaDenialTotalsView(
                 from: days.lowerBound.description, to: days.upperBound.description, events: answer.totals.events, tokens: answer.totals.tokens)
-        ).response()
+        ), for: request, name: "quota-denials")
     }
 
     func annualReport(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("read processors' annual reports")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let year = try query.requiredInteger("year", in: 2000...9999)
         let processor = try query.id("processor").map(PartyID.init(rawValue:))
@@ -113,15 +114,14 @@ struct ComplianceUseController: APIController {
             return (lines, state.auditHead.lastSequence, names)
         }
         let (rows, next) = try Self.page(lines, query)
-        return try ComplianceAnswer<AnnualReportLineView, NoTotals>(
-            asOf: asOf,
-            items: rows.map {
+        let items = rows.map {
                 AnnualReportLineView(
                     processor: $0.processor.rawValue, processorName: names[$0.processor] ?? "", year: year, section: $0.section.rawValue,
                     key: $0.key, grants: $0.grants, datasets: $0.datasets, events: $0.totals.events, tokens: $0.totals.tokens,
                     charge: $0.totals.amount, individuals: $0.individuals)
-            },
-            nextCursor: next, totals: nil
-        ).response()
+            }
+        return try Respond.rows(
+            items, nextCursor: next, json: ComplianceAnswer<AnnualReportLineView, NoTotals>(asOf: asOf, items: items, nextCursor: next, totals: nil),
+            for: request, name: "annual-report-\(year)")
     }
 }

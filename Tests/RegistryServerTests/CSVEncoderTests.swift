@@ -80,6 +80,9 @@ import TestSupport
         #expect(CSV.columns(of: UsageEventView.self) == [
             "id", "grant", "key", "tokens", "usedAt", "recordedAt", "status", "rule", "quota", "reason", "amount", "metadata",
         ])
+        #expect(CSV.columns(of: DatasetUseRowView.self) == ["party", "partyName", "purpose", "dataset", "datasetTitle", "relation", "events", "tokens", "charge"])
+        #expect(CSV.columns(of: QuotaDenialRowView.self) == ["lab", "labName", "dataset", "datasetTitle", "quota", "events", "tokens"])
+        #expect(CSV.columns(of: AnnualReportLineView.self).first == "processor")
         #expect(CSV.columns(of: StatementCSVRow.self) == [
             "party", "from", "to", "kind", "side", "grant", "dataset", "counterparty", "postings", "tokens", "amount_fen",
         ])

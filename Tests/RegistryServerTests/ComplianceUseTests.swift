@@ -178,6 +178,14 @@ import TestSupport
                 GROUP BY 1
                 """, decode: UsageRollupStoreTests.textRow(3)).sortedRows))
 
+            // Every answer in CSV too: read by Python's csv module, equal to the JSON rows, page by page.
+            for path in ["/v1/compliance/dataset-use?dataset=\(target)&from=\(first)&to=\(today)&limit=2",
+                         "/v1/compliance/quota-denials?from=\(first)&to=\(today)&by=pair", "/v1/compliance/quota-denials?from=\(first)&to=\(today)",
+                         "/v1/compliance/annual-report?year=\(year)&limit=50"] {
+                let items = try await CSVCheck.allItems(api, path)
+                #expect(!items.isEmpty, "\(path)")
+            }
+
             // Bad input is a 400 naming the field; a missing dataset a 404; a lab is refused.
             #expect(try await api.get("/v1/compliance/dataset-use?dataset=\(target)&from=\(today)&to=\(first)").status == .badRequest)
             #expect(try await api.get("/v1/compliance/dataset-use?dataset=\(target)&from=2020-01-01&to=2022-01-01").text.contains("to"))

@@ -138,6 +138,9 @@ import Testing
             "listGrantUsageEvents": CSV.columns(of: UsageEventView.self),
             "listAuditEvents": CSV.columns(of: AuditEntryView.self),
             "getStatement": CSV.columns(of: StatementCSVRow.self),
+            "complianceDatasetUse": CSV.columns(of: DatasetUseRowView.self),
+            "complianceQuotaDenials": CSV.columns(of: QuotaDenialRowView.self),
+            "complianceAnnualReport": CSV.columns(of: AnnualReportLineView.self),
         ]
         #expect(Set(documented.keys) == Set(served.keys))
         for (operation, columns) in served {

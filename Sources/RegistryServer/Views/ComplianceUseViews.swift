@@ -4,7 +4,7 @@ import RegistryCore
 // row is flat (scalars only), so that it is served as CSV the same as JSON.
 
 /// Use of a dataset (or a descendant) by one party for one purpose, in the period.
-struct DatasetUseRowView: Encodable, Sendable {
+struct DatasetUseRowView: CSVRow {
     let party: Int64
     let partyName: String
     let purpose: String
@@ -33,7 +33,7 @@ struct DatasetUseTotalsView: Encodable, Sendable {
 }
 
 /// Quota denials (R27) of a lab, a dataset or a lab on a dataset, by quota.
-struct QuotaDenialRowView: Encodable, Sendable {
+struct QuotaDenialRowView: CSVRow {
     let lab: Int64?
     let labName: String?
     let dataset: Int64?
@@ -51,7 +51,7 @@ struct QuotaDenialTotalsView: Encodable, Sendable {
 }
 
 /// One line of a processor's annual report.
-struct AnnualReportLineView: Encodable, Sendable {
+struct AnnualReportLineView: CSVRow {
     let processor: Int64
     let processorName: String
     let year: Int
@@ -65,4 +65,19 @@ struct AnnualReportLineView: Encodable, Sendable {
     let tokens: Int64
     let charge: Int64
     let individuals: Int64
+}
+
+extension DatasetUseRowView {
+    static let csvExample = DatasetUseRowView(
+        party: 1, partyName: "", purpose: "", dataset: 1, datasetTitle: "", relation: "self", events: 1, tokens: 1, charge: 0)
+}
+
+extension QuotaDenialRowView {
+    static let csvExample = QuotaDenialRowView(lab: 1, labName: "", dataset: 1, datasetTitle: "", quota: "grant", events: 1, tokens: 1)
+}
+
+extension AnnualReportLineView {
+    static let csvExample = AnnualReportLineView(
+        processor: 1, processorName: "", year: 2026, section: "total", key: "total", grants: 0, datasets: 0, events: 0, tokens: 0, charge: 0,
+        individuals: 0)
 }
