@@ -22,6 +22,12 @@ final class RouteTable: Sendable {
         "GET /v1/access-requests": ["state", "dataset", "overdue", "cursor", "limit"],
         "GET /v1/grants": ["state", "dataset", "assignee", "cursor", "limit"],
         "GET /v1/decisions": ["dataset", "purpose", "tokens", "party", "action", "region"],
+        "GET /v1/compliance/missing-records": ["holder", "assignee", "record", "state", "cursor", "limit"],
+        "GET /v1/compliance/cross-border/grants": ["processor", "year", "cursor", "limit"],
+        "GET /v1/compliance/cross-border/processors": ["year", "status", "cursor", "limit"],
+        "GET /v1/compliance/lineage-gaps": ["holder", "cursor", "limit"],
+        "GET /v1/compliance/overdue-sharing": ["holder", "cursor", "limit"],
+        "GET /v1/compliance/rights-history": ["dataset", "cursor", "limit"],
         "GET /v1/statements": ["party", "from", "to", "format"],
         "GET /v1/audit/events": ["cursor", "limit"],
     ]
