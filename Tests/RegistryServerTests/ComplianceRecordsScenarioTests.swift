@@ -227,35 +227,11 @@ import TestSupport
     static func missingRecordsSQL(_ generated: Generated) async throws -> [[String]] {
         let offset = Int64(generated.registry.registry.read { $0.settings.calendar.utcOffsetSeconds })
         return try await generated.pool.withConnection { connection in
-            try connection.executeScript("""
-                DROP TABLE IF EXISTS pg_temp.reach;
-                CREATE TEMP TABLE reach AS SELECT id, least(individuals_covered, 4294967295) AS n FROM dataset;
-                DO $$ BEGIN
-                    LOOP
-                        UPDATE reach r SET n = s.n FROM (
-                            SELECT d.target_id AS id, greatest(least(own.individuals_covered, 4294967295), least(sum(p.n), 4294967295)) AS n
-                            FROM derivation d JOIN reach p ON p.id = d.source_id JOIN dataset own ON own.id = d.target_id
-                            WHERE d.kind <> 'approved_anonymisation'
-                            GROUP BY d.target_id, own.individuals_covered) s
-                        WHERE r.id = s.id AND r.n <> s.n;
-                        EXIT WHEN NOT FOUND;
-                    END LOOP;
-                END $$;
-                """)
+            try Self.prepareLineageTables(connection)
             return try connection.query("""
-                WITH RECURSIVE live AS (
+                WITH live AS (
                     SELECT g.*, extract(year FROM (g.created_at AT TIME ZONE 'UTC') + make_interval(secs => \(offset))) AS year
                     FROM "grant" g WHERE g.state IN ('agreed', 'active', 'suspended')
-                ), ancestry(target, ancestor, carries_pi) AS (
-                    SELECT DISTINCT dataset_id, dataset_id, true FROM live
-                    UNION
-                    SELECT a.target, d.source_id, a.carries_pi AND d.kind <> 'approved_anonymisation'
-                    FROM ancestry a JOIN derivation d ON d.target_id = a.ancestor
-                ), effective AS (
-                    SELECT a.target AS dataset_id,
-                           max(CASE s.grade WHEN 'general' THEN 0 WHEN 'important' THEN 1 ELSE 2 END) AS grade,
-                           coalesce(max(CASE s.pi_level WHEN 'none' THEN 0 WHEN 'personal' THEN 1 ELSE 2 END) FILTER (WHERE a.carries_pi), 0) AS pi
-                    FROM ancestry a JOIN dataset s ON s.id = a.ancestor GROUP BY a.target
                 ), earlier AS (
                     SELECT g.id, coalesce(sum(e.individuals_covered), 0) AS individuals,
                            coalesce(sum(e.individuals_covered) FILTER (WHERE e.sensitive), 0) AS sensitive
@@ -374,30 +350,59 @@ import TestSupport
 
     static func crossBorderGrantsSQL(_ generated: Generated, processor: Int64?, year: Int64?) async throws -> [[String]] {
         let offset = Int64(generated.registry.registry.read { $0.settings.calendar.utcOffsetSeconds })
-        return try await generated.pool.query("""
-            WITH RECURSIVE crossing AS (
-                SELECT g.*, extract(year FROM (g.created_at AT TIME ZONE 'UTC') + make_interval(secs => \(offset)))::int8 AS year
-                FROM "grant" g WHERE g.cross_border
-            ), ancestry(target, ancestor, carries_pi) AS (
-                SELECT DISTINCT dataset_id, dataset_id, true FROM crossing
-                UNION
-                SELECT a.target, d.source_id, a.carries_pi AND d.kind <> 'approved_anonymisation'
-                FROM ancestry a JOIN derivation d ON d.target_id = a.ancestor
-            ), pi AS (
-                SELECT a.target, coalesce(max(CASE s.pi_level WHEN 'none' THEN 0 WHEN 'personal' THEN 1 ELSE 2 END) FILTER (WHERE a.carries_pi), 0) AS rank
-                FROM ancestry a JOIN dataset s ON s.id = a.ancestor GROUP BY a.target
-            )
-            SELECT g.number, g.assignee_id::text, g.year::text, g.individuals_covered::text, g.sensitive::text,
-                   concat_ws(',', CASE WHEN r.records ->> 'riskAssessment' IS NOT NULL THEN 'riskAssessment' END,
-                                  CASE WHEN r.records ->> 'securityAssessment' IS NOT NULL THEN 'securityAssessment' END,
-                                  CASE WHEN r.records ->> 'consentEvidence' IS NOT NULL THEN 'consentEvidence' END,
-                                  CASE WHEN r.records ->> 'impactAssessment' IS NOT NULL THEN 'impactAssessment' END,
-                                  CASE WHEN r.records ->> 'standardContract' IS NOT NULL THEN 'standardContract' END),
-                   g.state, (ARRAY['none', 'personal', 'sensitive'])[pi.rank + 1]
-            FROM crossing g JOIN access_request r ON r.id = g.request_id JOIN pi ON pi.target = g.dataset_id
-            WHERE (\(processor)::int8 IS NULL OR g.assignee_id = \(processor)) AND (\(year)::int8 IS NULL OR g.year = \(year))
-            ORDER BY g.id
-            """, decode: Self.textRow(8))
+        return try await generated.pool.withConnection { connection in
+            try Self.prepareLineageTables(connection)
+            return try connection.query("""
+                WITH crossing AS (
+                    SELECT g.*, extract(year FROM (g.created_at AT TIME ZONE 'UTC') + make_interval(secs => \(offset)))::int8 AS year
+                    FROM "grant" g WHERE g.cross_border
+                )
+                SELECT g.number, g.assignee_id::text, g.year::text, g.individuals_covered::text, g.sensitive::text,
+                       concat_ws(',', CASE WHEN r.records ->> 'riskAssessment' IS NOT NULL THEN 'riskAssessment' END,
+                                      CASE WHEN r.records ->> 'securityAssessment' IS NOT NULL THEN 'securityAssessment' END,
+                                      CASE WHEN r.records ->> 'consentEvidence' IS NOT NULL THEN 'consentEvidence' END,
+                                      CASE WHEN r.records ->> 'impactAssessment' IS NOT NULL THEN 'impactAssessment' END,
+                                      CASE WHEN r.records ->> 'standardContract' IS NOT NULL THEN 'standardContract' END),
+                       g.state, (ARRAY['none', 'personal', 'sensitive'])[e.pi + 1]
+                FROM crossing g JOIN access_request r ON r.id = g.request_id JOIN effective e ON e.dataset_id = g.dataset_id
+                WHERE (\(processor)::int8 IS NULL OR g.assignee_id = \(processor)) AND (\(year)::int8 IS NULL OR g.year = \(year))
+                ORDER BY g.id
+                """).map(Self.textRow(8))
+        }
+    }
+
+    /// R12 in SQL, for every dataset with a grant, as temporary tables of the connection: `effective` — the
+    /// highest grade of the dataset and every ancestor, and the highest PI level of those reached without
+    /// crossing an approved anonymisation (ranks 0–2) — and `reach`, every dataset's individuals: the larger
+    /// of its own count and the sum over its sources across edges that are not approved anonymisations,
+    /// iterated to a fixed point and capped at 2^32 − 1 as the core stores it.
+    static func prepareLineageTables(_ connection: PostgresConnection) throws {
+        try connection.executeScript("""
+            DROP TABLE IF EXISTS pg_temp.reach, pg_temp.effective;
+            CREATE TEMP TABLE effective AS
+                WITH RECURSIVE ancestry(target, ancestor, carries_pi) AS (
+                    SELECT DISTINCT dataset_id, dataset_id, true FROM "grant"
+                    UNION
+                    SELECT a.target, d.source_id, a.carries_pi AND d.kind <> 'approved_anonymisation'
+                    FROM ancestry a JOIN derivation d ON d.target_id = a.ancestor
+                )
+                SELECT a.target AS dataset_id,
+                       max(CASE s.grade WHEN 'general' THEN 0 WHEN 'important' THEN 1 ELSE 2 END) AS grade,
+                       coalesce(max(CASE s.pi_level WHEN 'none' THEN 0 WHEN 'personal' THEN 1 ELSE 2 END) FILTER (WHERE a.carries_pi), 0) AS pi
+                FROM ancestry a JOIN dataset s ON s.id = a.ancestor GROUP BY a.target;
+            CREATE TEMP TABLE reach AS SELECT id, least(individuals_covered, 4294967295) AS n FROM dataset;
+            DO $$ BEGIN
+                LOOP
+                    UPDATE reach r SET n = s.n FROM (
+                        SELECT d.target_id AS id, greatest(least(own.individuals_covered, 4294967295), least(sum(p.n), 4294967295)) AS n
+                        FROM derivation d JOIN reach p ON p.id = d.source_id JOIN dataset own ON own.id = d.target_id
+                        WHERE d.kind <> 'approved_anonymisation'
+                        GROUP BY d.target_id, own.individuals_covered) s
+                    WHERE r.id = s.id AND r.n <> s.n;
+                    EXIT WHEN NOT FOUND;
+                END LOOP;
+            END $$;
+            """)
     }
 
     /// R16's thresholds as the rule states them: a security assessment from 1,000,000 individuals (10,000

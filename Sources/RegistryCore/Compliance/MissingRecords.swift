@@ -101,8 +101,7 @@ extension RegistryState {
             guard facts.state.isLive else { continue }
             if let state = filter.state, facts.state != state { continue }
             if let assignee = filter.assignee, facts.assignee != assignee { continue }
-            guard let holder = datasets.holder(of: facts.dataset.rawValue) else { continue }
-            if let wanted = filter.holder, holder != wanted { continue }
+            if let wanted = filter.holder, datasets.holder(of: facts.dataset.rawValue) != wanted { continue }
             let node = Int32(facts.dataset.rawValue)
             guard graph.contains(node) else { continue }
             let effective = graph.effectiveRestrictions(of: node)
@@ -130,14 +129,13 @@ extension RegistryState {
                 grade: effective.grade, personalInformation: effective.personalInformation, useRegion: grants.useRegion(of: id) ?? "",
                 crossBorder: facts.crossBorder, crossBorderCount: count ?? CrossBorderCount())
             let held = requests.heldRecordMask(of: facts.request.rawValue) ?? 0
-            let lacking = Self.requiredRecords(situation).filter { held & $0.record.bit == 0 }
-            guard !lacking.isEmpty else { continue }
-            var grant: Grant?
+            var needed: UInt8 = 0
+            Self.forEachRequiredRecord(situation) { needed |= $0.record.bit }
+            let missing = needed & ~held
+            guard missing != 0 else { continue }
             var counted = false
-            for record in AccessRecordKind.allCases {
+            for record in AccessRecordKind.allCases where missing & record.bit != 0 {
                 if let wanted = filter.record, record != wanted { continue }
-                let grounds = lacking.filter { $0.record == record }
-                guard !grounds.isEmpty else { continue }
                 totals.rows += 1
                 totals.byRecord[record.field] += 1
                 if !counted {
@@ -150,12 +148,13 @@ extension RegistryState {
                     more = true
                     continue
                 }
-                if grant == nil { grant = grants[id] }
-                guard let grant else { continue }
+                // A row of the page: now the record, its holder and the words.
+                guard let grant = grants[id], let holder = datasets.holder(of: facts.dataset.rawValue) else { continue }
                 if individuals == nil { individuals = individualsNow() }
                 rows.append(MissingRecord(
-                    grant: grant, holder: holder, record: record, requirements: grounds, grade: effective.grade,
-                    personalInformation: effective.personalInformation, individualsCovered: individuals ?? individualsNow(), crossBorderCount: count,
+                    grant: grant, holder: holder, record: record,
+                    requirements: Self.requiredRecords(situation).filter { $0.record == record }, grade: effective.grade,
+                    personalInformation: effective.personalInformation, individualsCovered: individuals ?? 0, crossBorderCount: count,
                     position: position))
             }
         }

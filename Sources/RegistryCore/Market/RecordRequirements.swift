@@ -118,15 +118,20 @@ extension RegistryState {
     /// 100,000 the standard contract.
     public static func requiredRecords(_ situation: RecordSituation) -> [RecordRequirement] {
         var needs: [RecordRequirement] = []
+        forEachRequiredRecord(situation) { needs.append($0) }
+        return needs
+    }
+
+    /// ``requiredRecords(_:)`` one at a time, in the same order, without gathering them: what a scan over
+    /// every grant reads (no allocation per grant).
+    public static func forEachRequiredRecord(_ situation: RecordSituation, _ body: (RecordRequirement) -> Void) {
         func need(_ record: AccessRecordKind, _ rule: Rule, _ ground: RecordRequirement.Ground) {
-            needs.append(RecordRequirement(record: record, rule: rule, ground: ground, dataset: situation.dataset))
+            body(RecordRequirement(record: record, rule: rule, ground: ground, dataset: situation.dataset))
         }
-        var security: [(Rule, RecordRequirement.Ground)] = []
-        if situation.grade == .important {
-            need(.riskAssessment, .r14, .importantData)
-            if situation.useRegion != situation.datasetRegion { security.append((.r14, .importantOutsideRegion(datasetRegion: situation.datasetRegion))) }
-            if situation.crossBorder { security.append((.r16, .importantCrossBorder)) }
-        }
+        let important = situation.grade == .important
+        let outsideRegion = important && situation.useRegion != situation.datasetRegion
+        var threshold: RecordRequirement.Ground?
+        if important { need(.riskAssessment, .r14, .importantData) }
         if situation.personalInformation == .sensitive {
             need(.consentEvidence, .r15, .sensitive)
             need(.impactAssessment, .r15, .sensitive)
@@ -137,15 +142,17 @@ extension RegistryState {
                 Limits.crossBorderSecurityAssessmentIndividuals, Limits.crossBorderSecurityAssessmentSensitiveIndividuals,
                 Limits.crossBorderStandardContractIndividuals)
             if count.individuals >= assessment {
-                security.append((.r16, .individualsAbroad(count: count.individuals, threshold: assessment)))
+                threshold = .individualsAbroad(count: count.individuals, threshold: assessment)
             } else if count.sensitiveIndividuals >= sensitiveAssessment {
-                security.append((.r16, .sensitiveIndividualsAbroad(count: count.sensitiveIndividuals, threshold: sensitiveAssessment)))
+                threshold = .sensitiveIndividualsAbroad(count: count.sensitiveIndividuals, threshold: sensitiveAssessment)
             } else if count.individuals >= contract {
                 need(.standardContract, .r16, .individualsAbroad(count: count.individuals, threshold: contract))
             }
         }
-        for (rule, ground) in security { need(.securityAssessment, rule, ground) }
-        return needs
+        // The security assessment last, once per ground.
+        if outsideRegion { need(.securityAssessment, .r14, .importantOutsideRegion(datasetRegion: situation.datasetRegion)) }
+        if important && situation.crossBorder { need(.securityAssessment, .r16, .importantCrossBorder) }
+        if let threshold { need(.securityAssessment, .r16, threshold) }
     }
 
     /// R16: the cross-border count a new grant of `individuals` (with sensitive information or not) to
