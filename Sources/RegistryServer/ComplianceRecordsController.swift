@@ -5,7 +5,8 @@ import RegistryStore
 /// Compliance queries answered from the registry's and the market's state (R29), for regulators and
 /// operators: `/v1/compliance/missing-records`, `…/cross-border/grants`, `…/cross-border/processors`,
 /// `…/lineage-gaps`, `…/overdue-sharing` and `…/rights-history`. Each reads the core once under its read
-/// lock and answers with the audit chain's sequence it reflects (`asOf`).
+/// lock and answers with the audit chain's sequence it reflects (`asOf`), in JSON or, its rows, in CSV
+/// (`Respond.rows`).
 struct ComplianceRecordsController: APIController {
     let service: RegistryService
 
@@ -21,6 +22,7 @@ struct ComplianceRecordsController: APIController {
     /// R14–R16: live grants lacking the records their dataset's grade and PI level in effect now need.
     func missingRecords(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("ask which grants lack their records")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
         let state = try query.choice("state", LiveGrantState.self)
@@ -34,12 +36,13 @@ struct ComplianceRecordsController: APIController {
                 items: found.rows.map { MissingRecordRow($0, requestNumber: state.accessRequest($0.grant.request)?.number ?? "") },
                 nextCursor: PageRequest.cursor(found.next), totals: MissingRecordsTotalsView(found.totals))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "missing-records")
     }
 
     /// R16: cross-border grants, by processor and year.
     func crossBorderGrants(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("read cross-border grants")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
         let processor = try query.id("processor").map(PartyID.init(rawValue:))
@@ -50,12 +53,13 @@ struct ComplianceRecordsController: APIController {
                 asOf: state.auditHead.lastSequence, items: found.rows.map(CrossBorderGrantRow.init), nextCursor: PageRequest.cursor(found.next),
                 totals: CrossBorderGrantTotalsView(found.totals))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "cross-border-grants")
     }
 
     /// R16: each processor's individuals abroad in a calendar year against the thresholds.
     func crossBorderProcessors(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("read cross-border counts")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
         let status = try query.choice("status", ThresholdStatus.self)
@@ -68,12 +72,13 @@ struct ComplianceRecordsController: APIController {
                 asOf: state.auditHead.lastSequence, items: found.rows.map { CrossBorderProcessorRow($0, party: state.party($0.processor)) },
                 nextCursor: PageRequest.cursor(found.next), totals: CrossBorderProcessorTotalsView(found.totals))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "cross-border-processors")
     }
 
     /// R10: derived datasets whose right holders lack a basis over a source.
     func lineageGaps(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("ask which derived datasets lack rights over their sources")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
         let holder = try query.id("holder").map(PartyID.init(rawValue:))
@@ -84,12 +89,13 @@ struct ComplianceRecordsController: APIController {
                 asOf: state.auditHead.lastSequence, items: found.rows.map(LineageGapRow.init), nextCursor: PageRequest.cursor(found.next),
                 totals: nil)
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "lineage-gaps")
     }
 
     /// R19: conditional sharing requests whose reply is overdue, with counts per holder.
     func overdueSharing(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("read overdue sharing requests")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
         let holder = try query.id("holder").map(PartyID.init(rawValue:))
@@ -103,12 +109,13 @@ struct ComplianceRecordsController: APIController {
                 nextCursor: after.count > rows.count ? PageRequest.cursor(rows.last?.request.id.rawValue) : nil,
                 totals: OverdueSharingTotalsView(all))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "overdue-sharing")
     }
 
     /// R3: every registration, objection, ruling, certificate and transfer of a dataset, in time order.
     func rightsHistory(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         try context.requireRegulator("read rights histories")
+        _ = try ResponseFormat(request)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
         let dataset = DatasetID(rawValue: try query.requiredID("dataset"))
@@ -126,7 +133,7 @@ struct ComplianceRecordsController: APIController {
                 nextCursor: end < events.count ? PageRequest.cursor(Int64(end)) : nil,
                 totals: RightsHistoryTotalsView(dataset: dataset.rawValue, events: events.count))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "rights-history")
     }
 
     /// Calendar years a query may name.

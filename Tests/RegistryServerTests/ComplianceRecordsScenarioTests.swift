@@ -199,6 +199,8 @@ import TestSupport
             #expect(Self.text(totals["grants"]) == String(Set(sql.map { $0[0] }).count))
             #expect(Self.text(totals["riskAssessment"]) == String(sql.filter { $0[1] == "riskAssessment" }.count))
             #expect(answer.pages == (sql.count + 6) / 7 || answer.pages == (sql.count + 6) / 7 + 1)
+            // Issue 16: the same rows as CSV, read by Python's csv module, page by page.
+            #expect(try await CSVCheck.allItems(generated.regulator, "/v1/compliance/missing-records?limit=200").count == sql.count)
 
             // Filters: each equals the SQL rows it keeps.
             let filtered: [(String, ([String]) -> Bool)] = [
@@ -212,7 +214,7 @@ import TestSupport
             }
             #expect(sql.contains { $0[8] == "suspended" }, "the generated registry has suspended grants to filter")
             // A value the query does not know is a 400 naming the parameter.
-            for (query, field) in [("record=approval", "record"), ("state=revoked", "state"), ("holder=x", "holder"), ("colour=red", "colour")] {
+            for (query, field) in [("record=approval", "record"), ("state=revoked", "state"), ("holder=x", "holder"), ("colour=red", "colour"), ("format=xml", "format")] {
                 let refused = try await generated.regulator.get("/v1/compliance/missing-records?\(query)")
                 #expect(refused.status == .badRequest && refused.text.contains(field), "\(query): \(refused.text)")
             }
@@ -323,6 +325,7 @@ import TestSupport
             }
             let all = try await Self.crossBorderGrantsSQL(generated, processor: nil, year: nil)
             #expect(all.map { $0[0] } == made, "the generated registry has no cross-border grants; the API's are all")
+            #expect(try await CSVCheck.allItems(generated.regulator, "/v1/compliance/cross-border/grants?limit=2").count == all.count)
 
             // Processors: every one with personal information abroad this year, and by status.
             let processorColumns = [
@@ -339,6 +342,7 @@ import TestSupport
                 #expect(Self.text(answer.totals?["nearFromPercent"]) == "80")
             }
             #expect(sql.map { "\($0[0]) \($0[8])" } == ["\(contracted.id) over", "\(nearing.id) near", "\(sensitiveLab.id) near"])
+            #expect(try await CSVCheck.allItems(generated.regulator, "/v1/compliance/cross-border/processors?year=2026&limit=1").count == sql.count)
             #expect(try await Self.everyPage(generated.regulator, "/v1/compliance/cross-border/processors").items.count == sql.count,
                 "the year defaults to the registry's current one")
             #expect(try await Self.everyPage(generated.regulator, "/v1/compliance/cross-border/processors?year=2027").items.isEmpty)
@@ -490,6 +494,7 @@ import TestSupport
             #expect(sql.filter { $0[0] == String(x) }.map { "\($0[2]) \($0[3]) \($0[4])" } == ["\(b) use certificate", "\(c) use certificate"])
             let revoked = try #require(answer.items.first { Self.text($0["dataset"]) == String(x) })
             #expect(Self.text(revoked["lastUseCertificate"]) == certificateB && Self.text(revoked["lastUseCertificateStatus"]) == "revoked")
+            #expect(try await CSVCheck.allItems(generated.regulator, "/v1/compliance/lineage-gaps?limit=200").count == sql.count)
 
             let holder = String(enterprise.id.rawValue)
             let filtered = try await Self.everyPage(generated.regulator, "/v1/compliance/lineage-gaps?holder=\(holder)", limit: 50)
@@ -570,6 +575,7 @@ import TestSupport
             let counts = Dictionary(grouping: sql, by: { $0[1] }).map { "\($0.key):\($0.value.count)" }
             #expect(byHolder == counts.sorted { Int64($0.split(separator: ":")[0])! < Int64($1.split(separator: ":")[0])! })
             #expect(Self.text(answer.totals?["requests"]) == "2")
+            #expect(try await CSVCheck.allItems(generated.regulator, "/v1/compliance/overdue-sharing?limit=1").count == 2)
             let holder = String(ministries[1].id.rawValue)
             let filtered = try await Self.everyPage(generated.regulator, "/v1/compliance/overdue-sharing?holder=\(holder)")
             #expect(Self.rows(filtered.items, columns) == sql.filter { $0[1] == holder })
@@ -635,6 +641,7 @@ import TestSupport
             let sql = try await Self.rightsHistorySQL(generated, dataset: dataset.rawValue)
             #expect(Self.rows(answer.items, columns) == sql)
             #expect(Self.text(answer.totals?["events"]) == String(sql.count))
+            #expect(try await CSVCheck.allItems(generated.regulator, "/v1/compliance/rights-history?dataset=\(dataset.rawValue)&limit=3").count == sql.count)
             let events = sql.map { $0[1] }
             for kind in ["registration.submitted", "objection.lodged", "objection.ruled", "certificate.issued", "right.transferred",
                 "certificate.superseded", "registration.recorded", "certificate.revoked"] {

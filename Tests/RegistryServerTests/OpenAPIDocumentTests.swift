@@ -138,6 +138,12 @@ import Testing
             "listGrantUsageEvents": CSV.columns(of: UsageEventView.self),
             "listAuditEvents": CSV.columns(of: AuditEntryView.self),
             "getStatement": CSV.columns(of: StatementCSVRow.self),
+            "listMissingRecords": CSV.columns(of: MissingRecordRow.self),
+            "listCrossBorderGrants": CSV.columns(of: CrossBorderGrantRow.self),
+            "listCrossBorderProcessors": CSV.columns(of: CrossBorderProcessorRow.self),
+            "listLineageGaps": CSV.columns(of: LineageGapRow.self),
+            "listOverdueSharingRequests": CSV.columns(of: OverdueSharingRow.self),
+            "getRightsHistory": CSV.columns(of: RightsEventRow.self),
         ]
         #expect(Set(documented.keys) == Set(served.keys))
         for (operation, columns) in served {

@@ -3,7 +3,7 @@ import RegistryCore
 // Compliance queries answered from the registry's and the market's state (R29): missing records (R14–R16),
 // cross-border grants and processors (R16), lineage gaps (R10), overdue sharing requests (R19) and the
 // rights history of a dataset (R3). Each row is flat — scalars and lists of strings — so that it reads as
-// one CSV line as well as one JSON object; every answer is a `ComplianceAnswer` of them.
+// one CSV line as well as one JSON object (`CSVRow`); every answer is a `ComplianceAnswer` of them, or its rows as CSV.
 
 /// One record one live grant lacks (`GET /v1/compliance/missing-records`).
 struct MissingRecordRow: Encodable, Sendable {
@@ -27,7 +27,9 @@ struct MissingRecordRow: Encodable, Sendable {
     /// R16: the processor's count the grant is judged by (cross-border personal information only).
     let crossBorderIndividuals: Int64?
     let grantedAt: String
+}
 
+extension MissingRecordRow {
     init(_ row: MissingRecord, requestNumber: String) {
         grant = row.grant.number
         request = requestNumber
@@ -88,7 +90,9 @@ struct CrossBorderGrantRow: Encodable, Sendable {
     let sensitive: Bool
     let recordsHeld: [String]
     let grantedAt: String
+}
 
+extension CrossBorderGrantRow {
     init(_ row: CrossBorderGrant) {
         grant = row.grant.number
         grantState = row.grant.state.rawValue
@@ -133,7 +137,9 @@ struct CrossBorderProcessorRow: Encodable, Sendable {
     let status: String
     let securityAssessmentHeld: Bool
     let standardContractHeld: Bool
+}
 
+extension CrossBorderProcessorRow {
     init(_ row: CrossBorderProcessor, party: Party?) {
         processor = row.processor.rawValue
         processorName = party?.name ?? ""
@@ -183,7 +189,9 @@ struct LineageGapRow: Encodable, Sendable {
     let lastUseCertificateStatus: String?
     let lastDerivationGrant: String?
     let lastDerivationGrantState: String?
+}
 
+extension LineageGapRow {
     init(_ row: LineageGap) {
         dataset = row.dataset.rawValue
         holder = row.holder.rawValue
@@ -211,7 +219,9 @@ struct OverdueSharingRow: Encodable, Sendable {
     let dueOn: String
     let daysOverdue: Int
     let workingDaysOverdue: Int
+}
 
+extension OverdueSharingRow {
     init(_ row: OverdueSharingRequest) {
         request = row.request.number
         dataset = row.request.dataset.rawValue
@@ -254,7 +264,9 @@ struct RightsEventRow: Encodable, Sendable {
     let registrationKind: String?
     let outcome: String
     let detail: String
+}
 
+extension RightsEventRow {
     init(_ event: RightsEvent) {
         at = event.at.description
         self.event = event.kind.rawValue
@@ -270,4 +282,41 @@ struct RightsEventRow: Encodable, Sendable {
 struct RightsHistoryTotalsView: Encodable, Sendable {
     let dataset: Int64
     let events: Int
+}
+
+// The CSV columns of each row (`CSVRow`): every member, in the order the JSON has them.
+
+extension MissingRecordRow: CSVRow {
+    static let csvExample = MissingRecordRow(
+        grant: "", request: "", grantState: "", dataset: 1, holder: 1, assignee: 1, record: "", rules: [""], reason: "", grade: "",
+        piLevel: "", crossBorder: false, useRegion: "", individualsCovered: 0, crossBorderIndividuals: nil, grantedAt: "")
+}
+
+extension CrossBorderGrantRow: CSVRow {
+    static let csvExample = CrossBorderGrantRow(
+        grant: "", grantState: "", dataset: 1, processor: 1, useRegion: "", year: 2026, grade: "", piLevel: "", individualsCovered: 0,
+        sensitive: false, recordsHeld: [""], grantedAt: "")
+}
+
+extension CrossBorderProcessorRow: CSVRow {
+    static let csvExample = CrossBorderProcessorRow(
+        processor: 1, processorName: "", jurisdiction: "", year: 2026, individuals: 0, sensitiveIndividuals: 0, grants: 0,
+        securityAssessment: "", sensitiveSecurityAssessment: "", standardContract: "", status: "", securityAssessmentHeld: false,
+        standardContractHeld: false)
+}
+
+extension LineageGapRow: CSVRow {
+    static let csvExample = LineageGapRow(
+        dataset: 1, holder: 1, rights: [""], basis: "", numbers: [""], source: 1, sourceHolder: nil, edgeKind: "", lastUseCertificate: nil,
+        lastUseCertificateStatus: nil, lastDerivationGrant: nil, lastDerivationGrantState: nil)
+}
+
+extension OverdueSharingRow: CSVRow {
+    static let csvExample = OverdueSharingRow(
+        request: "", dataset: 1, holder: 1, requester: 1, purpose: "", requestedAt: "", dueOn: "", daysOverdue: 0, workingDaysOverdue: 0)
+}
+
+extension RightsEventRow: CSVRow {
+    static let csvExample = RightsEventRow(
+        at: "", event: "", number: "", parties: [""], right: "", registrationKind: nil, outcome: "", detail: "")
 }
