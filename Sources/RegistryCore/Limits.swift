@@ -61,6 +61,8 @@ public struct Limits: Sendable, Equatable {
     /// Largest page of any list endpoint.
     public static let maxPageSize = 200
     public static let defaultPageSize = 50
+    /// Longest period of a compliance query over usage, in days (a year, leap or not).
+    public static let maxCompliancePeriodDays = 366
     /// Pages `datarights report` fetches for one report (each at most ``maxPageSize`` rows): beyond
     /// it the report stops and asks for narrower filters.
     public static let maxReportPages = 100_000

@@ -32,6 +32,9 @@ final class RouteTable: Sendable {
         "GET /v1/compliance/overdue-sharing": ["holder", "cursor", "limit", "format"],
         "GET /v1/compliance/rights-history": ["dataset", "cursor", "limit", "format"],
         "GET /v1/statements": ["party", "from", "to", "format"],
+        "GET /v1/compliance/dataset-use": ["dataset", "from", "to", "descendants", "party", "purpose", "budget", "cursor", "limit", "format"],
+        "GET /v1/compliance/quota-denials": ["from", "to", "lab", "dataset", "quota", "by", "cursor", "limit", "format"],
+        "GET /v1/compliance/annual-report": ["year", "processor", "cursor", "limit", "format"],
         "GET /v1/audit/events": ["kind", "actor", "dataset", "from", "to", "cursor", "limit", "format"],
     ]
 

@@ -18,7 +18,9 @@ public enum TestCluster {
         sweepStaleClusters()
         let directory = "\(root)-\(getpid())"
         let cluster = try EmbeddedPostgres(
-            configuration: .init(clusterDirectory: directory + "/postgres", disposable: true),
+            // Every test of the process runs at once, each with its pool, its writer lease and a rebuild's
+            // connections: at 300 tests the product's 200 were not enough ("too many clients already").
+            configuration: .init(clusterDirectory: directory + "/postgres", disposable: true, settings: ["max_connections": "500"]),
             logger: quietLogger("test.embedded-postgres"))
         try await cluster.startAsync()
         clusterToStopAtExit = cluster
@@ -84,7 +86,9 @@ public enum TestCluster {
             guard let pid = pid_t(entry.dropFirst(prefix.count)), pid != getpid(), kill(pid, 0) != 0 else { continue }
             let directory = parent + "/" + entry
             if let stale = try? EmbeddedPostgres(
-                configuration: .init(clusterDirectory: directory + "/postgres", disposable: true), logger: Logger(label: "test.sweep"))
+                // Every test of the process runs at once, each with its pool, its writer lease and a rebuild's
+            // connections: at 300 tests the product's 200 were not enough ("too many clients already").
+            configuration: .init(clusterDirectory: directory + "/postgres", disposable: true, settings: ["max_connections": "500"]), logger: Logger(label: "test.sweep"))
             {
                 try? stale.stop(mode: .immediate)
             }
