@@ -166,6 +166,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "ComplianceBench",
+            dependencies: ["RegistryCore"],
+            path: "Benchmarks/ComplianceBench",
+            swiftSettings: strictSettings
+        ),
+
         /// The baseline of the HTTP decision benchmark: a bare Hummingbird route returning a constant.
         .executableTarget(
             name: "BareServer",

@@ -61,6 +61,9 @@ public struct DatasetTable: Sendable, IDAddressedTable {
     /// Whether dataset `id` has a sharing entry (government data, R17), without making the whole record.
     public func isGovernmentData(_ id: Int64) -> Bool { row(id).map { sharing[$0] != 0 } ?? false }
 
+    /// The region of dataset `id`, without making the whole record (R14 compliance scans).
+    public func region(of id: Int64) -> String? { row(id).map { shortStrings[Int(regions[$0])] } }
+
     private func row(_ id: Int64) -> Int? {
         guard id >= 1 && id <= Int64(present.count) else { return nil }
         let row = Int(id - 1)

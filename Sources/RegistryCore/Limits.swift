@@ -178,6 +178,9 @@ public struct Limits: Sendable, Equatable {
     public static let crossBorderSecurityAssessmentIndividuals: Int64 = 1_000_000
     /// R16: sensitive personal information of this many individuals abroad needs a security assessment.
     public static let crossBorderSecurityAssessmentSensitiveIndividuals: Int64 = 10_000
+    /// R16, R29: a processor is "near" a threshold from this percentage of it (and "over" at the threshold
+    /// itself): what the cross-border compliance answer tells regulators to watch.
+    public static let crossBorderNearThresholdPercent: Int64 = 80
     /// R23: the default published ceiling on the price of public data: 20 yuan per million tokens, in fen.
     public static let defaultPublicDataFeeCeiling: Int64 = 2_000
     /// R28: the default royalty share per derivation edge: 10 %, in basis points.

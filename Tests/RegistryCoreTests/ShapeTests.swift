@@ -38,6 +38,9 @@ import Testing
         #expect(Limits.crossBorderSecurityAssessmentSensitiveIndividuals < Limits.crossBorderStandardContractIndividuals)
         #expect(Limits.crossBorderStandardContractIndividuals < Limits.crossBorderSecurityAssessmentIndividuals)
         #expect(Limits.crossBorderSecurityAssessmentIndividuals <= Limits.maxIndividualsCovered)
+        // R16/R29: "near" is a share of a threshold strictly between nothing and all of it, exact in whole individuals.
+        #expect(0 < Limits.crossBorderNearThresholdPercent && Limits.crossBorderNearThresholdPercent < 100)
+        #expect(Limits.crossBorderSecurityAssessmentSensitiveIndividuals % 100 == 0)
         // R28: the default share per edge fits the pool, and the pool leaves the holder something.
         #expect(0 < Limits.defaultRoyaltyShareBasisPoints && Limits.defaultRoyaltyShareBasisPoints <= Limits.maxRoyaltyPoolBasisPoints)
         #expect(Limits.maxRoyaltyPoolBasisPoints < 10_000)

@@ -79,6 +79,15 @@ import Testing
         "POST /v1/grants/{number}/revoke":                "3  A  4  4  3  4  3  A  1  1  1",
         "POST /v1/grants/{number}/terminate":             "3  3  4  4  A  4  3  3  1  1  1",
         "GET /v1/decisions":                              "A  A  A  A  A  A  A  A  1  1  1",
+        "GET /v1/compliance/missing-records":             "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/cross-border/grants":         "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/cross-border/processors":     "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/lineage-gaps":                "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/overdue-sharing":             "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/rights-history":              "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/dataset-use":                 "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/quota-denials":               "A  3  3  3  3  3  3  A  1  1  1",
+        "GET /v1/compliance/annual-report":               "A  3  3  3  3  3  3  A  1  1  1",
         "POST /v1/decisions":                             "A  A  A  A  A  A  A  A  1  1  1",
         "POST /v1/usage":                                 "A  A  A  A  A  A  A  A  1  1  1",
         "GET /v1/grants/{number}/usage":                  "A  A  4  4  A  4  4  A  1  1  1",
@@ -174,6 +183,7 @@ import Testing
         case "GET /v1/decisions": path += "?dataset=\(f.dataset)&purpose=model_training&tokens=100"
         case "GET /v1/lineage/path": path += "?from=\(f.dataset)&to=\(f.derived)"
         case "GET /v1/statements": path += "?party=\(f.ids["ministry"] ?? 0)&from=2026-12-01&to=2026-12-31"
+        case "GET /v1/compliance/rights-history": path += "?dataset=\(f.dataset)"
         default: break
         }
         return (path, body)

@@ -141,6 +141,12 @@ import Testing
             "complianceDatasetUse": CSV.columns(of: DatasetUseRowView.self),
             "complianceQuotaDenials": CSV.columns(of: QuotaDenialRowView.self),
             "complianceAnnualReport": CSV.columns(of: AnnualReportLineView.self),
+            "listMissingRecords": CSV.columns(of: MissingRecordRow.self),
+            "listCrossBorderGrants": CSV.columns(of: CrossBorderGrantRow.self),
+            "listCrossBorderProcessors": CSV.columns(of: CrossBorderProcessorRow.self),
+            "listLineageGaps": CSV.columns(of: LineageGapRow.self),
+            "listOverdueSharingRequests": CSV.columns(of: OverdueSharingRow.self),
+            "getRightsHistory": CSV.columns(of: RightsEventRow.self),
         ]
         #expect(Set(documented.keys) == Set(served.keys))
         for (operation, columns) in served {

@@ -163,12 +163,28 @@ extension RegistryState {
         return suspended
     }
 
-    /// R10: the sources of a derived dataset over which `applicant` lacks a registered use right.
-    func sourcesLackingUseRight(of dataset: DatasetID, applicant: PartyID, extraSources: [DatasetID], on today: CivilDate) -> [DatasetID] {
+    /// R10: the sources of a derived dataset over which `applicant` has no basis to derive
+    /// (``hasDerivationBasis(_:over:at:)``): its recorded sources and `extraSources`, in id order.
+    func sourcesLackingUseRight(of dataset: DatasetID, applicant: PartyID, extraSources: [DatasetID], at now: Timestamp) -> [DatasetID] {
         let recorded = lineage.graph.parents(of: Int32(dataset.rawValue)).map { DatasetID(rawValue: Int64($0.source)) }
         let sources = Set(recorded + extraSources).sorted()
-        return sources.filter { source in
-            !rights.certificates(of: source).contains { $0.right == .use && $0.holders.contains(applicant) && $0.status(on: today) == .valid }
+        return sources.filter { !hasDerivationBasis(applicant, over: $0, at: now) }
+    }
+
+    /// R10: whether `party` may derive from `source` at `now`: it holds a valid registered use right over
+    /// it, or a grant in force that permits derivation. The one statement of that test, read when use or
+    /// operate rights over a derived dataset are claimed and when regulators ask which are lacking.
+    public func hasDerivationBasis(_ party: PartyID, over source: DatasetID, at now: Timestamp) -> Bool {
+        let today = today(at: now)
+        if rights.certificates(of: source).contains(where: { $0.right == .use && $0.holders.contains(party) && $0.status(on: today) == .valid }) {
+            return true
         }
+        var member = market.grantsByHolding.firstMember(of: party.rawValue, source.rawValue)
+        while member != 0 {
+            let id = member
+            member = market.grantsByHolding.member(after: id)
+            if let grant = market.grants[id], grant.action == .derive, grant.isInForce(at: now) { return true }
+        }
+        return false
     }
 }

@@ -106,6 +106,37 @@ public struct GrantTable: Sendable, IDAddressedTable {
         return due
     }
 
+    /// What a compliance scan over every grant reads of one, without making the record: scalars only.
+    public struct Facts: Sendable, Equatable {
+        public var state: AccessState
+        public var dataset: DatasetID
+        public var assignee: PartyID
+        public var request: AccessRequestID
+        public var action: PolicyAction
+        public var individualsCovered: Int64
+        public var createdAt: Timestamp
+        public var crossBorder: Bool
+        public var sensitive: Bool
+    }
+
+    /// The facts of grant `id`; nil when there is none.
+    public func facts(_ id: Int64) -> Facts? {
+        guard id >= 1 && id <= Int64(rows.count) else { return nil }
+        let row = rows[Int(id - 1)]
+        guard row.state != 0 else { return nil }
+        return Facts(
+            state: AccessState.allCases[Int(row.state - 1)], dataset: DatasetID(rawValue: Int64(row.dataset)),
+            assignee: PartyID(rawValue: Int64(row.assignee)), request: AccessRequestID(rawValue: Int64(row.request)),
+            action: PolicyAction.allCases[Int(row.action)], individualsCovered: row.individuals, createdAt: Timestamp(rawValue: row.created),
+            crossBorder: row.flags & 2 != 0, sensitive: row.flags & 4 != 0)
+    }
+
+    /// Where grant `id` is used, without making the record.
+    public func useRegion(of id: Int64) -> String? {
+        guard id >= 1 && id <= Int64(rows.count), rows[Int(id - 1)].state != 0 else { return nil }
+        return strings[Int(rows[Int(id - 1)].useRegion)]
+    }
+
     public mutating func reserveCapacity(_ capacity: Int) { rows.reserveCapacity(capacity) }
 
     private static let absent = Row(
@@ -226,6 +257,14 @@ public struct AccessRequestTable: Sendable, IDAddressedTable {
         refusals[key] = request.refusals.isEmpty ? nil : request.refusals
         replies[key] = request.reply
         duties[key] = request.duty
+    }
+
+    /// The records request `id` carried, as bits of ``AccessRecordKind/bit``, without making the record
+    /// or its digests' text; nil when there is no such request.
+    func heldRecordMask(of id: Int64) -> UInt8? {
+        guard id >= 1 && id <= Int64(rows.count), rows[Int(id - 1)].state != 0 else { return nil }
+        if let odd = oddRecords[Int32(id)] { return odd.heldMask }
+        return rows[Int(id - 1)].presentRecords
     }
 
     public func id(number: String) -> Int64? {

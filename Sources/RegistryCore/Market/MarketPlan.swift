@@ -191,48 +191,19 @@ extension RegistryState {
         }
     }
 
-    /// R14–R16: the records important, sensitive and cross-border access needs.
+    /// R14–R16: the records important, sensitive and cross-border access needs, as refusals for those the
+    /// request does not carry (the rules themselves: ``requiredRecords(_:)``).
     func gateRefusals(_ request: AccessRequest, dataset: Dataset, requester: Party, effective: Restrictions) -> [Refusal] {
-        var refusals: [Refusal] = []
-        let records = request.records
         let crossBorder = isCrossBorder(requester: requester, useRegion: request.useRegion)
-        var needsSecurityAssessment: [(rule: Rule, why: String)] = []
-        if effective.grade == .important {
-            if records.riskAssessment == nil {
-                refusals.append(Refusal(.r14, "dataset \(dataset.id.rawValue) is important data: a grant to another party needs a risk-assessment record"))
-            }
-            if request.useRegion != dataset.region { needsSecurityAssessment.append((.r14, "important data used outside its region (\(dataset.region))")) }
-            if crossBorder { needsSecurityAssessment.append((.r16, "important data leaving the mainland")) }
-        }
-        if effective.personalInformation == .sensitive {
-            if records.consentEvidence == nil {
-                refusals.append(Refusal(.r15, "dataset \(dataset.id.rawValue) holds sensitive personal information: separate-consent evidence is needed"))
-            }
-            if records.impactAssessment == nil {
-                refusals.append(Refusal(.r15, "dataset \(dataset.id.rawValue) holds sensitive personal information: an impact-assessment record is needed"))
-            }
-        }
-        if crossBorder && effective.personalInformation != .none {
-            let year = Int32(today(at: request.createdAt).components.year)
-            var count = crossBorderCount(of: requester.id, year: year)
-            count.add(Self.individualsCovered(by: dataset, effective: effective), sensitive: effective.personalInformation == .sensitive)
-            let (assessment, sensitiveAssessment, contract) = (
-                Limits.crossBorderSecurityAssessmentIndividuals, Limits.crossBorderSecurityAssessmentSensitiveIndividuals,
-                Limits.crossBorderStandardContractIndividuals)
-            if count.individuals >= assessment {
-                needsSecurityAssessment.append((.r16, "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (\(assessment.grouped) or more)"))
-            } else if count.sensitiveIndividuals >= sensitiveAssessment {
-                needsSecurityAssessment.append((.r16, "sensitive personal information of \(count.sensitiveIndividuals) individuals sent abroad since 1 January (\(sensitiveAssessment.grouped) or more)"))
-            } else if count.individuals >= contract && records.standardContract == nil {
-                refusals.append(Refusal(.r16, "personal information of \(count.individuals) individuals sent abroad by this processor since 1 January (\(contract.grouped) or more) needs the standard contract"))
-            }
-        }
-        if !needsSecurityAssessment.isEmpty && records.securityAssessment == nil {
-            for need in needsSecurityAssessment {
-                refusals.append(Refusal(need.rule, "a security-assessment record is needed: " + need.why))
-            }
-        }
-        return refusals
+        let count = crossBorder && effective.personalInformation != .none
+            ? crossBorderCount(
+                adding: Self.individualsCovered(by: dataset, effective: effective), sensitive: effective.personalInformation == .sensitive,
+                to: requester.id, at: request.createdAt)
+            : CrossBorderCount()
+        let situation = RecordSituation(
+            dataset: dataset.id, datasetRegion: dataset.region, grade: effective.grade, personalInformation: effective.personalInformation,
+            useRegion: request.useRegion, crossBorder: crossBorder, crossBorderCount: count)
+        return Self.requiredRecords(situation).filter { request.records[$0.record] == nil }.map { Refusal($0.rule, $0.reason) }
     }
 
     /// R16: the assignee is established outside the mainland, or will use the data outside it.

@@ -136,11 +136,11 @@ extension RegistryState {
         }
         if (new.right == .use || new.right == .operate) && new.kind == .initial {
             let lacking = sourcesLackingUseRight(
-                of: dataset.id, applicant: actor.id, extraSources: new.derivedFrom.map(\.dataset), on: today(at: now))
+                of: dataset.id, applicant: actor.id, extraSources: new.derivedFrom.map(\.dataset), at: now)
             if !lacking.isEmpty {
                 refusals.append(Refusal(
                     .r10,
-                    "dataset \(dataset.id.rawValue) is derived; the applicant holds no registered use right over source "
+                    "dataset \(dataset.id.rawValue) is derived; the applicant holds no registered use right, nor a grant in force that permits derivation, over source "
                         + lacking.map { "dataset \($0.rawValue)" }.joined(separator: ", ")))
             }
         }

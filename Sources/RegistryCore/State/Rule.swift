@@ -24,7 +24,7 @@ public enum Rule: String, CaseIterable, Sendable, Codable, Comparable {
         case .r7: "An entrusted processor (outsourced processing, cloud hosting) acquires no right over the data it processes."
         case .r8: "A claim states its source type, lists its evidence as document digests and carries the applicant's truthfulness commitment."
         case .r9: "A certificate binds the dataset's fingerprint, right and holders, expires after 3 years or with its authorisation, and anyone can verify it by number."
-        case .r10: "Use or operate rights over a derived dataset need a registered use right over every source."
+        case .r10: "Use or operate rights over a derived dataset need a registered use right, or a grant in force that permits derivation, over every source."
         case .r11: "Every dataset has a grade (general, important, core) and a personal-information level (none, personal, sensitive) with the individuals covered."
         case .r12: "A derived dataset takes the highest grade and PI level of its sources; an approved anonymisation clears the PI level, not the grade."
         case .r13: "Core data is neither registrable nor grantable outside its holder."
