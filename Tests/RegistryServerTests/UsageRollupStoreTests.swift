@@ -67,11 +67,13 @@ import Testing
             #expect(rebuilt.digest == registry.registry.read { $0.digest })
 
             // The same database as if it had been metered before 0009: the back-fill finds the same cells.
+            // (Migration 0009's own text, run by hand: later migrations are applied, and the runner rightly
+            // refuses to apply one numbered below them.)
+            let backFill = try #require(Migration.bundled.first { $0.version == 9 })
             try await pool.withConnection { connection in
-                try connection.executeScript("DROP TABLE usage_rollup, usage_denial_rollup; DELETE FROM schema_migration WHERE version = 9;")
+                try connection.executeScript("DROP TABLE usage_rollup, usage_denial_rollup")
+                try connection.executeScript(backFill.sql)
             }
-            let applied = try await MigrationRunner(logger: Logger(label: "test.rollups")).migrate(pool)
-            #expect(applied.map(\.version) == [9])
             #expect(try await Self.storedCells(pool) == fromEvents)
             #expect(try await Self.storedDenials(pool) == deniedFromEvents)
         }
