@@ -110,6 +110,14 @@ public struct Limits: Sendable, Equatable {
     /// Days one statement covers at most.
     public static let maxStatementDays = 366
 
+    // Market statistics (issue 16).
+
+    /// Days one statistics answer covers at most (its period; rankings read the period before as well).
+    public static let maxStatisticsDays = 366
+    /// The public statistics show no cell that fewer than this many distinct assignees, or distinct
+    /// dataset holders, contributed to (small-cell suppression); regulators see every cell.
+    public static let minPartiesPerPublicStatisticsCell = 3
+
     // Policies (R20).
 
     /// Rules in one policy.

@@ -46,9 +46,10 @@ public enum BulkLoader {
     static func ts(_ value: Timestamp) -> PostgresTimestamp { RecordSQL.timestamp(value) }
 
     static func copy(_ registry: SyntheticRegistry, on connection: PostgresConnection) throws {
-        try connection.copyFrom(table: "party", columns: ["id", "name", "kind", "region", "jurisdiction", "credit_code", "created_at"]) { writer in
+        try connection.copyFrom(table: "party", columns: ["id", "name", "kind", "region", "jurisdiction", "credit_code", "sector", "created_at"]) { writer in
             for party in registry.parties {
-                try writer.append(party.id.rawValue, party.name, party.kind.rawValue, party.region, party.jurisdiction.rawValue, party.creditCode, ts(party.createdAt))
+                try writer.append(party.id.rawValue, party.name, party.kind.rawValue, party.region, party.jurisdiction.rawValue, party.creditCode,
+                    party.sector?.rawValue, ts(party.createdAt))
             }
         }
         try connection.copyFrom(table: "dataset", columns: [

@@ -13,6 +13,8 @@ struct NewPartyBody: Decodable {
     let region: String
     let jurisdiction: Jurisdiction
     let creditCode: String?
+    /// A GB/T 4754-2017 section letter, A–T; absent when not given.
+    let sector: Sector?
 }
 
 struct NewKeyBody: Decodable {
@@ -57,6 +59,7 @@ struct PartyView: Encodable, Sendable {
     let region: String
     let jurisdiction: String
     let creditCode: String?
+    let sector: String?
     let createdAt: String
 
     init(_ party: Party) {
@@ -66,6 +69,7 @@ struct PartyView: Encodable, Sendable {
         region = party.region
         jurisdiction = party.jurisdiction.rawValue
         creditCode = party.creditCode
+        sector = party.sector?.rawValue
         createdAt = party.createdAt.description
     }
 }
