@@ -117,6 +117,9 @@ public struct Limits: Sendable, Equatable {
     /// The public statistics show no cell that fewer than this many distinct assignees, or distinct
     /// dataset holders, contributed to (small-cell suppression); regulators see every cell.
     public static let minPartiesPerPublicStatisticsCell = 3
+    /// Public statistics answers computed at once (they need no API key, so no key's rate limit bounds
+    /// them); a request beyond is told to retry (429) rather than wait.
+    public static let maxPublicStatisticsInFlight = 2
 
     // Policies (R20).
 

@@ -52,7 +52,7 @@ public func buildRouter(
     let controllers: [any APIController] = [
         RegistryController(service: registry), RulesController(), OversightController(service: registry, sandbox: configuration.sandbox),
         LineageController(service: registry), OpenLineageController(service: registry), AccessController(service: registry),
-        UsageController(service: registry),
+        UsageController(service: registry), StatisticsController(service: registry),
     ]
     let open = router.group("v1")
     let authenticated = router.group("v1")

@@ -125,10 +125,11 @@ import Testing
                         #expect(cell.isSmall == small, "\(dimension) \(key) seed \(seed)")
                         #expect(daily == (cell.day != nil))
                     }
-                    let order = cells.map { ($0.value, $0.day?.daysSince1970 ?? 0) }
-                    #expect(order == order.sorted { left, right in
-                        left.0 != right.0 ? (dimension == .lab ? Int(left.0)! < Int(right.0)! : left.0 < right.0) : left.1 < right.1
-                    }, "cells in value, then day order")
+                    let order: [[Int]] = cells.map { cell in
+                        let value: Int = dimension == .lab ? Int(cell.value)! : cells.map(\.value).sorted().firstIndex(of: cell.value)!
+                        return [value, Int(cell.day?.daysSince1970 ?? 0)]
+                    }
+                    #expect(order == order.sorted { $0.lexicographicallyPrecedes($1) }, "cells in value, then day order")
                 }
             }
         }
