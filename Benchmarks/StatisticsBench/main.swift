@@ -74,6 +74,9 @@ func quantiles(_ values: [Double]) -> (median: Double, p99: Double) {
     return (sorted[sorted.count / 2], p99)
 }
 
+/// Unbuffered, even into a file: the run takes minutes, and its progress should show as it goes.
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+
 let options = Options(Array(CommandLine.arguments.dropFirst()))
 var logger = Logger(label: "bench")
 logger.logLevel = .warning
@@ -128,14 +131,14 @@ func hubs(_ synthetic: SyntheticRegistry) -> [Int32] {
 }
 
 if !loaded {
-    print("Generating a synthetic registry of \(options.datasets) datasets (seed \(options.seed))…")
+    say("Generating a synthetic registry of \(options.datasets) datasets (seed \(options.seed))…")
     var started = ContinuousClock.now
     let synthetic = SyntheticRegistry.generate(datasets: options.datasets, seed: options.seed, now: now, grants: options.grants ?? options.datasets)
-    print("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.grants.count) grants, "
+    say("  \(synthetic.datasets.count) datasets, \(synthetic.derivations.count) derivations, \(synthetic.grants.count) grants, "
         + "\(synthetic.parties.filter { $0.kind == .modelLab }.count) labs in \(ContinuousClock.now - started)")
     started = ContinuousClock.now
     _ = try await BulkLoader.load(synthetic, into: database, at: now, chainAudit: false)
-    print("  loaded into PostgreSQL in \(ContinuousClock.now - started)")
+    say("  loaded into PostgreSQL in \(ContinuousClock.now - started)")
 
     // The events. Grants by dataset, the hubs' descendants, and a heavy head over every active grant.
     let active = synthetic.grants.filter { $0.state == .active }
@@ -156,7 +159,7 @@ if !loaded {
     var shuffleRandom = SplitMix64(state: options.seed ^ 0x5747_5354)
     var shuffled = active
     for index in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(index, shuffleRandom.below(index + 1)) }
-    print("  hubs \(hubList.map(String.init).joined(separator: ", ")): \(underHubs.count) datasets below them, \(hubGrants.count) of \(active.count) active grants on those")
+    say("  hubs \(hubList.map(String.init).joined(separator: ", ")): \(underHubs.count) datasets below them, \(hubGrants.count) of \(active.count) active grants on those")
 
     started = ContinuousClock.now
     let perDay = options.events / options.days
@@ -191,7 +194,7 @@ if !loaded {
             }
         }
     }
-    print("  \(written) usage events over \(options.days) days written with COPY in \(ContinuousClock.now - started)")
+    say("  \(written) usage events over \(options.days) days written with COPY in \(ContinuousClock.now - started)")
     started = ContinuousClock.now
     try await database.pool.withConnection { connection in
         // Migration 0009's back-fill, at the calendar's offset.
@@ -207,7 +210,7 @@ if !loaded {
         try connection.executeScript("VACUUM (ANALYZE)")
         try connection.executeScript("CHECKPOINT")
     }
-    print("  usage_rollup computed from the events, then VACUUM (ANALYZE), in \(ContinuousClock.now - started)")
+    say("  usage_rollup computed from the events, then VACUUM (ANALYZE), in \(ContinuousClock.now - started)")
     try await database.pool.withConnection { connection in
         try connection.executeScript("CREATE TABLE bench_hubs (id int8 PRIMARY KEY)")
         for hub in hubList { try connection.execute("INSERT INTO bench_hubs VALUES (\(Int64(hub)))") }
@@ -220,19 +223,19 @@ let sizes = try await database.pool.query("""
     """) { row in (try row.decode(String.self, column: 0), try row.decode(String.self, column: 1), try row.decode(Int64.self, column: 2), try row.decode(Int64.self, column: 3)) }[0]
 let indexes = try await database.pool.query(
     "SELECT indexdef FROM pg_indexes WHERE tablename = 'usage_event' ORDER BY indexname") { try $0.decode(String.self, column: 0) }
-print("usage_event: ~\(sizes.3) rows, \(sizes.0) with indexes; usage_rollup: \(sizes.2) rows, \(sizes.1)")
-print("usage_event's indexes (the SQL baseline's): " + indexes.joined(separator: "; "))
+say("usage_event: ~\(sizes.3) rows, \(sizes.0) with indexes; usage_rollup: \(sizes.2) rows, \(sizes.1)")
+say("usage_event's indexes (the SQL baseline's): " + indexes.joined(separator: "; "))
 let hubList = try await database.pool.query("SELECT id FROM bench_hubs ORDER BY id") { Int32(try $0.decode(Int64.self, column: 0)) }
 
-print("Cold start from PostgreSQL…")
+say("Cold start from PostgreSQL…")
 var started = ContinuousClock.now
 let state = try await RegistryLoader.load(from: database)
-print("  rebuilt in \(ContinuousClock.now - started): \(state.catalog.datasets.count) datasets, \(state.market.grants.count) grants, "
+say("  rebuilt in \(ContinuousClock.now - started): \(state.catalog.datasets.count) datasets, \(state.market.grants.count) grants, "
     + "\(state.usage.rollup.cellCount) rollup cells (\(state.usage.rollup.tableBytes / 1_048_576) MiB), resident \(residentMiB()) MiB")
 
 var rollupRowsInWindow = 0
 state.usage.rollup.forEachEntry(in: window) { _ in rollupRowsInWindow += 1 }
-print("Window \(window.lowerBound)…\(window.upperBound): \(rollupRowsInWindow) rollup rows\n")
+say("Window \(window.lowerBound)…\(window.upperBound): \(rollupRowsInWindow) rollup rows\n")
 
 // --- The questions: core and SQL ------------------------------------------------------------------------
 
@@ -240,9 +243,14 @@ let from = pgTime(midnight(window.lowerBound))
 let until = pgTime(midnight(window.upperBound.adding(days: 1)))
 let daySQL = "((e.recorded_at AT TIME ZONE 'UTC') + make_interval(secs => \(offsetSeconds)))::date"
 
-/// value, day, events, tokens, small — as text rows, in one order.
-func coreRows(_ dimension: StatisticsDimension) -> [[String]] {
-    state.usageStatistics(by: dimension, in: window, daily: true).map {
+/// Past days' summaries, as the server keeps them between answers.
+let cache = StatisticsCache()
+
+/// value, day, events, tokens, small — as text rows, in one order. Without `cached`, every day's rows are
+/// walked (a first answer, or one after a transfer); with it, past days come from the cache and only the
+/// last day (today, still changing) is walked.
+func coreRows(_ dimension: StatisticsDimension, cached: Bool) -> [[String]] {
+    state.usageStatistics(by: dimension, in: window, daily: true, cache: cached ? cache : nil).map {
         [$0.value, $0.day!.description, "\($0.figures.events)", "\($0.figures.tokens)", "\($0.isSmall)"]
     }.sorted { $0.lexicographicallyPrecedes($1) }
 }
@@ -311,7 +319,11 @@ struct Measured {
     var equal: Bool
 }
 
-func measure(_ name: String, core: () -> [[String]], sql: () async throws -> [[String]]) async throws -> Measured {
+/// With `baseline`, the SQL figures of an earlier measure of the same question are reused (and its
+/// answer compared), so that the SQL is timed once a question.
+func measure(
+    _ name: String, core: () -> [[String]], sql: () async throws -> [[String]], baseline: (Measured, [[String]])? = nil
+) async throws -> (Measured, [[String]]) {
     let coreAnswer = core()
     var coreTimes: [Double] = []
     for _ in 0..<options.samples {
@@ -320,30 +332,44 @@ func measure(_ name: String, core: () -> [[String]], sql: () async throws -> [[S
         coreTimes.append(seconds(ContinuousClock.now - begin))
         precondition(rows.count == coreAnswer.count)
     }
-    let sqlAnswer = try await sql()  // warm-up: the period's pages in shared buffers and the OS cache
-    var sqlTimes: [Double] = []
-    for _ in 0..<options.sqlSamples {
-        let begin = ContinuousClock.now
-        _ = try await sql()
-        sqlTimes.append(seconds(ContinuousClock.now - begin))
+    let sqlAnswer: [[String]]
+    let sqlQuantiles: (median: Double, p99: Double)
+    if let baseline {
+        (sqlAnswer, sqlQuantiles) = (baseline.1, baseline.0.sql)
+    } else {
+        sqlAnswer = try await sql()  // warm-up: the period's pages in shared buffers and the OS cache
+        var sqlTimes: [Double] = []
+        for _ in 0..<options.sqlSamples {
+            let begin = ContinuousClock.now
+            _ = try await sql()
+            sqlTimes.append(seconds(ContinuousClock.now - begin))
+        }
+        sqlQuantiles = quantiles(sqlTimes)
     }
     let result = Measured(
-        name: name, core: quantiles(coreTimes), sql: quantiles(sqlTimes), rows: coreAnswer.count, equal: coreAnswer == sqlAnswer)
-    print("\(name): \(result.rows) rows, equal to SQL: \(result.equal ? "yes" : "NO")")
-    print("  core (\(options.samples) runs): median \(milliseconds(result.core.median)), p99 \(milliseconds(result.core.p99))")
-    print("  SQL over usage_event (\(options.sqlSamples) runs after a warm-up): median \(milliseconds(result.sql.median)), p99 \(milliseconds(result.sql.p99))")
-    print(String(format: "  ratio (SQL / core): %.0f× by the medians, %.0f× by the p99s", result.sql.median / result.core.median, result.sql.p99 / result.core.p99))
+        name: name, core: quantiles(coreTimes), sql: sqlQuantiles, rows: coreAnswer.count, equal: coreAnswer == sqlAnswer)
+    say("\(name): \(result.rows) rows, equal to SQL: \(result.equal ? "yes" : "NO")")
+    say("  core (\(options.samples) runs): median \(milliseconds(result.core.median)), p99 \(milliseconds(result.core.p99))")
+    say("  SQL over usage_event (\(options.sqlSamples) runs after a warm-up\(baseline == nil ? "" : ", as above")): median \(milliseconds(result.sql.median)), p99 \(milliseconds(result.sql.p99))")
+    say(String(format: "  ratio (SQL / core): %.0f× by the medians, %.0f× by the p99s", result.sql.median / result.core.median, result.sql.p99 / result.core.p99))
     if !result.equal {
-        print("  first differences: core \(coreAnswer.prefix(3)) … SQL \(sqlAnswer.prefix(3))")
+        say("  first differences: core \(coreAnswer.prefix(3)) … SQL \(sqlAnswer.prefix(3))")
     }
-    return result
+    return (result, sqlAnswer)
 }
 
 let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
-print("Load average before: \(load.split(separator: " ").prefix(3).joined(separator: " "))")
+say("Load average before: \(load.split(separator: " ").prefix(3).joined(separator: " "))")
 var results: [Measured] = []
-results.append(try await measure("statistics by region, daily, \(options.window) days", core: { coreRows(.region) }, sql: { try await sqlRows(.region) }))
-results.append(try await measure("statistics by lab, daily, \(options.window) days", core: { coreRows(.lab) }, sql: { try await sqlRows(.lab) }))
+for dimension in [StatisticsDimension.region, .lab] {
+    let walked = try await measure(
+        "statistics by \(dimension.rawValue), daily, \(options.window) days, every day walked (no cache)",
+        core: { coreRows(dimension, cached: false) }, sql: { try await sqlRows(dimension) })
+    let kept = try await measure(
+        "statistics by \(dimension.rawValue), daily, \(options.window) days, past days kept (the server's cache)",
+        core: { coreRows(dimension, cached: true) }, sql: { try await sqlRows(dimension) }, baseline: walked)
+    results += [walked.0, kept.0]
+}
 let hub = hubList.first ?? 1
 var reached = 0
 var scratch = TraversalScratch()
@@ -352,18 +378,18 @@ _ = state.lineage.graph.descendantSet(of: hub, budget: Int.max, scratch: &scratc
     return true
 }
 results.append(try await measure(
-    "use of national base dataset \(hub) and its \(reached) descendants, \(options.window) days", core: { coreUse(hub) }, sql: { try await sqlUse(hub) }))
+    "use of national base dataset \(hub) and its \(reached) descendants, \(options.window) days", core: { coreUse(hub) }, sql: { try await sqlUse(hub) }).0)
 // The regulators' rankings too (two walks: the period and the one before), core only.
 var rankingTimes: [Double] = []
 for _ in 0..<options.samples {
     let begin = ContinuousClock.now
-    _ = state.usageRankings(by: .lab, in: window)
+    _ = state.usageRankings(by: .lab, in: window, cache: cache)
     rankingTimes.append(seconds(ContinuousClock.now - begin))
 }
 let ranking = quantiles(rankingTimes)
-print("rankings by lab, \(options.window) days and the \(options.window) before (core only): median \(milliseconds(ranking.median)), p99 \(milliseconds(ranking.p99))")
+say("rankings by lab, \(options.window) days and the \(options.window) before, past days kept (core only): median \(milliseconds(ranking.median)), p99 \(milliseconds(ranking.p99))")
 let after = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
-print("Load average after: \(after.split(separator: " ").prefix(3).joined(separator: " "))")
+say("Load average after: \(after.split(separator: " ").prefix(3).joined(separator: " "))")
 
 await database.shutdown()
 cleanUp()

@@ -13,6 +13,9 @@ struct StatisticsController: APIController {
     /// Public answers being computed now: they need no key, so no key's rate limit bounds them; past
     /// ``Limits/maxPublicStatisticsInFlight`` a caller is told to retry (429) rather than queue.
     private let publicInFlight = PublicGate()
+    /// Past days' summaries, shared by every statistics answer of this registry (public or not: the
+    /// figures are the same, the views suppress).
+    private let cache = StatisticsCache()
 
     init(service: RegistryService) {
         self.service = service
@@ -43,11 +46,11 @@ struct StatisticsController: APIController {
         let now = service.now()
         let answer = try service.registry.read { state in
             let days = try Self.period(query, today: state.today(at: now))
-            let cells = state.usageStatistics(by: dimension, in: days, daily: daily)
+            let cells = state.usageStatistics(by: dimension, in: days, daily: daily, cache: cache)
             let rows = Self.page(cells, page).map { StatisticsUsageRow($0, dimension: dimension, suppressing: suppressing) }
             return ComplianceAnswer(
                 asOf: state.auditHead.lastSequence, items: rows, nextCursor: Self.cursor(after: page, count: cells.count),
-                totals: StatisticsTotals(days: days, previous: nil, total: state.usageTotal(in: days), suppressing: suppressing))
+                totals: StatisticsTotals(days: days, previous: nil, total: state.usageTotal(in: days, cache: cache), suppressing: suppressing))
         }
         return try answer.response()
     }
@@ -62,7 +65,7 @@ struct StatisticsController: APIController {
             let days = try Self.period(query, today: state.today(at: now))
             let length = Int(days.upperBound.daysSince1970 - days.lowerBound.daysSince1970) + 1
             let previous = days.lowerBound.adding(days: -length)...days.lowerBound.adding(days: -1)
-            let ranked = state.usageRankings(by: dimension, in: days)
+            let ranked = state.usageRankings(by: dimension, in: days, cache: cache)
             // Publicly, suppressed rows follow the ranked ones in value order, without a rank: their
             // place in the order would tell about their size.
             let shown = suppressing ? ranked.filter { !$0.isSmall } : ranked
@@ -71,7 +74,7 @@ struct StatisticsController: APIController {
                 + hidden.map { StatisticsRankingRow($0, rank: nil, dimension: dimension, suppressing: suppressing) }
             return ComplianceAnswer(
                 asOf: state.auditHead.lastSequence, items: Self.page(rows, page), nextCursor: Self.cursor(after: page, count: rows.count),
-                totals: StatisticsTotals(days: days, previous: previous, total: state.usageTotal(in: days), suppressing: suppressing))
+                totals: StatisticsTotals(days: days, previous: previous, total: state.usageTotal(in: days, cache: cache), suppressing: suppressing))
         }
         return try answer.response()
     }

@@ -107,11 +107,15 @@ import Testing
     @Test("R29: statistics by every dimension equal a recomputation over the rollup's cells", arguments: [1, 2, 3] as [UInt64])
     func R29_statisticsEqualARecomputationOverTheCells(seed: UInt64) {
         let market = Market.random(seed: seed)
+        // Every answer twice with a cache of past days (the second from it), and once without.
+        let cache = StatisticsCache()
         let periods = [0...11, 3...5, 7...7, -5...2, 10...20, 30...40].map { Self.firstDay.adding(days: $0.lowerBound)...Self.firstDay.adding(days: $0.upperBound) }
         for dimension in StatisticsDimension.allCases {
             for days in periods {
                 for daily in [false, true] {
                     let cells = market.state.usageStatistics(by: dimension, in: days, daily: daily)
+                    #expect(market.state.usageStatistics(by: dimension, in: days, daily: daily, cache: cache) == cells)
+                    #expect(market.state.usageStatistics(by: dimension, in: days, daily: daily, cache: cache) == cells)
                     let expected = Self.expected(market.state, dimension, days, daily: daily)
                     #expect(cells.count == expected.count, "\(dimension) \(days) daily \(daily) seed \(seed)")
                     for cell in cells {
@@ -139,6 +143,31 @@ import Testing
             let sum = market.state.usageStatistics(by: dimension, in: whole, daily: false).reduce(Int64(0)) { $0 + $1.figures.tokens }
             #expect(sum == national.tokens, "\(dimension) partitions the national total")
         }
+    }
+
+    /// Past days are kept between answers, and a change that moves past use between values (a dataset's
+    /// tags or holder) makes them stale: the answer after it is the answer without the cache.
+    @Test("R29: a tag change or a transfer refreshes the statistics kept for past days")
+    func R29_aTagChangeOrATransferRefreshesKeptDays() {
+        var market = Market.random(seed: 9)
+        let cache = StatisticsCache()
+        let days = Self.firstDay...Self.firstDay.adding(days: 11)
+        for dimension in [StatisticsDimension.domain, .sector] { _ = market.state.usageStatistics(by: dimension, in: days, daily: true, cache: cache) }
+        #expect(cache.count > 0)
+        let revision = market.state.catalog.statisticsRevision
+        var dataset = market.datasets[3]
+        dataset.tags = ["renamed"]
+        dataset.holder = market.holders[(market.holders.firstIndex { $0.id == dataset.holder }! + 1) % market.holders.count].id
+        market.state.apply(.dataset(dataset))
+        #expect(market.state.catalog.statisticsRevision == revision + 1)
+        for dimension in [StatisticsDimension.domain, .sector] {
+            let kept = market.state.usageStatistics(by: dimension, in: days, daily: true, cache: cache)
+            #expect(kept == market.state.usageStatistics(by: dimension, in: days, daily: true), "\(dimension)")
+        }
+        #expect(market.state.usageStatistics(by: .domain, in: days, daily: false, cache: cache).contains { $0.value == "renamed" })
+        // A new dataset moves nothing: the kept days stay.
+        _ = market.dataset(holder: market.holders[0], tags: ["new"])
+        #expect(market.state.catalog.statisticsRevision == revision + 1)
     }
 
     /// One lab alone uses a region: that region's cell is small (it describes one lab's use), while the

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// What market statistics group accepted usage by (issue 16). Every answer is read from the daily usage
 /// rollup (``UsageRollup``), never from the raw events; a dataset's holder and tags and a lab's
 /// jurisdiction are read as they are now, when the answer is made, not as they were on the day of use.
@@ -68,8 +70,9 @@ public struct StatisticsRanking: Sendable, Equatable {
 }
 
 /// Up to ``capacity`` distinct party ids, enough to tell whether a cell reaches the public threshold
-/// (``Limits/minPartiesPerPublicStatisticsCell``) without a set per cell.
-struct FewDistinctParties {
+/// (``Limits/minPartiesPerPublicStatisticsCell``) without a set per cell. Below capacity it holds the
+/// exact set, so merging two trackers (a value over several days) still tells "three or more" exactly.
+struct FewDistinctParties: Sendable {
     static let capacity = 4
     private var ids: (Int32, Int32, Int32, Int32) = (0, 0, 0, 0)
 
@@ -80,6 +83,68 @@ struct FewDistinctParties {
     mutating func see(_ id: Int32) {
         if ids.3 != 0 || id == ids.0 || id == ids.1 || id == ids.2 { return }
         if ids.0 == 0 { ids.0 = id } else if ids.1 == 0 { ids.1 = id } else if ids.2 == 0 { ids.2 = id } else { ids.3 = id }
+    }
+
+    mutating func merge(_ other: Self) {
+        for id in [other.ids.0, other.ids.1, other.ids.2, other.ids.3] where id != 0 { see(id) }
+    }
+}
+
+/// What some rollup rows give one value of a dimension: figures and the parties on either side.
+struct ValueSummary: Sendable {
+    var figures = StatisticsFigures()
+    var assignees = FewDistinctParties()
+    var holders = FewDistinctParties()
+
+    mutating func merge(_ other: Self) {
+        figures.add(events: other.figures.events, tokens: other.figures.tokens)
+        assignees.merge(other.assignees)
+        holders.merge(other.holders)
+    }
+}
+
+/// Per-day summaries of the rollup by dimension value, kept between answers (issue 16: a 30-day answer
+/// at national scale walks millions of rollup rows; a day's summary is a few hundred values). Only days
+/// before the rollup's last day are kept — usage is committed on the current day, so earlier days no
+/// longer change — and each is kept with the catalog's ``CatalogState/statisticsRevision`` and the
+/// calendar's offset it was made under: a transfer, a tag change or a new offset makes it stale. Shared by
+/// the readers of one registry (its own lock); a reader that finds nothing computes and stores.
+public final class StatisticsCache: Sendable {
+    struct Key: Hashable {
+        var dimension: StatisticsDimension
+        var day: Int32
+    }
+
+    struct Entry {
+        var revision: Int64
+        var offsetSeconds: Int32
+        var summary: [String: ValueSummary]
+    }
+
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    public init() {}
+
+    /// Day summaries held now.
+    public var count: Int { entries.withLock { $0.count } }
+
+    func summary(_ dimension: StatisticsDimension, _ day: CivilDate, revision: Int64, offsetSeconds: Int32) -> [String: ValueSummary]? {
+        entries.withLock { entries in
+            guard let entry = entries[Key(dimension: dimension, day: day.daysSince1970)], entry.revision == revision,
+                entry.offsetSeconds == offsetSeconds else { return nil }
+            return entry.summary
+        }
+    }
+
+    func store(_ summary: [String: ValueSummary], _ dimension: StatisticsDimension, _ day: CivilDate, revision: Int64, offsetSeconds: Int32) {
+        entries.withLock { entries in
+            // Bounded: past the limit, stale entries go first, then everything (the next answers rebuild).
+            if entries.count >= Limits.maxStatisticsCachedDays {
+                entries = entries.filter { $0.value.revision == revision && $0.value.offsetSeconds == offsetSeconds }
+                if entries.count >= Limits.maxStatisticsCachedDays { entries.removeAll() }
+            }
+            entries[Key(dimension: dimension, day: day.daysSince1970)] = Entry(revision: revision, offsetSeconds: offsetSeconds, summary: summary)
+        }
     }
 }
 
@@ -99,29 +164,57 @@ extension StatisticsDimension {
 extension RegistryState {
     /// Accepted use in `days` by `dimension`: with `daily`, one cell per value and day with use; without,
     /// one cell per value over the period. Cells are in value order (labs by id), then day order.
-    /// Walks the rollup's rows of those days once (``UsageRollup/forEachEntry(in:_:)``).
-    public func usageStatistics(by dimension: StatisticsDimension, in days: ClosedRange<CivilDate>, daily: Bool) -> [StatisticsCell] {
-        var walk = StatisticsWalk(state: self, dimension: dimension)
+    /// Each day is the summary of its rollup rows (``UsageRollup/forEachEntry(in:_:)``), taken from
+    /// `cache` when it holds that day (and the catalog has not moved use between values since).
+    public func usageStatistics(
+        by dimension: StatisticsDimension, in days: ClosedRange<CivilDate>, daily: Bool, cache: StatisticsCache? = nil
+    ) -> [StatisticsCell] {
+        let rollup = usage.rollup
+        guard let first = rollup.firstDay, let last = rollup.lastDay, days.lowerBound <= last, days.upperBound >= first else { return [] }
+        let span = max(days.lowerBound, first)...min(days.upperBound, last)
+        let mapper = StatisticsMapper(state: self, dimension: dimension)
+        let revision = catalog.statisticsRevision
+        let offset = Int32(settings.calendar.utcOffsetSeconds)
         var cells: [StatisticsCell] = []
-        walk.run(days, daily: daily, into: &cells)
-        return walk.sorted(cells)
+        var period: [String: ValueSummary] = [:]
+        var day = span.lowerBound
+        while day <= span.upperBound {
+            let complete = day < last
+            let summary: [String: ValueSummary]
+            if complete, let cached = cache?.summary(dimension, day, revision: revision, offsetSeconds: offset) {
+                summary = cached
+            } else {
+                summary = mapper.summary(of: day)
+                if complete { cache?.store(summary, dimension, day, revision: revision, offsetSeconds: offset) }
+            }
+            for (value, figures) in summary {
+                if daily {
+                    cells.append(mapper.cell(value, day: day, figures))
+                } else {
+                    period[value, default: ValueSummary()].merge(figures)
+                }
+            }
+            day = day.adding(days: 1)
+        }
+        if !daily { cells = period.map { mapper.cell($0.key, day: nil, $0.value) } }
+        return mapper.sorted(cells)
     }
 
     /// The whole market's use in `days` and whether it is a small cell (fewer than three assignees or
     /// holders in all).
-    public func usageTotal(in days: ClosedRange<CivilDate>) -> (figures: StatisticsFigures, isSmall: Bool) {
-        let cell = usageStatistics(by: .national, in: days, daily: false).first
+    public func usageTotal(in days: ClosedRange<CivilDate>, cache: StatisticsCache? = nil) -> (figures: StatisticsFigures, isSmall: Bool) {
+        let cell = usageStatistics(by: .national, in: days, daily: false, cache: cache).first
         return (cell?.figures ?? StatisticsFigures(), cell?.isSmall ?? true)
     }
 
     /// The values of `dimension` used in `days`, ranked by tokens (then by value), each with its share of
     /// the period's national tokens and its tokens in the period of equal length just before.
-    public func usageRankings(by dimension: StatisticsDimension, in days: ClosedRange<CivilDate>) -> [StatisticsRanking] {
+    public func usageRankings(by dimension: StatisticsDimension, in days: ClosedRange<CivilDate>, cache: StatisticsCache? = nil) -> [StatisticsRanking] {
         let length = days.upperBound.daysSince1970 - days.lowerBound.daysSince1970 + 1
         let before = days.lowerBound.adding(days: -Int(length))...days.lowerBound.adding(days: -1)
-        let now = usageStatistics(by: dimension, in: days, daily: false)
-        let previous = Dictionary(usageStatistics(by: dimension, in: before, daily: false).map { ($0.value, $0) }, uniquingKeysWith: { first, _ in first })
-        let total = dimension == .national ? now.first?.figures.tokens ?? 0 : usageTotal(in: days).figures.tokens
+        let now = usageStatistics(by: dimension, in: days, daily: false, cache: cache)
+        let previous = Dictionary(usageStatistics(by: dimension, in: before, daily: false, cache: cache).map { ($0.value, $0) }, uniquingKeysWith: { first, _ in first })
+        let total = dimension == .national ? now.first?.figures.tokens ?? 0 : usageTotal(in: days, cache: cache).figures.tokens
         let rows = now.map { cell -> StatisticsRanking in
             let earlier = previous[cell.value]
             let previousTokens = earlier?.figures.tokens ?? 0
@@ -138,26 +231,17 @@ extension RegistryState {
     }
 }
 
-/// One walk over the rollup for one dimension: maps each row to its value(s) through small tables made
-/// as values are met (a label's region, a party's jurisdiction, a holder's sector, a tag list's tags),
-/// so a row costs a few array reads and no string work.
-struct StatisticsWalk {
-    private struct Accumulator {
-        var figures = StatisticsFigures()
-        var assignees = FewDistinctParties()
-        var holders = FewDistinctParties()
-        var touched = false
-    }
-
+/// Maps rollup rows to a dimension's values through small tables filled as values are met (a label's
+/// region, a party's jurisdiction or sector, a tag list's tags), so a row costs a few array reads and no
+/// string work; a class so that the walk's closure reaches it without copying the tables it reads.
+final class StatisticsMapper {
     let dimension: StatisticsDimension
-    private let rollup: UsageRollup
-    private let datasets: DatasetTable
+    let rollup: UsageRollup
+    let datasets: DatasetTable
     private let parties: [Party?]
-    private var values: [String] = []
+    private(set) var values: [String] = []
     private var valueIndexes: [String: Int32] = [:]
-    private var accumulators: [Accumulator] = []
-    private var touched: [Int32] = []
-    /// Value index by rollup label (region), by party id (lab, origin, sector of a holder), by tag list
+    /// Value index by rollup label (region), by party id (lab, origin; sector of a holder), by tag list
     /// (domain); -1 when not mapped yet.
     private var byLabel: [Int32]
     private var byParty: [Int32]
@@ -175,53 +259,42 @@ struct StatisticsWalk {
         if dimension == .national { _ = index(of: "national") }
     }
 
-    /// Adds each row of `days` to its value(s) and closes them into `cells`: one a value and day with
-    /// `daily`, else one a value over the period.
-    mutating func run(_ days: ClosedRange<CivilDate>, daily: Bool, into cells: inout [StatisticsCell]) {
-        let rollup = self.rollup
-        var day: CivilDate?
-        rollup.forEachEntry(in: days) { entry in
-            // Rows come day by day: a new day closes the cells of the one before.
-            if daily && entry.day != day {
-                if let day { flush(day: day, into: &cells) }
-                day = entry.day
-            }
-            let holder = datasets.holder(of: entry.dataset.rawValue)?.rawValue ?? 0
+    /// The summary of one day's rows, by value.
+    func summary(of day: CivilDate) -> [String: ValueSummary] {
+        var sums: [ValueSummary] = []
+        var touched: [Int32] = []
+        let datasets = self.datasets
+        let dimension = self.dimension
+        func add(_ value: Int32, _ entry: UsageRollup.Entry, _ assignee: Int32, _ holder: Int32) {
+            let index = Int(value)
+            if index >= sums.count { sums.append(contentsOf: repeatElement(ValueSummary(), count: index - sums.count + 1)) }
+            if sums[index].figures.events == 0 { touched.append(value) }
+            sums[index].figures.add(events: entry.totals.events, tokens: entry.totals.tokens)
+            sums[index].assignees.see(assignee)
+            if holder != 0 { sums[index].holders.see(holder) }
+        }
+        rollup.forEachEntry(in: day...day) { entry in
+            let holderID = datasets.holder(of: entry.dataset.rawValue)?.rawValue ?? 0
             let assignee = Int32(truncatingIfNeeded: entry.assignee.rawValue)
-            let holderID = Int32(truncatingIfNeeded: holder)
+            let holder = Int32(truncatingIfNeeded: holderID)
             switch dimension {
-            case .national: add(0, entry, assignee, holderID)
-            case .region: add(regionValue(entry.label), entry, assignee, holderID)
-            case .lab, .origin: add(partyValue(entry.assignee.rawValue), entry, assignee, holderID)
-            case .sector: add(partyValue(holder), entry, assignee, holderID)
+            case .national: add(0, entry, assignee, holder)
+            case .region: add(regionValue(entry.label), entry, assignee, holder)
+            case .lab, .origin: add(partyValue(entry.assignee.rawValue), entry, assignee, holder)
+            case .sector: add(partyValue(holderID), entry, assignee, holder)
             case .domain:
-                for value in domainValues(entry.dataset.rawValue) { add(value, entry, assignee, holderID) }
+                for value in domainValues(entry.dataset.rawValue) { add(value, entry, assignee, holder) }
             }
         }
-        flush(day: daily ? day : nil, into: &cells)
+        var summary: [String: ValueSummary] = [:]
+        for value in touched { summary[values[Int(value)]] = sums[Int(value)] }
+        return summary
     }
 
-    private mutating func add(_ value: Int32, _ entry: UsageRollup.Entry, _ assignee: Int32, _ holder: Int32) {
-        let index = Int(value)
-        if !accumulators[index].touched {
-            accumulators[index].touched = true
-            touched.append(value)
-        }
-        accumulators[index].figures.add(events: entry.totals.events, tokens: entry.totals.tokens)
-        accumulators[index].assignees.see(assignee)
-        if holder != 0 { accumulators[index].holders.see(holder) }
-    }
-
-    /// Closes the values touched since the last flush into cells dated `day` (nil: the period).
-    mutating func flush(day: CivilDate?, into cells: inout [StatisticsCell]) {
-        for value in touched {
-            let accumulator = accumulators[Int(value)]
-            cells.append(StatisticsCell(
-                value: values[Int(value)], label: label(values[Int(value)]), day: day, figures: accumulator.figures,
-                isSmall: dimension.isSmallCell(assignees: accumulator.assignees.count, holders: accumulator.holders.count)))
-            accumulators[Int(value)] = Accumulator()
-        }
-        touched.removeAll(keepingCapacity: true)
+    func cell(_ value: String, day: CivilDate?, _ summary: ValueSummary) -> StatisticsCell {
+        StatisticsCell(
+            value: value, label: label(value), day: day, figures: summary.figures,
+            isSmall: dimension.isSmallCell(assignees: summary.assignees.count, holders: summary.holders.count))
     }
 
     /// Cells in value order (labs by their numeric id), then by day.
@@ -235,16 +308,15 @@ struct StatisticsWalk {
         }
     }
 
-    private mutating func index(of value: String) -> Int32 {
+    private func index(of value: String) -> Int32 {
         if let index = valueIndexes[value] { return index }
         let index = Int32(values.count)
         values.append(value)
         valueIndexes[value] = index
-        accumulators.append(Accumulator())
         return index
     }
 
-    private mutating func regionValue(_ label: Int) -> Int32 {
+    private func regionValue(_ label: Int) -> Int32 {
         if byLabel[label] >= 0 { return byLabel[label] }
         let index = index(of: rollup.label(label).useRegion)
         byLabel[label] = index
@@ -252,7 +324,7 @@ struct StatisticsWalk {
     }
 
     /// A party's value: the assignee itself (lab), its jurisdiction (origin) or, for a holder, its sector.
-    private mutating func partyValue(_ id: Int64) -> Int32 {
+    private func partyValue(_ id: Int64) -> Int32 {
         guard id >= 1 && Int(id) < byParty.count else { return index(of: dimension == .sector ? "unclassified" : "\(id)") }
         if byParty[Int(id)] >= 0 { return byParty[Int(id)] }
         let party = parties[Int(id)]
@@ -267,7 +339,7 @@ struct StatisticsWalk {
         return index
     }
 
-    private mutating func domainValues(_ dataset: Int64) -> [Int32] {
+    private func domainValues(_ dataset: Int64) -> [Int32] {
         guard let list = datasets.tagListIndex(of: dataset) else { return [index(of: "untagged")] }
         if let known = byTagList[list] { return known }
         let tags = Array(Set(datasets.tagList(list))).sorted()
