@@ -4,7 +4,8 @@
 //  2. EVENTS accepted usage events over DAYS days written into usage_event by binary COPY, with skew: a
 //     third of them on grants of datasets descending from five national base datasets (the hubs with the
 //     most descendants), the rest over every active grant with a heavy head (grant rank ∝ u³);
-//     then usage_rollup computed from them by the statement migration 0009 back-fills with;
+//     then usage_rollup computed from them by the statement migration 0009 back-fills with, written in
+//     day order (as days of use write it);
 //  3. the core rebuilt by a cold start from PostgreSQL (RegistryLoader: every table, the rollups too);
 //  4. over the last WINDOW days: statistics by region and by lab (daily, with the small-cell flags) and the
 //     use of a national base dataset through its descendants by (assignee, purpose, region), each from the
@@ -205,7 +206,8 @@ if !loaded {
                    g.use_region, count(*), sum(e.tokens), sum(e.amount)
             FROM usage_event e JOIN "grant" g ON g.id = e.grant_id
             WHERE e.accepted
-            GROUP BY 1, 2, 3, 4, 5;
+            GROUP BY 1, 2, 3, 4, 5
+            ORDER BY 1, 2, 3;
             """)
         try connection.executeScript("VACUUM (ANALYZE)")
         try connection.executeScript("CHECKPOINT")
@@ -237,6 +239,9 @@ var rollupRowsInWindow = 0
 state.usage.rollup.forEachEntry(in: window) { _ in rollupRowsInWindow += 1 }
 say("Window \(window.lowerBound)…\(window.upperBound): \(rollupRowsInWindow) rollup rows\n")
 
+// Rows in day order, as a running registry writes them (each day's batches add that day's cells), not in
+// the order a hash aggregate emits them: a cold start reads usage_rollup in its heap order, and the core's
+// rows of one day are then as scattered in memory as they were on disk.
 // --- The questions: core and SQL ------------------------------------------------------------------------
 
 let from = pgTime(midnight(window.lowerBound))

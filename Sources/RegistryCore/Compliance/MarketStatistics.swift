@@ -259,36 +259,61 @@ final class StatisticsMapper {
         if dimension == .national { _ = index(of: "national") }
     }
 
-    /// The summary of one day's rows, by value.
+    /// The summary of one day's rows, by value. The tables a row reads are taken into locals for the
+    /// walk (a class's stored properties are checked for exclusive access at each read), and only a value
+    /// met for the first time goes through the class.
     func summary(of day: CivilDate) -> [String: ValueSummary] {
         var sums: [ValueSummary] = []
         var touched: [Int32] = []
         let datasets = self.datasets
         let dimension = self.dimension
-        func add(_ value: Int32, _ entry: UsageRollup.Entry, _ assignee: Int32, _ holder: Int32) {
-            let index = Int(value)
-            if index >= sums.count { sums.append(contentsOf: repeatElement(ValueSummary(), count: index - sums.count + 1)) }
-            if sums[index].figures.events == 0 { touched.append(value) }
-            sums[index].figures.add(events: entry.totals.events, tokens: entry.totals.tokens)
-            sums[index].assignees.see(assignee)
-            if holder != 0 { sums[index].holders.see(holder) }
+        var byLabel = self.byLabel
+        var byParty = self.byParty
+        defer {
+            self.byLabel = byLabel
+            self.byParty = byParty
         }
         rollup.forEachEntry(in: day...day) { entry in
             let holderID = datasets.holder(of: entry.dataset.rawValue)?.rawValue ?? 0
             let assignee = Int32(truncatingIfNeeded: entry.assignee.rawValue)
             let holder = Int32(truncatingIfNeeded: holderID)
+            var value: Int32
             switch dimension {
-            case .national: add(0, entry, assignee, holder)
-            case .region: add(regionValue(entry.label), entry, assignee, holder)
-            case .lab, .origin: add(partyValue(entry.assignee.rawValue), entry, assignee, holder)
-            case .sector: add(partyValue(holderID), entry, assignee, holder)
+            case .national:
+                value = 0
+            case .region:
+                value = byLabel[entry.label]
+                if value < 0 {
+                    value = regionValue(entry.label)
+                    byLabel[entry.label] = value
+                }
+            case .lab, .origin, .sector:
+                let party = dimension == .sector ? holderID : entry.assignee.rawValue
+                value = party >= 1 && Int(party) < byParty.count ? byParty[Int(party)] : -1
+                if value < 0 {
+                    value = partyValue(party)
+                    if party >= 1 && Int(party) < byParty.count { byParty[Int(party)] = value }
+                }
             case .domain:
-                for value in domainValues(entry.dataset.rawValue) { add(value, entry, assignee, holder) }
+                for tag in domainValues(entry.dataset.rawValue) { Self.add(tag, entry, assignee, holder, &sums, &touched) }
+                return
             }
+            Self.add(value, entry, assignee, holder, &sums, &touched)
         }
         var summary: [String: ValueSummary] = [:]
         for value in touched { summary[values[Int(value)]] = sums[Int(value)] }
         return summary
+    }
+
+    private static func add(
+        _ value: Int32, _ entry: UsageRollup.Entry, _ assignee: Int32, _ holder: Int32, _ sums: inout [ValueSummary], _ touched: inout [Int32]
+    ) {
+        let index = Int(value)
+        if index >= sums.count { sums.append(contentsOf: repeatElement(ValueSummary(), count: index - sums.count + 1)) }
+        if sums[index].figures.events == 0 { touched.append(value) }
+        sums[index].figures.add(events: entry.totals.events, tokens: entry.totals.tokens)
+        sums[index].assignees.see(assignee)
+        if holder != 0 { sums[index].holders.see(holder) }
     }
 
     func cell(_ value: String, day: CivilDate?, _ summary: ValueSummary) -> StatisticsCell {
