@@ -322,15 +322,16 @@ final class StatisticsMapper {
             isSmall: dimension.isSmallCell(assignees: summary.assignees.count, holders: summary.holders.count))
     }
 
-    /// Cells in value order (labs by their numeric id), then by day.
+    /// Cells in value order (labs by their numeric id), then by day. Values are ranked once, not compared
+    /// as strings (or parsed as numbers) at each comparison: a lab answer has tens of thousands of cells.
     func sorted(_ cells: [StatisticsCell]) -> [StatisticsCell] {
-        cells.sorted { left, right in
-            if left.value != right.value {
-                if dimension == .lab, let l = Int64(left.value), let r = Int64(right.value) { return l < r }
-                return left.value < right.value
-            }
-            return (left.day?.daysSince1970 ?? 0) < (right.day?.daysSince1970 ?? 0)
-        }
+        let distinct = Array(Set(cells.map(\.value)))
+        let ordered = dimension == .lab
+            ? distinct.sorted { (Int64($0) ?? .max, $0) < (Int64($1) ?? .max, $1) }
+            : distinct.sorted()
+        let rank = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1, $0) })
+        let keys = cells.map { cell in Int64(rank[cell.value]!) << 32 | Int64(UInt32(bitPattern: cell.day?.daysSince1970 ?? 0)) }
+        return cells.indices.sorted { keys[$0] < keys[$1] }.map { cells[$0] }
     }
 
     private func index(of value: String) -> Int32 {
