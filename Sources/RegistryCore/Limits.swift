@@ -61,6 +61,9 @@ public struct Limits: Sendable, Equatable {
     /// Largest page of any list endpoint.
     public static let maxPageSize = 200
     public static let defaultPageSize = 50
+    /// Pages `datarights report` fetches for one report (each at most ``maxPageSize`` rows): beyond
+    /// it the report stops and asks for narrower filters.
+    public static let maxReportPages = 100_000
     /// Records a list request may scan to fill a page before it returns with a cursor.
     public static let maxScanPerPage = 100_000
     /// Highest price a policy may set: 100,000 yuan per million tokens, in fen.

@@ -95,7 +95,7 @@ public enum CertificateState: String, Sendable, Codable, CaseIterable {
 }
 
 /// What anyone verifying a certificate is told (R9).
-public enum CertificateStatus: String, Sendable, Codable {
+public enum CertificateStatus: String, Sendable, Codable, CaseIterable {
     case valid, expired, revoked, superseded
 }
 

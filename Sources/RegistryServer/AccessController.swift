@@ -164,7 +164,7 @@ struct AccessController: APIController {
             let found = state.searchAccessRequests(visibleTo: actor, filter, after: page.after, limit: page.limit)
             return (found.requests.map { AccessRequestView($0, in: state) }, found.next)
         }
-        return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
+        return try Respond.page(Page(items: result.0, nextCursor: PageRequest.cursor(result.1)), for: request, name: "access-requests")
     }
 
     func accessRequest(_ context: AuthenticatedContext) throws -> Response {
@@ -206,7 +206,7 @@ struct AccessController: APIController {
             let found = state.searchGrants(visibleTo: actor, state: stateFilter, dataset: dataset, assignee: assignee, after: page.after, limit: page.limit)
             return (found.grants.map { GrantView($0, in: state) }, found.next)
         }
-        return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
+        return try Respond.page(Page(items: result.0, nextCursor: PageRequest.cursor(result.1)), for: request, name: "grants")
     }
 
     func grant(_ context: AuthenticatedContext) throws -> Response {

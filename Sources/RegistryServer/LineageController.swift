@@ -14,7 +14,21 @@ struct LineageController: APIController {
         group.get("datasets/:id/impact") { request, context in try impact(request, context) }
         group.post("datasets/:id/flag") { request, context in try await flag(request, context) }
         group.get("lineage/path") { request, context in try path(request, context) }
+        group.get("derivations") { request, context in try listDerivations(request, context) }
         group.post("derivations/:id/approval") { _, context in try await approve(context) }
+    }
+
+    /// `GET /v1/derivations?dataset=&state=`: derivation edges with the dataset at either end, in an
+    /// approval state (R12: `awaiting_approval` lists the anonymisations a registrar or regulator has
+    /// yet to approve). Visible to every party, as the lineage walks are.
+    func listDerivations(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let dataset = try query.id("dataset").map(DatasetID.init(rawValue:))
+        let approval = try query.choice("state", DerivationApproval.self)
+        let result = service.registry.read { $0.searchDerivations(touching: dataset, approval: approval, after: page.after, limit: page.limit) }
+        return try Respond.page(
+            Page(items: result.derivations.map(DerivationView.init), nextCursor: PageRequest.cursor(result.next)), for: request, name: "derivations")
     }
 
     func datasetID(_ context: AuthenticatedContext) throws -> DatasetID {

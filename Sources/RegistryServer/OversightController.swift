@@ -38,18 +38,44 @@ struct OversightController: APIController {
         }
     }
 
+    /// `GET /v1/audit/events?kind=&actor=&dataset=&from=&to=`: entries in sequence order, read from
+    /// PostgreSQL on the pool's threads. `from` and `to` are RFC 3339 times (`from` included, `to` not).
     func events(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         try requireOverseer(context)
         let query = QueryParameters(request)
         let page = try PageRequest(query)
-        let entries = try await AuditLog.entries(service.database.pool, after: page.after, limit: page.limit)
+        _ = try ResponseFormat(request)  // a bad `format` is refused before the query
+        let kind = try query.choice("kind", AuditKind.self)
+        let actor = try Self.actor(query)
+        let from = try Self.time(query, "from")
+        let until = try Self.time(query, "to")
+        if let from, let until, until < from { throw Problem.invalidField("to", "must not be before from") }
+        let filter = AuditLog.Filter(kind: kind?.rawValue, actor: actor, dataset: try query.id("dataset"), from: from, until: until)
+        let entries = try await AuditLog.entries(service.database.pool, after: page.after, limit: page.limit, filter: filter)
         let views = entries.map {
             AuditEntryView(
                 sequence: $0.sequence, at: $0.at.description, actor: $0.actor, kind: $0.kind, payload: Self.redacted($0.payload),
                 previousHash: $0.previousHash.hexString, hash: $0.hash.hexString)
         }
         let next = entries.count == page.limit ? entries.last.map { String($0.sequence) } : nil
-        return try Page(items: views, nextCursor: next).response()
+        return try Respond.page(Page(items: views, nextCursor: next), for: request, name: "audit-events")
+    }
+
+    /// `actor` as entries store it: `party:<id>`, `system` or `system:metering`.
+    static func actor(_ query: QueryParameters) throws -> String? {
+        guard let text = query.text("actor") else { return nil }
+        if text == "system" || text == "system:metering" { return String(text) }
+        if text.hasPrefix("party:"), StrictID.parse(text.dropFirst(6)) != nil { return String(text) }
+        throw Problem.invalidField("actor", "party:<id>, system or system:metering")
+    }
+
+    /// An RFC 3339 time with its offset (`2026-12-01T00:00:00+08:00`, `…Z`), years 1900 to 9999.
+    static func time(_ query: QueryParameters, _ name: String) throws -> Timestamp? {
+        guard let text = query.text(name) else { return nil }
+        guard text.utf8.count <= 40, let year = Int(text.prefix(4)), year >= 1900, let time = Timestamp(iso8601: String(text)) else {
+            throw Problem.invalidField(name, "an RFC 3339 time with its offset, e.g. 2026-12-01T00:00:00+08:00")
+        }
+        return time
     }
 
     /// The payload as shown: an API key's `secretHash` reads `"redacted"`, even to overseers (a hash of

@@ -29,6 +29,8 @@ struct RegistryController: APIController {
         group.post("registrations/:number/decision") { request, context in try await decide(request, context) }
         group.post("registrations/:number/objections") { request, context in try await object(request, context) }
         group.post("objections/:id/ruling") { request, context in try await rule(request, context) }
+
+        group.get("certificates") { request, context in try listCertificates(request, context) }
     }
 
     /// Routes anyone may call.
@@ -55,7 +57,7 @@ struct RegistryController: APIController {
         let result = service.registry.read { state in
             state.catalog.parties.page(after: page.after, limit: page.limit, budget: Limits.maxScanPerPage) { kind == nil || $0.kind == kind }
         }
-        return try Page(items: result.records.map(PartyView.init), nextCursor: PageRequest.cursor(result.continueAfter)).response()
+        return try Respond.page(Page(items: result.records.map(PartyView.init), nextCursor: PageRequest.cursor(result.continueAfter)), for: request, name: "parties")
     }
 
     func party(_ context: AuthenticatedContext) throws -> Response {
@@ -119,13 +121,13 @@ struct RegistryController: APIController {
     func searchDatasets(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         let query = QueryParameters(request)
         let page = try PageRequest(query)
-                let filter = RegistryState.DatasetFilter(
+        let filter = RegistryState.DatasetFilter(
             text: query.text("q").map(String.init), grade: try query.choice("grade", Grade.self),
             personalInformation: try query.choice("piLevel", PersonalInformationLevel.self), region: query.text("region").map(String.init),
             holder: try query.id("holder").map(PartyID.init(rawValue:)),
-            tag: query.text("tag").map(String.init))
+            tag: query.text("tag").map(String.init), flagged: try query.flag("flagged"))
         let result = service.registry.read { $0.searchDatasets(filter, after: page.after, limit: page.limit) }
-        return try Page(items: result.datasets.map(DatasetView.init), nextCursor: PageRequest.cursor(result.next)).response()
+        return try Respond.page(Page(items: result.datasets.map(DatasetView.init), nextCursor: PageRequest.cursor(result.next)), for: request, name: "datasets")
     }
 
     func dataset(_ context: AuthenticatedContext) throws -> Response {
@@ -162,7 +164,7 @@ struct RegistryController: APIController {
             let page = state.searchRegistrations(visibleTo: actor, status: status, dataset: dataset, after: page.after, limit: page.limit)
             return (page.registrations.map { RegistrationView($0, in: state) }, page.next)
         }
-        return try Page(items: result.0, nextCursor: PageRequest.cursor(result.1)).response()
+        return try Respond.page(Page(items: result.0, nextCursor: PageRequest.cursor(result.1)), for: request, name: "registrations")
     }
 
     func registration(_ context: AuthenticatedContext) throws -> Response {
@@ -228,6 +230,24 @@ struct RegistryController: APIController {
     }
 
     // MARK: Certificates
+
+    /// `GET /v1/certificates?dataset=&holder=&status=`: certificates are public record (R9), so every
+    /// party sees every one; `status` is as verification tells it, on the registry's today.
+    func listCertificates(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
+        let query = QueryParameters(request)
+        let page = try PageRequest(query)
+        let dataset = try query.id("dataset").map(DatasetID.init(rawValue:))
+        let holder = try query.id("holder").map(PartyID.init(rawValue:))
+        let status = try query.choice("status", CertificateStatus.self)
+        let now = service.now()
+        let result = service.registry.read { state in
+            let today = state.today(at: now)
+            let found = state.searchCertificates(
+                RegistryState.CertificateFilter(dataset: dataset, holder: holder, status: status, today: today), after: page.after, limit: page.limit)
+            return (found.certificates.map { CertificateView($0, in: state, today: today, fingerprint: nil) }, found.next)
+        }
+        return try Respond.page(Page(items: result.0, nextCursor: PageRequest.cursor(result.1)), for: request, name: "certificates")
+    }
 
     func verifyCertificate(_ request: Request, _ context: AppRequestContext) throws -> Response {
         let number = try context.parameters.require("number")

@@ -11,23 +11,26 @@ import Synchronization
 final class RouteTable: Sendable {
     /// `GET /v1/datasets` → the query parameters it reads; operations not listed read none.
     static let queryParameters: [String: Set<String>] = [
-        "GET /v1/parties": ["kind", "cursor", "limit"],
-        "GET /v1/datasets": ["q", "grade", "piLevel", "region", "holder", "tag", "cursor", "limit"],
+        "GET /v1/parties": ["kind", "cursor", "limit", "format"],
+        "GET /v1/datasets": ["q", "grade", "piLevel", "region", "holder", "tag", "flagged", "cursor", "limit", "format"],
         "GET /v1/datasets/{id}/lineage": ["direction", "depth", "budget", "cursor", "limit"],
         "GET /v1/datasets/{id}/impact": ["budget", "limit", "cursor", "partyCursor"],
         "PUT /v1/datasets/{id}/policy/odrl": ["approval", "pricePerMillionTokens"],
         "GET /v1/lineage/path": ["from", "to", "budget"],
-        "GET /v1/registrations": ["status", "dataset", "cursor", "limit"],
+        "GET /v1/derivations": ["dataset", "state", "cursor", "limit", "format"],
+        "GET /v1/registrations": ["status", "dataset", "cursor", "limit", "format"],
+        "GET /v1/certificates": ["dataset", "holder", "status", "cursor", "limit", "format"],
         "GET /v1/certificates/{number}": ["fingerprint"],
-        "GET /v1/access-requests": ["state", "dataset", "overdue", "cursor", "limit"],
-        "GET /v1/grants": ["state", "dataset", "assignee", "cursor", "limit"],
-        "GET /v1/statistics/usage": ["dimension", "from", "to", "interval", "cursor", "limit"],
-        "GET /v1/statistics/rankings": ["dimension", "from", "to", "cursor", "limit"],
-        "GET /v1/public/statistics/usage": ["dimension", "from", "to", "interval", "cursor", "limit"],
-        "GET /v1/public/statistics/rankings": ["dimension", "from", "to", "cursor", "limit"],
+        "GET /v1/access-requests": ["state", "dataset", "overdue", "cursor", "limit", "format"],
+        "GET /v1/grants": ["state", "dataset", "assignee", "cursor", "limit", "format"],
+        "GET /v1/statistics/usage": ["dimension", "from", "to", "interval", "cursor", "limit", "format"],
+        "GET /v1/statistics/rankings": ["dimension", "from", "to", "cursor", "limit", "format"],
+        "GET /v1/public/statistics/usage": ["dimension", "from", "to", "interval", "cursor", "limit", "format"],
+        "GET /v1/public/statistics/rankings": ["dimension", "from", "to", "cursor", "limit", "format"],
+        "GET /v1/grants/{number}/usage/events": ["cursor", "limit", "format"],
         "GET /v1/decisions": ["dataset", "purpose", "tokens", "party", "action", "region"],
         "GET /v1/statements": ["party", "from", "to", "format"],
-        "GET /v1/audit/events": ["cursor", "limit"],
+        "GET /v1/audit/events": ["kind", "actor", "dataset", "from", "to", "cursor", "limit", "format"],
     ]
 
     private struct Route {

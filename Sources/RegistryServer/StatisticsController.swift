@@ -37,9 +37,10 @@ struct StatisticsController: APIController {
         group.get("public/statistics/rankings") { request, _ in try publicInFlight.run { try rankings(request, suppressing: true) } }
     }
 
-    /// `?dimension=…&from=…&to=…&interval=day|total&cursor=…&limit=…`.
+    /// `?dimension=…&from=…&to=…&interval=day|total&cursor=…&limit=…&format=json|csv`.
     func usage(_ request: Request, suppressing: Bool) throws -> Response {
         let query = QueryParameters(request)
+        _ = try ResponseFormat(request)  // a bad `format` is refused before the walk
         let dimension = try query.choice("dimension", StatisticsDimension.self) ?? .national
         let daily = (try query.choice("interval", StatisticsInterval.self) ?? .day) == .day
         let page = try PageRequest(query)
@@ -52,12 +53,13 @@ struct StatisticsController: APIController {
                 asOf: state.auditHead.lastSequence, items: rows, nextCursor: Self.cursor(after: page, count: cells.count),
                 totals: StatisticsTotals(days: days, previous: nil, total: state.usageTotal(in: days, cache: cache), suppressing: suppressing))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "statistics-usage-\(dimension.rawValue)")
     }
 
-    /// `?dimension=…&from=…&to=…&cursor=…&limit=…`.
+    /// `?dimension=…&from=…&to=…&cursor=…&limit=…&format=json|csv`.
     func rankings(_ request: Request, suppressing: Bool) throws -> Response {
         let query = QueryParameters(request)
+        _ = try ResponseFormat(request)
         let dimension = try query.choice("dimension", StatisticsDimension.self) ?? .national
         let page = try PageRequest(query)
         let now = service.now()
@@ -76,7 +78,7 @@ struct StatisticsController: APIController {
                 asOf: state.auditHead.lastSequence, items: Self.page(rows, page), nextCursor: Self.cursor(after: page, count: rows.count),
                 totals: StatisticsTotals(days: days, previous: previous, total: state.usageTotal(in: days, cache: cache), suppressing: suppressing))
         }
-        return try answer.response()
+        return try Respond.rows(answer.items, nextCursor: answer.nextCursor, json: answer, for: request, name: "statistics-rankings-\(dimension.rawValue)")
     }
 
     /// The period asked for: `to` defaults to today in the registry's calendar and `from` to 29 days

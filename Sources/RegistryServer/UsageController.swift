@@ -10,6 +10,7 @@ struct UsageController: APIController {
     func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("usage") { request, context in try await recordUsage(request, context) }
         group.get("grants/:number/usage") { _, context in try grantUsage(context) }
+        group.get("grants/:number/usage/events") { request, context in try await grantUsageEvents(request, context) }
         group.put("parties/:id/daily-token-cap") { request, context in try await setDailyCap(request, context) }
         group.get("statements") { request, context in try await statement(request, context) }
         group.get("ledger/balance") { _, context in try await ledgerBalance(context) }
@@ -46,10 +47,7 @@ struct UsageController: APIController {
         let actor = context.party
         let number = try context.parameters.require("number")
         let view = try service.registry.read { state throws -> GrantUsageView in
-            guard let grant = state.grant(number: number) else { throw Problem.notFound("grant \(number)") }
-            let mayRead = actor.id == grant.assignee || actor.id == grant.grantor || state.dataset(grant.dataset)?.holder == actor.id
-                || actor.kind == .regulator || actor.kind == .operator
-            guard mayRead else { throw Problem.notFound("grant \(number)") }
+            guard let grant = state.grant(number: number), state.mayReadUsage(of: grant, actor) else { throw Problem.notFound("grant \(number)") }
             let used = state.usage.usage(of: grant.id)
             return GrantUsageView(
                 grant: grant.number, dataset: grant.dataset.rawValue, assignee: grant.assignee.rawValue, tokenQuota: grant.tokenQuota,
@@ -57,6 +55,26 @@ struct UsageController: APIController {
                 pricePerMillionTokens: grant.pricePerMillionTokens, free: grant.free)
         }
         return try view.response()
+    }
+
+    /// `GET /v1/grants/{number}/usage/events`: the grant's usage events one by one, accepted and denied,
+    /// in id order, read from PostgreSQL on the pool's threads; for those who read its usage (above). A
+    /// page reads at most `Limits.maxScanPerPage` events of the registry (see `RegistryService.usageEvents`),
+    /// so it may hold fewer than `limit` and still give a cursor.
+    func grantUsageEvents(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
+        let actor = context.party
+        let number = try context.parameters.require("number")
+        let page = try PageRequest(QueryParameters(request))
+        _ = try ResponseFormat(request)  // a bad `format` is refused before the query
+        let found = service.registry.read { state -> (grant: Grant, lastEvent: Int64)? in
+            guard let grant = state.grant(number: number), state.mayReadUsage(of: grant, actor) else { return nil }
+            return (grant, state.usage.lastEvent)
+        }
+        guard let found else { throw Problem.notFound("grant \(number)") }
+        let (events, next) = try await service.usageEvents(of: found.grant.id, after: page.after, limit: page.limit, lastEvent: found.lastEvent)
+        return try Respond.page(
+            Page(items: events.map { UsageEventView($0, grant: found.grant.number) }, nextCursor: PageRequest.cursor(next)),
+            for: request, name: "usage-events-\(found.grant.number)")
     }
 
     /// `PUT /v1/parties/{id}/daily-token-cap` `{"dailyTokens": n}` (or null to lift it): R27's assignee cap.
@@ -71,7 +89,7 @@ struct UsageController: APIController {
 
     // MARK: Statements (R28)
 
-    /// `GET /v1/statements?party=…&from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]`: the days are inclusive, in
+    /// `GET /v1/statements?party=…&from=YYYY-MM-DD&to=YYYY-MM-DD[&format=csv]` (or `Accept: text/csv`): the days are inclusive, in
     /// the registry's calendar. A party reads its own; regulators and operators anyone's.
     func statement(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let actor = context.party
@@ -87,7 +105,7 @@ struct UsageController: APIController {
                 "from must not be after to, and a statement covers at most \(Limits.maxStatementDays) days",
                 errors: [.init(field: "to", reason: "on or after from, within \(Limits.maxStatementDays) days")])
         }
-        let format = try query.choice("format", StatementFormat.self) ?? .json
+        _ = try ResponseFormat(request)  // a bad `format` is refused before the query
         let (known, offset) = service.registry.read { ($0.party(party) != nil, Int64($0.settings.calendar.utcOffsetSeconds)) }
         guard known else { throw Problem.notFound("party \(party.rawValue)") }
         // Local midnight at the start of `from` to local midnight after `to`.
@@ -97,13 +115,8 @@ struct UsageController: APIController {
         let grantNumbers = service.registry.read { state in
             Dictionary(statement.lines.map { ($0.grant, state.grant($0.grant)?.number ?? String($0.grant.rawValue)) }, uniquingKeysWith: { first, _ in first })
         }
-        if format == .csv {
-            return Response(
-                status: .ok,
-                headers: [.contentType: "text/csv; charset=utf-8", .contentDisposition: "attachment; filename=\"statement-\(party.rawValue)-\(from)-\(to).csv\""],
-                body: .init(byteBuffer: ByteBuffer(string: StatementView.csv(statement, from: from, to: to, grantNumbers: grantNumbers))))
-        }
-        return try StatementView(statement, from: from, to: to, grantNumbers: grantNumbers).response()
+        let view = StatementView(statement, from: from, to: to, grantNumbers: grantNumbers)
+        return try Respond.rows(view.csvRows, nextCursor: nil, json: view, for: request, name: "statement-\(party.rawValue)-\(from)-\(to)")
     }
 
     /// `GET /v1/ledger/balance`: all debits and all credits, in the core and in PostgreSQL (regulators, operators).

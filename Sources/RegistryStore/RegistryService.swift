@@ -73,6 +73,25 @@ public final class RegistryService: Sendable {
         return service
     }
 
+    /// Loads the core from the database without the writer lease, for a process that only reads — a
+    /// report next to a serving node. Its database is fenced from the start, so any write it were asked
+    /// to make is refused (503) rather than racing the node that holds the lease. The state is one
+    /// consistent snapshot of the database (``RegistryLoader/load(from:phase:)``), as of when it loaded.
+    public static func openReadOnly(database: RegistryDatabase, logger: Logger) async throws -> RegistryService {
+        let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
+        let state: RegistryState
+        do {
+            state = try await RegistryLoader.load(from: database)
+        } catch {
+            await lease.shutdown()
+            throw error
+        }
+        database.fence.engage("this process reads only (a report); the serving node writes")
+        return RegistryService(
+            registry: Registry(state: state), database: database, sandbox: false, lease: lease, holdsLease: false, logger: logger,
+            wallClock: systemWallClock)
+    }
+
     private init(
         registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, holdsLease: Bool, logger: Logger,
         wallClock: @escaping @Sendable () -> Timestamp
@@ -212,16 +231,63 @@ public enum RegistryServiceError: Error, CustomStringConvertible {
 
 /// Reading the audit chain back from PostgreSQL.
 public enum AuditLog {
-    /// Entries with sequence greater than `after`, at most `limit`.
-    public static func entries(_ pool: PostgresPool, after: Int64, limit: Int) async throws -> [AuditEntry] {
-        try await pool.withConnection { connection in try page(on: connection, after: after, limit: limit) }
+    /// Which entries a listing asks for; every filter given must hold.
+    public struct Filter: Sendable {
+        /// An ``AuditKind`` raw value.
+        public var kind: String?
+        /// As stored: `party:<id>`, `system` or `system:metering`.
+        public var actor: String?
+        /// Entries whose record concerns this dataset (schema 0010's `audit_event_dataset`).
+        public var dataset: Int64?
+        /// At or after.
+        public var from: Timestamp?
+        /// Before.
+        public var until: Timestamp?
+
+        public init(kind: String? = nil, actor: String? = nil, dataset: Int64? = nil, from: Timestamp? = nil, until: Timestamp? = nil) {
+            self.kind = kind
+            self.actor = actor
+            self.dataset = dataset
+            self.from = from
+            self.until = until
+        }
     }
 
-    static func page(on connection: PostgresConnection, after: Int64, limit: Int) throws -> [AuditEntry] {
-        try connection.query("""
-            SELECT seq, at, actor, kind, payload, prev_hash, hash FROM audit_event
-            WHERE seq > \(after) ORDER BY seq LIMIT \(Int64(limit))
-            """).map { row in
+    /// Entries with sequence greater than `after`, at most `limit`.
+    public static func entries(_ pool: PostgresPool, after: Int64, limit: Int, filter: Filter = Filter()) async throws -> [AuditEntry] {
+        try await pool.withConnection { connection in try page(on: connection, after: after, limit: limit, filter: filter) }
+    }
+
+    static func page(on connection: PostgresConnection, after: Int64, limit: Int, filter: Filter = Filter()) throws -> [AuditEntry] {
+        let from = filter.from.map(RecordSQL.timestamp)
+        let until = filter.until.map(RecordSQL.timestamp)
+        // Unnamed statements are planned with their values, so a filter not given (NULL) folds away and
+        // the indexes on kind, actor and time serve the one that is. With a dataset, the walk starts
+        // from its entries in `audit_event_dataset`, in sequence order.
+        let query: PostgresQuery
+        if let dataset = filter.dataset {
+            query = """
+                SELECT e.seq, e.at, e.actor, e.kind, e.payload, e.prev_hash, e.hash
+                FROM audit_event_dataset d JOIN audit_event e ON e.seq = d.seq
+                WHERE d.dataset_id = \(dataset) AND d.seq > \(after)
+                  AND (\(filter.kind)::text IS NULL OR e.kind = \(filter.kind))
+                  AND (\(filter.actor)::text IS NULL OR e.actor = \(filter.actor))
+                  AND (\(from)::timestamptz IS NULL OR e.at >= \(from))
+                  AND (\(until)::timestamptz IS NULL OR e.at < \(until))
+                ORDER BY d.seq LIMIT \(Int64(limit))
+                """
+        } else {
+            query = """
+                SELECT seq, at, actor, kind, payload, prev_hash, hash FROM audit_event
+                WHERE seq > \(after)
+                  AND (\(filter.kind)::text IS NULL OR kind = \(filter.kind))
+                  AND (\(filter.actor)::text IS NULL OR actor = \(filter.actor))
+                  AND (\(from)::timestamptz IS NULL OR at >= \(from))
+                  AND (\(until)::timestamptz IS NULL OR at < \(until))
+                ORDER BY seq LIMIT \(Int64(limit))
+                """
+        }
+        return try connection.query(query).map { row in
             AuditEntry(
                 sequence: try row.decode(Int64.self, column: 0), at: try RegistryLoader.timestamp(row, 1),
                 actor: try row.decode(String.self, column: 2), kind: try row.decode(String.self, column: 3),

@@ -13,6 +13,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(help: "libpq URI of an external PostgreSQL; when given, no embedded cluster is used. (env: DATABASE_URL)")
     var databaseURL: String?
 
+    /// True when no external server is given: the embedded cluster is used.
+    var isEmbedded: Bool { Setting.optionalString(databaseURL, env: "DATABASE_URL") == nil }
+
     /// The database name used on the embedded cluster.
     static let embeddedDatabaseName = "datarights"
 

@@ -21,15 +21,26 @@ func withRegistry<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (Re
     }
 }
 
+/// ``withStore(_:logLevel:_:)`` with the core loaded read-only: no writer lease (a node may be serving
+/// the same database), writes refused, pending migrations applied only to an embedded cluster (a report
+/// never changes an external database's schema).
+func withReadOnlyRegistry<T>(
+    _ database: DatabaseOptions, logLevel: String?, _ body: (RegistryService, RegistryDatabase, Logger) async throws -> T
+) async throws -> T {
+    try await withOperatorStartup(database, logLevel: logLevel, migrate: database.isEmbedded) { _, store, logger in
+        try await body(try await RegistryService.openReadOnly(database: store, logger: logger), store, logger)
+    }
+}
+
 private func withOperatorStartup<T>(
-    _ database: DatabaseOptions, logLevel: String?, _ body: (Startup, RegistryDatabase, Logger) async throws -> T
+    _ database: DatabaseOptions, logLevel: String?, migrate: Bool = true, _ body: (Startup, RegistryDatabase, Logger) async throws -> T
 ) async throws -> T {
     let logger = LoggingSetup.bootstrap(level: try Setting.logLevel(logLevel ?? "warning"))
     var limits = Limits()
     limits.databasePoolConnections = 2
     limits.databasePoolWaiters = 8
     return try await Startup.oneOffCommand(logger: logger) { startup in
-        try await body(startup, try await startup.openStore(database, limits: limits, migrate: true), logger)
+        try await body(startup, try await startup.openStore(database, limits: limits, migrate: migrate), logger)
     }
 }
 

@@ -105,5 +105,47 @@ import Testing
         }
         #expect(inDocument == RouteTable.queryParameters)
     }
-}
 
+    /// Every CSV example of the document starts with the header its operation is served with: the
+    /// columns of its item type (issue 16; the contract check holds CSV bodies to their content type only).
+    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "PyYAML is not installed"))
+    func everyCSVExampleHasTheHeaderItsListIsServedWith() throws {
+        let result = try Self.python(
+            """
+            import sys, yaml, json
+            document = yaml.safe_load(open(sys.argv[1]))
+            headers = {}
+            for path, operations in document["paths"].items():
+                for method, operation in operations.items():
+                    if method not in ("get", "post", "put", "delete", "patch"):
+                        continue
+                    for response in operation.get("responses", {}).values():
+                        csv = response.get("content", {}).get("text/csv")
+                        if csv is not None:
+                            headers[operation["operationId"]] = csv["example"].split("\\n")[0]
+            print(json.dumps(headers))
+            """, [Self.document])
+        #expect(result.status == 0, "\(result.output)")
+        let documented = try JSONDecoder().decode([String: String].self, from: Data(result.output.utf8))
+        let served: [String: [String]] = [
+            "listParties": CSV.columns(of: PartyView.self),
+            "searchDatasets": CSV.columns(of: DatasetView.self),
+            "listRegistrations": CSV.columns(of: RegistrationView.self),
+            "listCertificates": CSV.columns(of: CertificateView.self),
+            "listDerivations": CSV.columns(of: DerivationView.self),
+            "listAccessRequests": CSV.columns(of: AccessRequestView.self),
+            "listGrants": CSV.columns(of: GrantView.self),
+            "listGrantUsageEvents": CSV.columns(of: UsageEventView.self),
+            "listAuditEvents": CSV.columns(of: AuditEntryView.self),
+            "getStatement": CSV.columns(of: StatementCSVRow.self),
+            "getUsageStatistics": CSV.columns(of: StatisticsUsageRow.self),
+            "getPublicUsageStatistics": CSV.columns(of: StatisticsUsageRow.self),
+            "getUsageRankings": CSV.columns(of: StatisticsRankingRow.self),
+            "getPublicUsageRankings": CSV.columns(of: StatisticsRankingRow.self),
+        ]
+        #expect(Set(documented.keys) == Set(served.keys))
+        for (operation, columns) in served {
+            #expect(documented[operation] == columns.joined(separator: ","), "\(operation)")
+        }
+    }
+}

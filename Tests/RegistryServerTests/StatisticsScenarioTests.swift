@@ -276,4 +276,23 @@ import Testing
             }
         }
     }
+
+    /// CSV (`format=csv`, and `Accept: text/csv`): read back by Python's csv module, the same rows as the
+    /// JSON answer flattened as documented (CSVCheck) — a suppressed cell's figures empty where JSON has
+    /// null — for regulators and the public, every page, usage daily and over the period, and rankings.
+    @Test func R29_statisticsAsCSVAreTheirJSONRows() async throws {
+        try await RegistryScenarioTests.withCast { cast, registry in
+            let (cast, market) = try await Self.setUp(cast)
+            let days = try await Self.meter(cast, market, registry)
+            for (client, base) in [(cast.as("regulator"), "/v1/statistics"), (cast.api, "/v1/public/statistics")] {
+                for (operation, query) in [
+                    ("usage", "dimension=region&interval=day"), ("usage", "dimension=lab&interval=total"), ("rankings", "dimension=domain"),
+                    ("rankings", "dimension=region"),
+                ] {
+                    let items = try await CSVCheck.allItems(client, "\(base)/\(operation)?\(query)&from=\(days[0])&to=\(days[3])&limit=4")
+                    #expect(!items.isEmpty, "\(base)/\(operation)?\(query)")
+                }
+            }
+        }
+    }
 }

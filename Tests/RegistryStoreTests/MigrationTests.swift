@@ -1,5 +1,6 @@
 import Logging
 import PostgresClient
+import RegistryCore
 import RegistryStore
 import TestSupport
 import Testing
@@ -184,6 +185,57 @@ import Testing
             """) { try $0.decode(String.self, column: 0) }
         #expect(indexes == ["brin", "brin", "btree"], "recorded_at and id by BRIN; the unique key the one B-tree")
         #expect(try await pool.query("SELECT count(*) FROM usage_event") { try $0.decode(Int.self, column: 0) } == [3])
+    }
+
+    /// R30: 0010 links every audit entry already written to the datasets its record concerns, and from
+    /// then on each entry is linked as it is written (a bulk load's COPY included): both give exactly the
+    /// links the records name, as read here from the records themselves rather than from their JSON.
+    @Test func R30_auditEntriesAreLinkedToTheirDatasetsByTheMigrationAsWhenWritten() async throws {
+        let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
+        var registry = SyntheticRegistry.generate(datasets: 600, seed: 5, now: now)
+        // Parties without sectors: the registry is loaded into a database from before 0011 added them.
+        for index in registry.parties.indices { registry.parties[index].sector = nil }
+        let registrationDataset = Dictionary(uniqueKeysWithValues: registry.registrations.map { ($0.id, $0.dataset.rawValue) })
+        var expected: [[Int64]] = []
+        for (index, entry) in registry.changeEntries.enumerated() {
+            let datasets: [DatasetID] = switch entry.record {
+            case .dataset(let dataset): [dataset.id]
+            case .registration(let registration): [registration.dataset]
+            case .certificate(let certificate): [certificate.dataset]
+            case .policy(let policy): [policy.dataset]
+            case .accessRequest(let request): [request.dataset]
+            case .grant(let grant): [grant.dataset]
+            case .flagCascade(let cascade): [cascade.dataset] + cascade.descendants
+            case .derivation(let derivation): [derivation.source, derivation.target]
+            case .objection(let objection): registrationDataset[objection.registration].map { [DatasetID(rawValue: $0)] } ?? []
+            case .party, .apiKey, .settings: []
+            }
+            expected += Set(datasets.map(\.rawValue)).map { [$0, Int64(index + 1)] }
+        }
+        expected.sort { ($0[0], $0[1]) < ($1[0], $1[1]) }
+        #expect(expected.count > registry.changeEntries.count / 2)
+        #expect(registry.objections.count > 0 && registry.derivations.count > 0, "the sample has every kind of link")
+
+        func links(_ database: RegistryDatabase) async throws -> [[Int64]] {
+            try await database.pool.query("SELECT dataset_id, seq FROM audit_event_dataset ORDER BY dataset_id, seq") { row in
+                [try row.decode(Int64.self, column: 0), try row.decode(Int64.self, column: 1)]
+            }
+        }
+        // Loaded before the migration, then migrated: the back-fill.
+        let before = try RegistryDatabase(configuration: try await TestCluster.makeDatabase(), limits: Limits(), logger: logger)
+        try await MigrationRunner(migrations: Migration.bundled.filter { $0.version < 10 }, logger: logger).migrate(before.pool)
+        _ = try await BulkLoader.load(registry, into: before, at: now)
+        try await before.migrate()
+        #expect(try await links(before) == expected)
+        // Migrated, then loaded: the trigger.
+        let after = try RegistryDatabase(configuration: try await TestCluster.makeDatabase(), limits: Limits(), logger: logger)
+        try await after.migrate()
+        _ = try await BulkLoader.load(registry, into: after, at: now)
+        #expect(try await links(after) == expected)
+        // The links are kept as the chain is.
+        await #expect(throws: PostgresError.self) { try await after.pool.query("DELETE FROM audit_event_dataset") { _ in 0 } }
+        await before.shutdown()
+        await after.shutdown()
     }
 
     @Test func theBundledSchemaAppliesToAnEmptyDatabase() async throws {

@@ -51,6 +51,14 @@ public struct StatisticsCell: Sendable, Equatable {
     public var figures: StatisticsFigures
     /// Too few parties contributed for the cell to be shown publicly (``isSmallCell``).
     public var isSmall: Bool
+
+    public init(value: String, label: String, day: CivilDate?, figures: StatisticsFigures, isSmall: Bool) {
+        self.value = value
+        self.label = label
+        self.day = day
+        self.figures = figures
+        self.isSmall = isSmall
+    }
 }
 
 /// One row of a ranking: a dimension value's use in the period, its share of the market, and its change
@@ -67,6 +75,20 @@ public struct StatisticsRanking: Sendable, Equatable {
     public var changePercent: Double?
     public var isSmall: Bool
     public var previousIsSmall: Bool
+
+    public init(
+        value: String, label: String, figures: StatisticsFigures, sharePercent: Double, previousTokens: Int64, changePercent: Double?,
+        isSmall: Bool, previousIsSmall: Bool
+    ) {
+        self.value = value
+        self.label = label
+        self.figures = figures
+        self.sharePercent = sharePercent
+        self.previousTokens = previousTokens
+        self.changePercent = changePercent
+        self.isSmall = isSmall
+        self.previousIsSmall = previousIsSmall
+    }
 }
 
 /// Up to ``capacity`` distinct party ids, enough to tell whether a cell reaches the public threshold

@@ -1,7 +1,7 @@
 /// Every derivation record, stored column by column: 25 bytes an edge instead of a 72-byte optional
 /// struct, since a national registry holds millions of them. Ids are dense from 1, as in ``DenseTable``;
 /// reading a record builds the value.
-public struct DerivationTable: Sendable {
+public struct DerivationTable: Sendable, IDAddressedTable {
     private var source: [Int32] = []
     private var target: [Int32] = []
     private var kind: [UInt8] = []

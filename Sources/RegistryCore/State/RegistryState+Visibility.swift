@@ -32,10 +32,13 @@ extension RegistryState {
         public var region: String?
         public var holder: PartyID?
         public var tag: String?
+        /// R25: only datasets flagged in effect (`true`: their own source marked unlawful or an
+        /// ancestor's), or only those not (`false`).
+        public var flagged: Bool?
 
         public init(
             text: String? = nil, grade: Grade? = nil, personalInformation: PersonalInformationLevel? = nil, region: String? = nil,
-            holder: PartyID? = nil, tag: String? = nil
+            holder: PartyID? = nil, tag: String? = nil, flagged: Bool? = nil
         ) {
             self.text = text?.lowercased()
             self.grade = grade
@@ -43,6 +46,7 @@ extension RegistryState {
             self.region = region
             self.holder = holder
             self.tag = tag
+            self.flagged = flagged
         }
 
         func matches(_ dataset: Dataset) -> Bool {
@@ -58,7 +62,11 @@ extension RegistryState {
 
     /// A page of the catalog in id order after `cursor`.
     public func searchDatasets(_ filter: DatasetFilter, after cursor: Int64, limit: Int) -> (datasets: [Dataset], next: Int64?) {
-        let page = catalog.datasets.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage, where: filter.matches)
+        let page = catalog.datasets.page(after: cursor, limit: min(limit, Limits.maxPageSize), budget: Limits.maxScanPerPage) { dataset in
+            guard filter.matches(dataset) else { return false }
+            guard let flagged = filter.flagged else { return true }
+            return lineage.graph.effectiveRestrictions(of: Int32(dataset.id.rawValue)).flagged == flagged
+        }
         return (page.records, page.continueAfter)
     }
 

@@ -61,7 +61,9 @@ struct PartyView: Encodable, Sendable {
     let creditCode: String?
     let sector: String?
     let createdAt: String
+}
 
+extension PartyView {
     init(_ party: Party) {
         id = party.id.rawValue
         name = party.name
@@ -107,7 +109,9 @@ struct DatasetView: Encodable, Sendable {
     let flagReason: String?
     let createdAt: String
     let updatedAt: String
+}
 
+extension DatasetView {
     init(_ dataset: Dataset) {
         id = dataset.id.rawValue
         holder = dataset.holder.rawValue
@@ -128,4 +132,17 @@ struct DatasetView: Encodable, Sendable {
         createdAt = dataset.createdAt.description
         updatedAt = dataset.updatedAt.description
     }
+}
+
+// MARK: CSV rows (`Respond.page`): examples with every optional object present and every array filled
+
+extension PartyView: CSVRow {
+    static let csvExample = PartyView(id: 1, name: "", kind: "", region: "", jurisdiction: "", creditCode: nil, sector: nil, createdAt: "")
+}
+
+extension DatasetView: CSVRow {
+    static let csvExample = DatasetView(
+        id: 1, holder: 1, title: "", description: "", grade: "", piLevel: "", individualsCovered: 0, region: "",
+        sharing: SharingView(category: "", text: nil), fingerprint: "", format: "", updateCycle: "", sizeBytes: 0, tags: [""],
+        flagged: false, flagReason: nil, createdAt: "", updatedAt: "")
 }

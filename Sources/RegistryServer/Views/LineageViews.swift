@@ -27,7 +27,9 @@ struct DerivationView: Encodable, Sendable {
     let recordedBy: Int64
     let approvedBy: Int64?
     let recordedAt: String
+}
 
+extension DerivationView {
     init(_ derivation: Derivation) {
         id = derivation.id
         source = derivation.source.rawValue
@@ -165,4 +167,10 @@ struct OpenLineageOutcome: Encodable, Sendable {
     let skipped: [Skipped]
     let unknownDatasets: [RunEvent.DatasetRef]
     let note: String?
+}
+
+// MARK: CSV rows (`Respond.page`)
+
+extension DerivationView: CSVRow {
+    static let csvExample = DerivationView(id: 1, source: 1, target: 2, kind: "", recordedBy: 1, approvedBy: nil, recordedAt: "")
 }

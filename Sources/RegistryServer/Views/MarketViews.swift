@@ -127,7 +127,9 @@ struct AccessRequestView: Encodable, Sendable {
     let grant: GrantView?
     let createdAt: String
     let updatedAt: String
+}
 
+extension AccessRequestView {
     init(_ request: AccessRequest, in registry: RegistryState) {
         number = request.number
         dataset = request.dataset.rawValue
@@ -176,7 +178,9 @@ struct GrantView: Encodable, Sendable {
     let stateReason: String?
     let createdAt: String
     let updatedAt: String
+}
 
+extension GrantView {
     init(_ grant: Grant, in registry: RegistryState) {
         number = grant.number
         request = registry.accessRequest(grant.request)?.number ?? ""
@@ -258,4 +262,20 @@ enum DecisionView {
         }
         text += "\""
     }
+}
+
+// MARK: CSV rows (`Respond.page`): examples with every optional object present and every array filled
+
+extension GrantView: CSVRow {
+    static let csvExample = GrantView(
+        number: "", request: "", dataset: 1, assignee: 1, grantor: 1, purpose: "", action: "", tokenQuota: 0, validFrom: "", validUntil: "",
+        useRegion: "", pricePerMillionTokens: 0, free: false, retentionDays: nil, crossBorder: false, individualsCovered: 0, state: "",
+        stateReason: nil, createdAt: "", updatedAt: "")
+}
+
+extension AccessRequestView: CSVRow {
+    static let csvExample = AccessRequestView(
+        number: "", dataset: 1, requester: 1, purpose: "", action: "", tokens: 0, validFrom: "", validUntil: "", useRegion: "", duty: nil,
+        records: RecordsBody(), state: "", refusals: [Refusal(.r20, "")], replyDueOn: nil, reply: nil, repliedBy: nil, repliedAt: nil,
+        grant: GrantView.csvExample, createdAt: "", updatedAt: "")
 }

@@ -55,3 +55,7 @@ struct ClockView: ResponseEncodable {
     let offsetSeconds: Int64
     let changes: [String]
 }
+
+extension AuditEntryView: CSVRow {
+    static let csvExample = AuditEntryView(sequence: 1, at: "", actor: "", kind: "", payload: "", previousHash: "", hash: "")
+}

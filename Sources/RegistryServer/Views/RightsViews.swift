@@ -61,7 +61,9 @@ struct RegistrationView: Encodable, Sendable {
     let submittedAt: String
     let updatedAt: String
     let objections: [ObjectionView]?
+}
 
+extension RegistrationView {
     init(_ registration: Registration, in state: RegistryState, objections: [Objection]? = nil) {
         number = registration.number
         dataset = registration.dataset.rawValue
@@ -97,7 +99,9 @@ struct ObjectionView: Encodable, Sendable {
     let ruling: String?
     let rulingReason: String?
     let ruledAt: String?
+}
 
+extension ObjectionView {
     init(_ objection: Objection, registrationNumber: String) {
         id = objection.id.rawValue
         registration = registrationNumber
@@ -134,7 +138,9 @@ struct CertificateView: Encodable, Sendable {
     let supersededBy: String?
     let registration: String?
     let statement: String
+}
 
+extension CertificateView {
     init(_ certificate: Certificate, in state: RegistryState, today: CivilDate, fingerprint presented: String?) {
         number = certificate.number
         status = certificate.status(on: today).rawValue
@@ -150,4 +156,26 @@ struct CertificateView: Encodable, Sendable {
         registration = state.registration(certificate.registration)?.number
         statement = Certificate.statement
     }
+}
+
+// MARK: CSV rows (`Respond.page`): examples with every optional object present and every array filled
+
+extension ObjectionView {
+    static let example = ObjectionView(
+        id: 1, registration: "", objector: 1, grounds: "", lodgedAt: "", ruling: nil, rulingReason: nil, ruledAt: nil)
+}
+
+extension RegistrationView: CSVRow {
+    static let csvExample = RegistrationView(
+        number: "", dataset: 1, applicant: 1, right: "", kind: "", sourceType: nil, evidence: [Evidence(kind: .contract, sha256: "")],
+        truthfulnessCommitment: true, applicantRole: "", certificate: nil, transferee: nil, authorisationEndsOn: nil, newFingerprint: nil,
+        statement: nil, status: "", noticeEndsOn: nil, pendingObjections: 0, refusals: [Refusal(.r6, "")], issuedCertificate: nil,
+        submittedAt: "", updatedAt: "", objections: [ObjectionView.example])
+}
+
+extension CertificateView: CSVRow {
+    static let csvExample = CertificateView(
+        number: "", status: "", dataset: DatasetRef(id: 1, title: ""), fingerprint: "", fingerprintMatches: nil, right: "",
+        holders: [HolderRef(id: 1, name: "")], sourceType: nil, issuedOn: "", expiresOn: "", supersededBy: nil, registration: nil,
+        statement: "")
 }

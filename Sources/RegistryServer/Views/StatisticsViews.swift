@@ -131,3 +131,22 @@ struct StatisticsTotals: Encodable, Sendable {
         try container.encode(suppressed, forKey: .suppressed)
     }
 }
+
+// CSV (`format=csv` or `Accept: text/csv`): the same rows, one a line, under the header of these examples.
+extension StatisticsUsageRow: CSVRow {
+    static var csvExample: Self {
+        StatisticsUsageRow(
+            StatisticsCell(value: "CN-BJ", label: "Beijing", day: CivilDate(daysSince1970: 20_400), figures: StatisticsFigures(events: 1, tokens: 1), isSmall: false),
+            dimension: .region, suppressing: false)
+    }
+}
+
+extension StatisticsRankingRow: CSVRow {
+    static var csvExample: Self {
+        StatisticsRankingRow(
+            StatisticsRanking(
+                value: "CN-BJ", label: "Beijing", figures: StatisticsFigures(events: 1, tokens: 1), sharePercent: 100, previousTokens: 1,
+                changePercent: 0, isSmall: false, previousIsSmall: false),
+            rank: 1, dimension: .region, suppressing: false)
+    }
+}

@@ -117,34 +117,88 @@ struct StatementView: Encodable, Sendable {
         truncated = statement.truncated
     }
 
-    /// The same statement as CSV: a header, the opening balance, one row per line, the closing balance.
-    static func csv(_ statement: Statement, from: CivilDate, to: CivilDate, grantNumbers: [GrantID: String]) -> String {
-        let view = StatementView(statement, from: from, to: to, grantNumbers: grantNumbers)
-        var text = "party,from,to,kind,side,grant,dataset,counterparty,postings,tokens,amount_fen\r\n"
-        let prefix = "\(view.party),\(view.from),\(view.to)"
-        text += "\(prefix),opening_balance,,,,,,,\(view.openingBalance)\r\n"
-        for line in view.lines {
-            text += "\(prefix),\(line.kind),\(line.side),\(csvField(line.grant)),\(line.dataset),\(line.counterparty),\(line.postings),\(line.tokens),\(line.amount)\r\n"
+    /// The same statement as CSV rows (`Respond.rows`): the opening balance, one row per line, the
+    /// totals and the closing balance.
+    var csvRows: [StatementCSVRow] {
+        func total(_ kind: String, _ amount: Int64) -> StatementCSVRow {
+            StatementCSVRow(
+                party: party, from: from, to: to, kind: kind, side: nil, grant: nil, dataset: nil, counterparty: nil, postings: nil, tokens: nil,
+                amountFen: amount)
         }
-        text += "\(prefix),total_debits,,,,,,,\(view.debits)\r\n"
-        text += "\(prefix),total_credits,,,,,,,\(view.credits)\r\n"
-        text += "\(prefix),closing_balance,,,,,,,\(view.closingBalance)\r\n"
-        return text
-    }
-
-    /// RFC 4180: quoted when it holds a comma, quote or line break.
-    static func csvField(_ value: String) -> String {
-        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
-        var quoted = "\""
-        for character in value {
-            quoted.append(character)
-            if character == "\"" { quoted.append("\"") }
+        var rows = [total("opening_balance", openingBalance)]
+        rows.reserveCapacity(lines.count + 4)
+        for line in lines {
+            rows.append(StatementCSVRow(
+                party: party, from: from, to: to, kind: line.kind, side: line.side, grant: line.grant, dataset: line.dataset,
+                counterparty: line.counterparty, postings: line.postings, tokens: line.tokens, amountFen: line.amount))
         }
-        return quoted + "\""
+        rows += [total("total_debits", debits), total("total_credits", credits), total("closing_balance", closingBalance)]
+        return rows
     }
 }
 
-/// The forms a statement is served in.
-enum StatementFormat: String, CaseIterable {
-    case json, csv
+/// One row of a statement's CSV: its header is
+/// `party,from,to,kind,side,grant,dataset,counterparty,postings,tokens,amount_fen`, and the balance and
+/// total rows leave the columns of a line empty.
+struct StatementCSVRow: CSVRow {
+    let party: Int64
+    let from: String
+    let to: String
+    let kind: String
+    let side: String?
+    let grant: String?
+    let dataset: Int64?
+    let counterparty: Int64?
+    let postings: Int64?
+    let tokens: Int64?
+    let amountFen: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case party, from, to, kind, side, grant, dataset, counterparty, postings, tokens
+        case amountFen = "amount_fen"
+    }
+
+    static let csvExample = StatementCSVRow(
+        party: 1, from: "", to: "", kind: "", side: nil, grant: nil, dataset: nil, counterparty: nil, postings: nil, tokens: nil, amountFen: 0)
+}
+
+/// One usage event as recorded (R26–R28), accepted or denied: what `GET /v1/grants/{number}/usage/events`
+/// lists. `metadata` is the JSON object sent with the event, as text (PostgreSQL's jsonb rendering of it),
+/// as an audit entry's `payload` is.
+struct UsageEventView: CSVRow {
+    let id: Int64
+    let grant: String
+    let key: String
+    let tokens: Int64
+    let usedAt: String
+    let recordedAt: String
+    /// `accepted` or `denied`.
+    let status: String
+    /// For a denial: the rule that denied it (R23, R25, R26, R27 …), the quota (R27) and why.
+    let rule: String?
+    let quota: String?
+    let reason: String?
+    /// Fen charged (0 when denied or free).
+    let amount: Int64
+    let metadata: String?
+
+    static let csvExample = UsageEventView(
+        id: 1, grant: "", key: "", tokens: 1, usedAt: "", recordedAt: "", status: "", rule: nil, quota: nil, reason: nil, amount: 0, metadata: nil)
+}
+
+extension UsageEventView {
+    init(_ event: RecordedUsageEvent, grant: String) {
+        id = event.id
+        self.grant = grant
+        key = event.key
+        tokens = event.tokens
+        usedAt = event.usedAt.description
+        recordedAt = event.recordedAt.description
+        status = event.accepted ? "accepted" : "denied"
+        rule = event.rule
+        quota = event.quota?.rawValue
+        reason = event.reason
+        amount = event.amount
+        metadata = event.metadata
+    }
 }
