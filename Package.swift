@@ -173,6 +173,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .executableTarget(
+            name: "StatisticsBench",
+            dependencies: ["RegistryCore", "RegistryStore", "PostgresClient", "EmbeddedPostgres", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/StatisticsBench",
+            swiftSettings: strictSettings
+        ),
+
         /// The baseline of the HTTP decision benchmark: a bare Hummingbird route returning a constant.
         .executableTarget(
             name: "BareServer",

@@ -58,6 +58,14 @@ public struct DatasetTable: Sendable, IDAddressedTable {
     /// The holder of dataset `id`, without making the whole record.
     public func holder(of id: Int64) -> PartyID? { row(id).map { PartyID(rawValue: holders[$0]) } }
 
+    /// The tag list of dataset `id`, as an index for ``tagList(_:)`` (datasets with equal lists share one),
+    /// without making the whole record: statistics by domain map each list once, not each dataset.
+    public func tagListIndex(of id: Int64) -> Int? { row(id).map { Int(tagLists[$0]) } }
+    /// The tags of an interned list.
+    public func tagList(_ index: Int) -> [String] { tagSets[index] }
+    /// Distinct tag lists held: every ``tagListIndex(of:)`` is below this.
+    public var tagListCount: Int { tagSets.count }
+
     /// Whether dataset `id` has a sharing entry (government data, R17), without making the whole record.
     public func isGovernmentData(_ id: Int64) -> Bool { row(id).map { sharing[$0] != 0 } ?? false }
 
@@ -214,4 +222,5 @@ struct Interner<Value: Hashable & Sendable>: Sendable {
     }
 
     subscript(index: Int) -> Value { values[index] }
+    var count: Int { values.count }
 }

@@ -115,6 +115,20 @@ public struct Limits: Sendable, Equatable {
     /// Days one statement covers at most.
     public static let maxStatementDays = 366
 
+    // Market statistics (issue 16).
+
+    /// Days one statistics answer covers at most (its period; rankings read the period before as well).
+    public static let maxStatisticsDays = 366
+    /// The public statistics show no cell that fewer than this many distinct assignees, or distinct
+    /// dataset holders, contributed to (small-cell suppression); regulators see every cell.
+    public static let minPartiesPerPublicStatisticsCell = 3
+    /// Public statistics answers computed at once (they need no API key, so no key's rate limit bounds
+    /// them); a request beyond is told to retry (429) rather than wait.
+    public static let maxPublicStatisticsInFlight = 2
+    /// Day summaries (a dimension's values on one past day) market statistics keep between answers: six
+    /// dimensions over more than a year of days.
+    public static let maxStatisticsCachedDays = 6 * 400
+
     // Policies (R20).
 
     /// Rules in one policy.

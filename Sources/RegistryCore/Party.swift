@@ -39,15 +39,21 @@ public struct Party: Sendable, Equatable, Codable {
     public var jurisdiction: Jurisdiction
     /// Unified social credit code (GB 32100-2015), required for mainland organisations that hold data.
     public var creditCode: String?
+    /// The party's sector (GB/T 4754-2017 section), when it gave one; statistics by holder sector read it.
+    public var sector: Sector?
     public var createdAt: Timestamp
 
-    public init(id: PartyID, name: String, kind: PartyKind, region: String, jurisdiction: Jurisdiction, creditCode: String?, createdAt: Timestamp) {
+    public init(
+        id: PartyID, name: String, kind: PartyKind, region: String, jurisdiction: Jurisdiction, creditCode: String?, sector: Sector? = nil,
+        createdAt: Timestamp
+    ) {
         self.id = id
         self.name = name
         self.kind = kind
         self.region = region
         self.jurisdiction = jurisdiction
         self.creditCode = creditCode
+        self.sector = sector
         self.createdAt = createdAt
     }
 }

@@ -39,13 +39,15 @@ public struct NewParty: Sendable, Equatable {
     public var region: String
     public var jurisdiction: Jurisdiction
     public var creditCode: String?
+    public var sector: Sector?
 
-    public init(name: String, kind: PartyKind, region: String, jurisdiction: Jurisdiction, creditCode: String?) {
+    public init(name: String, kind: PartyKind, region: String, jurisdiction: Jurisdiction, creditCode: String?, sector: Sector? = nil) {
         self.name = name
         self.kind = kind
         self.region = region
         self.jurisdiction = jurisdiction
         self.creditCode = creditCode
+        self.sector = sector
     }
 }
 

@@ -30,6 +30,25 @@ public struct SyntheticRegistry: Sendable {
         "satellite imagery tiles", "speech corpus", "legal judgments", "patent filings", "medical images", "call-centre transcripts",
     ]
 
+    /// The GB/T 4754-2017 section a synthetic ministry works in: most are public administration (S).
+    static func sector(ofMinistry ministry: String) -> Sector {
+        switch ministry {
+        case "Transport": .transport
+        case "Water Resources", "Ecology and Environment", "Forestry and Grassland": .waterEnvironmentPublicFacilities
+        case "Agriculture and Rural Affairs": .agriculture
+        case "Commerce": .wholesaleRetail
+        case "Culture and Tourism": .cultureSportsEntertainment
+        case "Health", "Medical Products": .healthSocialWork
+        case "Education": .education
+        case "Science and Technology", "Meteorology": .researchTechnicalServices
+        case "Industry and Information Technology": .informationTechnology
+        case "Finance", "Taxation": .finance
+        case "Energy": .utilities
+        case "Housing and Urban-Rural Development": .construction
+        default: .publicAdministration
+        }
+    }
+
     /// Generates a registry of `datasetCount` datasets at `now`. Without `grants`, one grant on each dataset
     /// picked for one (about 3 % of datasets); with it, about that many grants spread over the same
     /// datasets — several labs and enterprises licensing the popular ones — as the national cold-start
@@ -42,16 +61,24 @@ public struct SyntheticRegistry: Sendable {
         let today = calendar.date(at: now)
 
         // Parties: every ministry, then enterprises and labs scaled with the registry, then officers.
-        func addParty(_ name: String, _ kind: PartyKind, code: Bool) {
+        // Sectors (GB/T 4754-2017) are chosen from the party's number, not from `random`, so that the
+        // rest of the registry is what the same seed gave before parties had sectors.
+        func addParty(_ name: String, _ kind: PartyKind, code: Bool, sector: Sector? = nil) {
             let id = PartyID(rawValue: Int64(registry.parties.count + 1))
             registry.parties.append(Party(
                 id: id, name: name, kind: kind, region: random.pick(regions), jurisdiction: .mainland,
-                creditCode: code ? CreditCode.make(organisation: id.rawValue) : nil, createdAt: now.adding(seconds: -400 * 86_400)))
+                creditCode: code ? CreditCode.make(organisation: id.rawValue) : nil, sector: sector, createdAt: now.adding(seconds: -400 * 86_400)))
         }
         addParty("DataRights Operator", .operator, code: false)
-        for ministry in ministries { addParty("Ministry of \(ministry)", .department, code: true) }
-        for index in 0..<max(20, datasetCount / 2_000) { addParty("Enterprise \(index + 1) Co., Ltd.", .enterprise, code: true) }
-        for index in 0..<max(10, datasetCount / 5_000) { addParty("Model Lab \(index + 1)", .modelLab, code: true) }
+        for ministry in ministries { addParty("Ministry of \(ministry)", .department, code: true, sector: Self.sector(ofMinistry: ministry)) }
+        for index in 0..<max(20, datasetCount / 2_000) {
+            // One enterprise in ten gave no sector (statistics count it as unclassified).
+            let sector = index % 10 == 9 ? nil : Sector.allCases[(index * 7) % Sector.allCases.count]
+            addParty("Enterprise \(index + 1) Co., Ltd.", .enterprise, code: true, sector: sector)
+        }
+        for index in 0..<max(10, datasetCount / 5_000) {
+            addParty("Model Lab \(index + 1)", .modelLab, code: true, sector: index % 4 == 3 ? .researchTechnicalServices : .informationTechnology)
+        }
         for index in 0..<3 { addParty("Data Registration Centre \(index + 1)", .registrar, code: false) }
         for index in 0..<2 { addParty("Data Administration Office \(index + 1)", .regulator, code: false) }
         let holders = registry.parties.filter { $0.kind.mayHoldData }

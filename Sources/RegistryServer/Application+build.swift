@@ -53,7 +53,7 @@ public func buildRouter(
         RegistryController(service: registry), RulesController(), OversightController(service: registry, sandbox: configuration.sandbox),
         LineageController(service: registry), OpenLineageController(service: registry), AccessController(service: registry),
         UsageController(service: registry), ComplianceUseController(service: registry),
-        ComplianceRecordsController(service: registry),
+        ComplianceRecordsController(service: registry), StatisticsController(service: registry),
     ]
     let open = router.group("v1")
     let authenticated = router.group("v1")

@@ -43,7 +43,8 @@ struct RegistryController: APIController {
     func createParty(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
         let body = try await request.decodeJSON(NewPartyBody.self, context: context)
         let entries = try await service.execute(
-            .registerParty(NewParty(name: body.name, kind: body.kind, region: body.region, jurisdiction: body.jurisdiction, creditCode: body.creditCode)),
+            .registerParty(NewParty(name: body.name, kind: body.kind, region: body.region, jurisdiction: body.jurisdiction, creditCode: body.creditCode,
+                sector: body.sector)),
             by: context.party)
         guard case .party(let party) = entries.first?.record else { throw Problem.internalError }
         return try PartyView(party).created(location: "/v1/parties/\(party.id.rawValue)")

@@ -46,9 +46,22 @@ public enum BulkLoader {
     static func ts(_ value: Timestamp) -> PostgresTimestamp { RecordSQL.timestamp(value) }
 
     static func copy(_ registry: SyntheticRegistry, on connection: PostgresConnection) throws {
-        try connection.copyFrom(table: "party", columns: ["id", "name", "kind", "region", "jurisdiction", "credit_code", "created_at"]) { writer in
+        // `sector` (migration 0011) only when a party has one: a registry without sectors also loads into a
+        // database from before it (MigrationTests load one there to test later migrations' back-fills).
+        let sectors = registry.parties.contains { $0.sector != nil }
+        try connection.copyFrom(
+            table: "party", columns: ["id", "name", "kind", "region", "jurisdiction", "credit_code"] + (sectors ? ["sector"] : []) + ["created_at"]
+        ) { writer in
             for party in registry.parties {
-                try writer.append(party.id.rawValue, party.name, party.kind.rawValue, party.region, party.jurisdiction.rawValue, party.creditCode, ts(party.createdAt))
+                if sectors {
+                    try writer.append(
+                        party.id.rawValue, party.name, party.kind.rawValue, party.region, party.jurisdiction.rawValue, party.creditCode,
+                        party.sector?.rawValue, ts(party.createdAt))
+                } else {
+                    try writer.append(
+                        party.id.rawValue, party.name, party.kind.rawValue, party.region, party.jurisdiction.rawValue, party.creditCode,
+                        ts(party.createdAt))
+                }
             }
         }
         try connection.copyFrom(table: "dataset", columns: [

@@ -7,11 +7,11 @@ enum RecordSQL {
         switch change {
         case .party(let party):
             try connection.execute("""
-                INSERT INTO party (id, name, kind, region, jurisdiction, credit_code, created_at)
+                INSERT INTO party (id, name, kind, region, jurisdiction, credit_code, sector, created_at)
                 VALUES (\(party.id.rawValue), \(party.name), \(party.kind.rawValue), \(party.region), \(party.jurisdiction.rawValue),
-                        \(party.creditCode), \(timestamp(party.createdAt)))
+                        \(party.creditCode), \(party.sector?.rawValue), \(timestamp(party.createdAt)))
                 ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, kind = EXCLUDED.kind, region = EXCLUDED.region,
-                    jurisdiction = EXCLUDED.jurisdiction, credit_code = EXCLUDED.credit_code
+                    jurisdiction = EXCLUDED.jurisdiction, credit_code = EXCLUDED.credit_code, sector = EXCLUDED.sector
                 """)
         case .apiKey(let key):
             try connection.execute("""

@@ -75,12 +75,13 @@ public enum RegistryLoader {
         var state = RegistryState()
         // Settings first: the calendar dates what follows (R16 counts by calendar year).
         try loadSettings(on: connection, into: &state)
-        for row in try connection.query("SELECT id, name, kind, region, jurisdiction, credit_code, created_at FROM party ORDER BY id").map({ $0 }) {
+        for row in try connection.query("SELECT id, name, kind, region, jurisdiction, credit_code, sector, created_at FROM party ORDER BY id").map({ $0 }) {
             state.apply(.party(Party(
                 id: PartyID(rawValue: try row.decode(Int64.self, column: 0)), name: try row.decode(String.self, column: 1),
                 kind: try enumValue(PartyKind.self, row, 2), region: try row.decode(String.self, column: 3),
                 jurisdiction: try enumValue(Jurisdiction.self, row, 4), creditCode: try row.decode(String?.self, column: 5),
-                createdAt: try timestamp(row, 6))))
+                sector: try optionalEnumValue(Sector.self, row, 6),
+                createdAt: try timestamp(row, 7))))
         }
         done("parties")
         for row in try connection.query("SELECT id, party_id, prefix, secret_hash, label, created_at, revoked_at FROM api_key ORDER BY id").map({ $0 }) {

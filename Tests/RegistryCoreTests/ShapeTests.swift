@@ -51,6 +51,15 @@ import Testing
         #expect(1_000_000.grouped == "1,000,000" && 999.grouped == "999" && (-12_345).grouped == "-12,345")
     }
 
+    /// Market statistics (issue 16, for R29): the public small-cell threshold is one a cell's party
+    /// tracker can count to (it keeps at most that many ids), more than one party (else nothing is
+    /// hidden), and a period is at most a (leap) year, the span statements allow too.
+    @Test func R29_theStatisticsNumbersHoldTheirRelations() {
+        #expect(Limits.minPartiesPerPublicStatisticsCell == 3)
+        #expect(1 < Limits.minPartiesPerPublicStatisticsCell && Limits.minPartiesPerPublicStatisticsCell <= FewDistinctParties.capacity)
+        #expect(1 <= Limits.maxStatisticsDays && Limits.maxStatisticsDays <= 366 && Limits.maxStatisticsDays <= Limits.maxStatementDays)
+    }
+
     /// The packed tables' memory budgets (their doc comments and the cold-start figures) rest on these
     /// row sizes: a field added to a row shows up here first.
     @Test func packedRowsKeepTheirSizes() {

@@ -147,6 +147,10 @@ import Testing
             "listLineageGaps": CSV.columns(of: LineageGapRow.self),
             "listOverdueSharingRequests": CSV.columns(of: OverdueSharingRow.self),
             "getRightsHistory": CSV.columns(of: RightsEventRow.self),
+            "getUsageStatistics": CSV.columns(of: StatisticsUsageRow.self),
+            "getPublicUsageStatistics": CSV.columns(of: StatisticsUsageRow.self),
+            "getUsageRankings": CSV.columns(of: StatisticsRankingRow.self),
+            "getPublicUsageRankings": CSV.columns(of: StatisticsRankingRow.self),
         ]
         #expect(Set(documented.keys) == Set(served.keys))
         for (operation, columns) in served {

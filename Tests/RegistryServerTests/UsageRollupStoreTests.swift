@@ -66,13 +66,13 @@ import Testing
             #expect(Self.denialRows(rebuilt.usage.rollup) == deniedFromEvents)
             #expect(rebuilt.digest == registry.registry.read { $0.digest })
 
-            // The same database as if it had been metered before 0009: the back-fill finds the same cells.
-            // (Migration 0009's own text, run by hand: later migrations are applied, and the runner rightly
-            // refuses to apply one numbered below them.)
-            let backFill = try #require(Migration.bundled.first { $0.version == 9 })
+            // The same database as if it had been metered before 0009: its tables dropped and 0009's own
+            // SQL run again (not through the runner: later migrations are applied, and it refuses a
+            // version below them).
+            let migration = try #require(Migration.bundled.first { $0.version == 9 })
             try await pool.withConnection { connection in
-                try connection.executeScript("DROP TABLE usage_rollup, usage_denial_rollup")
-                try connection.executeScript(backFill.sql)
+                try connection.executeScript("DROP TABLE usage_rollup, usage_denial_rollup;")
+                try connection.executeScript(migration.sql)
             }
             #expect(try await Self.storedCells(pool) == fromEvents)
             #expect(try await Self.storedDenials(pool) == deniedFromEvents)

@@ -192,7 +192,9 @@ import Testing
     /// links the records name, as read here from the records themselves rather than from their JSON.
     @Test func R30_auditEntriesAreLinkedToTheirDatasetsByTheMigrationAsWhenWritten() async throws {
         let now = Timestamp(microsecondsSince1970: 1_795_399_200 * 1_000_000)
-        let registry = SyntheticRegistry.generate(datasets: 600, seed: 5, now: now)
+        var registry = SyntheticRegistry.generate(datasets: 600, seed: 5, now: now)
+        // Parties without sectors: the registry is loaded into a database from before 0011 added them.
+        for index in registry.parties.indices { registry.parties[index].sector = nil }
         let registrationDataset = Dictionary(uniqueKeysWithValues: registry.registrations.map { ($0.id, $0.dataset.rawValue) })
         var expected: [[Int64]] = []
         for (index, entry) in registry.changeEntries.enumerated() {

@@ -59,7 +59,7 @@ extension RegistryState {
         if !problems.isEmpty { throw .invalid(problems) }
         return Party(
             id: PartyID(rawValue: catalog.parties.nextID), name: name, kind: new.kind, region: new.region, jurisdiction: new.jurisdiction,
-            creditCode: new.creditCode, createdAt: now)
+            creditCode: new.creditCode, sector: new.sector, createdAt: now)
     }
 
     private func validDataset(_ new: NewDataset, holder: Party, at now: Timestamp) throws(RegistryError) -> Dataset {

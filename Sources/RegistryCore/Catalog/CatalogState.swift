@@ -6,10 +6,15 @@ public struct CatalogState: Sendable {
     public internal(set) var datasets = DatasetTable()
     var partyByCreditCode: [String: PartyID] = [:]
     var apiKeyByPrefix: [String: APIKeyID] = [:]
+    /// Counts the changes that move past usage between market statistics' values (issue 16): a dataset's
+    /// holder or tags, a party's jurisdiction or sector. New records do not count (they have no past use),
+    /// so statistics may keep what they computed for past days while this stays the same.
+    public private(set) var statisticsRevision: Int64 = 0
 
     public init() {}
 
     mutating func apply(_ party: Party) {
+        if let old = parties[party.id.rawValue], old.jurisdiction != party.jurisdiction || old.sector != party.sector { statisticsRevision += 1 }
         parties.upsert(party, id: party.id.rawValue)
         if let code = party.creditCode { partyByCreditCode[code] = party.id }
     }
@@ -20,7 +25,9 @@ public struct CatalogState: Sendable {
     }
 
     mutating func apply(_ dataset: Dataset) {
+        let before = (datasets.holder(of: dataset.id.rawValue), datasets.tagListIndex(of: dataset.id.rawValue))
         datasets.upsert(dataset, id: dataset.id.rawValue)
+        if let holder = before.0, holder != dataset.holder || before.1 != datasets.tagListIndex(of: dataset.id.rawValue) { statisticsRevision += 1 }
     }
 
     public func party(_ id: PartyID) -> Party? { parties[id.rawValue] }

@@ -13,6 +13,8 @@ struct NewPartyBody: Decodable {
     let region: String
     let jurisdiction: Jurisdiction
     let creditCode: String?
+    /// A GB/T 4754-2017 section letter, A–T; absent when not given.
+    let sector: Sector?
 }
 
 struct NewKeyBody: Decodable {
@@ -57,6 +59,7 @@ struct PartyView: Encodable, Sendable {
     let region: String
     let jurisdiction: String
     let creditCode: String?
+    let sector: String?
     let createdAt: String
 }
 
@@ -68,6 +71,7 @@ extension PartyView {
         region = party.region
         jurisdiction = party.jurisdiction.rawValue
         creditCode = party.creditCode
+        sector = party.sector?.rawValue
         createdAt = party.createdAt.description
     }
 }
@@ -133,7 +137,7 @@ extension DatasetView {
 // MARK: CSV rows (`Respond.page`): examples with every optional object present and every array filled
 
 extension PartyView: CSVRow {
-    static let csvExample = PartyView(id: 1, name: "", kind: "", region: "", jurisdiction: "", creditCode: nil, createdAt: "")
+    static let csvExample = PartyView(id: 1, name: "", kind: "", region: "", jurisdiction: "", creditCode: nil, sector: nil, createdAt: "")
 }
 
 extension DatasetView: CSVRow {
