@@ -65,6 +65,21 @@ import Glibc
         #expect((document["items"] as? [[String: AnyHashable]]) == expected)
         #expect(document["nextCursor"] is NSNull)
 
+        // CSV: the header once and every page's rows, as Python's csv module reads it; the same entries
+        // as the JSON report of the same query.
+        let csvFile = dataDirectory + ".audit.csv"
+        let jsonFile = dataDirectory + ".audit.json"
+        let (csvReported, csvLog) = try await run(["report", "audit/events", "limit=3", "--format", "csv", "--out", csvFile, "--key", regulator], "report-csv")
+        #expect(csvReported == 0, "\(csvLog)")
+        let (jsonReported, jsonLog) = try await run(["report", "audit/events", "limit=3", "--format", "json", "--out", jsonFile, "--key", regulator], "report-json")
+        #expect(jsonReported == 0, "\(jsonLog)")
+        let records = try StandardCSV.parse(String(contentsOfFile: csvFile, encoding: .utf8))
+        let audit = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonFile))) as? [String: Any])
+        let entries = try #require(audit["items"] as? [[String: Any]])
+        #expect(entries.count > 6, "more than two pages of three")
+        #expect(records.first?.first == "sequence")
+        #expect(records.dropFirst().map { $0.first ?? "" } == entries.map { "\($0["sequence"] ?? "")" })
+
         // A party that may not ask gets the API's refusal, and no file is left (not even a partial one).
         let refusedFile = dataDirectory + ".refused.json"
         let (refused, refusedLog) = try await run(["report", "audit/events", "--format", "json", "--out", refusedFile, "--key", lab], "refused")
