@@ -7,8 +7,15 @@ import TestSupport
 /// The listings of issue 16 over HTTP on a real PostgreSQL: each filter on real data, who sees what (a
 /// hidden object answers exactly as a missing one), and each list's CSV, read by Python's `csv` module,
 /// equal to its JSON. Titles, keys and metadata hold commas, quotes and line breaks, so that quoting is
-/// exercised.
-@Suite struct ListingScenarioTests {
+/// exercised. One test at a time, each with a small pool: the suite's clusters share PostgreSQL's 200
+/// connections with every other test running.
+@Suite(.serialized) struct ListingScenarioTests {
+    static let limits: Limits = {
+        var limits = Limits()
+        limits.databasePoolConnections = 3
+        return limits
+    }()
+
     static let awkwardTitle = "Counts, \"north\"\r\nand south"
 
     static func numbers(_ items: [JSONValue], _ key: String = "number") -> [String] { items.compactMap { $0[key]?.string } }
@@ -43,14 +50,14 @@ import TestSupport
     }
 
     @Test func F16_anUnknownQueryParameterIsA400NamingIt() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             try await Self.expectRefused(cast.as("ministry"), "/v1/datasets", [("bogus=1", "bogus"), ("format=xml", "format")])
         }
     }
 
     /// R9: certificates by dataset, holder and status; public record, so every party sees the same list.
     @Test func R9_certificatesByDatasetHolderAndStatusAreTheSameForEveryPartyAndTheirCSVEqualsTheJSON() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             let ministry = cast.as("ministry")
             let awkward = try await Self.dataset(ministry, Self.awkwardTitle)
             let plain = try await Self.dataset(ministry, "Bus timetables")
@@ -97,7 +104,7 @@ import TestSupport
     /// R12: derivation edges by dataset and by approval state; anonymisations awaiting approval listed
     /// until a registrar approves them.
     @Test func R12_derivationsByDatasetAndApprovalStateAndTheirCSVEqualsTheJSON() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             let ministry = cast.as("ministry")
             let base = try await Self.dataset(ministry, Self.awkwardTitle)
             let derived = try await Self.dataset(ministry, "Counts by district")
@@ -134,7 +141,7 @@ import TestSupport
 
     /// R25: flagged datasets — the one marked unlawful and everything derived from it, in effect.
     @Test func R25_flaggedDatasetsInEffectAndTheCatalogsCSVEqualsItsJSON() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             let ministry = cast.as("ministry")
             let unlawful = try await Self.dataset(ministry, Self.awkwardTitle)
             let child = try await Self.dataset(ministry, "Derived, \"quoted\"")
@@ -162,7 +169,7 @@ import TestSupport
 
     /// R30: audit entries by kind, actor, dataset and period; for regulators and operators only.
     @Test func R30_auditEntriesByKindActorDatasetAndPeriodAndTheirCSVEqualsTheJSON() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             let ministry = cast.as("ministry")
             let ministryID = try #require(cast.ids["ministry"])
             let first = try await Self.dataset(ministry, Self.awkwardTitle)
@@ -208,7 +215,7 @@ import TestSupport
     /// assignee, the holder, regulators and operators read them, and to anyone else — another lab, a
     /// department — the grant answers exactly as a grant that does not exist.
     @Test func R26_R27_aGrantsUsageEventsOneByOneForThoseWhoMayReadThemAndTheirCSVEqualsTheJSON() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             let (dataset, grant) = try await UsageScenarioTests.grant(cast, quota: 5_000)
             let lab = cast.as("lab")
             let metadata: [String: Any] = ["note": "north, \"east\"\nline two", "model": "m-1"]
@@ -272,7 +279,7 @@ import TestSupport
     /// Every other list answers CSV equal to its JSON too: parties, registrations, access requests,
     /// grants, and the statement keeps its documented form on the shared encoder.
     @Test func R28_everyOtherListAndTheStatementAnswerCSVEqualToTheirJSON() async throws {
-        try await RegistryScenarioTests.withCast { cast, _ in
+        try await RegistryScenarioTests.withCast(limits: Self.limits) { cast, _ in
             let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 100_000, title: Self.awkwardTitle)
             _ = try await cast.as("lab").post("/v1/usage", ["events": [UsageScenarioTests.event(grant, tokens: 4_000, key: "s-1")]])
             let ministry = cast.as("ministry")

@@ -221,21 +221,23 @@ import Testing
                 [try row.decode(Int64.self, column: 0), try row.decode(Int64.self, column: 1)]
             }
         }
+        var limits = Limits()
+        limits.databasePoolConnections = 2
         // Loaded before the migration, then migrated: the back-fill.
-        let before = try RegistryDatabase(configuration: try await TestCluster.makeDatabase(), limits: Limits(), logger: logger)
+        let before = try RegistryDatabase(configuration: try await TestCluster.makeDatabase(), limits: limits, logger: logger)
+        defer { Task { await before.shutdown() } }
         try await MigrationRunner(migrations: Migration.bundled.filter { $0.version < 10 }, logger: logger).migrate(before.pool)
         _ = try await BulkLoader.load(registry, into: before, at: now)
         try await before.migrate()
         #expect(try await links(before) == expected)
         // Migrated, then loaded: the trigger.
-        let after = try RegistryDatabase(configuration: try await TestCluster.makeDatabase(), limits: Limits(), logger: logger)
+        let after = try RegistryDatabase(configuration: try await TestCluster.makeDatabase(), limits: limits, logger: logger)
+        defer { Task { await after.shutdown() } }
         try await after.migrate()
         _ = try await BulkLoader.load(registry, into: after, at: now)
         #expect(try await links(after) == expected)
         // The links are kept as the chain is.
         await #expect(throws: PostgresError.self) { try await after.pool.query("DELETE FROM audit_event_dataset") { _ in 0 } }
-        await before.shutdown()
-        await after.shutdown()
     }
 
     @Test func theBundledSchemaAppliesToAnEmptyDatabase() async throws {
