@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import PostgresClient
 import RegistryCore
+@testable import RegistryServer
 import RegistryStore
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 /// — regulators' and public, daily and over the period, every page — against a query written here over
 /// the raw `usage_event` joined with `grant`, `dataset` and `party` (not the rollup, not the code under
 /// test).
-@Suite struct StatisticsScenarioTests {
+@Suite(.serialized) struct StatisticsScenarioTests {
     /// The cast, two more holders with sectors (the cast's enterprise has none), two more labs (one
     /// outside the mainland), a dataset per holder with tags, a grant per lab and dataset in Beijing or
     /// Shanghai, and one more grant in Tibet (CN-XZ) that only the first lab uses.
@@ -100,6 +101,23 @@ import Testing
         return days
     }
 
+    /// The cast with the market set up and metered over four days, for a test.
+    struct Metered: Sendable {
+        let cast: RegistryScenarioTests.Cast
+        let days: [CivilDate]
+        let registry: RegistryService
+        var offset: Int32 { Int32(registry.registry.read { $0.settings.calendar.utcOffsetSeconds }) }
+        var pool: PostgresPool { registry.database.pool }
+    }
+
+    static func withMeteredMarket(function: String = #function, _ test: @escaping @Sendable (Metered) async throws -> Void) async throws {
+        try await RegistryScenarioTests.withCast({ cast, registry in
+            let (cast, market) = try await Self.setUp(cast)
+            let days = try await Self.meter(cast, market, registry)
+            try await test(Metered(cast: cast, days: days, registry: registry))
+        }, function: function)
+    }
+
     /// The value of a use in each dimension, as SQL over the raw events and the records they name.
     static func valueSQL(_ dimension: StatisticsDimension) -> String {
         switch dimension {
@@ -159,11 +177,8 @@ import Testing
     /// raw events: regulators get every cell with its figures; the public gets the same cells in the same
     /// order, those with fewer than three labs or three holders (labs: holders) present with null figures.
     @Test func R29_statisticsEqualAQueryOverTheRawUsageEvents() async throws {
-        try await RegistryScenarioTests.withCast { cast, registry in
-            let (cast, market) = try await Self.setUp(cast)
-            let days = try await Self.meter(cast, market, registry)
-            let offset = Int32(registry.registry.read { $0.settings.calendar.utcOffsetSeconds })
-            let pool = registry.database.pool
+        try await Self.withMeteredMarket { metered in
+            let (cast, days, offset, pool) = (metered.cast, metered.days, metered.offset, metered.pool)
             let regulator = cast.as("regulator")
             let from = days[0], to = days[3]
             for dimension in StatisticsDimension.allCases {
@@ -206,11 +221,8 @@ import Testing
     /// equal length before, each checked against the same SQL over the raw events; publicly, small rows
     /// come last without a rank or figures.
     @Test func R29_rankingsShareAndChangeEqualTheRawUsageEvents() async throws {
-        try await RegistryScenarioTests.withCast { cast, registry in
-            let (cast, market) = try await Self.setUp(cast)
-            let days = try await Self.meter(cast, market, registry)
-            let offset = Int32(registry.registry.read { $0.settings.calendar.utcOffsetSeconds })
-            let pool = registry.database.pool
+        try await Self.withMeteredMarket { metered in
+            let (cast, days, offset, pool) = (metered.cast, metered.days, metered.offset, metered.pool)
             for dimension in [StatisticsDimension.region, .lab, .domain, .sector, .origin] {
                 let path = "/v1/statistics/rankings?dimension=\(dimension.rawValue)&from=\(days[2])&to=\(days[3])"
                 let answer = try await cast.as("regulator").get(path)
@@ -281,9 +293,8 @@ import Testing
     /// JSON answer flattened as documented (CSVCheck) — a suppressed cell's figures empty where JSON has
     /// null — for regulators and the public, every page, usage daily and over the period, and rankings.
     @Test func R29_statisticsAsCSVAreTheirJSONRows() async throws {
-        try await RegistryScenarioTests.withCast { cast, registry in
-            let (cast, market) = try await Self.setUp(cast)
-            let days = try await Self.meter(cast, market, registry)
+        try await Self.withMeteredMarket { metered in
+            let (cast, days) = (metered.cast, metered.days)
             for (client, base) in [(cast.as("regulator"), "/v1/statistics"), (cast.api, "/v1/public/statistics")] {
                 for (operation, query) in [
                     ("usage", "dimension=region&interval=day"), ("usage", "dimension=lab&interval=total"), ("rankings", "dimension=domain"),
@@ -294,5 +305,22 @@ import Testing
                 }
             }
         }
+    }
+
+    /// Public statistics need no key, so no key's limit bounds them: the gate computes at most
+    /// `Limits.maxPublicStatisticsInFlight` at once and refuses the next with 429 at once (not queued).
+    @Test func publicStatisticsAreComputedAtMostTwoAtOnce() throws {
+        let gate = PublicGate()
+        var innermost: (any Error)?
+        let answer = try gate.run {
+            try gate.run {
+                do { _ = try gate.run { 3 } } catch { innermost = error }
+                return 2
+            }
+        }
+        #expect(answer == 2 && Limits.maxPublicStatisticsInFlight == 2)
+        let problem = try #require(innermost as? Problem)
+        #expect(problem.status == .tooManyRequests)
+        #expect(try gate.run { 1 } == 1, "the gate is free again")
     }
 }
