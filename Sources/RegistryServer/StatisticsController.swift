@@ -101,8 +101,9 @@ struct StatisticsController: APIController {
     }
 
     static func cursor(after page: PageRequest, count: Int) -> String? {
-        let next = page.after + Int64(page.limit)
-        return next < Int64(count) ? String(next) : nil
+        // The cursor comes from outside and may be Int64.max: the sum is checked, not trapped on.
+        let (next, overflow) = page.after.addingReportingOverflow(Int64(page.limit))
+        return !overflow && next < Int64(count) ? String(next) : nil
     }
 }
 
