@@ -254,8 +254,13 @@ let cache = StatisticsCache()
 /// value, day, events, tokens, small — as text rows, in one order. Without `cached`, every day's rows are
 /// walked (a first answer, or one after a transfer); with it, past days come from the cache and only the
 /// last day (today, still changing) is walked.
-func coreRows(_ dimension: StatisticsDimension, cached: Bool) -> [[String]] {
-    state.usageStatistics(by: dimension, in: window, daily: true, cache: cached ? cache : nil).map {
+func coreAnswer(_ dimension: StatisticsDimension, cached: Bool) -> [StatisticsCell] {
+    state.usageStatistics(by: dimension, in: window, daily: true, cache: cached ? cache : nil)
+}
+
+/// An answer as text rows, for the comparison with SQL's (not timed: the server renders one page of it).
+func coreRows(_ cells: [StatisticsCell]) -> [[String]] {
+    cells.map {
         [$0.value, $0.day!.description, "\($0.figures.events)", "\($0.figures.tokens)", "\($0.isSmall)"]
     }.sorted { $0.lexicographicallyPrecedes($1) }
 }
@@ -274,39 +279,24 @@ func sqlRows(_ dimension: StatisticsDimension) async throws -> [[String]] {
     }.sorted { $0.lexicographicallyPrecedes($1) }
 }
 
-/// Use of `hub` and every dataset descending from it, by (assignee, purpose, region), from the rollup's
-/// rows of those datasets (`forEachEntry(of:in:)`) and the reachability index.
-func coreUse(_ hub: Int32) -> [[String]] {
-    var scratch = TraversalScratch()
-    var datasets: [Int32] = [hub]
-    _ = state.lineage.graph.descendantSet(of: hub, budget: Int.max, scratch: &scratch) { node in
-        datasets.append(node)
-        return true
-    }
-    struct Key: Hashable {
-        var assignee: Int64
-        var label: Int
-    }
-    var totals: [Key: (events: Int64, tokens: Int64)] = [:]
-    let rollup = state.usage.rollup
-    for dataset in datasets {
-        rollup.forEachEntry(of: DatasetID(rawValue: Int64(dataset)), in: window) { entry in
-            let key = Key(assignee: entry.assignee.rawValue, label: entry.label)
-            totals[key, default: (0, 0)].events += entry.totals.events
-            totals[key, default: (0, 0)].tokens += entry.totals.tokens
-        }
-    }
-    return totals.map { key, value in
-        let label = rollup.label(key.label)
-        return ["\(key.assignee)", label.purpose, label.useRegion, "\(value.events)", "\(value.tokens)"]
-    }.sorted { $0.lexicographicallyPrecedes($1) }
+/// Use of `hub` and every dataset descending from it, as the regulators' `GET /v1/compliance/dataset-use`
+/// answers it (``RegistryState/datasetUse``, the largest traversal budget): by (party, purpose, dataset
+/// used), from the rollup's rows of those datasets and the reachability index.
+func coreUse(_ hub: Int32) -> [DatasetUseRow] {
+    state.datasetUse(
+        of: DatasetID(rawValue: Int64(hub)), in: window, descendants: true, party: nil, purpose: nil, budget: Limits.maxTraversalBudget)!.rows
+}
+
+func coreUseRows(_ rows: [DatasetUseRow]) -> [[String]] {
+    rows.map { ["\($0.party.rawValue)", $0.purpose, "\($0.dataset.rawValue)", "\($0.totals.events)", "\($0.totals.tokens)"] }
+        .sorted { $0.lexicographicallyPrecedes($1) }
 }
 
 func sqlUse(_ hub: Int32) async throws -> [[String]] {
     let sql = """
         WITH RECURSIVE reached(id) AS (
             SELECT $1::int8 UNION SELECT d.target_id FROM derivation d JOIN reached r ON d.source_id = r.id)
-        SELECT e.assignee_id::text, g.purpose, g.use_region, count(*)::text, sum(e.tokens)::text
+        SELECT e.assignee_id::text, g.purpose, e.dataset_id::text, count(*)::text, sum(e.tokens)::text
         FROM usage_event e JOIN "grant" g ON g.id = e.grant_id
         WHERE e.accepted AND e.recorded_at >= $2 AND e.recorded_at < $3 AND e.dataset_id IN (SELECT id FROM reached)
         GROUP BY 1, 2, 3
@@ -326,16 +316,21 @@ struct Measured {
 
 /// With `baseline`, the SQL figures of an earlier measure of the same question are reused (and its
 /// answer compared), so that the SQL is timed once a question.
-func measure(
-    _ name: String, core: () -> [[String]], sql: () async throws -> [[String]], baseline: (Measured, [[String]])? = nil
+///
+/// The core is timed computing its answer as the server does (``RegistryState/usageStatistics``), not
+/// rendering it: `rows` turns the answer into text rows once, for the comparison. The SQL is timed to its
+/// decoded rows.
+func measure<Answer: Collection>(
+    _ name: String, core: () -> Answer, rows: (Answer) -> [[String]], sql: () async throws -> [[String]],
+    baseline: (Measured, [[String]])? = nil
 ) async throws -> (Measured, [[String]]) {
-    let coreAnswer = core()
+    let coreAnswer = rows(core())
     var coreTimes: [Double] = []
     for _ in 0..<options.samples {
         let begin = ContinuousClock.now
-        let rows = core()
+        let answer = core()
         coreTimes.append(seconds(ContinuousClock.now - begin))
-        precondition(rows.count == coreAnswer.count)
+        precondition(answer.count == coreAnswer.count)
     }
     let sqlAnswer: [[String]]
     let sqlQuantiles: (median: Double, p99: Double)
@@ -369,10 +364,10 @@ var results: [Measured] = []
 for dimension in [StatisticsDimension.region, .lab] {
     let walked = try await measure(
         "statistics by \(dimension.rawValue), daily, \(options.window) days, every day walked (no cache)",
-        core: { coreRows(dimension, cached: false) }, sql: { try await sqlRows(dimension) })
+        core: { coreAnswer(dimension, cached: false) }, rows: coreRows, sql: { try await sqlRows(dimension) })
     let kept = try await measure(
         "statistics by \(dimension.rawValue), daily, \(options.window) days, past days kept (the server's cache)",
-        core: { coreRows(dimension, cached: true) }, sql: { try await sqlRows(dimension) }, baseline: walked)
+        core: { coreAnswer(dimension, cached: true) }, rows: coreRows, sql: { try await sqlRows(dimension) }, baseline: walked)
     results += [walked.0, kept.0]
 }
 let hub = hubList.first ?? 1
@@ -383,7 +378,7 @@ _ = state.lineage.graph.descendantSet(of: hub, budget: Int.max, scratch: &scratc
     return true
 }
 results.append(try await measure(
-    "use of national base dataset \(hub) and its \(reached) descendants, \(options.window) days", core: { coreUse(hub) }, sql: { try await sqlUse(hub) }).0)
+    "use of national base dataset \(hub) and its \(reached) descendants, \(options.window) days", core: { coreUse(hub) }, rows: coreUseRows, sql: { try await sqlUse(hub) }).0)
 // The regulators' rankings too (two walks: the period and the one before), core only.
 var rankingTimes: [Double] = []
 for _ in 0..<options.samples {

@@ -197,8 +197,11 @@ extension RegistryState {
         let mapper = StatisticsMapper(state: self, dimension: dimension)
         let revision = catalog.statisticsRevision
         let offset = Int32(settings.calendar.utcOffsetSeconds)
-        var cells: [StatisticsCell] = []
-        var period: [String: ValueSummary] = [:]
+        // Each value's days in day order (the days are met in order), so the answer needs no sort of its
+        // cells: only the distinct values are ordered, and each value's label is made once.
+        var slot: [String: Int] = [:]
+        var values: [String] = []
+        var days: [[(day: CivilDate, summary: ValueSummary)]] = []
         var day = span.lowerBound
         while day <= span.upperBound {
             let complete = day < last
@@ -210,16 +213,34 @@ extension RegistryState {
                 if complete { cache?.store(summary, dimension, day, revision: revision, offsetSeconds: offset) }
             }
             for (value, figures) in summary {
-                if daily {
-                    cells.append(mapper.cell(value, day: day, figures))
+                let index: Int
+                if let known = slot[value] {
+                    index = known
                 } else {
-                    period[value, default: ValueSummary()].merge(figures)
+                    index = values.count
+                    slot[value] = index
+                    values.append(value)
+                    days.append([])
+                }
+                if daily {
+                    days[index].append((day, figures))
+                } else if days[index].isEmpty {
+                    days[index].append((span.lowerBound, figures))
+                } else {
+                    days[index][0].summary.merge(figures)
                 }
             }
             day = day.adding(days: 1)
         }
-        if !daily { cells = period.map { mapper.cell($0.key, day: nil, $0.value) } }
-        return mapper.sorted(cells)
+        var cells: [StatisticsCell] = []
+        cells.reserveCapacity(days.reduce(0) { $0 + $1.count })
+        for index in mapper.order(values) {
+            let label = mapper.label(values[index])
+            for (day, summary) in days[index] {
+                cells.append(mapper.cell(values[index], label: label, day: daily ? day : nil, summary))
+            }
+        }
+        return cells
     }
 
     /// The whole market's use in `days` and whether it is a small cell (fewer than three assignees or
@@ -338,22 +359,19 @@ final class StatisticsMapper {
         if holder != 0 { sums[index].holders.see(holder) }
     }
 
-    func cell(_ value: String, day: CivilDate?, _ summary: ValueSummary) -> StatisticsCell {
+    func cell(_ value: String, label: String, day: CivilDate?, _ summary: ValueSummary) -> StatisticsCell {
         StatisticsCell(
-            value: value, label: label(value), day: day, figures: summary.figures,
+            value: value, label: label, day: day, figures: summary.figures,
             isSmall: dimension.isSmallCell(assignees: summary.assignees.count, holders: summary.holders.count))
     }
 
-    /// Cells in value order (labs by their numeric id), then by day. Values are ranked once, not compared
-    /// as strings (or parsed as numbers) at each comparison: a lab answer has tens of thousands of cells.
-    func sorted(_ cells: [StatisticsCell]) -> [StatisticsCell] {
-        let distinct = Array(Set(cells.map(\.value)))
-        let ordered = dimension == .lab
-            ? distinct.sorted { (Int64($0) ?? .max, $0) < (Int64($1) ?? .max, $1) }
-            : distinct.sorted()
-        let rank = Dictionary(uniqueKeysWithValues: ordered.enumerated().map { ($1, $0) })
-        let keys = cells.map { cell in Int64(rank[cell.value]!) << 32 | Int64(UInt32(bitPattern: cell.day?.daysSince1970 ?? 0)) }
-        return cells.indices.sorted { keys[$0] < keys[$1] }.map { cells[$0] }
+    /// The positions of `values` in answer order: labs by their numeric id, other values as text.
+    func order(_ values: [String]) -> [Int] {
+        if dimension == .lab {
+            let keys = values.map { Int64($0) ?? .max }
+            return values.indices.sorted { (keys[$0], values[$0]) < (keys[$1], values[$1]) }
+        }
+        return values.indices.sorted { values[$0] < values[$1] }
     }
 
     private func index(of value: String) -> Int32 {
