@@ -279,38 +279,56 @@ import TestSupport
     /// Overseas labs take personal information through the API: one past the standard contract's threshold
     /// with the contract, one near it; a mainland lab uses general data abroad. Grants by processor and year,
     /// and processors against the thresholds, equal SQL sums over the grants and their requests' records.
+    /// Three overseas labs and five cross-border grants made through the API (the generated registry has
+    /// none): A over the standard contract's threshold (one grant with the contract), B near it, C near the
+    /// sensitive assessment's; the fifth, of data without personal information, to a mainland lab using it in
+    /// the US.
+    struct CrossBorderCase {
+        var contracted: (id: Int64, api: APIClient)
+        var nearing: (id: Int64, api: APIClient)
+        var sensitiveLab: (id: Int64, api: APIClient)
+        /// The grants' numbers, in the order made.
+        var made: [String]
+    }
+
+    static func makeCrossBorderGrants(_ generated: Generated) async throws -> CrossBorderCase {
+        let owner = generated.as_(generated.parties(.enterprise)[0])
+        let contracted = try await generated.newParty(["name": "Overseas Lab A", "kind": "model_lab", "region": "SG", "jurisdiction": "outside"])
+        let nearing = try await generated.newParty(["name": "Overseas Lab B", "kind": "model_lab", "region": "US", "jurisdiction": "outside"])
+        let sensitiveLab = try await generated.newParty(["name": "Overseas Lab C", "kind": "model_lab", "region": "JP", "jurisdiction": "outside"])
+        func dataset(_ title: String, pi: String, individuals: Int64) async throws -> Int64 {
+            var body = Fixture.dataset(title, government: false)
+            body["piLevel"] = pi
+            body["individualsCovered"] = individuals
+            let id = try #require(try await owner.post("/v1/datasets", body).int("id"))
+            #expect(try await owner.call(.put, "/v1/datasets/\(id)/policy", AccessScenarioTests.policy(purposes: ["model_training"])).status == .ok)
+            return id
+        }
+        func request(_ dataset: Int64, by client: APIClient, records: [String: String] = [:], region: String? = nil) async throws -> String {
+            var body: [String: Any] = [
+                "dataset": dataset, "purpose": "model_training", "tokens": 1_000_000, "validUntil": "2030-01-01T00:00:00Z", "records": records,
+            ]
+            if let region { body["useRegion"] = region }
+            let answer = try await client.post("/v1/access-requests", body)
+            return try #require((answer["grant"] as? [String: Any])?["number"] as? String, "\(answer.text)")
+        }
+        let made = [
+            try await request(try await dataset("A1", pi: "personal", individuals: 60_000), by: contracted.api),
+            try await request(
+                try await dataset("A2", pi: "personal", individuals: 60_000), by: contracted.api, records: ["standardContract": Self.digest]),
+            try await request(try await dataset("B1", pi: "personal", individuals: 85_000), by: nearing.api),
+            try await request(
+                try await dataset("C1", pi: "sensitive", individuals: 9_000), by: sensitiveLab.api,
+                records: ["consentEvidence": Self.digest, "impactAssessment": Self.digest]),
+            try await request(try await dataset("D1", pi: "none", individuals: 0), by: generated.as_(generated.parties(.modelLab)[0]), region: "US"),
+        ]
+        return CrossBorderCase(contracted: contracted, nearing: nearing, sensitiveLab: sensitiveLab, made: made)
+    }
+
     @Test func R16_R29_crossBorderGrantsAndProcessorsEqualSQLOverTheGrants() async throws {
         try await Self.withGenerated(seed: 17) { generated in
-            let owner = generated.as_(generated.parties(.enterprise)[0])
-            let contracted = try await generated.newParty(["name": "Overseas Lab A", "kind": "model_lab", "region": "SG", "jurisdiction": "outside"])
-            let nearing = try await generated.newParty(["name": "Overseas Lab B", "kind": "model_lab", "region": "US", "jurisdiction": "outside"])
-            let sensitiveLab = try await generated.newParty(["name": "Overseas Lab C", "kind": "model_lab", "region": "JP", "jurisdiction": "outside"])
-            func dataset(_ title: String, pi: String, individuals: Int64) async throws -> Int64 {
-                var body = Fixture.dataset(title, government: false)
-                body["piLevel"] = pi
-                body["individualsCovered"] = individuals
-                let id = try #require(try await owner.post("/v1/datasets", body).int("id"))
-                #expect(try await owner.call(.put, "/v1/datasets/\(id)/policy", AccessScenarioTests.policy(purposes: ["model_training"])).status == .ok)
-                return id
-            }
-            func request(_ dataset: Int64, by client: APIClient, records: [String: String] = [:], region: String? = nil) async throws -> String {
-                var body: [String: Any] = [
-                    "dataset": dataset, "purpose": "model_training", "tokens": 1_000_000, "validUntil": "2030-01-01T00:00:00Z", "records": records,
-                ]
-                if let region { body["useRegion"] = region }
-                let answer = try await client.post("/v1/access-requests", body)
-                return try #require((answer["grant"] as? [String: Any])?["number"] as? String, "\(answer.text)")
-            }
-            let made = [
-                try await request(try await dataset("A1", pi: "personal", individuals: 60_000), by: contracted.api),
-                try await request(
-                    try await dataset("A2", pi: "personal", individuals: 60_000), by: contracted.api, records: ["standardContract": Self.digest]),
-                try await request(try await dataset("B1", pi: "personal", individuals: 85_000), by: nearing.api),
-                try await request(
-                    try await dataset("C1", pi: "sensitive", individuals: 9_000), by: sensitiveLab.api,
-                    records: ["consentEvidence": Self.digest, "impactAssessment": Self.digest]),
-                try await request(try await dataset("D1", pi: "none", individuals: 0), by: generated.as_(generated.parties(.modelLab)[0]), region: "US"),
-            ]
+            let crossing = try await Self.makeCrossBorderGrants(generated)
+            let (contracted, nearing, sensitiveLab, made) = (crossing.contracted, crossing.nearing, crossing.sensitiveLab, crossing.made)
 
             // Grants: all, by processor, by year.
             let grantColumns = ["grant", "processor", "year", "individualsCovered", "sensitive", "recordsHeld", "grantState", "piLevel"]
@@ -349,6 +367,53 @@ import TestSupport
             let bad = try await generated.regulator.get("/v1/compliance/cross-border/processors?status=alarming")
             #expect(bad.status == .badRequest && bad.text.contains("status"))
             #expect(try await generated.regulator.get("/v1/compliance/cross-border/grants?year=99999").status == .badRequest)
+        }
+    }
+
+    /// R29's annual report, the sections the use rollup does not give: storage (the retention each grant in
+    /// force in the year obliges its processor to) and outbound transfers (per dataset sent abroad: the
+    /// cross-border grants, the individuals they cover, and the processor's use of that dataset in the year),
+    /// each equal to SQL over "grant" and usage_event (not usage_rollup, not the code under test).
+    @Test func R29_annualReportStorageAndOutboundEqualSQLOverTheGrantsAndTheRawEvents() async throws {
+        try await Self.withGenerated(seed: 23) { generated in
+            let crossing = try await Self.makeCrossBorderGrants(generated)
+            // Use under three of the cross-border grants: two by lab A, one by lab B, at the pinned clock.
+            let at = "2026-11-23T02:00:00Z"
+            for (client, grant, tokens) in [(crossing.contracted.api, crossing.made[0], 5_000), (crossing.contracted.api, crossing.made[1], 2_000),
+                                             (crossing.nearing.api, crossing.made[2], 3_000)] as [(APIClient, String, Int64)] {
+                let used = try await client.post("/v1/usage", ["events": [UsageScenarioTests.event(grant, tokens: tokens, key: "annual-\(grant)", at: at)]])
+                #expect(used.int("accepted") == 1, "\(used.text)")
+            }
+            let report = try await Self.everyPage(generated.regulator, "/v1/compliance/annual-report?year=2026", limit: 50).items
+            func section(_ name: String, _ columns: [String]) -> [[String]] {
+                Self.rows(report.filter { $0["section"] as? String == name }, columns).sorted { $0.lexicographicallyPrecedes($1) }
+            }
+            let offset = Int64(generated.registry.registry.read { $0.settings.calendar.utcOffsetSeconds })
+            func day(_ column: String) -> String { "((\(column) AT TIME ZONE 'UTC') + make_interval(secs => \(offset)))::date" }
+            let inYear = "\(day("g.valid_from")) <= '2026-12-31' AND \(day("g.valid_until")) >= '2026-01-01' AND \(day("g.created_at")) <= '2026-12-31'"
+            // Assembled as text: the period's SQL is the test's own, not a value.
+            let storage = try await generated.pool.query(PostgresQuery(unsafeSQL: """
+                SELECT g.assignee_id::text, coalesce(g.retention_days::text || ' days', 'not limited'), count(*)::text, count(DISTINCT g.dataset_id)::text
+                FROM "grant" g WHERE \(inYear) GROUP BY 1, 2
+                """), decode: Self.textRow(4)).sorted { $0.lexicographicallyPrecedes($1) }
+            #expect(storage.count > 5, "storage lines: \(storage.count)")
+            #expect(section("storage", ["processor", "key", "grants", "datasets"]) == storage)
+            let outbound = try await generated.pool.query(PostgresQuery(unsafeSQL: """
+                SELECT g.assignee_id::text, g.dataset_id::text, count(*)::text, '1', sum(g.individuals_covered)::text,
+                       coalesce((SELECT count(*) FROM usage_event u WHERE u.accepted AND u.assignee_id = g.assignee_id AND u.dataset_id = g.dataset_id
+                                   AND extract(year FROM \(day("u.recorded_at"))) = 2026), 0)::text,
+                       coalesce((SELECT sum(u.tokens) FROM usage_event u WHERE u.accepted AND u.assignee_id = g.assignee_id AND u.dataset_id = g.dataset_id
+                                   AND extract(year FROM \(day("u.recorded_at"))) = 2026), 0)::text
+                FROM "grant" g WHERE g.cross_border AND \(inYear) GROUP BY g.assignee_id, g.dataset_id
+                """), decode: Self.textRow(7)).sorted { $0.lexicographicallyPrecedes($1) }
+            #expect(outbound.count == crossing.made.count, "\(outbound)")
+            #expect(outbound.filter { $0[6] != "0" }.count == 3, "three outbound lines carry use: \(outbound)")
+            #expect(section("outbound", ["processor", "key", "grants", "datasets", "individuals", "events", "tokens"]) == outbound)
+            // The processor filter keeps one processor's lines, these sections included.
+            let one = try await Self.everyPage(generated.regulator, "/v1/compliance/annual-report?year=2026&processor=\(crossing.contracted.id)", limit: 50)
+            #expect(Set(one.items.map { Self.text($0["processor"]) }) == ["\(crossing.contracted.id)"])
+            #expect(Self.rows(one.items.filter { $0["section"] as? String == "outbound" }, ["key", "tokens"]).sorted { $0.lexicographicallyPrecedes($1) }
+                == outbound.filter { $0[0] == "\(crossing.contracted.id)" }.map { [$0[1], $0[6]] })
         }
     }
 
