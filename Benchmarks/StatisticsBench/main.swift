@@ -8,8 +8,9 @@
 //     day order (as days of use write it);
 //  3. the core rebuilt by a cold start from PostgreSQL (RegistryLoader: every table, the rollups too);
 //  4. over the last WINDOW days: statistics by region and by lab (daily, with the small-cell flags) and the
-//     use of a national base dataset through its descendants by (assignee, purpose, region), each from the
-//     core (median and p99 of SAMPLES runs) against the same answer by SQL over usage_event (SQL_SAMPLES
+//     use of a national base dataset through its descendants by (party, purpose, dataset used) as
+//     `GET /v1/compliance/dataset-use` answers it, each computed by the core as the server computes it
+//     (median and p99 of SAMPLES runs; rendering the answer as text is not timed) against the same answer by SQL over usage_event (SQL_SAMPLES
 //     runs after one warm-up, the schema's own indexes), answers checked equal.
 //
 //   swift build -c release --product StatisticsBench && .build/release/StatisticsBench \
