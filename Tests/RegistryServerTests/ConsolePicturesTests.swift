@@ -163,7 +163,7 @@ import FoundationXML
         let pictures = [
             LineagePicture(
                 nodes: [.init(id: 1, title: Self.hostile, level: 0, flagged: true, href: "/x?a=1&b=\"2\"")], edges: [], caption: Self.hostile).svg(),
-            DailyChart(title: Self.hostile, unit: Self.hostile, days: day...day.adding(days: 3), series: [.init(name: Self.hostile, values: [(day, 5)])]).svg(),
+            DailyChart(title: Self.hostile, unit: Self.hostile, days: day...day.adding(days: 3), series: [DailyChart.Series(name: Self.hostile, values: [(day: day, value: 5)])]).svg(),
             BarChart(title: Self.hostile, unit: Self.hostile, bars: [.init(label: Self.hostile, value: 3, note: Self.hostile)]).svg(),
         ]
         for text in pictures {
@@ -193,7 +193,7 @@ import FoundationXML
 
     @Test func idsAreUniqueAcrossPicturesOfOnePage() throws {
         let day = CivilDate(year: 2026, month: 3, day: 1)!
-        let chart = DailyChart(title: "Tokens", unit: "tokens", days: day...day, series: [.init(name: "g", values: [(day, 1)])])
+        let chart = DailyChart(title: "Tokens", unit: "tokens", days: day...day, series: [DailyChart.Series(name: "g", values: [(day: day, value: 1)])])
         let twice = [chart.svg(), chart.svg(), Self.lineage.svg(), BarChart(title: "t", unit: "u", bars: []).svg()]
         let ids = try twice.flatMap { try XMLTree($0).all(nil).compactMap { $0["id"] } }
         #expect(Set(ids).count == ids.count)
@@ -242,15 +242,15 @@ import FoundationXML
         let chart = DailyChart(
             title: "Tokens a day, grant 12", unit: "tokens", days: first...first.adding(days: 6),
             series: [
-                .init(name: "grant 12", values: [(first.adding(days: 1), 1_200), (first.adding(days: 4), 3_700), (first.adding(days: 40), 9)]),
-                .init(name: "grant 13", values: [(first, 10)]),
+                DailyChart.Series(name: "grant 12", values: [(day: first.adding(days: 1), value: 1_200), (day: first.adding(days: 4), value: 3_700), (day: first.adding(days: 40), value: 9)]),
+                DailyChart.Series(name: "grant 13", values: [(day: first, value: 10)]),
             ])
         let svg = try XMLTree(chart.svg())
         let lines = svg.all("polyline").filter { $0.hasClass("series") }
         #expect(lines.count == 2)
         #expect(lines.allSatisfy { $0["points"]!.split(separator: " ").count == 7 })
         #expect(lines[0]["stroke-dasharray"] != lines[1]["stroke-dasharray"], "series differ by more than colour")
-        let texts = svg.all("text").map(\.text)
+        let texts = svg.all("text").map { $0.text }
         #expect(texts.contains("grant 12") && texts.contains("grant 13"))
         #expect(["0", "1k", "2k", "3k", "4k"].allSatisfy { texts.contains($0) })
         #expect(texts.contains("2026-03-01") && texts.contains("2026-03-07"))
@@ -289,7 +289,7 @@ import FoundationXML
         let svg = try XMLTree(chart.svg())
         let widths = svg.all("rect").filter { $0.hasClass("bar") }.compactMap { $0["width"].flatMap(Double.init) }
         #expect(widths == [75, 300, 150])
-        let texts = svg.all("text").map(\.text)
+        let texts = svg.all("text").map { $0.text }
         #expect(texts.contains("500 tokens · 12%") && texts.contains("2,000 tokens"))
         #expect(texts.firstIndex(of: "Lab B")! < texts.firstIndex(of: "Lab A")!)
         let many = BarChart(title: "t", unit: "u", bars: (0..<130).map { .init(label: "b\($0)", value: Int64($0), note: nil) })

@@ -90,12 +90,15 @@ struct LineageLayout {
                 kept.formUnion(row)
                 continue
             }
-            // Ranked once (a row may hold many thousands of nodes), then sorted by rank and input order.
-            let ranked = row.enumerated().map { offset, index in
-                let joined = neighbours[index, default: []].contains { kept.contains($0) && abs(nodes[$0].level) < abs(level) }
-                return (rank: (joined ? 0 : 2) + (nodes[index].flagged ? 0 : 1), offset: offset, element: index)
-            }.sorted { $0.rank != $1.rank ? $0.rank < $1.rank : $0.offset < $1.offset }
-            let keptRow = ranked.prefix(PictureLimits.maxNodesPerLineageRow).map { $0.element }
+            // Ranked once (a row may hold many thousands of nodes): joined to a kept node nearer the
+            // dataset first, flagged first among equals, then in the order given.
+            func rank(_ node: Int) -> Int {
+                let joined = neighbours[node, default: []].contains { kept.contains($0) && abs(nodes[$0].level) < abs(level) }
+                return (joined ? 0 : 2) + (nodes[node].flagged ? 0 : 1)
+            }
+            let ranks: [Int] = row.map(rank)
+            let byRank: [Int] = row.indices.sorted { ranks[$0] != ranks[$1] ? ranks[$0] < ranks[$1] : $0 < $1 }
+            let keptRow: [Int] = byRank.prefix(PictureLimits.maxNodesPerLineageRow).map { row[$0] }
             kept.formUnion(keptRow)
             let keptSet = Set(keptRow)
             rowsByLevel[level] = row.filter { keptSet.contains($0) }
