@@ -128,6 +128,36 @@ import FoundationXML
         #expect(svg.first("desc")!.text.hasSuffix("2 levels up, 2 down; all 4 descendants shown"))
     }
 
+    @Test func theDensestLineageStaysWithinItsBounds() throws {
+        // 200 nodes on each of 31 levels and 6,000 edges, many across several levels: the picture keeps
+        // 25 rows of 40 boxes, 2,000 edges at most, and a bounded size.
+        let levels = -15...15
+        let nodes = levels.flatMap { level in
+            (0..<200).map { LineagePicture.Node(id: Int64(level * 1_000 + $0), title: "Dataset \(level) \($0)", level: level, flagged: $0 % 50 == 0, href: "/d") }
+        }
+        var generator = SystemRandomNumberGenerator()
+        let edges = (0..<6_000).map { _ in
+            let from = Int.random(in: -15...14, using: &generator)
+            let to = min(from + Int.random(in: 1...3, using: &generator), 15)
+            return LineagePicture.Edge(source: Int64(from * 1_000 + Int.random(in: 0..<60, using: &generator)), target: Int64(to * 1_000 + Int.random(in: 0..<60, using: &generator)))
+        }
+        let started = ContinuousClock.now
+        let text = LineagePicture(nodes: nodes, edges: edges, caption: "").svg()
+        let elapsed = ContinuousClock.now - started
+        let svg = try XMLTree(text)
+        let rows = 2 * PictureLimits.maxLineageLevelsEachWay + 1
+        #expect(svg.all("a").count == rows * PictureLimits.maxNodesPerLineageRow)
+        #expect(svg.all("g").filter { $0.hasClass("more") }.count == rows)
+        #expect(svg.all("path").filter { $0.hasClass("edge") }.count <= PictureLimits.maxLineageEdges)
+        let size = try #require(svg.root["viewBox"]).split(separator: " ").compactMap { Double($0) }
+        let slot = LineageLayout.boxWidth + LineageLayout.gapX
+        let widest = 2 * LineageLayout.margin + LineageLayout.rowLabelWidth
+            + Double(PictureLimits.maxNodesPerLineageRow + 1) * slot + Double(PictureLimits.maxLanesPerLineageRow) * (LineageLayout.laneWidth + LineageLayout.gapX)
+        #expect(size[2] <= widest && size[3] <= Double(rows) * (LineageLayout.boxHeight + LineageLayout.gapY) + 2 * LineageLayout.margin)
+        #expect(text.utf8.count < 4_000_000)
+        #expect(elapsed < .seconds(10), "rendered in \(elapsed)")
+    }
+
     @Test func theDescriptionSaysTheGraphInWords() throws {
         let desc = try XMLTree(Self.lineage.svg()).first("desc")!.text
         #expect(desc.contains("Parents: Traffic counts (#1); Weather stations (#2)") || desc.contains("Parents: Weather stations (#2); Traffic counts (#1)"))

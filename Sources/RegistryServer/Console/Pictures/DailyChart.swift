@@ -100,7 +100,9 @@ struct DailyChart {
         for index in stride(from: dayCount - 1, through: 0, by: -step) {
             let day = CivilDate(daysSince1970: shown.lowerBound.daysSince1970 + Int32(index))
             svg.element("line", ["x1": c(x(index)), "x2": c(x(index)), "y1": c(plotBottom), "y2": c(plotBottom + 5), "stroke": "#7b8794"])
-            svg.label(day.description, x: x(index), y: plotBottom + 19, size: 10, anchor: "middle", fill: "#52606d")
+            // A label near the right end ends at its tick rather than running off the picture.
+            let nearEnd = x(index) > Self.plotRight - 36
+            svg.label(day.description, x: x(index), y: plotBottom + 19, size: 10, anchor: nearEnd ? "end" : "middle", fill: "#52606d")
         }
 
         if isEmpty {

@@ -27,8 +27,15 @@ struct LineageLayout {
 
     /// Boxes in drawing order, row by row from the top.
     var boxes: [Box] = []
-    /// Edges drawn, as indices into `boxes` (source, then the dataset derived from it).
-    var edges: [(source: Int, target: Int)] = []
+    /// An edge drawn: indices into `boxes` (source, then the dataset derived from it), and the lanes it
+    /// passes through in the rows between them (each a lane's x and its row's top), in path order.
+    struct Route {
+        var source: Int
+        var target: Int
+        var via: [(x: Double, y: Double)]
+    }
+
+    var edges: [Route] = []
     var rows: [Row] = []
     var width = 0.0
     var height = 0.0
@@ -45,6 +52,8 @@ struct LineageLayout {
     static let boxHeight = 44.0
     static let gapX = 16.0
     static let gapY = 48.0
+    /// The strip a long edge's lane takes in a row it crosses.
+    static let laneWidth = 8.0
     static let margin = 16.0
     /// Room at the left for the row names ("Parents", "Children").
     static let rowLabelWidth = 96.0
@@ -115,31 +124,78 @@ struct LineageLayout {
         let top = min(levels.min() ?? 0, 0)
         let bottom = max(levels.max() ?? 0, 0)
         var order = (top...bottom).map { rowsByLevel[$0] ?? [] }
-        order = Self.orderedByBarycentres(order, edges: boundedEdges)
 
-        // Coordinates: rows centred on the widest one.
-        let slot = Self.boxWidth + Self.gapX
-        let widestSlots = zip(order, top...bottom).map { row, level in row.count + (moreByLevel[level] == nil ? 0 : 1) }.max() ?? 1
-        let drawingWidth = Double(max(widestSlots, 1)) * slot - Self.gapX
+        // An edge across more than one row passes through a lane in each row between: a point ordered
+        // with the boxes, so that the edge runs between boxes rather than behind them. Lane ids follow
+        // the node indices. An edge finding a row's lanes full is drawn straight across.
+        var segments: [(source: Int, target: Int)] = []
+        var lanesOfEdge: [[Int]] = []
+        var lanesInRow = [Int](repeating: 0, count: order.count)
+        var nextLane = nodes.count
+        for edge in boundedEdges {
+            let from = nodes[edge.source].level - top
+            let to = nodes[edge.target].level - top
+            let between: [Int] = from < to ? Array((from + 1)..<max(to, from + 1)) : Array(((to + 1)..<max(from, to + 1)).reversed())
+            guard !between.isEmpty, between.allSatisfy({ lanesInRow[$0] < PictureLimits.maxLanesPerLineageRow }) else {
+                segments.append(edge)
+                lanesOfEdge.append([])
+                continue
+            }
+            var previous = edge.source
+            var lanes: [Int] = []
+            for row in between {
+                order[row].append(nextLane)
+                lanesInRow[row] += 1
+                segments.append((previous, nextLane))
+                lanes.append(nextLane)
+                previous = nextLane
+                nextLane += 1
+            }
+            segments.append((previous, edge.target))
+            lanesOfEdge.append(lanes)
+        }
+        order = Self.orderedByBarycentres(order, edges: segments)
+
+        // Coordinates: rows centred on the widest one; a box takes its width, a lane a narrow strip.
+        func rowWidth(_ rowIndex: Int) -> Double {
+            let entries = order[rowIndex]
+            let nodeCount = entries.count(where: { $0 < nodes.count })
+            let boxCount = nodeCount + (moreByLevel[top + rowIndex] == nil ? 0 : 1)
+            let laneCount = entries.count - nodeCount
+            let count = boxCount + laneCount
+            return Double(boxCount) * Self.boxWidth + Double(laneCount) * Self.laneWidth + Double(max(count - 1, 0)) * Self.gapX
+        }
+        let drawingWidth = max(order.indices.map(rowWidth).max() ?? 0, Self.boxWidth)
         width = Self.margin * 2 + Self.rowLabelWidth + drawingWidth
         var boxIndexByNode: [Int: Int] = [:]
+        var laneX: [Int: Double] = [:]
         for (rowIndex, level) in (top...bottom).enumerated() {
             let y = Self.margin + Double(rowIndex) * (Self.boxHeight + Self.gapY)
             rows.append(Row(level: level, y: y))
-            let row = order[rowIndex]
-            let slots = row.count + (moreByLevel[level] == nil ? 0 : 1)
-            var x = Self.margin + Self.rowLabelWidth + (drawingWidth - (Double(slots) * slot - Self.gapX)) / 2
-            for node in row {
-                boxIndexByNode[node] = boxes.count
-                boxes.append(Box(content: .node(node), level: level, x: x, y: y))
-                x += slot
+            var x = Self.margin + Self.rowLabelWidth + (drawingWidth - rowWidth(rowIndex)) / 2
+            for entry in order[rowIndex] {
+                if entry < nodes.count {
+                    boxIndexByNode[entry] = boxes.count
+                    boxes.append(Box(content: .node(entry), level: level, x: x, y: y))
+                    x += Self.boxWidth + Self.gapX
+                } else {
+                    laneX[entry] = x + Self.laneWidth / 2
+                    x += Self.laneWidth + Self.gapX
+                }
             }
             if let more = moreByLevel[level] {
                 boxes.append(Box(content: .more(more), level: level, x: x, y: y))
             }
         }
         height = Self.margin * 2 + Double(bottom - top + 1) * (Self.boxHeight + Self.gapY) - Self.gapY
-        self.edges = boundedEdges.map { (boxIndexByNode[$0.source]!, boxIndexByNode[$0.target]!) }
+        for (edge, lanes) in zip(boundedEdges, lanesOfEdge) {
+            let from = nodes[edge.source].level - top
+            let step = nodes[edge.target].level > nodes[edge.source].level ? 1 : -1
+            let via = lanes.enumerated().map { number, lane in
+                (x: laneX[lane]!, y: Self.margin + Double(from + step * (number + 1)) * (Self.boxHeight + Self.gapY))
+            }
+            self.edges.append(Route(source: boxIndexByNode[edge.source]!, target: boxIndexByNode[edge.target]!, via: via))
+        }
     }
 
     /// Barycentre ordering: sweeps down (each row by the mean position of its neighbours in the rows

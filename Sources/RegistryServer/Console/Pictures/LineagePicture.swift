@@ -53,7 +53,7 @@ struct LineagePicture {
         }
         // Edges first, so that boxes cover the ends and any long edge passing behind a row.
         for edge in layout.edges {
-            drawEdge(&svg, from: layout.boxes[edge.source], to: layout.boxes[edge.target], ids: ids)
+            drawEdge(&svg, edge, boxes: layout.boxes, ids: ids)
         }
         for box in layout.boxes {
             switch box.content {
@@ -75,18 +75,30 @@ struct LineagePicture {
         static let flaggedText = "#7a271a"
     }
 
-    private func drawEdge(_ svg: inout SVGDocument, from source: LineageLayout.Box, to target: LineageLayout.Box, ids: PictureIDs) {
-        let path: String
+    private func drawEdge(_ svg: inout SVGDocument, _ route: LineageLayout.Route, boxes: [LineageLayout.Box], ids: PictureIDs) {
+        let source = boxes[route.source]
+        let target = boxes[route.target]
+        var path: String
         if source.level == target.level {
             // Within a row: an arc over the row, from top to top.
             let lift = LineageLayout.gapY * 0.6
             path = "M\(c(source.centreX)),\(c(source.y))C\(c(source.centreX)),\(c(source.y - lift)) \(c(target.centreX)),\(c(target.y - lift)) \(c(target.centreX)),\(c(target.y))"
         } else {
+            // Down (or up) from box to box, straight through each lane it crosses, curving between rows.
             let downwards = source.level < target.level
-            let start = downwards ? source.bottom : source.y
-            let end = downwards ? target.y : target.bottom
-            let middle = (start + end) / 2
-            path = "M\(c(source.centreX)),\(c(start))C\(c(source.centreX)),\(c(middle)) \(c(target.centreX)),\(c(middle)) \(c(target.centreX)),\(c(end))"
+            var (x, y) = (source.centreX, downwards ? source.bottom : source.y)
+            path = "M\(c(x)),\(c(y))"
+            func curve(toX newX: Double, y newY: Double) {
+                let middle = (y + newY) / 2
+                path += "C\(c(x)),\(c(middle)) \(c(newX)),\(c(middle)) \(c(newX)),\(c(newY))"
+                (x, y) = (newX, newY)
+            }
+            for lane in route.via {
+                curve(toX: lane.x, y: downwards ? lane.y : lane.y + LineageLayout.boxHeight)
+                y = downwards ? lane.y + LineageLayout.boxHeight : lane.y
+                path += "L\(c(x)),\(c(y))"
+            }
+            curve(toX: target.centreX, y: downwards ? target.y : target.bottom)
         }
         svg.element(
             "path",

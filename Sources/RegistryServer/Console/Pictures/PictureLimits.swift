@@ -8,6 +8,9 @@ enum PictureLimits {
     static let maxNodesPerLineageRow = 40
     /// Lineage levels drawn above and below the dataset; nodes further away are counted, not drawn.
     static let maxLineageLevelsEachWay = 12
+    /// Lanes in one lineage row for edges crossing it to a level further on; an edge finding no lane is
+    /// drawn straight across.
+    static let maxLanesPerLineageRow = 40
     /// Lineage edges drawn (the densest possible picture, 40 boxes a row, would otherwise have no bound).
     static let maxLineageEdges = 2_000
     /// Barycentre sweeps (each one down and one up) that order the lineage rows.
