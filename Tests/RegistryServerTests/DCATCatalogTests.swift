@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
 import PostgresClient
 import RegistryCore
 import RegistryStore
@@ -17,7 +18,7 @@ import Testing
         "parquet": ("PARQUET", "application/vnd.apache.parquet"), "csv": ("CSV", "text/csv"), "CSV": ("CSV", "text/csv"),
         "json": ("JSON", "application/json"),
     ]
-    static let regionNames = ["CN-BJ": "Beijing", "CN-SH": "Shanghai", "CN-XZ": "Tibet", "CN-GD": "Guangdong"]
+    static let regionNames = ["CN-BJ": "Beijing", "CN-SH": "Shanghai", "CN-XZ": "Tibet", "CN-GD": "Guangdong", "CN-HK": "Hong Kong"]
 
     static func dataset(
         _ title: String, _ description: String, grade: String = "general", region: String = "CN-BJ", cycle: String = "daily",
@@ -39,12 +40,14 @@ import Testing
         func create(_ who: String, _ body: [String: Any]) async throws {
             let created = try await cast.as(who).post("/v1/datasets", body)
             #expect(created.status == .created, "\(body["title"]!): \(created.text)")
-            ids[body["title"] as! String] = try #require(created.int("id"))
+            let id = try #require(created.int("id"))
+            ids[body["title"] as! String] = id
         }
         try await create("ministry", dataset("Highway traffic counts", "Vehicles per road segment per hour", sharing: ["category": "unconditional"]))
         try await create("ministry", dataset(
             "Border crossing logs", "Entries and exits by checkpoint, secret", sharing: ["category": "not_shared", "text": "State Secrets Law, art. 9"]))
-        try await create("ministry", dataset("National grid topology", "Substations and lines of the core grid", grade: "core", tags: ["energy"]))
+        try await create("ministry", dataset("National grid topology", "Substations and lines of the core grid", grade: "core", tags: ["energy"],
+            sharing: ["category": "unconditional"]))
         try await create("enterprise", dataset(
             "Retail card payments", "Card payments by merchant category", grade: "important", region: "CN-SH", cycle: "weekly", format: "csv",
             tags: ["finance", "retail"]))
@@ -52,7 +55,7 @@ import Testing
         try await create("enterprise", dataset("Grid load forecasts", "Forecasts computed over the grid topology", tags: ["energy"]))
         try await create("enterprise", dataset("Scraped contact lists", "Contacts gathered without consent", tags: ["marketing"]))
         try await create("enterprise", dataset("Contact list enrichments", "Contacts joined with addresses", tags: ["marketing"]))
-        try await create("lab", dataset("Evaluation prompts", "Prompts for model evaluation", region: "SG", cycle: "irregular", format: "wav", tags: []))
+        try await create("lab", dataset("Evaluation prompts", "Prompts for model evaluation", region: "CN-HK", cycle: "irregular", format: "wav", tags: []))
         try await create("ministry", dataset(
             "Bus ridership by line", "Boardings per bus line per day", region: "CN-XZ", cycle: "Real-time", format: "CSV",
             tags: ["transport", "public transit"], sharing: ["category": "conditional", "text": "For transport planning duties only"]))
