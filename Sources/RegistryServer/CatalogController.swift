@@ -13,8 +13,9 @@ struct CatalogController: APIController {
     let settings: PublicCatalogSettings
     /// Pages computed at once: they need no key, so no key's rate limit bounds them.
     private let inFlight = PublicGate(limit: Limits.maxPublicCatalogInFlight, answers: "public catalog pages")
-    /// The catalog's `modified` date, a pass over every dataset, kept for the audit sequence it was
-    /// computed at: the registry has not changed while the sequence has not moved.
+    /// The catalog's `modified` date, a pass over every dataset under the read lock, kept for the
+    /// catalog revision it was computed at, so that usage and other writes that leave the catalog
+    /// alone do not make every page pay for it again.
     private let modified = ModifiedCache()
 
     init(service: RegistryService, settings: PublicCatalogSettings) {
@@ -73,14 +74,14 @@ struct CatalogController: APIController {
     }
 
     func catalogModified(_ state: borrowing RegistryState) -> Timestamp? {
-        let sequence = state.auditHead.lastSequence
-        if let kept = modified.kept.withLock({ $0 }), kept.sequence == sequence { return kept.modified }
+        let revision = state.publicCatalogRevision
+        if let kept = modified.kept.withLock({ $0 }), kept.revision == revision { return kept.modified }
         let latest = state.publicCatalogModified()
-        modified.kept.withLock { $0 = (sequence, latest) }
+        modified.kept.withLock { $0 = (revision, latest) }
         return latest
     }
 
     final class ModifiedCache: Sendable {
-        let kept = Mutex<(sequence: Int64, modified: Timestamp?)?>(nil)
+        let kept = Mutex<(revision: PublicCatalogRevision, modified: Timestamp?)?>(nil)
     }
 }

@@ -143,6 +143,11 @@ import Testing
         return pages
     }
 
+    static func catalogModified(_ answer: APIClient.Answer) -> String? {
+        let catalog = (answer["@graph"] as? [[String: Any]] ?? []).first { $0["@type"] as? String == "dcat:Catalog" }
+        return (catalog?["dcterms:modified"] as? [String: Any])?["@value"] as? String
+    }
+
     static func datasetTitles(_ answer: APIClient.Answer) -> [String] {
         (answer["@graph"] as? [[String: Any]] ?? []).filter { $0["@type"] as? String == "dcat:Dataset" }.compactMap { $0["dcterms:title"] as? String }
     }
@@ -208,8 +213,16 @@ import Testing
     /// unknown parameter or a bad value is a 400 naming it; the answer is JSON-LD with the paging headers.
     @Test func R13_R17_catalogFiltersFindNothingHidden() async throws {
         try await RegistryScenarioTests.withCast { cast, _ in
-            _ = try await Self.populate(cast)
+            let ids = try await Self.populate(cast)
             let open = cast.api
+            // A change to a listed dataset shows on the next page read, the catalog's date with it.
+            let before = try await open.get("/v1/catalog/dcat")
+            let highway = try #require(ids["Highway traffic counts"])
+            let renamed = try await cast.as("ministry").call(.patch, "/v1/datasets/\(highway)", ["title": "Highway traffic counts, hourly"])
+            #expect(renamed.status == .ok, "\(renamed.text)")
+            let after = try await open.get("/v1/catalog/dcat")
+            #expect(Self.datasetTitles(after).contains("Highway traffic counts, hourly"))
+            #expect(Self.catalogModified(after) != nil && Self.catalogModified(after) != Self.catalogModified(before), "the catalog's date moved")
             let first = try await open.get("/v1/catalog/dcat?limit=2")
             #expect(first.status == .ok)
             let response = try await cast.api.client.execute(uri: "/v1/catalog/dcat?limit=2", method: .get) { $0 }
@@ -220,8 +233,8 @@ import Testing
             #expect(Set(Self.datasetTitles(try await open.get("/v1/catalog/dcat?grade=important"))) == ["Retail card payments", "Payment fraud features"])
             #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?grade=core")).isEmpty)
             let ministry = try #require(cast.ids["ministry"])
-            #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?holder=\(ministry)")) == ["Highway traffic counts", "Bus ridership by line"])
-            #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?tag=transport")) == ["Highway traffic counts", "Bus ridership by line"])
+            #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?holder=\(ministry)")) == ["Highway traffic counts, hourly", "Bus ridership by line"])
+            #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?tag=transport")) == ["Highway traffic counts, hourly", "Bus ridership by line"])
             #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?tag=energy")).isEmpty, "both energy datasets are core in effect")
             #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?q=border")).isEmpty)
             #expect(Self.datasetTitles(try await open.get("/v1/catalog/dcat?q=HOURLY%20readings")) == ["Weather station readings"])

@@ -44,6 +44,14 @@ extension RegistryState {
         return (page.records, page.continueAfter)
     }
 
+    /// What the public catalog depends on, as a value that changes whenever the catalog may have: every
+    /// dataset written (grade, sharing, flag, dates) and every derivation edge (grades and flags in
+    /// effect). Usage, grants and the rest leave it alone, so a reader may keep what it computed over
+    /// the catalog while this stays the same.
+    public var publicCatalogRevision: PublicCatalogRevision {
+        PublicCatalogRevision(datasets: catalog.datasetRevision, edges: lineage.derivations.count)
+    }
+
     /// The latest `updatedAt` of the datasets in the public catalog, or nil when it is empty: one pass
     /// over single columns (no record is made), a few nanoseconds a dataset.
     public func publicCatalogModified() -> Timestamp? {
@@ -58,4 +66,11 @@ extension RegistryState {
         }
         return latest
     }
+}
+
+/// See ``RegistryState/publicCatalogRevision``. Counted in this process: a core rebuilt from PostgreSQL
+/// starts again, and a reader keeping a value across a rebuild may, rarely, keep it one change too long.
+public struct PublicCatalogRevision: Hashable, Sendable {
+    let datasets: Int64
+    let edges: Int
 }
