@@ -72,6 +72,16 @@ public struct DatasetTable: Sendable, IDAddressedTable {
     /// The region of dataset `id`, without making the whole record (R14 compliance scans).
     public func region(of id: Int64) -> String? { row(id).map { shortStrings[Int(regions[$0])] } }
 
+    /// Whether dataset `id` is government data that is not shared (R17), without making the whole record.
+    public func isNotShared(_ id: Int64) -> Bool {
+        guard let row = row(id), sharing[row] != 0 else { return false }
+        if case .notShared = sharingEntries[Int(sharing[row] - 1)] { return true }
+        return false
+    }
+
+    /// When dataset `id` last changed, without making the whole record (the public catalog's date).
+    public func updatedAt(of id: Int64) -> Timestamp? { row(id).map { Timestamp(rawValue: updated[$0]) } }
+
     private func row(_ id: Int64) -> Int? {
         guard id >= 1 && id <= Int64(present.count) else { return nil }
         let row = Int(id - 1)

@@ -125,6 +125,9 @@ public struct Limits: Sendable, Equatable {
     /// Public statistics answers computed at once (they need no API key, so no key's rate limit bounds
     /// them); a request beyond is told to retry (429) rather than wait.
     public static let maxPublicStatisticsInFlight = 2
+    /// Public catalog pages (`GET /v1/catalog/dcat`, no API key) computed at once; a request beyond is told
+    /// to retry (429) rather than wait.
+    public static let maxPublicCatalogInFlight = 2
     /// Day summaries (a dimension's values on one past day) market statistics keep between answers: six
     /// dimensions over more than a year of days.
     public static let maxStatisticsCachedDays = 6 * 400

@@ -54,6 +54,7 @@ public func buildRouter(
         LineageController(service: registry), OpenLineageController(service: registry), AccessController(service: registry),
         UsageController(service: registry), ComplianceUseController(service: registry),
         ComplianceRecordsController(service: registry), StatisticsController(service: registry),
+        CatalogController(service: registry, settings: configuration.catalog),
     ]
     let open = router.group("v1")
     let authenticated = router.group("v1")

@@ -39,6 +39,7 @@ final class RouteTable: Sendable {
         "GET /v1/compliance/dataset-use": ["dataset", "from", "to", "descendants", "party", "purpose", "budget", "cursor", "limit", "format"],
         "GET /v1/compliance/quota-denials": ["from", "to", "lab", "dataset", "quota", "by", "cursor", "limit", "format"],
         "GET /v1/compliance/annual-report": ["year", "processor", "cursor", "limit", "format"],
+        "GET /v1/catalog/dcat": ["q", "grade", "region", "holder", "tag", "cursor", "limit"],
         "GET /v1/audit/events": ["kind", "actor", "dataset", "from", "to", "cursor", "limit", "format"],
     ]
 

@@ -1,7 +1,6 @@
 import Hummingbird
 import RegistryCore
 import RegistryStore
-import Synchronization
 
 /// Market statistics (issue 16): tokens used by day, nationally and by use region, holder sector, lab,
 /// lab origin and dataset domain, and rankings over a period. Read from the core's daily usage rollup
@@ -12,7 +11,7 @@ struct StatisticsController: APIController {
     let service: RegistryService
     /// Public answers being computed now: they need no key, so no key's rate limit bounds them; past
     /// ``Limits/maxPublicStatisticsInFlight`` a caller is told to retry (429) rather than queue.
-    private let publicInFlight = PublicGate()
+    private let publicInFlight = PublicGate(limit: Limits.maxPublicStatisticsInFlight, answers: "public statistics answers")
     /// Past days' summaries, shared by every statistics answer of this registry (public or not: the
     /// figures are the same, the views suppress).
     private let cache = StatisticsCache()
@@ -111,19 +110,4 @@ struct StatisticsController: APIController {
 enum StatisticsInterval: String, CaseIterable {
     case day
     case total
-}
-
-/// Bounds the public answers computed at once (they need no key, so no key's limits apply).
-final class PublicGate: Sendable {
-    private let inFlight = Atomic<Int>(0)
-
-    func run<T>(_ body: () throws -> T) throws -> T {
-        let (admitted, _) = inFlight.wrappingAdd(1, ordering: .acquiring)
-        defer { inFlight.wrappingSubtract(1, ordering: .releasing) }
-        guard admitted < Limits.maxPublicStatisticsInFlight else {
-            throw Problem.tooManyRequests(
-                "at most \(Limits.maxPublicStatisticsInFlight) public statistics answers are computed at once; retry after 1 s", retryAfterSeconds: 1)
-        }
-        return try body()
-    }
 }

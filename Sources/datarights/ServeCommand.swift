@@ -59,6 +59,14 @@ struct ServeCommand: AsyncParsableCommand {
     var usageKeyMemory: Int?
 
     @Option(help: ArgumentHelp(
+        "The URL the API is reached at from outside, which the public DCAT-AP catalog's links start with. "
+            + "(env: DATARIGHTS_PUBLIC_URL, default: http://<host>:<port>)"))
+    var publicURL: String?
+
+    @Option(help: "The public catalog's publisher, by name. (env: DATARIGHTS_CATALOG_PUBLISHER, default: the registry's operator party)")
+    var catalogPublisher: String?
+
+    @Option(help: ArgumentHelp(
         "An edge limit as name=value, repeatable or comma-separated: connections, request heads, slow clients, per-key rates "
             + "(docs/SECURITY.md lists each with its default). (env: DATARIGHTS_EDGE_LIMITS, e.g. requestsPerSecondPerKey=500,maxConnections=8192)"))
     var edgeLimit: [String] = []
@@ -87,12 +95,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let edgeProblems = edge.validate()
         guard edgeProblems.isEmpty else { throw ValidationError(edgeProblems.joined(separator: "; ")) }
+        let listenHost = Setting.string(host, env: "DATARIGHTS_HOST", default: "127.0.0.1")
+        let listenPort = try Setting.int(port, env: "DATARIGHTS_PORT", default: 8080)
+        let catalogURL = Setting.string(publicURL, env: "DATARIGHTS_PUBLIC_URL", default: "http://\(listenHost):\(listenPort)")
+        let publisher = Setting.optionalString(catalogPublisher, env: "DATARIGHTS_CATALOG_PUBLISHER")
+        guard let catalog = PublicCatalogSettings(publicURL: catalogURL, publisherName: publisher) else {
+            throw ValidationError(
+                "--public-url must be an http or https URL without a query or fragment (got \(catalogURL)), "
+                    + "and --catalog-publisher a name of 1 to \(Limits.maxShortTextLength) characters")
+        }
         let configuration = ServerConfiguration(
-            host: Setting.string(host, env: "DATARIGHTS_HOST", default: "127.0.0.1"),
-            port: try Setting.int(port, env: "DATARIGHTS_PORT", default: 8080),
-            sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"),
-            limits: limits,
-            edge: edge)
+            host: listenHost, port: listenPort, sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"), limits: limits, edge: edge,
+            catalog: catalog)
 
         let migrateAtStart = try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE")
         let loadDemo = try Setting.bool(demo, env: "DATARIGHTS_DEMO")

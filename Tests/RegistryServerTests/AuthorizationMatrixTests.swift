@@ -99,6 +99,7 @@ import Testing
         "GET /v1/statistics/rankings":                    "A  3  3  3  3  3  3  A  1  1  1",
         "GET /v1/public/statistics/usage":                "A  A  A  A  A  A  A  A  A  A  A",
         "GET /v1/public/statistics/rankings":             "A  A  A  A  A  A  A  A  A  A  A",
+        "GET /v1/catalog/dcat":                           "A  A  A  A  A  A  A  A  A  A  A",
         "GET /v1/audit/verify":                           "A  3  3  3  3  3  3  A  1  1  1",
         "GET /v1/audit/events":                           "A  3  3  3  3  3  3  A  1  1  1",
         "GET /v1/admin/state":                            "A  3  3  3  3  3  3  3  1  1  1",

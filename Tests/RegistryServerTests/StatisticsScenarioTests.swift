@@ -310,7 +310,7 @@ import Testing
     /// Public statistics need no key, so no key's limit bounds them: the gate computes at most
     /// `Limits.maxPublicStatisticsInFlight` at once and refuses the next with 429 at once (not queued).
     @Test func publicStatisticsAreComputedAtMostTwoAtOnce() throws {
-        let gate = PublicGate()
+        let gate = PublicGate(limit: Limits.maxPublicStatisticsInFlight, answers: "public statistics answers")
         var innermost: (any Error)?
         let answer = try gate.run {
             try gate.run {

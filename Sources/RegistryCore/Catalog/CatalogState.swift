@@ -10,6 +10,9 @@ public struct CatalogState: Sendable {
     /// holder or tags, a party's jurisdiction or sector. New records do not count (they have no past use),
     /// so statistics may keep what they computed for past days while this stays the same.
     public private(set) var statisticsRevision: Int64 = 0
+    /// Counts every dataset written (new or changed), in this process: what the public catalog keeps
+    /// between pages (its `modified` date) is current while this and the lineage's edges stay the same.
+    public private(set) var datasetRevision: Int64 = 0
 
     public init() {}
 
@@ -27,6 +30,7 @@ public struct CatalogState: Sendable {
     mutating func apply(_ dataset: Dataset) {
         let before = (datasets.holder(of: dataset.id.rawValue), datasets.tagListIndex(of: dataset.id.rawValue))
         datasets.upsert(dataset, id: dataset.id.rawValue)
+        datasetRevision += 1
         if let holder = before.0, holder != dataset.holder || before.1 != datasets.tagListIndex(of: dataset.id.rawValue) { statisticsRevision += 1 }
     }
 

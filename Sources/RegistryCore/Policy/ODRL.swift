@@ -39,7 +39,8 @@ public enum ODRL {
     public static var maxDocumentBytes: Int { Limits.maxODRLDocumentBytes }
     public static var maxDepth: Int { Limits.maxODRLDepth }
 
-    static let base = "https://datarights.example"
+    /// The base of the IRIs the registry names its objects with (ODRL policies, the DCAT-AP catalog).
+    public static let base = "https://datarights.example"
     static let partyBase = "\(base)/parties/"
     static let partyKindBase = "\(base)/party-kinds/"
 
