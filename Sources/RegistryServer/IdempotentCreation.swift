@@ -28,7 +28,7 @@ enum IdempotentCreation {
             return try response(service.registry.read { try render(entries, $0) }, replayed: false)
         }
         let recording = IdempotentWrite(
-            party: context.party.id, key: key, method: request.method.rawValue, target: request.uri.path, body: body, render: render)
+            party: context.party.id, key: key, method: request.method.rawValue, target: request.uri.path, body: canonical(body), render: render)
         do {
             switch try await service.executeIdempotently(command, by: context.party, recording: recording) {
             case .created(let answer): return try response(answer, replayed: false)
@@ -61,6 +61,16 @@ enum IdempotentCreation {
             key.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != 0x22 && $0 != 0x5C })
         else { throw Problem.invalidField("Idempotency-Key", reason) }
         return String(key)
+    }
+
+    /// The body as one spelling of its JSON value (keys sorted, no spaces), so that "the same request"
+    /// does not depend on the order a client's encoder writes an object's members in. The body has
+    /// passed the strict parse already.
+    static func canonical(_ body: [UInt8]) -> [UInt8] {
+        guard let value = try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed]),
+            let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+        else { return body }
+        return Array(data)
     }
 
     static func response(_ answer: StoredAnswer, replayed: Bool) throws -> Response {
