@@ -214,6 +214,15 @@ import Glibc
             let bad = try await api.call(.post, "/v1/datasets", body, headers: [HTTPField.Name("Idempotency-Key")!: "two words"])
             #expect(bad.status == .badRequest)
             #expect((bad["errors"] as? [[String: Any]])?.first?["field"] as? String == "Idempotency-Key")
+
+            // The table is bounded by age: the clock's pruning deletes keys past the retention, and only those.
+            let keys = try await Self.count("SELECT count(*) FROM idempotency_key", registry)
+            try await registry.database.pool.execute(
+                "UPDATE idempotency_key SET created_at = now() - interval '31 days' WHERE key = 'line-1'")
+            #expect(try await registry.pruneIdempotencyKeys() == 2, "the enterprise's and the lab's line-1")
+            #expect(try await Self.count("SELECT count(*) FROM idempotency_key", registry) == keys - 2)
+            let afterRetention = try await api.call(.post, "/v1/datasets", body, headers: key)
+            #expect(afterRetention.status == .created && afterRetention.headers[HTTPField.Name("Idempotency-Replayed")!] == nil, "a new request")
         }
     }
 
