@@ -37,6 +37,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/import-http.XXXXXX")
 chmod 0755 "$WORK"
 SERVER_PID=""
 IMPORT_PID=""
+DATA_DIR=$WORK/data-none  # each run sets its own (fresh_server)
 source Benchmarks/lib/demo-server.sh
 
 cleanup() {
@@ -106,15 +107,18 @@ say "=== Run 2: killed with SIGKILL at about half, then resumed"
 fresh_server two
 rm -f "$FILE.import-journal" "$FILE.refused.csv"
 started=$(date +%s.%N)
-import >"$WORK/run2a.out" 2>"$WORK/run2a.err" &
+# The importer itself in the background (not a function's subshell: $! must be the process killed).
+.build/release/datarights import "$FILE" --url "http://127.0.0.1:$PORT" --key "$KEY" --concurrency "$CONCURRENCY" \
+    >"$WORK/run2a.out" 2>"$WORK/run2a.err" &
 IMPORT_PID=$!
-until (($(wc -l <"$FILE.import-journal" 2>/dev/null || echo 0) > LINES / 2)); do
+until (($(wc -l 2>/dev/null <"$FILE.import-journal" || echo 0) > LINES / 2)); do
     kill -0 "$IMPORT_PID" 2>/dev/null || die "the importer ended before half the file"
     sleep 0.2
 done
 kill -KILL "$IMPORT_PID"
 wait "$IMPORT_PID" 2>/dev/null || true
 IMPORT_PID=""
+pgrep -f -- "import $FILE" >/dev/null && die "an importer still runs after the kill"
 say "killed after $(seconds_since "$started") s with $(($(wc -l <"$FILE.import-journal") - 1)) lines in the journal; in PostgreSQL: $(counts)"
 resumed=$(date +%s.%N)
 status=0
