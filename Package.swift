@@ -107,9 +107,23 @@ let package = Package(
             swiftSettings: strictSettings,
             plugins: ["EmbedFilesPlugin"]
         ),
+        /// `datarights import`: a client of the HTTP API (issue 17). It reads the core's limits and nothing else of it.
+        .target(
+            name: "RegistryImport",
+            dependencies: [
+                "RegistryCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "datarights",
             dependencies: [
+                "RegistryImport",
                 "RegistryServer",
                 "RegistryStore",
                 "RegistryCore",
@@ -218,7 +232,7 @@ let package = Package(
         .testTarget(
             name: "RegistryServerTests",
             dependencies: [
-                "RegistryServer", "RegistryStore", "RegistryCore", "PostgresClient", "EmbeddedPostgres", "TestSupport", "datarights",
+                "RegistryServer", "RegistryStore", "RegistryCore", "RegistryImport", "PostgresClient", "EmbeddedPostgres", "TestSupport", "datarights",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -94,8 +94,28 @@ public struct Limits: Sendable, Equatable {
     /// are paid out of charges, so every account's debits or credits, and their totals, stay below 2^62.
     /// A use that would pass it is denied (rule R28), never allowed to overflow.
     public static let maxLedgerChargeFen: Int64 = 1 << 61
+    /// The longest idempotency key: a usage event's (R26) and a creating request's `Idempotency-Key` header.
     public static let maxIdempotencyKeyBytes = 128
+    /// How long a creating request's `Idempotency-Key` is answered from its stored answer (issue 17): a
+    /// retry or a resumed import within it replays; the clock deletes older keys.
+    public static let idempotencyKeyRetentionDays: Int64 = 30
+    /// Keys older than the retention deleted by one clock tick (a minute): the table shrinks by at most
+    /// this many rows a minute, a bounded statement on a busy registry.
+    public static let maxIdempotencyKeysPrunedPerTick: Int64 = 10_000
     public static let maxUsageMetadataBytes = 2_048
+    /// `datarights import` (issue 17): the largest file and the most lines it reads (split bigger ones).
+    public static let maxImportFileBytes = 1 << 30
+    public static let maxImportLines = 10_000_000
+    /// A file-local dataset name (`ref`): 1 to 64 letters, digits, `.`, `_` or `-`.
+    public static let maxImportReferenceLength = 64
+    /// Requests an import keeps in flight, by default and at most (the edge's requests in flight per key
+    /// is 256 by default: more would be refused with 429).
+    public static let defaultImportConcurrency = 16
+    public static let maxImportConcurrency = 256
+    /// The longest wait an import takes from a `Retry-After`, and how long it keeps retrying a server that
+    /// does not answer (or answers 503) before it stops with exit status 2.
+    public static let maxImportRetryAfterSeconds = 60
+    public static let importUnreachableSeconds = 120
     /// How old an event may be when reported, unless the deployment says otherwise (R26): a day.
     public static let defaultUsageReportWindowSeconds: Int64 = 86_400
     public static let minUsageReportWindowSeconds: Int64 = 60

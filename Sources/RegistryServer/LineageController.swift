@@ -42,17 +42,17 @@ struct LineageController: APIController {
     }
 
     func record(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let actor = context.party
         let id = try datasetID(context)
-        let body = try await request.decodeJSON(DerivationsBody.self, context: context)
-        let entries = try await service.execute(
-            .recordDerivations(target: id, sources: body.sources.map { DerivationSource(dataset: DatasetID(rawValue: $0.dataset), kind: $0.kind) }),
-            by: actor)
-        let views = entries.compactMap { entry -> DerivationView? in
-            if case .derivation(let derivation) = entry.record { return DerivationView(derivation) }
-            return nil
+        let (body, bytes) = try await request.decodeJSONKeepingBytes(DerivationsBody.self, context: context)
+        let command = RegistryCommand.recordDerivations(
+            target: id, sources: body.sources.map { DerivationSource(dataset: DatasetID(rawValue: $0.dataset), kind: $0.kind) })
+        return try await IdempotentCreation.respond(command, request: request, body: bytes, context: context, service: service) { entries, _ in
+            let views = entries.compactMap { entry -> DerivationView? in
+                if case .derivation(let derivation) = entry.record { return DerivationView(derivation) }
+                return nil
+            }
+            return try Page(items: views, nextCursor: nil).storedCreation(location: "/v1/datasets/\(id.rawValue)/lineage")
         }
-        return try Page(items: views, nextCursor: nil).created(location: "/v1/datasets/\(id.rawValue)/lineage")
     }
 
     func walk(_ request: Request, _ context: AuthenticatedContext) throws -> Response {

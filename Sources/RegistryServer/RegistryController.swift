@@ -84,16 +84,16 @@ struct RegistryController: APIController {
     // MARK: Datasets
 
     func createDataset(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let actor = context.party
-        let body = try await request.decodeJSON(NewDatasetBody.self, context: context)
+        let (body, bytes) = try await request.decodeJSONKeepingBytes(NewDatasetBody.self, context: context)
         let sharing = try body.sharing.map(Self.sharing)
         let new = NewDataset(
             title: body.title, description: body.description ?? "", grade: body.grade, personalInformation: body.piLevel,
             individualsCovered: body.individualsCovered, region: body.region, sharing: sharing, fingerprint: body.fingerprint,
             format: body.format, updateCycle: body.updateCycle, sizeBytes: body.sizeBytes, tags: body.tags ?? [])
-        let entries = try await service.execute(.registerDataset(new), by: actor)
-        guard case .dataset(let dataset) = entries.first?.record else { throw Problem.internalError }
-        return try DatasetView(dataset).created(location: "/v1/datasets/\(dataset.id.rawValue)")
+        return try await IdempotentCreation.respond(.registerDataset(new), request: request, body: bytes, context: context, service: service) { entries, _ in
+            guard case .dataset(let dataset) = entries.first?.record else { throw Problem.internalError }
+            return try DatasetView(dataset).storedCreation(location: "/v1/datasets/\(dataset.id.rawValue)")
+        }
     }
 
     func updateDataset(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
@@ -139,8 +139,7 @@ struct RegistryController: APIController {
     // MARK: Registrations
 
     func submit(_ request: Request, _ context: AuthenticatedContext) async throws -> Response {
-        let actor = context.party
-        let body = try await request.decodeJSON(NewRegistrationBody.self, context: context)
+        let (body, bytes) = try await request.decodeJSONKeepingBytes(NewRegistrationBody.self, context: context)
         let new = NewRegistration(
             dataset: DatasetID(rawValue: body.dataset), right: body.right, kind: body.kind, sourceType: body.sourceType,
             evidence: body.evidence ?? [], truthfulnessCommitment: body.truthfulnessCommitment,
@@ -148,10 +147,12 @@ struct RegistryController: APIController {
             transferee: body.transferee.map(PartyID.init(rawValue:)), authorisationEndsOn: body.authorisationEndsOn,
             newFingerprint: body.newFingerprint, statement: body.statement,
             derivedFrom: (body.derivedFrom ?? []).map { DerivationSource(dataset: DatasetID(rawValue: $0.dataset), kind: $0.kind) })
-        let entries = try await service.execute(.submitRegistration(new), by: actor)
-        guard case .registration(let registration) = entries.first?.record else { throw Problem.internalError }
-        let view = service.registry.read { RegistrationView(registration, in: $0) }
-        return try view.created(location: "/v1/registrations/\(registration.number)")
+        // The view reads the certificate it acts on, which exists before the submission: the same from the
+        // state it was planned against as after.
+        return try await IdempotentCreation.respond(.submitRegistration(new), request: request, body: bytes, context: context, service: service) { entries, state in
+            guard case .registration(let registration) = entries.first?.record else { throw Problem.internalError }
+            return try RegistrationView(registration, in: state).storedCreation(location: "/v1/registrations/\(registration.number)")
+        }
     }
 
     func listRegistrations(_ request: Request, _ context: AuthenticatedContext) throws -> Response {

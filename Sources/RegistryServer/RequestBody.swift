@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import NIOCore
 import Hummingbird
 import RegistryCore
 
@@ -17,6 +18,13 @@ extension Request {
     ) async throws -> T {
         // `Content-Encoding: gzip` is inflated, within the same limit as a plain body.
         let buffer = try await GzipBody.collect(self, limit: context.maxRequestBodyBytes)
+        return try decodeJSON(type, collected: buffer, emptyBody: emptyBody, options: options)
+    }
+
+    /// ``decodeJSON(_:context:emptyBody:options:)`` of a body already collected (and inflated).
+    func decodeJSON<T: Decodable>(
+        _ type: T.Type, collected buffer: ByteBuffer, emptyBody: T? = nil, options: StrictJSON.Options = .strict
+    ) throws -> T {
         if buffer.readableBytes == 0, let emptyBody { return emptyBody }
         try requireJSONBody()
         do {

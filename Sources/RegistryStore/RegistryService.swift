@@ -17,6 +17,9 @@ public final class RegistryService: Sendable {
     public let sandbox: Bool
     let writer = AsyncSerialLock()
     let usageQueue = UsageQueue()
+    /// `party:key` of the idempotent requests being written now: a second request with a key in here is
+    /// refused (409) rather than planned twice.
+    let idempotencyInFlight = Mutex<Set<String>>([])
     let lease: PostgresPool
     private let holdsLease: Bool
     private let leaseWatch = Mutex<Task<Void, Never>?>(nil)
@@ -141,21 +144,28 @@ public final class RegistryService: Sendable {
     /// Plans, persists and applies `command`; returns the changes made (empty when nothing was due).
     @discardableResult
     public func execute(_ command: RegistryCommand, by actor: Party?) async throws -> [ChangeEntry] {
+        try await perform(command, by: actor, recording: nil).entries
+    }
+
+    /// ``execute(_:by:)``, and with `recording` its answer rendered from the plan and stored with its
+    /// idempotency key in the write's own transaction (``executeIdempotently(_:by:recording:)``).
+    func perform(_ command: RegistryCommand, by actor: Party?, recording: IdempotentWrite?) async throws -> (entries: [ChangeEntry], answer: StoredAnswer?) {
         if case .settings(.advanceClock) = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
         try checkNotFenced()  // fail fast; checked again under the lock
         return try await writer.withLock {
             try checkNotFenced()
             let now = self.now()
             let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
-            let (entries, audit) = try registry.read { state -> ([ChangeEntry], [AuditEntry]) in
+            let (entries, audit, answer) = try registry.read { state -> ([ChangeEntry], [AuditEntry], StoredAnswer?) in
                 let entries = try state.plan(command, by: actor, at: now)
                 var head = state.auditHead
                 let audit = entries.map {
                     head.append(at: now, actor: actorName, kind: $0.kind, payload: CanonicalJSON.encode($0.record))
                 }
-                return (entries, audit)
+                return (entries, audit, try recording.map { try $0.render(entries, state) })
             }
-            guard !entries.isEmpty, let lastAudit = audit.last else { return [] }
+            // Nothing to write (derivations already recorded): the answer is given, and stored nowhere.
+            guard !entries.isEmpty, let lastAudit = audit.last else { return ([], answer) }
             let identity = TransactionIdentity()
             let registry = self.registry
             let apply: @Sendable () -> Void = {
@@ -167,17 +177,18 @@ public final class RegistryService: Sendable {
                     try identity.record(connection)
                     for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
                     for entry in audit { try RecordSQL.insert(entry, on: connection) }
+                    if let recording, let answer { try IdempotencySQL.insert(recording, answer: answer, at: now, on: connection) }
                 }
             } catch let error as PostgresError where error.isCommitOutcomeUnknown {
                 // Never guess: PostgreSQL may have committed it (finding 11).
                 switch await settleLostCommit(LostCommit(identity: identity.value, lastAudit: lastAudit), apply: apply) {
-                case .committed: return entries
+                case .committed: return (entries, answer)
                 case .rolledBack: throw error
                 case .rebuilt, nil: throw RegistryServiceError.commitOutcomeUnknown
                 }
             }
             apply()
-            return entries
+            return (entries, answer)
         }
     }
 

@@ -10,5 +10,5 @@ struct DataRightsCommand: AsyncParsableCommand {
             Without --database-url (or DATABASE_URL), every command uses an embedded PostgreSQL cluster \
             under --data-dir, starting it if needed.
             """,
-        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, KeysCommand.self, AuditCommand.self, StateCommand.self, ReportCommand.self])
+        subcommands: [ServeCommand.self, MigrateCommand.self, DemoCommand.self, KeysCommand.self, AuditCommand.self, StateCommand.self, ReportCommand.self, ImportCommand.self])
 }

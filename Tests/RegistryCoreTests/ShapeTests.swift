@@ -60,6 +60,17 @@ import Testing
         #expect(1 <= Limits.maxStatisticsDays && Limits.maxStatisticsDays <= 366 && Limits.maxStatisticsDays <= Limits.maxStatementDays)
     }
 
+    /// An import (issue 17) never keeps more requests in flight than the edge lets one key have by
+    /// default, its key fits the idempotency key's bound (`imp-` + 32 hex + `-` + a line number), and it
+    /// keeps retrying an unanswered server longer than the longest wait a `Retry-After` asks for.
+    @Test func importNumbersHoldTheirRelations() {
+        #expect(1 <= Limits.defaultImportConcurrency && Limits.defaultImportConcurrency <= Limits.maxImportConcurrency)
+        #expect(Limits.maxImportConcurrency <= EdgeLimits().maxConcurrentRequestsPerKey)
+        #expect(4 + 32 + 1 + String(Limits.maxImportLines).count <= Limits.maxIdempotencyKeyBytes)
+        #expect(Limits.maxImportRetryAfterSeconds < Limits.importUnreachableSeconds)
+        #expect(Limits.maxIdempotencyKeysPrunedPerTick > 0 && Limits.idempotencyKeyRetentionDays >= 1)
+    }
+
     /// The packed tables' memory budgets (their doc comments and the cold-start figures) rest on these
     /// row sizes: a field added to a row shows up here first.
     @Test func packedRowsKeepTheirSizes() {

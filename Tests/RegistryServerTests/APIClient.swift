@@ -19,6 +19,7 @@ struct APIClient {
         let status: HTTPResponse.Status
         let json: [String: Any]
         let text: String
+        var headers: HTTPFields = [:]
 
         subscript(key: String) -> Any? { json[key] }
         func string(_ key: String) -> String? { json[key] as? String }
@@ -31,17 +32,19 @@ struct APIClient {
 
     @discardableResult
     func call(
-        _ method: HTTPRequest.Method, _ path: String, _ body: [String: Any]? = nil, sourceLocation: SourceLocation = #_sourceLocation
+        _ method: HTTPRequest.Method, _ path: String, _ body: [String: Any]? = nil, headers extra: HTTPFields = [:],
+        sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Answer {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let token { headers[.authorization] = "Bearer \(token)" }
+        headers.append(contentsOf: extra)
         let buffer = try body.map { ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: $0)) }
         // A departure from the document is reported at the test's own line.
         return try await ContractCheck.$callSite.withValue(sourceLocation) {
             try await client.execute(uri: path, method: method, headers: headers, body: buffer) { response in
                 let text = String(buffer: response.body)
                 let json = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
-                return Answer(status: response.status, json: json, text: text)
+                return Answer(status: response.status, json: json, text: text, headers: response.headers)
             }
         }
     }
