@@ -12,10 +12,13 @@ public struct ServerConfiguration: Sendable {
     public var edge: EdgeLimits
     /// Sent in the `Server` header.
     public var serverName: String
+    /// The web console's cookies carry `Secure` whatever the request says; without it, only requests that
+    /// came over HTTPS (`X-Forwarded-Proto: https`) get it, so that the local demo over http works.
+    public var consoleSecureCookies: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, sandbox: Bool = false, limits: Limits = Limits(), edge: EdgeLimits = EdgeLimits(),
-        serverName: String = "DataRights"
+        serverName: String = "DataRights", consoleSecureCookies: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -23,5 +26,6 @@ public struct ServerConfiguration: Sendable {
         self.limits = limits
         self.edge = edge
         self.serverName = serverName
+        self.consoleSecureCookies = consoleSecureCookies
     }
 }

@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Sandbox mode: enables the test-clock endpoints. Never in production. (env: DATARIGHTS_SANDBOX)")
     var sandbox = false
 
+    @Flag(help: "Mark the web console's cookies Secure always (behind a TLS proxy that sends no X-Forwarded-Proto). (env: DATARIGHTS_CONSOLE_SECURE_COOKIES)")
+    var consoleSecureCookies = false
+
     @Flag(help: "Do not apply pending migrations at start; readiness stays 503 until `datarights migrate` runs. (env: DATARIGHTS_NO_MIGRATE)")
     var noMigrate = false
 
@@ -92,7 +95,8 @@ struct ServeCommand: AsyncParsableCommand {
             port: try Setting.int(port, env: "DATARIGHTS_PORT", default: 8080),
             sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"),
             limits: limits,
-            edge: edge)
+            edge: edge,
+            consoleSecureCookies: try Setting.bool(consoleSecureCookies, env: "DATARIGHTS_CONSOLE_SECURE_COOKIES"))
 
         let migrateAtStart = try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE")
         let loadDemo = try Setting.bool(demo, env: "DATARIGHTS_DEMO")

@@ -46,6 +46,8 @@ struct NodeView: Encodable, Sendable {
     let title: String
     let holder: Int64
     let depth: Int32
+    /// R25: the dataset or one of its ancestors is flagged (its restrictions in effect).
+    let flagged: Bool
 
     /// The catalog view of a node reached by a walk.
     init?(_ node: Int32, depth: Int32, in state: RegistryState) {
@@ -54,6 +56,7 @@ struct NodeView: Encodable, Sendable {
         title = dataset.title
         holder = dataset.holder.rawValue
         self.depth = depth
+        flagged = state.lineage.graph.effectiveRestrictions(of: node).flagged
     }
 }
 
@@ -78,11 +81,27 @@ struct RestrictionsView: Encodable, Sendable {
     let flagged: Bool
     let own: Own
     let sources: Int
+    /// With `origins=true`: each restriction in effect and the dataset that imposes it.
+    let origins: [RestrictionOriginView]?
 
     struct Own: Encodable, Sendable {
         let grade: String
         let piLevel: String
         let flagged: Bool
+    }
+}
+
+/// A restriction in effect and where it comes from: the dataset itself or the nearest ancestor whose own
+/// restrictions impose it (R12, R21, R25).
+struct RestrictionOriginView: Encodable, Sendable {
+    let restriction: String
+    let value: String
+    let from: Int64
+
+    init(_ origin: RegistryState.RestrictionOrigin) {
+        restriction = origin.kind.rawValue
+        value = origin.value
+        from = origin.from.rawValue
     }
 }
 
