@@ -336,7 +336,11 @@ def run(server, shots):
         status, me = server.api("model_lab", "/v1/me")
         status, grants = server.api("regulator", "/v1/grants?limit=200")
         other = next((g["number"] for g in grants["items"] if g["assignee"] != me["id"]), None)
-        own = next((g for g in grants["items"] if g["assignee"] == me["id"] and g["state"] == "active"), None)
+        # The department's datasets for the lab: one granted at once, one awaiting the department's reply.
+        own = lab_grant(server, approval="automatic")
+        pending = lab_grant(server, approval="holder")
+        check(own is not None and own["state"] == "active", f"the lab should hold an active grant: {own}")
+        check(pending is not None and pending.get("state") == "awaiting_holder", f"a request should await the department: {pending}")
         if own:
             report_use(server, own["number"])
         sign_in(page, server, "model_lab")
@@ -351,9 +355,10 @@ def run(server, shots):
             page.goto(f"{server.base}/console/grants/{other}")
             check("not one of yours" in page.content(), "another lab's grant should answer the 403 page")
             visit("lab-other-grant", 403)
-            foreign = page.content()
-            page.goto(f"{server.base}/console/grants/GR-2026-999999")
-            check(strip_request_ids(page.content()) == strip_request_ids(foreign), "a missing grant should answer the same 403 page")
+            foreign = context.request.get(f"{server.base}/console/grants/{other}")
+            missing = context.request.get(f"{server.base}/console/grants/GR-2026-999999")
+            check(foreign.status == missing.status == 403, f"other and missing grants: {foreign.status}, {missing.status}")
+            check(strip_request_ids(foreign.text()) == strip_request_ids(missing.text()), "a missing grant should answer the same 403 page")
         page.goto(server.base + "/console/compliance")
         visit("compliance-for-lab", 403)
         sign_out(page, server)
@@ -362,6 +367,18 @@ def run(server, shots):
         sign_in(page, server, "department")
         page.goto(server.base + "/console/holdings")
         visit("holdings", 200)
+        if pending and pending.get("number"):
+            number = pending["number"]
+            item = page.locator(f"#request-{number}")
+            check(item.count() == 1, f"the request {number} should await the department's reply on its page")
+            item.get_by_label("Reply").select_option("yes")
+            item.get_by_role("button", name=f"Reply to {number}").click()
+            page.wait_for_load_state()
+            check("approved" in page.content(), "the page should say the request was approved")
+            status, request = server.api("department", f"/v1/access-requests/{number}")
+            check(request.get("state") == "agreed", f"the API should say {number} is agreed: {request.get('state')}")
+            check(page.locator(f"#request-{number}").count() == 0, f"{number} should no longer await a reply")
+            visit("holdings-after-reply", 200)
         page.goto(server.base + "/console/no-such-page")
         visit("not-found", 404)
         sign_out(page, server)
@@ -395,6 +412,28 @@ def pick_dataset_with_lineage(server):
         if derivation["source"] in targets:
             return derivation["source"]
     return derivations["items"][0]["target"]
+
+
+def lab_grant(server, approval):
+    """A dataset of the department's with a policy for labs, and the lab's request on it: the grant when
+    the policy approves at once, else the request awaiting the department's reply."""
+    status, dataset = server.api("department", "/v1/datasets", method="POST", body={
+        "title": f"Console test corpus ({approval})", "description": "Made by the console's browser test", "grade": "general",
+        "piLevel": "none", "individualsCovered": 0, "region": "CN-BJ", "fingerprint": "5e" * 32, "format": "csv",
+        "updateCycle": "daily", "sizeBytes": 1024, "tags": ["console-test"], "sharing": {"category": "unconditional"}})
+    if not check(status == 201, f"the department's dataset: {status} {dataset}"):
+        return None
+    status, policy = server.api("department", f"/v1/datasets/{dataset['id']}/policy", method="PUT", body={
+        "rules": [{"id": "labs-may-train", "kind": "permission", "action": "use",
+                   "constraints": {"purposes": ["model_training"], "assigneeKinds": ["model_lab"]}}],
+        "approval": approval, "pricePerMillionTokens": 800})
+    if not check(status == 200, f"the department's policy: {status} {policy}"):
+        return None
+    status, request = server.api("model_lab", "/v1/access-requests", method="POST", body={
+        "dataset": dataset["id"], "purpose": "model_training", "tokens": 5_000_000, "validUntil": "2030-01-01T00:00:00Z"})
+    if not check(status == 201, f"the lab's request: {status} {request}"):
+        return None
+    return request.get("grant") or request
 
 
 def report_use(server, grant):

@@ -32,7 +32,7 @@ struct LineagePicture {
                 position[node.id] = (20 + column * 170, 20 + row * 80)
             }
         }
-        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-labelledby=\"lineage-title\" viewBox=\"0 0 \(width) \(height)\" class=\"picture lineage\">"
+        var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"group\" aria-labelledby=\"lineage-title\" viewBox=\"0 0 \(width) \(height)\" class=\"picture lineage\">"
         svg += "<title id=\"lineage-title\">\(HTML.escape(caption))</title>"
         for edge in edges {
             guard let from = position[edge.source], let to = position[edge.target] else { continue }

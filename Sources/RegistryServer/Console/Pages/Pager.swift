@@ -6,6 +6,8 @@ struct PagerView: Sendable {
     let previousHref: String?
     let nextHref: String?
     let hasPages: Bool
+    /// The pager's `aria-label`: unique on its page.
+    let pagerLabel: String
 
     /// - Parameters:
     ///   - path: the console page's path.
@@ -13,7 +15,8 @@ struct PagerView: Sendable {
     ///   - cursor: this page's cursor ("" for the first page).
     ///   - trail: the cursors of the pages before this one, oldest first.
     ///   - next: the API's `nextCursor`.
-    init(path: String, query: [(String, String)], cursor: String, trail: [String], next: String?) {
+    init(path: String, query: [(String, String)], cursor: String, trail: [String], next: String?, label: String = "Pages") {
+        pagerLabel = label
         func href(_ cursor: String, _ trail: [String]) -> String {
             var items = query.filter { !$0.1.isEmpty }
             if !cursor.isEmpty { items.append(("cursor", cursor)) }

@@ -83,7 +83,9 @@ struct RegistrarPages: Sendable {
                 }
                 items.append(QueueItem(registration, status: section.status, objections: objections, failed: failed))
             }
-            let pager = PagerView(path: "/console/registrar", query: [("status", section.status)], cursor: cursor, trail: trail, next: page.nextCursor)
+            let pager = PagerView(
+                path: "/console/registrar", query: [("status", section.status)], cursor: cursor, trail: trail, next: page.nextCursor,
+                label: "Pages of \(section.heading.lowercased())")
             sections.append(QueueSection(
                 status: section.status, heading: section.heading, note: section.note, items: items, hasItems: !items.isEmpty, pager: pager))
         }
