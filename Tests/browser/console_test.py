@@ -147,7 +147,11 @@ class Visit:
             print(f"  axe, {name}: minor: {', '.join(minor)}")
         for width, viewport in (("laptop", LAPTOP), ("phone", PHONE)):
             self.page.set_viewport_size(viewport)
-            self.page.screenshot(path=os.path.join(self.shots, f"{self.count:02d}-{name}-{width}.png"), full_page=True)
+            # The whole page, up to three screens of it (a long queue on a phone is tens of screens).
+            height = min(self.page.evaluate("document.documentElement.scrollHeight"), 3 * viewport["height"])
+            self.page.screenshot(
+                path=os.path.join(self.shots, f"{self.count:02d}-{name}-{width}.png"), full_page=True,
+                clip={"x": 0, "y": 0, "width": viewport["width"], "height": height})
         self.page.set_viewport_size(LAPTOP)
         print(f"  checked {name}: {url}")
 

@@ -44,7 +44,7 @@ struct CatalogPages: Sendable {
             FieldView.select(
                 name: "piLevel", label: "Personal information", choices: PersonalInformationLevel.allCases.map(\.rawValue), selected: values["piLevel"],
                 any: "any level", problem: problem),
-            FieldView(name: "region", label: "Region code", value: values["region"] ?? "", hint: "a provincial code, e.g. 110000", problem: problem),
+            FieldView(name: "region", label: "Region code", value: values["region"] ?? "", hint: "e.g. CN-BJ", problem: problem),
             FieldView(name: "holder", label: "Holder (party id)", value: values["holder"] ?? "", problem: problem),
             FieldView(name: "tag", label: "Tag", value: values["tag"] ?? "", problem: problem),
             FieldView.select(name: "flagged", label: "Flagged (R25)", choices: ["true", "false"], selected: values["flagged"], any: "either", problem: problem),
