@@ -256,7 +256,7 @@ import Testing
             let request = try await lab.post(
                 "/v1/access-requests", ["dataset": dataset, "purpose": "model_training", "tokens": 5_000_000, "validUntil": "2030-01-01T00:00:00Z"])
             let grant = try #require((request["grant"] as? [String: Any])?["number"] as? String, "\(request.text)")
-            let other = try #require(try await admin.post("/v1/parties", Fixture.party("Other Model Lab", "model_lab")).int("id"))
+            let other = try #require(try await admin.post("/v1/parties", Fixture.party("Other Model Lab", "model_lab", code: CreditCode.make(organisation: 4242))).int("id"))
             let otherKey = try #require(try await admin.post("/v1/parties/\(other)/keys", ["label": "other"]).string("token"))
 
             var owner = Browser(cast.api.client)
