@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import RegistryCore
 
 /// The console's client of the JSON API: each call goes through the router in process
 /// (``InProcessRequest``) with the signed-in party's key as `Authorization: Bearer …`, so a console page
@@ -95,25 +96,17 @@ struct ConsoleAPI: Sendable {
     }
 }
 
-/// A problem the API answered with (RFC 9457), as the console shows it: its status is kept for the page,
-/// its title and detail said, and each field it names shown next to that field when the page has it.
+/// A problem the API answered with (RFC 9457, the API's own ``Problem``), as the console shows it: its
+/// status is kept for the page, its title and detail said, and each field it names shown next to that
+/// field when the page has it.
 struct APIProblem: Error, Sendable {
-    struct FieldError: Decodable, Sendable {
-        let field: String
-        let reason: String
-    }
-    struct RefusalText: Decodable, Sendable {
-        let rule: String
-        let reason: String
-    }
-
     let status: HTTPResponse.Status
     let title: String
     let detail: String?
-    let errors: [FieldError]
-    let refusals: [RefusalText]
+    let errors: [Problem.FieldError]
+    let refusals: [Refusal]
 
-    init(status: HTTPResponse.Status, title: String, detail: String?, errors: [FieldError] = [], refusals: [RefusalText] = []) {
+    init(status: HTTPResponse.Status, title: String, detail: String?, errors: [Problem.FieldError] = [], refusals: [Refusal] = []) {
         self.status = status
         self.title = title
         self.detail = detail
@@ -123,16 +116,10 @@ struct APIProblem: Error, Sendable {
 
     /// The problem in an unsuccessful answer; an answer that is not a problem is described by its status.
     init(_ answer: ConsoleAPI.Answer) {
-        struct Body: Decodable {
-            let title: String?
-            let detail: String?
-            let errors: [FieldError]?
-            let refusals: [RefusalText]?
-        }
-        let body = try? JSONDecoder().decode(Body.self, from: answer.bytes)
+        let problem = try? JSONDecoder().decode(Problem.self, from: answer.bytes)
         self.init(
-            status: answer.status, title: body?.title ?? answer.status.reasonPhrase, detail: body?.detail, errors: body?.errors ?? [],
-            refusals: body?.refusals ?? [])
+            status: answer.status, title: problem?.title ?? answer.status.reasonPhrase, detail: problem?.detail, errors: problem?.errors ?? [],
+            refusals: problem?.refusals ?? [])
     }
 
     /// The reason given for `field`, if the problem names it.

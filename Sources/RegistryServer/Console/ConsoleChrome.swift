@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import RegistryCore
 /// The console's pages by the party kinds they are for: the nav shows a party only its kind's pages,
 /// and a page asked for by another kind answers 403. Which rows a page holds is the API's to decide.
 enum ConsoleSection: String, CaseIterable, Sendable {
@@ -64,7 +65,7 @@ struct Chrome: Sendable {
         Chrome(title: title, signedIn: false, partyName: "", partyKind: "", nav: [], csrf: "")
     }
 
-    static func signedIn(_ title: String, me: MeJSON, current: ConsoleSection?, csrf: String) -> Chrome {
+    static func signedIn(_ title: String, me: PartyView, current: ConsoleSection?, csrf: String) -> Chrome {
         let nav = ConsoleSection.allCases.filter { $0.isFor(me.kind) }.map {
             NavLink(href: $0.path, label: $0.label, current: $0 == current)
         }

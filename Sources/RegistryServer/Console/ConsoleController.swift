@@ -144,13 +144,13 @@ struct ConsoleController: Sendable {
     ) async -> Response {
         guard let key = session.key(in: request) else { return ConsoleRenderer.redirect(to: "/console/sign-in") }
         let api = ConsoleAPI(client: slot.value, key: key, requestID: context.requestID)
-        let me: MeJSON
+        let me: PartyView
         do {
             let answer = try await api.get("me")
             if answer.status == .unauthorized {
                 return ConsoleRenderer.redirect(to: "/console/sign-in", cookies: [session.signOutCookie(secure: session.isSecure(request))])
             }
-            me = try api.value(MeJSON.self, answer)
+            me = try api.value(PartyView.self, answer)
         } catch let problem as APIProblem {
             return errorPage(chrome: .signedOut(problem.title), ProblemView(problem))
         } catch {
@@ -193,7 +193,7 @@ struct ConsoleController: Sendable {
 struct ConsoleCall: Sendable {
     let console: ConsoleController
     let api: ConsoleAPI
-    let me: MeJSON
+    let me: PartyView
     let request: Request
     let context: AppRequestContext
     let csrf: String

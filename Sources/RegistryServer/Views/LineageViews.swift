@@ -41,7 +41,7 @@ extension DerivationView {
     }
 }
 
-struct NodeView: Encodable, Sendable {
+struct NodeView: Codable, Sendable {
     let id: Int64
     let title: String
     let holder: Int64
@@ -60,7 +60,7 @@ struct NodeView: Encodable, Sendable {
     }
 }
 
-struct BudgetView: Encodable, Sendable {
+struct BudgetView: Codable, Sendable {
     /// Nodes the walk was allowed to visit.
     let limit: Int
     let visited: Int
@@ -68,13 +68,13 @@ struct BudgetView: Encodable, Sendable {
     let exhausted: Bool
 }
 
-struct WalkPage: Encodable, Sendable {
+struct WalkPage: Codable, Sendable {
     let items: [NodeView]
     let nextCursor: String?
     let budget: BudgetView
 }
 
-struct RestrictionsView: Encodable, Sendable {
+struct RestrictionsView: Codable, Sendable {
     let dataset: Int64
     let grade: String
     let piLevel: String
@@ -84,7 +84,7 @@ struct RestrictionsView: Encodable, Sendable {
     /// With `origins=true`: each restriction in effect and the dataset that imposes it.
     let origins: [RestrictionOriginView]?
 
-    struct Own: Encodable, Sendable {
+    struct Own: Codable, Sendable {
         let grade: String
         let piLevel: String
         let flagged: Bool
@@ -93,7 +93,7 @@ struct RestrictionsView: Encodable, Sendable {
 
 /// A restriction in effect and where it comes from: the dataset itself or the nearest ancestor whose own
 /// restrictions impose it (R12, R21, R25).
-struct RestrictionOriginView: Encodable, Sendable {
+struct RestrictionOriginView: Codable, Sendable {
     let restriction: String
     let value: String
     let from: Int64

@@ -31,7 +31,7 @@ struct CatalogPages: Sendable {
         var rows: [DatasetRow] = []
         var next: String?
         if answer.isSuccess {
-            let page = try call.api.value(PageJSON<DatasetJSON>.self, answer)
+            let page = try call.api.value(Page<DatasetView>.self, answer)
             rows = page.items.map(DatasetRow.init)
             next = page.nextCursor
         } else {
@@ -59,15 +59,15 @@ struct CatalogPages: Sendable {
         guard StrictID.parse(id[...]) != nil else {
             return call.console.errorPage(chrome: call.chrome("Not found", .catalog), ProblemView(status: 404, title: "Not found", detail: "There is no dataset \(id)."))
         }
-        let dataset = try await call.api.read(DatasetJSON.self, "datasets/\(id)")
-        async let certificates = call.api.read(PageJSON<CertificateJSON>.self, "certificates", [("dataset", id), ("limit", "50")])
-        async let registrations = call.api.read(PageJSON<RegistrationJSON>.self, "registrations", [("dataset", id), ("limit", "50")])
-        async let restrictions = call.api.read(RestrictionsJSON.self, "datasets/\(id)/restrictions", [("origins", "true")])
+        let dataset = try await call.api.read(DatasetView.self, "datasets/\(id)")
+        async let certificates = call.api.read(Page<CertificateView>.self, "certificates", [("dataset", id), ("limit", "50")])
+        async let registrations = call.api.read(Page<RegistrationView>.self, "registrations", [("dataset", id), ("limit", "50")])
+        async let restrictions = call.api.read(RestrictionsView.self, "datasets/\(id)/restrictions", [("origins", "true")])
         let policyAnswer = try await call.api.get("datasets/\(id)/policy")
         var policy: PolicySection?
         if policyAnswer.isSuccess {
             let odrl = try await call.api.get("datasets/\(id)/policy/odrl")
-            policy = PolicySection(try call.api.value(PolicyJSON.self, policyAnswer), odrl: odrl.isSuccess ? Self.pretty(odrl.bytes) : nil, dataset: id)
+            policy = PolicySection(try call.api.value(PolicyView.self, policyAnswer), odrl: odrl.isSuccess ? Self.pretty(odrl.bytes) : nil, dataset: id)
         } else if policyAnswer.status != .notFound {
             throw APIProblem(policyAnswer)
         }
@@ -121,7 +121,7 @@ struct DatasetRow: Sendable {
     let tags: String
     let isFlagged: Bool
 
-    init(_ dataset: DatasetJSON) {
+    init(_ dataset: DatasetView) {
         id = dataset.id
         href = "/console/datasets/\(dataset.id)"
         title = dataset.title

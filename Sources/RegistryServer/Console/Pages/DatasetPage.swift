@@ -27,7 +27,7 @@ struct DatasetEntryView: Sendable {
     let isFlagged: Bool
     let flagReason: String?
 
-    init(_ dataset: DatasetJSON) {
+    init(_ dataset: DatasetView) {
         id = dataset.id
         title = dataset.title
         entryDescription = dataset.description
@@ -64,7 +64,7 @@ struct CertificateRow: Sendable {
     let issuedOn: String
     let expiresOn: String
 
-    init(_ certificate: CertificateJSON) {
+    init(_ certificate: CertificateView) {
         number = certificate.number
         status = certificate.status
         right = certificate.right
@@ -85,7 +85,7 @@ struct RegistrationRow: Sendable {
     let noticeEndsOn: String
     let refusalText: String
 
-    init(_ registration: RegistrationJSON) {
+    init(_ registration: RegistrationView) {
         number = registration.number
         kind = registration.kind
         right = registration.right
@@ -115,7 +115,7 @@ struct PolicySection: Sendable {
     let odrlText: String?
     let odrlHref: String
 
-    init(_ policy: PolicyJSON, odrl: String?, dataset: String) {
+    init(_ policy: PolicyView, odrl: String?, dataset: String) {
         version = policy.version
         approval = policy.approval
         price = policy.pricePerMillionTokens == 0 ? "free" : "\(policy.pricePerMillionTokens.grouped) fen per million tokens"
@@ -125,16 +125,16 @@ struct PolicySection: Sendable {
             let c = rule.constraints
             var parts: [String] = []
             if let purposes = c?.purposes { parts.append("purposes: " + purposes.joined(separator: ", ")) }
-            if let kinds = c?.assigneeKinds { parts.append("assignee kinds: " + kinds.joined(separator: ", ")) }
+            if let kinds = c?.assigneeKinds { parts.append("assignee kinds: " + kinds.map(\.rawValue).joined(separator: ", ")) }
             if let parties = c?.assigneeParties { parts.append("assignees: " + parties.map(String.init).joined(separator: ", ")) }
             if let regions = c?.regions { parts.append("regions: " + regions.joined(separator: ", ")) }
             if let notBefore = c?.notBefore { parts.append("not before \(notBefore)") }
             if let notAfter = c?.notAfter { parts.append("not after \(notAfter)") }
             if let maxTokens = c?.maxTokens { parts.append("at most \(maxTokens.grouped) tokens") }
-            if let ceiling = c?.gradeCeiling { parts.append("grade at most \(ceiling)") }
+            if let ceiling = c?.gradeCeiling { parts.append("grade at most \(ceiling.rawValue)") }
             if let days = c?.retentionDays { parts.append("delete after \(days) days") }
             return RuleRow(
-                ruleID: rule.id, kind: rule.kind, action: rule.action, duty: rule.duty ?? "",
+                ruleID: rule.id, kind: rule.kind.rawValue, action: rule.action.rawValue, duty: rule.duty?.rawValue ?? "",
                 constraints: parts.isEmpty ? "none" : parts.joined(separator: "; "))
         }
         odrlText = odrl
@@ -160,7 +160,7 @@ struct RestrictionsSection: Sendable {
     let sources: Int
     let rows: [Row]
 
-    init(_ restrictions: RestrictionsJSON, dataset: Int64) {
+    init(_ restrictions: RestrictionsView, dataset: Int64) {
         grade = restrictions.grade
         piLevel = restrictions.piLevel
         isFlaggedInEffect = restrictions.flagged

@@ -25,7 +25,7 @@ struct GrantPages: Sendable {
         let trail = PagerView.trail(call.query("trail"))
         let offset = try await Self.calendarOffset(call)
         let page = try await call.api.read(
-            PageJSON<GrantJSON>.self, "grants", [("assignee", String(call.me.id)), ("cursor", cursor), ("limit", String(Self.grantsPerPage))])
+            Page<GrantView>.self, "grants", [("assignee", String(call.me.id)), ("cursor", cursor), ("limit", String(Self.grantsPerPage))])
         var cards: [GrantCard] = []
         for grant in page.items { cards.append(try await GrantCard.make(call, grant, offset: offset)) }
         let view = GrantListView(
@@ -41,7 +41,7 @@ struct GrantPages: Sendable {
         guard ConsoleIdentifiers.isRecordNumber(number) else { return forbidden }
         let answer = try await call.api.get("grants/\(number)")
         guard answer.status != .notFound && answer.status != .forbidden else { return forbidden }
-        let grant = try call.api.value(GrantJSON.self, answer)
+        let grant = try call.api.value(GrantView.self, answer)
         guard grant.assignee == call.me.id else { return forbidden }
         let card = try await GrantCard.make(call, grant, offset: try await Self.calendarOffset(call))
         return call.render("grant", title: "Grant \(grant.number)", section: .grants, card)
@@ -49,7 +49,7 @@ struct GrantPages: Sendable {
 
     /// The registry calendar's UTC offset (`GET /v1/settings`), for the day a use counts on.
     static func calendarOffset(_ call: ConsoleCall) async throws -> Int {
-        try await call.api.read(SettingsJSON.self, "settings").calendar?.utcOffsetSeconds ?? 8 * 3600
+        try await call.api.read(SettingsBody.self, "settings").calendar?.utcOffsetSeconds ?? 8 * 3600
     }
 }
 
@@ -83,8 +83,8 @@ struct GrantCard: Sendable {
     let days: [DayRow]
     let hasDays: Bool
 
-    static func make(_ call: ConsoleCall, _ grant: GrantJSON, offset: Int) async throws -> GrantCard {
-        let usage = try await call.api.read(GrantUsageJSON.self, "grants/\(grant.number)/usage")
+    static func make(_ call: ConsoleCall, _ grant: GrantView, offset: Int) async throws -> GrantCard {
+        let usage = try await call.api.read(GrantUsageView.self, "grants/\(grant.number)/usage")
         // The events one page after another, up to the console's bound.
         var tokensByDay: [CivilDate: Int64] = [:]
         var read = 0
@@ -93,7 +93,7 @@ struct GrantCard: Sendable {
         let calendar = WorkingCalendar(utcOffsetSeconds: offset)
         repeat {
             let page = try await call.api.read(
-                PageJSON<UsageEventJSON>.self, "grants/\(grant.number)/usage/events", [("cursor", cursor), ("limit", String(Limits.maxPageSize))])
+                Page<UsageEventView>.self, "grants/\(grant.number)/usage/events", [("cursor", cursor), ("limit", String(Limits.maxPageSize))])
             for event in page.items where event.status == "accepted" {
                 guard let at = Timestamp(iso8601: event.recordedAt) else { continue }
                 let day = calendar.date(at: at)

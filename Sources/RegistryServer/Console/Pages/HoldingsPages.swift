@@ -38,9 +38,9 @@ struct HoldingsPages: Sendable {
         let grantCursor = call.query("cursor") ?? ""
         let trail = PagerView.trail(call.query("trail"))
         async let requests = call.api.read(
-            PageJSON<AccessRequestJSON>.self, "access-requests",
+            Page<AccessRequestView>.self, "access-requests",
             [("state", "awaiting_holder"), ("cursor", requestCursor), ("limit", String(Limits.consolePageSize))])
-        async let grants = call.api.read(PageJSON<GrantJSON>.self, "grants", [("cursor", grantCursor), ("limit", String(Limits.consolePageSize))])
+        async let grants = call.api.read(Page<GrantView>.self, "grants", [("cursor", grantCursor), ("limit", String(Limits.consolePageSize))])
         let pending = try await requests.items.map { PendingRequestItem($0, failed: failed) }
         let grantPage = try await grants
         let done: String? = switch call.query("done") {
@@ -86,7 +86,7 @@ struct PendingRequestItem: Sendable {
     let replyFields: [FieldView]
     let itemProblem: ProblemView?
 
-    init(_ request: AccessRequestJSON, failed: (target: String, problem: APIProblem)?) {
+    init(_ request: AccessRequestView, failed: (target: String, problem: APIProblem)?) {
         number = request.number
         anchor = "request-\(request.number)"
         dataset = request.dataset
@@ -125,7 +125,7 @@ struct GrantRow: Sendable {
     let price: String
     let state: String
 
-    init(_ grant: GrantJSON) {
+    init(_ grant: GrantView) {
         number = grant.number
         href = "/console/grants/\(grant.number)"
         dataset = grant.dataset

@@ -20,17 +20,17 @@ struct LineageSection: Sendable {
     let nodes: [NodeRow]
     let nodeCount: Int
 
-    static func make(_ call: ConsoleCall, dataset: DatasetJSON) async throws -> LineageSection {
+    static func make(_ call: ConsoleCall, dataset: DatasetView) async throws -> LineageSection {
         let up = Limits.consoleLineageAncestorDepth
         let down = Limits.consoleLineageDescendantDepth
         let side = Limits.consoleLineageNodesPerSide
         async let ancestorsWalk = call.api.read(
-            LineageWalkJSON.self, "datasets/\(dataset.id)/lineage", [("direction", "ancestors"), ("depth", String(up)), ("limit", String(side))])
+            WalkPage.self, "datasets/\(dataset.id)/lineage", [("direction", "ancestors"), ("depth", String(up)), ("limit", String(side))])
         async let descendantsWalk = call.api.read(
-            LineageWalkJSON.self, "datasets/\(dataset.id)/lineage", [("direction", "descendants"), ("depth", String(down)), ("limit", String(side))])
+            WalkPage.self, "datasets/\(dataset.id)/lineage", [("direction", "descendants"), ("depth", String(down)), ("limit", String(side))])
         let ancestors = try await ancestorsWalk
         let descendants = try await descendantsWalk
-        let root = try await call.api.read(RestrictionsJSON.self, "datasets/\(dataset.id)/restrictions")
+        let root = try await call.api.read(RestrictionsView.self, "datasets/\(dataset.id)/restrictions")
 
         var nodes = [LineagePicture.Node(id: dataset.id, title: dataset.title, level: 0, flagged: root.flagged, href: "/console/datasets/\(dataset.id)")]
         nodes += ancestors.items.map { .init(id: $0.id, title: $0.title, level: -Int($0.depth), flagged: $0.flagged, href: "/console/datasets/\($0.id)") }
@@ -41,12 +41,12 @@ struct LineageSection: Sendable {
         var edges: [LineagePicture.Edge] = []
         for node in nodes {
             let sources = try await call.api.read(
-                LineageWalkJSON.self, "datasets/\(node.id)/lineage",
+                WalkPage.self, "datasets/\(node.id)/lineage",
                 [("direction", "ancestors"), ("depth", "1"), ("limit", String(Limits.maxPageSize))])
             edges += sources.items.filter { drawn.contains($0.id) }.map { LineagePicture.Edge(source: $0.id, target: node.id) }
         }
 
-        func count(_ walk: LineageWalkJSON, _ noun: String) -> String {
+        func count(_ walk: WalkPage, _ noun: String) -> String {
             let more = walk.nextCursor != nil || walk.budget.exhausted
             return more ? "the nearest \(walk.items.count) \(noun) (there are more)" : "\(walk.items.count) \(noun)"
         }

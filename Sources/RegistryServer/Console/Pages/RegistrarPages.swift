@@ -72,14 +72,14 @@ struct RegistrarPages: Sendable {
         var sections: [QueueSection] = []
         for section in Self.sections where only == nil || only == section.status {
             let page = try await call.api.read(
-                PageJSON<RegistrationJSON>.self, "registrations",
+                Page<RegistrationView>.self, "registrations",
                 [("status", section.status), ("cursor", cursor), ("limit", String(Limits.consolePageSize))])
             var items: [QueueItem] = []
             for registration in page.items {
-                var objections: [RegistrationJSON.Pending] = []
+                var objections: [PendingObjection] = []
                 if section.status == "suspended" {
-                    let full = try await call.api.read(RegistrationJSON.self, "registrations/\(registration.number)")
-                    objections = (full.objections ?? []).filter { $0.ruling == nil }.map { RegistrationJSON.Pending($0) }
+                    let full = try await call.api.read(RegistrationView.self, "registrations/\(registration.number)")
+                    objections = (full.objections ?? []).filter { $0.ruling == nil }.map(PendingObjection.init)
                 }
                 items.append(QueueItem(registration, status: section.status, objections: objections, failed: failed))
             }
@@ -106,21 +106,19 @@ struct RegistrarPages: Sendable {
     ]
 }
 
-extension RegistrationJSON {
-    /// An objection awaiting the registrar's ruling.
-    struct Pending: Sendable {
+/// An objection awaiting the registrar's ruling.
+struct PendingObjection: Sendable {
         let id: Int64
-        let objector: Int64
-        let grounds: String
-        let lodgedAt: String
+    let objector: Int64
+    let grounds: String
+    let lodgedAt: String
 
-        init(_ objection: ObjectionJSON) {
+    init(_ objection: ObjectionView) {
             id = objection.id
             objector = objection.objector
             grounds = objection.grounds
             lodgedAt = objection.lodgedAt
         }
-    }
 }
 
 struct QueueView: Sendable {
@@ -170,7 +168,7 @@ struct QueueItem: Sendable {
     let objections: [ObjectionForm]
     let itemProblem: ProblemView?
 
-    init(_ registration: RegistrationJSON, status: String, objections: [RegistrationJSON.Pending], failed: (target: String, problem: APIProblem)?) {
+    init(_ registration: RegistrationView, status: String, objections: [PendingObjection], failed: (target: String, problem: APIProblem)?) {
         number = registration.number
         anchor = "item-\(registration.number)"
         dataset = registration.dataset

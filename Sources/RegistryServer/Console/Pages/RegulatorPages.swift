@@ -156,7 +156,7 @@ struct RegulatorPages: Sendable {
         let to = call.query("to") ?? ""
         let period = [("dimension", dimension), ("from", from), ("to", to)]
         // Every day's cells of the period, up to the console's bound of pages.
-        var rows: [StatisticsUsageRowJSON] = []
+        var rows: [StatisticsUsageRow] = []
         var cursor = ""
         var days: ClosedRange<CivilDate>?
         var problem: APIProblem?
@@ -167,9 +167,9 @@ struct RegulatorPages: Sendable {
                 problem = APIProblem(answer)
                 break
             }
-            let usage = try call.api.value(StatisticsAnswerJSON<StatisticsUsageRowJSON>.self, answer)
+            let usage = try call.api.value(ComplianceAnswer<StatisticsUsageRow, StatisticsTotals>.self, answer)
             rows += usage.items
-            if let first = CivilDate(usage.totals.from), let last = CivilDate(usage.totals.to), first <= last { days = first...last }
+            if let totals = usage.totals, let first = CivilDate(totals.from), let last = CivilDate(totals.to), first <= last { days = first...last }
             guard let next = usage.nextCursor else { break }
             cursor = next
             partial = page == Limits.consoleChartPages - 1
@@ -200,7 +200,7 @@ struct RegulatorPages: Sendable {
             ).svg()
             let rankings = try await call.api.get("statistics/rankings", period + [("limit", "20")])
             if rankings.isSuccess {
-                let ranked = try call.api.value(StatisticsAnswerJSON<StatisticsRankingRowJSON>.self, rankings).items
+                let ranked = try call.api.value(ComplianceAnswer<StatisticsRankingRow, StatisticsTotals>.self, rankings).items
                 rankingSVG = BarChart(
                     title: "Ranking by tokens, by \(dimension), \(days.lowerBound) to \(days.upperBound)", unit: "tokens",
                     bars: ranked.map { .init(label: $0.label, value: $0.tokens ?? 0, note: $0.sharePercent.map { "\($0) %" }) }
@@ -230,11 +230,11 @@ struct RegulatorPages: Sendable {
     // MARK: Audit
 
     func audit(_ call: ConsoleCall) async throws -> Response {
-        let verification = try await call.api.read(AuditVerificationJSON.self, "audit/verify")
+        let verification = try await call.api.read(AuditVerification.self, "audit/verify")
         let count = verification.entries ?? 0
         let after = max(0, count - Int64(Limits.consolePageSize))
         let entries = try await call.api.read(
-            PageJSON<AuditEntryJSON>.self, "audit/events", [("cursor", String(after)), ("limit", String(Limits.consolePageSize))])
+            Page<AuditEntryView>.self, "audit/events", [("cursor", String(after)), ("limit", String(Limits.consolePageSize))])
         let view = AuditView(
             valid: verification.valid, entries: count.grouped, head: verification.head ?? "",
             mismatch: verification.firstMismatch.map { "Entry \($0) does not match" + (verification.reason.map { ": \($0)" } ?? "") },
@@ -276,17 +276,6 @@ struct RegulatorPages: Sendable {
                 try await writer.finish(nil)
             })
     }
-}
-
-/// A statistics answer: its rows and period.
-struct StatisticsAnswerJSON<Row: Decodable & Sendable>: Decodable, Sendable {
-    struct Totals: Decodable, Sendable {
-        let from: String
-        let to: String
-    }
-    let items: [Row]
-    let nextCursor: String?
-    let totals: Totals
 }
 
 struct QueryLink: Sendable {
@@ -383,7 +372,7 @@ struct AuditRow: Sendable {
     let payload: String
     let hash: String
 
-    init(_ entry: AuditEntryJSON) {
+    init(_ entry: AuditEntryView) {
         sequence = entry.sequence
         at = entry.at
         actor = entry.actor
