@@ -128,6 +128,10 @@ import FoundationXML
         #expect(svg.first("desc")!.text.hasSuffix("2 levels up, 2 down; all 4 descendants shown"))
     }
 
+    @Test func theLimitsHoldTheirRelations() {
+        #expect(PictureLimits.relationsHold)
+    }
+
     @Test func theDensestLineageStaysWithinItsBounds() throws {
         // 200 nodes on each of 31 levels and 6,000 edges, many across several levels: the picture keeps
         // 25 rows of 40 boxes, 2,000 edges at most, and a bounded size.
@@ -186,7 +190,8 @@ import FoundationXML
 
     // MARK: Users' text, ids and extremes, in every picture
 
-    static let hostile = "<script>alert('x')</script> & \"quoted\" \u{1}"
+    /// Markup, quotes, and characters XML forbids (U+0001) or HTML5 calls a parse error (U+0085, U+FDD0, U+FFFF).
+    static let hostile = "<script>alert('x')</script> & \"quoted\" \u{1}\u{85}" + String(Unicode.Scalar(0xFDD0)!) + String(Unicode.Scalar(0xFFFF)!)
 
     @Test func usersTextIsEscapedInEveryPicture() throws {
         let day = CivilDate(year: 2026, month: 3, day: 1)!
@@ -200,7 +205,7 @@ import FoundationXML
             #expect(!text.contains("<script") && !text.contains("\"quoted\"") && !text.contains("'x'"))
             let svg = try XMLTree(text)
             #expect(svg.first("title")!.text.contains("<script>alert('x')</script> & \"quoted\""), "read back as written")
-            #expect(!text.contains("\u{1}"), "a character XML forbids is replaced")
+            #expect(!text.unicodeScalars.contains { [0x1, 0x85, 0xFDD0, 0xFFFF].contains($0.value) }, "characters XML or HTML5 forbid are replaced")
         }
         let link = try XMLTree(pictures[0]).all("a").first!
         #expect(link["href"] == "/x?a=1&b=\"2\"")
@@ -350,7 +355,10 @@ import FoundationXML
                 .init(label: "National census 2020", value: 48_200_000, note: "31%"), .init(label: "Road sensors 2026", value: 21_000_000, note: "14%"),
                 .init(label: "Weather stations, hourly, all provinces since 1990", value: 9_400_000, note: nil), .init(label: "Noise map", value: 120_000, note: "0.1%"),
             ], idPrefix: "bars")
-        return ["lineage": lineage.svg(), "lineage-wide": wide.svg(), "daily": daily.svg(), "daily-empty": empty.svg(), "bars": bars.svg()]
+        let hostile = LineagePicture(
+            nodes: [.init(id: 1, title: Self.hostile, level: 0, flagged: true, href: "javascript:alert(1)"), .init(id: 2, title: Self.hostile, level: 1, flagged: false, href: "/x?a=1&b=2")],
+            edges: [.init(source: 1, target: 2)], caption: Self.hostile, idPrefix: "hostile")
+        return ["hostile": hostile.svg(), "lineage": lineage.svg(), "lineage-wide": wide.svg(), "daily": daily.svg(), "daily-empty": empty.svg(), "bars": bars.svg()]
     }
 
     /// Writes the samples, alone and together in one HTML page, to a temporary directory, for a person to

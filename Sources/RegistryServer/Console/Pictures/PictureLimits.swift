@@ -26,9 +26,13 @@ enum PictureLimits {
     /// Characters of a prefix taken from the caller for the picture's ids.
     static let maxIDPrefixLength = 40
 
-    static func checkRelations() {
-        precondition(maxNodesPerLineageRow >= 1 && maxLineageLevelsEachWay >= 1)
-        // A day count must fit in CivilDate's Int32 arithmetic with room to spare.
-        precondition(maxChartDays < Int(Int32.max) / 2)
+    /// The relations the pictures rely on (checked by a test).
+    static var relationsHold: Bool {
+        maxNodesPerLineageRow >= 1 && maxLineageLevelsEachWay >= 1 && maxLanesPerLineageRow >= 0
+            // Each series needs its own colour and dash pattern.
+            && maxChartSeries <= DailyChart.colours.count && maxChartSeries <= DailyChart.dashes.count
+            // A day index must stay far inside CivilDate's Int32 arithmetic.
+            && maxChartDays >= 1 && maxChartDays < Int(Int32.max) / 2
+            && maxBars >= 1 && maxDescribedItems >= 1
     }
 }

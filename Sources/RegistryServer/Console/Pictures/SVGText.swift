@@ -1,9 +1,9 @@
 /// Text as it goes into an SVG picture: escaped for XML and HTML5 alike, and shortened to fit a box.
 enum SVGText {
     /// `text` escaped for element content and for a double- or single-quoted attribute value: `& < > " '`
-    /// become references, and characters XML 1.0 forbids (C0 controls other than tab, line feed and
-    /// carriage return; U+FFFE and U+FFFF) become U+FFFD, so that a title from a user never breaks the
-    /// document it is embedded in.
+    /// become references, and characters XML 1.0 forbids or HTML5 calls a parse error (C0 and C1
+    /// controls other than tab, line feed and carriage return; noncharacters such as U+FFFE) become
+    /// U+FFFD, so that a title from a user never breaks the document it is embedded in.
     static func escaped(_ text: some StringProtocol) -> String {
         var result = ""
         result.reserveCapacity(text.utf8.count)
@@ -16,7 +16,10 @@ enum SVGText {
             case "'": result += "&#39;"
             case "\t", "\n", "\r": result.unicodeScalars.append(scalar)
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0xFFFE || scalar.value == 0xFFFF {
+                let value = scalar.value
+                let isControl = value < 0x20 || (0x7F...0x9F).contains(value)
+                let isNoncharacter = (0xFDD0...0xFDEF).contains(value) || value & 0xFFFE == 0xFFFE
+                if isControl || isNoncharacter {
                     result.unicodeScalars.append("\u{FFFD}")
                 } else {
                     result.unicodeScalars.append(scalar)
