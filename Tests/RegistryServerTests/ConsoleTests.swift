@@ -3,6 +3,7 @@ import HTTPTypes
 import HummingbirdTesting
 import NIOCore
 import RegistryCore
+@testable import RegistryServer
 import RegistryStore
 import Testing
 
@@ -237,6 +238,16 @@ import Testing
                     #expect(answer.headers[.contentType] == "text/html; charset=utf-8", "\(party) \(page.path)")
                     #expect(answer.html.hasPrefix("<!DOCTYPE html>"), "\(party) \(page.path)")
                 }
+                // A regulator's CSV download is the API's CSV as an attachment; others get the 403 page.
+                let download = try await browser.get("/console/compliance/missing-records/csv")
+                if party == "regulator" {
+                    #expect(download.status == .ok)
+                    #expect(download.headers[.contentType] == "text/csv; charset=utf-8")
+                    #expect(download.headers[.contentDisposition] == "attachment; filename=\"missing-records.csv\"")
+                    #expect(download.html.hasPrefix(CSV.columns(of: MissingRecordRow.self).joined(separator: ",") + "\r\n"), "\(download.html.prefix(200))")
+                } else {
+                    #expect(download.status == .forbidden)
+                }
                 let missing = try await browser.get("/console/nothing-here")
                 #expect(missing.status == .notFound)
                 #expect(missing.headers[.contentType] == "text/html; charset=utf-8")
@@ -265,6 +276,11 @@ import Testing
             #expect(own.status == .ok)
             #expect(own.html.contains("5,000,000") || own.html.contains("5000000"))
             #expect(own.html.contains("<svg"))
+            // The dataset's policy as ODRL, linked from its page: the API's document passed on.
+            let odrl = try await owner.get("/console/datasets/\(dataset)/policy.jsonld")
+            #expect(odrl.status == .ok)
+            #expect(odrl.headers[.contentType] == "application/ld+json; charset=utf-8")
+            #expect(odrl.html.contains("http://www.w3.org/ns/odrl.jsonld"))
 
             var stranger = Browser(cast.api.client)
             _ = try await stranger.signIn(otherKey)

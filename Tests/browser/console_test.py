@@ -203,6 +203,14 @@ def main():
 def run(server, shots):
     for kind in ("registrar", "regulator", "model_lab", "department"):
         check(kind in server.keys, f"no demo key for {kind} in the serve log")
+    # The department's datasets for the lab: one granted at once (and used, for the charts), one awaiting
+    # the department's reply.
+    own = lab_grant(server, approval="automatic")
+    pending = lab_grant(server, approval="holder")
+    check(own is not None and own["state"] == "active", f"the lab should hold an active grant: {own}")
+    check(pending is not None and pending.get("state") == "awaiting_holder", f"a request should await the department: {pending}")
+    if own:
+        report_use(server, own["number"])
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         # Playwright injects axe-core, which the pages' policy (no script at all) would refuse otherwise.
@@ -354,13 +362,6 @@ def run(server, shots):
         status, me = server.api("model_lab", "/v1/me")
         status, grants = server.api("regulator", "/v1/grants?limit=200")
         other = next((g["number"] for g in grants["items"] if g["assignee"] != me["id"]), None)
-        # The department's datasets for the lab: one granted at once, one awaiting the department's reply.
-        own = lab_grant(server, approval="automatic")
-        pending = lab_grant(server, approval="holder")
-        check(own is not None and own["state"] == "active", f"the lab should hold an active grant: {own}")
-        check(pending is not None and pending.get("state") == "awaiting_holder", f"a request should await the department: {pending}")
-        if own:
-            report_use(server, own["number"])
         sign_in(page, server, "model_lab")
         page.goto(server.base + "/console/grants")
         check(page.locator("section.grant").count() >= 1, "the lab's grants page should list its grants")
