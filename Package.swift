@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     targets: [
         // MARK: C interop: each C target has exactly one Swift importer.
@@ -95,8 +96,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,6 +107,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The console's templates and assets are embedded by EmbedFilesPlugin, not compiled or copied.
+            exclude: ["Console/Templates", "Console/Assets"],
             swiftSettings: strictSettings,
             plugins: ["EmbedFilesPlugin"]
         ),
@@ -140,7 +145,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
-        // MARK: Build tooling: embeds Schema/*.sql and docs/openapi.yaml into the binary.
+        // MARK: Build tooling: embeds Schema/*.sql, docs/openapi.yaml and the console's templates into the binary.
         .executableTarget(
             name: "EmbedFiles",
             swiftSettings: [.swiftLanguageMode(.v6)]

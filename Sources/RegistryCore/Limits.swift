@@ -68,6 +68,26 @@ public struct Limits: Sendable, Equatable {
     public static let maxReportPages = 100_000
     /// Records a list request may scan to fill a page before it returns with a cursor.
     public static let maxScanPerPage = 100_000
+
+    // The web console (RegistryServer/Console): what one page asks of the API, so that a page costs a
+    // bounded number of in-process calls whatever the registry holds.
+    /// Levels of ancestors and of descendants a dataset page draws, and the most datasets it draws on
+    /// each side (the page says so when there are more). Each drawn dataset costs one call for its sources.
+    public static let consoleLineageAncestorDepth: Int32 = 3
+    public static let consoleLineageDescendantDepth: Int32 = 2
+    public static let consoleLineageNodesPerSide = 30
+    /// Rows of one console list page, and the pages back a "Previous" link remembers.
+    public static let consolePageSize = 25
+    public static let consolePageTrail = 50
+    /// Usage events a lab's grant chart reads (at most ``maxPageSize`` a call): beyond them the chart
+    /// says it is partial.
+    public static let consoleUsageEventsPerGrant = 2_000
+    /// Series a statistics chart draws (the largest values; the table lists every row of the page).
+    public static let consoleChartSeries = 5
+    /// Pages of the API (each at most ``maxPageSize`` rows) one console CSV download streams, and one
+    /// statistics chart reads.
+    public static let consoleCSVPages = 50
+    public static let consoleChartPages = 10
     /// Highest price a policy may set: 100,000 yuan per million tokens, in fen.
     public static let maxPricePerMillionTokens: Int64 = 10_000_000
     /// Most tokens one access request may ask for, and one daily cap may allow (10^15).

@@ -64,6 +64,10 @@ public func buildRouter(
         controller.publicRoutes(open)
         controller.routes(authenticated)
     }
+    // The web console, outside /v1: HTML pages made from the API's own answers, in process.
+    let console = ConsoleController(session: ConsoleSession(alwaysSecure: configuration.consoleSecureCookies))
+    console.routes(router)
     routes.load(router.routes.map { (path: $0.path.description, method: $0.method) })
+    console.slot.set(InProcessRequest(router: router, logger: Logger(label: "datarights.console")))
     return router
 }

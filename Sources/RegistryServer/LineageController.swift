@@ -10,7 +10,7 @@ struct LineageController: APIController {
     func routes(_ group: RouterGroup<AuthenticatedContext>) {
         group.post("datasets/:id/lineage") { request, context in try await record(request, context) }
         group.get("datasets/:id/lineage") { request, context in try walk(request, context) }
-        group.get("datasets/:id/restrictions") { _, context in try restrictions(context) }
+        group.get("datasets/:id/restrictions") { request, context in try restrictions(request, context) }
         group.get("datasets/:id/impact") { request, context in try impact(request, context) }
         group.post("datasets/:id/flag") { request, context in try await flag(request, context) }
         group.get("lineage/path") { request, context in try path(request, context) }
@@ -91,8 +91,11 @@ struct LineageController: APIController {
         return try result.response()
     }
 
-    func restrictions(_ context: AuthenticatedContext) throws -> Response {
+    /// `GET /v1/datasets/{id}/restrictions[?origins=true]`: the restrictions in effect (O(1)); with
+    /// `origins`, each with the dataset that imposes it (one walk up the lineage).
+    func restrictions(_ request: Request, _ context: AuthenticatedContext) throws -> Response {
         let id = try datasetID(context)
+        let withOrigins = try QueryParameters(request).flag("origins") ?? false
         let view = service.registry.read { state in
             let node = Int32(id.rawValue)
             let effective = state.lineage.graph.effectiveRestrictions(of: node)
@@ -101,7 +104,8 @@ struct LineageController: APIController {
                 dataset: id.rawValue, grade: effective.grade.rawValue, piLevel: effective.personalInformation.rawValue,
                 flagged: effective.flagged,
                 own: .init(grade: own.grade.rawValue, piLevel: own.personalInformation.rawValue, flagged: own.flagged),
-                sources: state.lineage.graph.parents(of: node).count)
+                sources: state.lineage.graph.parents(of: node).count,
+                origins: withOrigins ? state.restrictionOrigins(of: id).map(RestrictionOriginView.init) : nil)
         }
         return try view.response()
     }

@@ -23,3 +23,6 @@ struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
     let items: [Item]
     let nextCursor: String?
 }
+
+/// The console reads the pages it shows as the API wrote them.
+extension Page: Decodable where Item: Decodable {}

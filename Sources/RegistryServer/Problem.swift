@@ -6,9 +6,9 @@ public import RegistryCore
 /// An RFC 9457 problem details answer (`application/problem+json`): what every error of the API looks
 /// like. `type` names the kind of problem with a stable URI; `detail` says what happened this time;
 /// `errors` names each offending field of a request.
-public struct Problem: Error, HTTPResponseError, Sendable, Encodable {
+public struct Problem: Error, HTTPResponseError, Sendable, Codable {
     /// One field of the request that was wrong, and why.
-    public struct FieldError: Sendable, Encodable, Equatable {
+    public struct FieldError: Sendable, Codable, Equatable {
         /// A JSON pointer-like path to the field, e.g. `title` or `rights[0].kind`.
         public var field: String
         public var reason: String

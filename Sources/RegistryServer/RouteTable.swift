@@ -14,6 +14,7 @@ final class RouteTable: Sendable {
         "GET /v1/parties": ["kind", "cursor", "limit", "format"],
         "GET /v1/datasets": ["q", "grade", "piLevel", "region", "holder", "tag", "flagged", "cursor", "limit", "format"],
         "GET /v1/datasets/{id}/lineage": ["direction", "depth", "budget", "cursor", "limit"],
+        "GET /v1/datasets/{id}/restrictions": ["origins"],
         "GET /v1/datasets/{id}/impact": ["budget", "limit", "cursor", "partyCursor"],
         "PUT /v1/datasets/{id}/policy/odrl": ["approval", "pricePerMillionTokens"],
         "GET /v1/lineage/path": ["from", "to", "budget"],

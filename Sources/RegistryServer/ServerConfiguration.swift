@@ -14,10 +14,13 @@ public struct ServerConfiguration: Sendable {
     public var serverName: String
     /// What the public DCAT-AP catalog says about itself: where the API is reached, who publishes it.
     public var catalog: PublicCatalogSettings
+    /// The web console's cookies carry `Secure` whatever the request says; without it, only requests that
+    /// came over HTTPS (`X-Forwarded-Proto: https`) get it, so that the local demo over http works.
+    public var consoleSecureCookies: Bool
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, sandbox: Bool = false, limits: Limits = Limits(), edge: EdgeLimits = EdgeLimits(),
-        serverName: String = "DataRights", catalog: PublicCatalogSettings? = nil
+        serverName: String = "DataRights", catalog: PublicCatalogSettings? = nil, consoleSecureCookies: Bool = false
     ) {
         self.host = host
         self.port = port
@@ -25,6 +28,7 @@ public struct ServerConfiguration: Sendable {
         self.limits = limits
         self.edge = edge
         self.serverName = serverName
+        self.consoleSecureCookies = consoleSecureCookies
         // Without a configured URL, the address served (an IPv6 literal or odd host falls back to loopback).
         self.catalog = catalog ?? PublicCatalogSettings(publicURL: "http://\(host):\(port)") ?? PublicCatalogSettings(publicURL: "http://127.0.0.1:\(port)")!
     }

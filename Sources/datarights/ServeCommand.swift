@@ -27,6 +27,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Sandbox mode: enables the test-clock endpoints. Never in production. (env: DATARIGHTS_SANDBOX)")
     var sandbox = false
 
+    @Flag(help: "Mark the web console's cookies Secure always (behind a TLS proxy that sends no X-Forwarded-Proto). (env: DATARIGHTS_CONSOLE_SECURE_COOKIES)")
+    var consoleSecureCookies = false
+
     @Flag(help: "Do not apply pending migrations at start; readiness stays 503 until `datarights migrate` runs. (env: DATARIGHTS_NO_MIGRATE)")
     var noMigrate = false
 
@@ -106,7 +109,8 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let configuration = ServerConfiguration(
             host: listenHost, port: listenPort, sandbox: try Setting.bool(sandbox, env: "DATARIGHTS_SANDBOX"), limits: limits, edge: edge,
-            catalog: catalog)
+            catalog: catalog,
+            consoleSecureCookies: try Setting.bool(consoleSecureCookies, env: "DATARIGHTS_CONSOLE_SECURE_COOKIES"))
 
         let migrateAtStart = try !Setting.bool(noMigrate, env: "DATARIGHTS_NO_MIGRATE")
         let loadDemo = try Setting.bool(demo, env: "DATARIGHTS_DEMO")

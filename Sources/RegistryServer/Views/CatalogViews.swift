@@ -52,7 +52,7 @@ struct DatasetPatchBody: Decodable {
 
 // MARK: Views
 
-struct PartyView: Encodable, Sendable {
+struct PartyView: Codable, Sendable {
     let id: Int64
     let name: String
     let kind: String
@@ -90,7 +90,7 @@ struct SharingView: Codable, Sendable {
     let text: String?
 }
 
-struct DatasetView: Encodable, Sendable {
+struct DatasetView: Codable, Sendable {
     let id: Int64
     let holder: Int64
     let title: String

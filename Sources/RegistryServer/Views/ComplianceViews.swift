@@ -14,6 +14,9 @@ struct ComplianceAnswer<Row: Encodable & Sendable, Totals: Encodable & Sendable>
     let totals: Totals?
 }
 
+/// The console reads the answers it shows as the API wrote them.
+extension ComplianceAnswer: Decodable where Row: Decodable, Totals: Decodable {}
+
 /// For answers without totals.
 struct NoTotals: Encodable, Sendable {}
 

@@ -41,11 +41,13 @@ extension DerivationView {
     }
 }
 
-struct NodeView: Encodable, Sendable {
+struct NodeView: Codable, Sendable {
     let id: Int64
     let title: String
     let holder: Int64
     let depth: Int32
+    /// R25: the dataset or one of its ancestors is flagged (its restrictions in effect).
+    let flagged: Bool
 
     /// The catalog view of a node reached by a walk.
     init?(_ node: Int32, depth: Int32, in state: RegistryState) {
@@ -54,10 +56,11 @@ struct NodeView: Encodable, Sendable {
         title = dataset.title
         holder = dataset.holder.rawValue
         self.depth = depth
+        flagged = state.lineage.graph.effectiveRestrictions(of: node).flagged
     }
 }
 
-struct BudgetView: Encodable, Sendable {
+struct BudgetView: Codable, Sendable {
     /// Nodes the walk was allowed to visit.
     let limit: Int
     let visited: Int
@@ -65,24 +68,40 @@ struct BudgetView: Encodable, Sendable {
     let exhausted: Bool
 }
 
-struct WalkPage: Encodable, Sendable {
+struct WalkPage: Codable, Sendable {
     let items: [NodeView]
     let nextCursor: String?
     let budget: BudgetView
 }
 
-struct RestrictionsView: Encodable, Sendable {
+struct RestrictionsView: Codable, Sendable {
     let dataset: Int64
     let grade: String
     let piLevel: String
     let flagged: Bool
     let own: Own
     let sources: Int
+    /// With `origins=true`: each restriction in effect and the dataset that imposes it.
+    let origins: [RestrictionOriginView]?
 
-    struct Own: Encodable, Sendable {
+    struct Own: Codable, Sendable {
         let grade: String
         let piLevel: String
         let flagged: Bool
+    }
+}
+
+/// A restriction in effect and where it comes from: the dataset itself or the nearest ancestor whose own
+/// restrictions impose it (R12, R21, R25).
+struct RestrictionOriginView: Codable, Sendable {
+    let restriction: String
+    let value: String
+    let from: Int64
+
+    init(_ origin: RegistryState.RestrictionOrigin) {
+        restriction = origin.kind.rawValue
+        value = origin.value
+        from = origin.from.rawValue
     }
 }
 

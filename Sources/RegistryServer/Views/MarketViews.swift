@@ -75,7 +75,7 @@ struct DecisionBatchBody: Decodable {
 
 // MARK: Views
 
-struct PolicyView: Encodable, Sendable {
+struct PolicyView: Codable, Sendable {
     let dataset: Int64
     let version: Int
     let rules: [RuleBody]
@@ -106,7 +106,7 @@ struct PolicyView: Encodable, Sendable {
     }
 }
 
-struct AccessRequestView: Encodable, Sendable {
+struct AccessRequestView: Codable, Sendable {
     let number: String
     let dataset: Int64
     let requester: Int64
@@ -157,7 +157,7 @@ extension AccessRequestView {
     }
 }
 
-struct GrantView: Encodable, Sendable {
+struct GrantView: Codable, Sendable {
     let number: String
     let request: String
     let dataset: Int64

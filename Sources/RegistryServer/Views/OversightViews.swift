@@ -24,7 +24,7 @@ struct ClockBody: Decodable {
 
 // MARK: Views
 
-struct AuditVerification: ResponseEncodable {
+struct AuditVerification: ResponseEncodable, Decodable {
     let valid: Bool
     let entries: Int64?
     let head: String?
@@ -32,7 +32,7 @@ struct AuditVerification: ResponseEncodable {
     let reason: String?
 }
 
-struct AuditEntryView: Encodable, Sendable {
+struct AuditEntryView: Codable, Sendable {
     let sequence: Int64
     let at: String
     let actor: String

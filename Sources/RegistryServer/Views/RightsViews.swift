@@ -38,7 +38,7 @@ struct RulingBody: Decodable {
 
 // MARK: Views
 
-struct RegistrationView: Encodable, Sendable {
+struct RegistrationView: Codable, Sendable {
     let number: String
     let dataset: Int64
     let applicant: Int64
@@ -90,7 +90,7 @@ extension RegistrationView {
     }
 }
 
-struct ObjectionView: Encodable, Sendable {
+struct ObjectionView: Codable, Sendable {
     let id: Int64
     let registration: String
     let objector: Int64
@@ -115,12 +115,12 @@ extension ObjectionView {
 }
 
 /// What anyone may learn about a certificate (R9).
-struct CertificateView: Encodable, Sendable {
-    struct DatasetRef: Encodable, Sendable {
+struct CertificateView: Codable, Sendable {
+    struct DatasetRef: Codable, Sendable {
         let id: Int64
         let title: String
     }
-    struct HolderRef: Encodable, Sendable {
+    struct HolderRef: Codable, Sendable {
         let id: Int64
         let name: String
     }

@@ -6,7 +6,7 @@ import RegistryCore
 
 /// One cell of `GET …/statistics/usage`: a dimension value's use on one day (`interval=day`) or over the
 /// period (`interval=total`, `day` null).
-struct StatisticsUsageRow: Encodable, Sendable {
+struct StatisticsUsageRow: Codable, Sendable {
     let dimension: String
     let value: String
     let label: String
@@ -44,7 +44,7 @@ struct StatisticsUsageRow: Encodable, Sendable {
 
 /// One row of `GET …/statistics/rankings`: a value's rank by tokens in the period, its share of the
 /// market's tokens, and its tokens in the period of equal length before with the change in per cent.
-struct StatisticsRankingRow: Encodable, Sendable {
+struct StatisticsRankingRow: Codable, Sendable {
     /// 1 for the most tokens; null for a suppressed row (listed after the ranked ones, by value).
     let rank: Int?
     let dimension: String
@@ -97,7 +97,7 @@ struct StatisticsRankingRow: Encodable, Sendable {
 
 /// The totals of a statistics answer: the period, and the whole market's use in it (the national cell,
 /// suppressed publicly like any other when fewer than three assignees or holders made it).
-struct StatisticsTotals: Encodable, Sendable {
+struct StatisticsTotals: Codable, Sendable {
     let from: String
     let to: String
     /// Rankings only: the period of equal length just before, which `previousTokens` counts.

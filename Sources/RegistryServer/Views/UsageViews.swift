@@ -51,7 +51,7 @@ enum UsageView {
     }
 }
 
-struct GrantUsageView: Encodable, Sendable {
+struct GrantUsageView: Codable, Sendable {
     let grant: String
     let dataset: Int64
     let assignee: Int64
@@ -165,7 +165,7 @@ struct StatementCSVRow: CSVRow {
 /// One usage event as recorded (R26–R28), accepted or denied: what `GET /v1/grants/{number}/usage/events`
 /// lists. `metadata` is the JSON object sent with the event, as text (PostgreSQL's jsonb rendering of it),
 /// as an audit entry's `payload` is.
-struct UsageEventView: CSVRow {
+struct UsageEventView: CSVRow, Decodable {
     let id: Int64
     let grant: String
     let key: String
