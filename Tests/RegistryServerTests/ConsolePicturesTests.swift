@@ -110,6 +110,21 @@ import FoundationXML
         #expect(x[8]! < x[7]!)
     }
 
+    /// A wide lineage (30 grandchildren) scrolls sideways on the page from its left edge: the dataset and its
+    /// parents must be in view there, not centred thousands of pixels to the right. A narrow one stays centred.
+    @Test func aWideLineageKeepsTheDatasetInViewAtTheLeftAndANarrowOneIsCentred() throws {
+        func left(_ picture: LineagePicture, _ id: String) throws -> Double {
+            try XMLTree(picture.svg()).all("a").first { $0.hasClass("node") && $0["data-dataset-id"] == id }!.box().x
+        }
+        var wide = Self.lineage
+        wide.nodes += (100..<130).map { .init(id: $0, title: "Grandchild \($0)", level: 2, flagged: false, href: "/console/datasets/\($0)") }
+        wide.edges += (100..<130).map { .init(source: 21, target: $0) }
+        #expect(try left(wide, "10") < LineageLayout.centredUpToWidth / 2, "the dataset of a wide picture is in the first screen")
+        #expect(try left(wide, "3") < LineageLayout.centredUpToWidth / 2, "so is its grandparent")
+        let narrow = try left(Self.lineage, "10")
+        #expect(narrow > LineageLayout.margin + LineageLayout.rowLabelWidth, "a narrow picture centres its rows")
+    }
+
     @Test func anOverflowingRowEndsInAMoreBoxAndTheDescriptionSaysSo() throws {
         var picture = Self.lineage
         picture.nodes += (100..<223).map { .init(id: $0, title: "Child \($0)", level: 1, flagged: $0 == 222, href: "/console/datasets/\($0)") }

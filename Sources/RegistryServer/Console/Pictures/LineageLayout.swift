@@ -57,6 +57,10 @@ struct LineageLayout {
     static let margin = 16.0
     /// Room at the left for the row names ("Parents", "Children").
     static let rowLabelWidth = 96.0
+    /// Rows are centred on the widest one while the drawing fits a laptop's page; a wider drawing starts
+    /// every row at the left, so that the dataset and its nearest relatives are in view where the page's
+    /// sideways scroll begins (a centred dataset of a 30-wide row sat 3,000 px to the right, out of view).
+    static let centredUpToWidth = 1_000.0
 
     init(nodes: [LineagePicture.Node], edges: [LineagePicture.Edge]) {
         let maxLevel = PictureLimits.maxLineageLevelsEachWay
@@ -156,7 +160,8 @@ struct LineageLayout {
         }
         order = Self.orderedByBarycentres(order, edges: segments)
 
-        // Coordinates: rows centred on the widest one; a box takes its width, a lane a narrow strip.
+        // Coordinates: rows centred on the widest one (left-aligned when that is wider than a page); a box
+        // takes its width, a lane a narrow strip.
         func rowWidth(_ rowIndex: Int) -> Double {
             let entries = order[rowIndex]
             let nodeCount = entries.count(where: { $0 < nodes.count })
@@ -167,12 +172,13 @@ struct LineageLayout {
         }
         let drawingWidth = max(order.indices.map(rowWidth).max() ?? 0, Self.boxWidth)
         width = Self.margin * 2 + Self.rowLabelWidth + drawingWidth
+        let centred = drawingWidth <= Self.centredUpToWidth
         var boxIndexByNode: [Int: Int] = [:]
         var laneX: [Int: Double] = [:]
         for (rowIndex, level) in (top...bottom).enumerated() {
             let y = Self.margin + Double(rowIndex) * (Self.boxHeight + Self.gapY)
             rows.append(Row(level: level, y: y))
-            var x = Self.margin + Self.rowLabelWidth + (drawingWidth - rowWidth(rowIndex)) / 2
+            var x = Self.margin + Self.rowLabelWidth + (centred ? (drawingWidth - rowWidth(rowIndex)) / 2 : 0)
             for entry in order[rowIndex] {
                 if entry < nodes.count {
                     boxIndexByNode[entry] = boxes.count
