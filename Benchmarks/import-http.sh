@@ -96,7 +96,7 @@ say "refusals by reason:"
 python3 - "$FILE.refused.csv" >&2 <<'PY'
 import csv, sys, collections
 rows = list(csv.DictReader(open(sys.argv[1], newline="")))
-reasons = collections.Counter(f"{r['status'] or 'file'} {r['field']}: {r['title']}" for r in rows)
+reasons = collections.Counter(f"{r['status'] or 'not sent'} {r['field']}: {r['title']}" for r in rows)
 for reason, n in reasons.most_common():
     print(f"  {n:6d}  {reason}")
 PY
