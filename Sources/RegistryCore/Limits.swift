@@ -215,8 +215,16 @@ public struct Limits: Sendable, Equatable {
     public static let maxPooledTraversalScratches = 16
     /// How often the clock completes what became due (notices that ended, grants that expired), in seconds.
     public static let clockTickSeconds = 60
-    /// How often the writer checks that it still holds its lease on the database, in milliseconds.
-    public static let writerLeaseCheckMilliseconds = 1_000
+    /// Replicas (issue 18): how long a replica waits for a notification that the log grew before it
+    /// looks anyway, in milliseconds.
+    public static let followPollMilliseconds = 500
+    /// Entries read a round when a replica follows the log.
+    public static let followPageEntries = 1_000
+    /// A replica further behind than this many entries rebuilds its core from the tables rather than
+    /// apply them one by one.
+    public static let maxFollowEntries = 200_000
+    /// How long a write waits for its turn while another replica writes, in milliseconds (then 503).
+    public static let turnWaitMilliseconds = 10_000
     /// A cold start reads on two connections: how long one waits for the other's snapshot or import, and
     /// for the other's tables (a million-dataset registry reads in seconds), in seconds.
     public static let coldStartHandOffSeconds = 120

@@ -49,6 +49,16 @@ public final class Registry: @unchecked Sendable {
         return state.applyUsage(batch, actor: actor)
     }
 
+    /// Applies entries other replicas committed, in order (``RegistryState/follow(_:)``); returns the
+    /// sequence of the first that did not reproduce (the state must then be rebuilt), nil when all did.
+    /// Only the store's writer calls this.
+    public func follow(_ entries: [FollowedEntry]) -> Int64? {
+        lock.lockWrite()
+        defer { lock.unlock() }
+        for followed in entries where !state.follow(followed) { return followed.entry.sequence }
+        return nil
+    }
+
     /// Remembers answers PostgreSQL holds for keys the core had forgotten (R26), so that a plan treats
     /// them as replays. Only the store's writer calls this.
     public func rememberUsageAnswers(_ answers: [(party: PartyID, key: String, answer: UsageAnswer)]) {

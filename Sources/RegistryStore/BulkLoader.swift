@@ -12,13 +12,17 @@ public enum BulkLoader {
 
     public enum Failure: Error, CustomStringConvertible {
         case notEmpty
+        case replicaWriting
         public var description: String {
-            "the database already holds a registry; bulk loading needs an empty one (a fresh --data-dir or database)"
+            switch self {
+            case .notEmpty: "the database already holds a registry; bulk loading needs an empty one (a fresh --data-dir or database)"
+            case .replicaWriting: "a DataRights replica is writing this database (it holds the turn lock); stop it first"
+            }
         }
     }
 
-    /// Loads `registry` (made at `now`) and chains its audit entries. Takes the writer lease for the
-    /// duration, so it cannot race a running server.
+    /// Loads `registry` (made at `now`) and chains its audit entries. Holds the replicas' turn lock for
+    /// the duration, so it cannot race a writing replica.
     ///
     /// - Parameter chainAudit: false only for benchmarks that measure the tables alone; the registry then
     ///   has no audit entries for these records.
@@ -26,9 +30,9 @@ public enum BulkLoader {
         _ registry: SyntheticRegistry, into database: RegistryDatabase, at now: Timestamp, chainAudit: Bool = true
     ) async throws -> Report {
         try await database.pool.withConnection { connection in
-            let leased = try connection.query("SELECT pg_try_advisory_lock(\(RegistryService.writerLeaseKey))")[0].decode(Bool.self, column: 0)
-            guard leased else { throw RegistryServiceError.anotherWriter }
-            defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(RegistryService.writerLeaseKey))") }
+            let leased = try connection.query("SELECT pg_try_advisory_lock(\(RegistryService.turnKey))")[0].decode(Bool.self, column: 0)
+            guard leased else { throw Failure.replicaWriting }
+            defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(RegistryService.turnKey))") }
             return try connection.withTransaction { connection in
                 let existing = try connection.query("SELECT (SELECT count(*) FROM party) + (SELECT count(*) FROM audit_event)")[0].decode(Int64.self, column: 0)
                 guard existing == 0 else { throw Failure.notEmpty }

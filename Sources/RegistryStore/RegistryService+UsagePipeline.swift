@@ -57,7 +57,7 @@ extension RegistryService {
     ///   ends draining); true when the caller must ask the queue again.
     private func commitPipelined(startingWith first: [UsageQueue.Pending]) async -> Bool {
         do {
-            return try await writer.withLock {
+            return try await withTurn {
                 var group: [UsageQueue.Pending]? = first
                 var inFlight: InFlight?
                 var groups = 0
@@ -84,8 +84,9 @@ extension RegistryService {
                 return groups >= Self.maxPipelinedGroups
             }
         } catch {
-            // The writer lock itself does not throw, and nothing above does.
-            logger.error("usage pipeline stopped", metadata: ["error": "\(error)"])
+            // Only taking the turn throws (the database unreachable, another replica's turn too long, a
+            // rebuild that failed): before any group was planned.
+            Self.fail(first, error)
             return true
         }
     }
@@ -175,7 +176,15 @@ extension RegistryService {
     /// and the requests planned again, where those keys are now replays (R26).
     private func recover(_ requests: [UsageQueue.Pending], after error: any Error) async {
         var parts: [(requests: ArraySlice<UsageQueue.Pending>, recalled: Bool)] = []
-        if UsageSQL.isKeyConflict(error), (try? await recallKeys(of: requests[...])) != nil {
+        if let error = error as? PostgresError, Self.isChainConflict(error) {
+            // Another replica wrote after this one caught up: caught up again, the group is planned anew.
+            do {
+                try await catchUpLocked()
+                parts.append((requests[...], false))
+            } catch {
+                Self.fail(requests, error)
+            }
+        } else if UsageSQL.isKeyConflict(error), (try? await recallKeys(of: requests[...])) != nil {
             parts.append((requests[...], true))
         } else if Self.isolatable(error) {
             parts.append((requests[...], false))
@@ -188,6 +197,10 @@ extension RegistryService {
                 continue
             }
             guard let error = await finish(plan(Array(part), after: nil)) else { continue }
+            if let error = error as? PostgresError, Self.isChainConflict(error) {
+                Self.fail(Array(part), RegistryServiceError.chainMoved)
+                continue
+            }
             if UsageSQL.isKeyConflict(error), !recalled {
                 do {
                     try await recallKeys(of: part)

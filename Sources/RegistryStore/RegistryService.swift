@@ -8,8 +8,8 @@ import Synchronization
 ///
 /// A write is planned by the core against its current state, persisted in one transaction together with
 /// its audit entries, and only then applied to the core. Writes run one at a time (``AsyncSerialLock``);
-/// reads go straight to the core under its read lock. One process writes a database: the service holds
-/// a PostgreSQL advisory lock (the writer lease) for its whole life, and a second writer refuses to start.
+/// reads go straight to the core under its read lock. Any number of replicas serve one database: each
+/// follows the committed log, and they take turns to write (``withTurn(_:)``, LogFollower.swift).
 public final class RegistryService: Sendable {
     public let registry: Registry
     public let database: RegistryDatabase
@@ -20,9 +20,11 @@ public final class RegistryService: Sendable {
     /// `party:key` of the idempotent requests being written now: a second request with a key in here is
     /// refused (409) rather than planned twice.
     let idempotencyInFlight = Mutex<Set<String>>([])
+    /// The connection that holds the turn lock while this replica writes.
     let lease: PostgresPool
-    private let holdsLease: Bool
-    private let leaseWatch = Mutex<Task<Void, Never>?>(nil)
+    /// The connection that listens for the log's notifications.
+    let follower: PostgresPool
+    private let following = Mutex<Task<Void, Never>?>(nil)
     let logger: Logger
     /// The wall clock the registry's time is read from; tests pin it so that nothing depends on the day
     /// they run.
@@ -33,13 +35,10 @@ public final class RegistryService: Sendable {
         Timestamp(microsecondsSince1970: Int64((Date().timeIntervalSince1970 * 1_000_000).rounded()))
     }
 
-    /// Key of the writer lease ("DRWRITER" in ASCII).
-    static let writerLeaseKey: Int64 = 0x4452_5752_4954_4552
-
-    /// Takes the writer lease and loads the core from the database (which must be migrated).
+    /// Loads the core from the database (which must be migrated) and follows the log from there on.
     ///
     /// - Parameter loadState: false only for tests that probe readiness against a database that is
-    ///   unreachable or unmigrated: no lease is taken and the core starts empty.
+    ///   unreachable or unmigrated: the core starts empty and follows nothing.
     /// - Parameter wallClock: where the registry reads the time of day (the system clock unless a test pins
     ///   it); in sandbox mode the clock offset setting is added to it.
     /// - Parameter logDigest: log the state digest once loaded (it hashes every record: seconds at a
@@ -48,63 +47,40 @@ public final class RegistryService: Sendable {
         database: RegistryDatabase, sandbox: Bool, logger: Logger, loadState: Bool = true, logDigest: Bool = false,
         wallClock: @escaping @Sendable () -> Timestamp = systemWallClock
     ) async throws -> RegistryService {
-        let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
         guard loadState else {
-            return RegistryService(
-                registry: Registry(), database: database, sandbox: sandbox, lease: lease, holdsLease: false, logger: logger, wallClock: wallClock)
-        }
-        let acquired: [Bool]
-        do {
-            acquired = try await lease.query("SELECT pg_try_advisory_lock(\(writerLeaseKey))") { try $0.decode(Bool.self, column: 0) }
-        } catch {
-            await lease.shutdown()
-            throw error
-        }
-        guard acquired == [true] else {
-            await lease.shutdown()
-            throw RegistryServiceError.anotherWriter
+            return RegistryService(registry: Registry(), database: database, sandbox: sandbox, logger: logger, wallClock: wallClock)
         }
         let started = ContinuousClock.now
         let state = try await RegistryLoader.load(from: database)
         var loaded: Logger.Metadata = ["elapsed": "\(ContinuousClock.now - started)"]
         if logDigest { loaded["digest"] = "\(state.digest)" }
         logger.notice("Registry core loaded", metadata: loaded)
-        let service = RegistryService(
-            registry: Registry(state: state), database: database, sandbox: sandbox, lease: lease, holdsLease: true, logger: logger,
-            wallClock: wallClock)
-        service.leaseWatch.withLock { $0 = Task { await service.watchLease() } }
+        let service = RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, logger: logger, wallClock: wallClock)
+        // Entries committed while the core loaded are applied at once; the rest as they come.
+        service.following.withLock { $0 = Task { await service.follow() } }
         return service
     }
 
-    /// Loads the core from the database without the writer lease, for a process that only reads — a
-    /// report next to a serving node. Its database is fenced from the start, so any write it were asked
-    /// to make is refused (503) rather than racing the node that holds the lease. The state is one
-    /// consistent snapshot of the database (``RegistryLoader/load(from:phase:)``), as of when it loaded.
+    /// Loads the core from the database for a process that only reads — a report next to serving
+    /// nodes. It follows nothing, and its database is fenced from the start, so any write it were asked
+    /// to make is refused (503). The state is one consistent snapshot of the database
+    /// (``RegistryLoader/load(from:phase:)``), as of when it loaded.
     public static func openReadOnly(database: RegistryDatabase, logger: Logger) async throws -> RegistryService {
-        let lease = PostgresPool(configuration: .init(connection: database.pool.configuration.connection, maxConnections: 1), logger: logger)
-        let state: RegistryState
-        do {
-            state = try await RegistryLoader.load(from: database)
-        } catch {
-            await lease.shutdown()
-            throw error
-        }
-        database.fence.engage("this process reads only (a report); the serving node writes")
-        return RegistryService(
-            registry: Registry(state: state), database: database, sandbox: false, lease: lease, holdsLease: false, logger: logger,
-            wallClock: systemWallClock)
+        let state = try await RegistryLoader.load(from: database)
+        database.fence.engage("this process reads only (a report); the serving nodes write")
+        return RegistryService(registry: Registry(state: state), database: database, sandbox: false, logger: logger, wallClock: systemWallClock)
     }
 
     private init(
-        registry: Registry, database: RegistryDatabase, sandbox: Bool, lease: PostgresPool, holdsLease: Bool, logger: Logger,
-        wallClock: @escaping @Sendable () -> Timestamp
+        registry: Registry, database: RegistryDatabase, sandbox: Bool, logger: Logger, wallClock: @escaping @Sendable () -> Timestamp
     ) {
         self.wallClock = wallClock
-        self.holdsLease = holdsLease
         self.registry = registry
         self.database = database
         self.sandbox = sandbox
-        self.lease = lease
+        let oneConnection = PostgresPool.Configuration(connection: database.pool.configuration.connection, maxConnections: 1)
+        self.lease = PostgresPool(configuration: oneConnection, logger: logger)
+        self.follower = PostgresPool(configuration: oneConnection, logger: logger)
         self.logger = logger
     }
 
@@ -122,15 +98,13 @@ public final class RegistryService: Sendable {
         }
     }
 
-    /// Releases the writer lease.
+    /// Stops following the log and closes the replica's own connections.
     public func close() async {
-        if let watch = leaseWatch.withLock({ $0 }) {
-            watch.cancel()
-            await watch.value
+        if let task = following.withLock({ $0 }) {
+            task.cancel()
+            await task.value
         }
-        // Unlocked explicitly: a closed connection's backend releases it only when it has exited, a moment
-        // later, and a writer opened right after (a restart in-process) would find it still held.
-        if holdsLease { _ = try? await lease.query("SELECT pg_advisory_unlock_all()") { _ in 0 } }
+        await follower.shutdown()
         await lease.shutdown()
     }
 
@@ -152,7 +126,25 @@ public final class RegistryService: Sendable {
     func perform(_ command: RegistryCommand, by actor: Party?, recording: IdempotentWrite?) async throws -> (entries: [ChangeEntry], answer: StoredAnswer?) {
         if case .settings(.advanceClock) = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
         try checkNotFenced()  // fail fast; checked again under the lock
-        return try await writer.withLock {
+        return try await withTurn {
+            do {
+                return try await performInTurn(command, by: actor, recording: recording)
+            } catch let error as PostgresError where Self.isChainConflict(error) {
+                // Another replica wrote after this one caught up (its turn lock was lost): nothing of this
+                // write committed. Caught up again, it is planned on the state it now commits on.
+                logger.notice("Another replica wrote first; planning the write again", metadata: ["error": "\(error)"])
+                try await catchUpLocked()
+                do {
+                    return try await performInTurn(command, by: actor, recording: recording)
+                } catch let error as PostgresError where Self.isChainConflict(error) {
+                    throw RegistryServiceError.chainMoved
+                }
+            }
+        }
+    }
+
+    /// ``perform(_:by:recording:)`` once, in this replica's turn.
+    private func performInTurn(_ command: RegistryCommand, by actor: Party?, recording: IdempotentWrite?) async throws -> (entries: [ChangeEntry], answer: StoredAnswer?) {
             try checkNotFenced()
             let now = self.now()
             let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
@@ -189,7 +181,12 @@ public final class RegistryService: Sendable {
             }
             apply()
             return (entries, answer)
-        }
+    }
+
+    /// True when PostgreSQL refused a write's audit entry because another entry already follows the head
+    /// the write was planned on (schema 0002: primary key on the sequence, unique previous hash).
+    static func isChainConflict(_ error: PostgresError) -> Bool {
+        error.isUniqueViolation && ["audit_event_pkey", "audit_event_prev_hash_key", "audit_event_hash_key"].contains(error.constraint ?? "")
     }
 
     // MARK: API keys
@@ -217,7 +214,6 @@ public final class RegistryService: Sendable {
 }
 
 public enum RegistryServiceError: Error, CustomStringConvertible {
-    case anotherWriter
     /// The node refuses writes until a COMMIT whose answer was lost is resolved (503).
     case fenced(String)
     /// The connection broke during this write's COMMIT and PostgreSQL could not say in time whether it
@@ -225,17 +221,19 @@ public enum RegistryServiceError: Error, CustomStringConvertible {
     case commitOutcomeUnknown
     /// PostgreSQL holds a different audit entry at a sequence the core assigned: the core is rebuilt.
     case chainDiverged(sequence: Int64)
+    /// Other replicas kept writing after this one caught up, twice (503: retry).
+    case chainMoved
 
     public var description: String {
         switch self {
-        case .anotherWriter:
-            "another DataRights process is writing this database (it holds the writer lease); stop it first, or use its API"
         case .fenced(let reason):
             "writes are paused: \(reason)"
         case .commitOutcomeUnknown:
             "the database connection broke while this write was committing and the outcome is not known yet; retry shortly (a retry of usage with the same keys is counted once)"
         case .chainDiverged(let sequence):
             "PostgreSQL holds a different audit entry at sequence \(sequence)"
+        case .chainMoved:
+            "other replicas wrote at the same moment and this write was not made; retry"
         }
     }
 }

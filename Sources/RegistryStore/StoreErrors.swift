@@ -17,8 +17,8 @@ public enum StoreErrors {
             return "the database cannot take writes right now (\(postgresError.sqlState ?? "")); retry later"
         case let serviceError as RegistryServiceError:
             switch serviceError {
-            case .fenced, .commitOutcomeUnknown: return serviceError.description
-            case .anotherWriter, .chainDiverged: return nil
+            case .fenced, .commitOutcomeUnknown, .chainMoved: return serviceError.description
+            case .chainDiverged: return nil
             }
         default:
             return nil

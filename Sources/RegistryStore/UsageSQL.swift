@@ -12,10 +12,10 @@ enum UsageSQL {
         try RecordSQL.insert(audit, on: connection)
         let summary = batch.summary
         try connection.execute("""
-            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event)
+            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event, effects)
             VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
                     \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence),
-                    \(batch.events.last?.id))
+                    \(batch.events.last?.id), \(UsageBatchEffects(batch).encoded()))
             """)
         let recordedAt = RecordSQL.timestamp(batch.at)
         try connection.copyFrom(table: "usage_event", columns: [

@@ -27,6 +27,13 @@ extension RegistryState {
         return auditHead.append(at: batch.at, actor: actor, kind: Self.usageAuditKind, payload: CanonicalJSON.encode(batch.summary))
     }
 
+    /// Applies a batch another replica committed, from its stored effects, and appends its audit entry
+    /// with the payload as stored (issue 18). The caller holds the result to the stored entry.
+    public mutating func applyCommittedUsage(_ effects: UsageBatchEffects, actor: String, payload: String) -> AuditEntry {
+        usage.apply(effects)
+        return auditHead.append(at: effects.at, actor: actor, kind: Self.usageAuditKind, payload: payload)
+    }
+
     /// The audit entry `batch` will append once committed (the store persists it with the batch), after
     /// `pending`'s entry when a batch before it is not applied yet.
     public func usageAuditEntry(for batch: UsageBatch, actor: String, after pending: AuditEntry? = nil) -> AuditEntry {

@@ -93,16 +93,22 @@ public struct UsageMeter: Sendable {
 
     mutating func apply(_ batch: UsageBatch) {
         rotateKeys(at: batch.at, incoming: batch.events.count)
-        for (grant, usage) in batch.grantUsage { setGrantUsage(usage, of: grant) }
-        for (party, usage) in batch.assigneeDaily { assigneeDaily[party] = usage }
-        for (dataset, usage) in batch.datasetDaily { datasetDaily[dataset] = usage }
-        for (party, account) in batch.accounts { accounts[party] = account }
-        totalCharged = batch.totalCharged
-        rollup.add(batch.rollup, denials: batch.quotaDenials)
         for event in batch.events { answers.remember(event.answer, for: event.fingerprint) }
-        if let last = batch.events.last { lastEvent = last.id }
-        if let last = batch.transfers.last { lastTransfer = last.id }
-        lastBatch = batch.id
+        apply(UsageBatchEffects(batch))
+    }
+
+    /// A committed batch's effect on the counters, accounts, rollups and ids: what the writer applies
+    /// with its batch, and what a replica following the log applies from the stored effects.
+    mutating func apply(_ effects: UsageBatchEffects) {
+        for (grant, usage) in effects.grants { setGrantUsage(usage, of: grant) }
+        for (party, usage) in effects.assignees { assigneeDaily[party] = usage }
+        for (dataset, usage) in effects.datasets { datasetDaily[dataset] = usage }
+        for (party, account) in effects.accounts { accounts[party] = account }
+        totalCharged = effects.totalCharged
+        rollup.add(effects.rollup, denials: effects.quotaDenials)
+        if effects.lastEvent != 0 { lastEvent = effects.lastEvent }
+        if effects.lastTransfer != 0 { lastTransfer = effects.lastTransfer }
+        lastBatch = effects.batch
     }
 
     /// What the state digest covers of metering: every counter and account, and the last ids (the
