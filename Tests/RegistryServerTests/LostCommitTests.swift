@@ -173,25 +173,26 @@ import FoundationNetworking
     }
 }
 
-/// The writer lease survives a PostgreSQL restart: the running server takes it again, so a second
-/// writer started afterwards is still refused.
-@Suite(.serialized) struct WriterLeaseTests {
-    @Test func F11_theWriterLeaseIsTakenAgainAfterPostgreSQLRestarts() async throws {
+/// A replica survives a PostgreSQL restart: it writes again by itself, and a replica started afterwards
+/// loads what it wrote and follows it (issue 18: the single writer's lease is gone).
+@Suite(.serialized) struct ReplicaRestartTests {
+    @Test func F11_aReplicaWritesAgainAfterPostgreSQLRestartsAndAnotherFollowsIt() async throws {
         let (cluster, connection) = try await LostCommitTests.phantomReadyCluster()
         defer { try? cluster.stop(mode: .immediate) }
         try await RegistryScenarioTests.withCast(connection: connection) { cast, registry in
             try cluster.stop(mode: .immediate)
             try await cluster.startAsync()
-            try await Task.sleep(for: .seconds(3))
-            let second = try RegistryDatabase(configuration: connection, limits: Limits(), logger: Logger(label: "test.second"))
-            await #expect(throws: RegistryServiceError.self) {
-                let other = try await RegistryService.open(database: second, sandbox: true, logger: Logger(label: "test.second"))
-                await other.close()
-            }
-            await second.shutdown()
-            // And this node still writes.
+            try await Task.sleep(for: .seconds(1))
             let dataset = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("After the restart", government: false))
             #expect(dataset.status == .created, "\(dataset.text)")
+            let (database, other) = try await ReplicaTests.replica(of: registry, label: "test.second")
+            #expect(other.registry.read { $0.digest } == registry.registry.read { $0.digest })
+            let again = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("Followed", government: false))
+            #expect(again.status == .created, "\(again.text)")
+            try await ReplicaTests.waitForAll([other], toReach: ReplicaTests.head(registry))
+            #expect(other.registry.read { $0.digest } == registry.registry.read { $0.digest })
+            await other.close()
+            await database.shutdown()
         }
     }
 }

@@ -1,0 +1,163 @@
+import Foundation
+import HTTPTypes
+import Logging
+import PostgresClient
+import RegistryCore
+import RegistryStore
+import Testing
+
+/// Replicas on one database (issue 18): each follows the committed log, writes are ordered by
+/// PostgreSQL and checked on the state they commit on, and every replica's core equals a rebuild.
+@Suite struct ReplicaTests {
+    /// Another replica of `registry`'s database: its own pool, its own core loaded from PostgreSQL.
+    static func replica(of registry: RegistryService, label: String) async throws -> (RegistryDatabase, RegistryService) {
+        let database = try RegistryDatabase(
+            configuration: registry.database.pool.configuration.connection, limits: registry.database.limits, logger: Logger(label: label))
+        return (database, try await RegistryService.open(database: database, sandbox: true, logger: Logger(label: label)))
+    }
+
+    static func head(_ service: RegistryService) -> Int64 { service.registry.read { $0.auditHead.lastSequence } }
+
+    static func storedHead(_ service: RegistryService) async throws -> Int64 {
+        try await service.database.pool.query("SELECT coalesce(max(seq), 0) FROM audit_event") { try $0.decode(Int64.self, column: 0) }[0]
+    }
+
+    /// Waits until every replica's core reached `sequence`; fails after `limit`.
+    static func waitForAll(_ replicas: [RegistryService], toReach sequence: Int64, within limit: Duration = .seconds(10)) async throws {
+        let started = ContinuousClock.now
+        while replicas.contains(where: { head($0) < sequence }) {
+            guard ContinuousClock.now - started < limit else {
+                Issue.record("replicas at \(replicas.map(head)) did not reach \(sequence) within \(limit)")
+                return
+            }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+    }
+
+    @Test func R30_everyReplicaFollowsEveryOthersWritesAndEqualsARebuild() async throws {
+        try await RegistryScenarioTests.withCast { cast, first in
+            let (secondDatabase, second) = try await Self.replica(of: first, label: "test.replica.b")
+            let (thirdDatabase, third) = try await Self.replica(of: first, label: "test.replica.c")
+            defer { Task { await second.close(); await third.close(); await secondDatabase.shutdown(); await thirdDatabase.shutdown() } }
+            // The two started after the cast was made: they loaded it.
+            #expect(Self.head(second) == Self.head(first) && Self.head(third) == Self.head(first))
+
+            // Writes through the first (HTTP), reflected by the others; the time each takes is the lag.
+            var lags: [Duration] = []
+            for index in 0..<20 {
+                let created = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("Replicated \(index)", government: false))
+                #expect(created.status == .created, "\(created.text)")
+                let written = ContinuousClock.now
+                try await Self.waitForAll([second, third], toReach: Self.head(first))
+                lags.append(ContinuousClock.now - written)
+            }
+            lags.sort()
+            #expect(lags[lags.count * 99 / 100] < .milliseconds(1_000), "lag p99 \(lags[lags.count * 99 / 100])")
+
+            // A write through the second: the first and the third follow it, and the first then writes on top.
+            let labID = PartyID(rawValue: try #require(cast.ids["lab"]))
+            _ = try await second.issueKey(for: labID, label: "issued on replica b", by: nil)
+            try await Self.waitForAll([first, third], toReach: Self.head(second))
+            let dataset = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("After b", government: false))
+            #expect(dataset.status == .created, "\(dataset.text)")
+
+            // Usage through all three.
+            let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 1_000_000)
+            try await Self.waitForAll([second, third], toReach: Self.head(first))
+            for (index, replica) in [first, second, third].enumerated() {
+                let now = Timestamp(microsecondsSince1970: Int64(Date().timeIntervalSince1970 * 1_000_000))
+                let events = (0..<5).map { UsageEvent(grant: grant, tokens: 1_000, usedAt: now, key: "r\(index)-\($0)") }
+                let replies = try await replica.recordUsage(UsageSubmission(party: labID, events: events))
+                #expect(replies.allSatisfy { $0.answer.accepted }, "\(replies)")
+            }
+            let stored = try await Self.storedHead(first)
+            try await Self.waitForAll([first, second, third], toReach: stored)
+            let rebuilt = try await RegistryLoader.load(from: first.database).digest
+            for replica in [first, second, third] { #expect(replica.registry.read { $0.digest } == rebuilt) }
+            #expect(first.registry.read { $0.usage.usage(of: grantID(grant, in: $0)).tokens } == 15_000)
+        }
+    }
+
+    /// R27 across replicas: three replicas meter one grant at once; together they accept exactly the
+    /// quota (they take turns on a caught-up core, so none is left unused), never more.
+    @Test func R27_threeReplicasMeteringOneGrantAtOnceAcceptExactlyTheQuota() async throws {
+        try await RegistryScenarioTests.withCast { cast, first in
+            let quota: Int64 = 60_000
+            let (_, grant) = try await UsageScenarioTests.grant(cast, quota: quota)
+            let (secondDatabase, second) = try await Self.replica(of: first, label: "test.replica.b")
+            let (thirdDatabase, third) = try await Self.replica(of: first, label: "test.replica.c")
+            defer { Task { await second.close(); await third.close(); await secondDatabase.shutdown(); await thirdDatabase.shutdown() } }
+            let labID = PartyID(rawValue: try #require(cast.ids["lab"]))
+            let now = Timestamp(microsecondsSince1970: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            // 3 replicas × 4 clients × 10 requests × 10 events × 300 tokens = 360,000 asked for 60,000.
+            let accepted = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for (r, replica) in [first, second, third].enumerated() {
+                    for client in 0..<4 {
+                        group.addTask {
+                            var tokens: Int64 = 0
+                            for request in 0..<10 {
+                                let events = (0..<10).map { UsageEvent(grant: grant, tokens: 300, usedAt: now, key: "q\(r)-\(client)-\(request)-\($0)") }
+                                let replies = try await replica.recordUsage(UsageSubmission(party: labID, events: events))
+                                tokens += Int64(replies.filter(\.answer.accepted).count) * 300
+                            }
+                            return tokens
+                        }
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            #expect(accepted == quota)
+            let inSQL = try await first.database.pool.query("""
+                SELECT coalesce(sum(tokens), 0)::int8 FROM usage_event WHERE accepted AND grant_id = (SELECT id FROM "grant" WHERE number = \(grant))
+                """) { try $0.decode(Int64.self, column: 0) }[0]
+            #expect(inSQL == quota)
+            let stored = try await Self.storedHead(first)
+            try await Self.waitForAll([first, second, third], toReach: stored)
+            let rebuilt = try await RegistryLoader.load(from: first.database).digest
+            for replica in [first, second, third] { #expect(replica.registry.read { $0.digest } == rebuilt) }
+        }
+    }
+
+    /// Two replicas asked at once to close a cycle from either end: the rules are checked on the state
+    /// each write commits on, so exactly one edge is recorded (R11: the lineage has no cycle).
+    @Test func R11_twoReplicasCannotBothRecordEdgesThatCloseACycle() async throws {
+        try await RegistryScenarioTests.withCast { cast, first in
+            let enterprise = cast.as("enterprise")
+            var ids: [DatasetID] = []
+            for title in ["Left", "Right"] {
+                let created = try await enterprise.post("/v1/datasets", Fixture.dataset(title, government: false))
+                ids.append(DatasetID(rawValue: try #require(created.int("id"), "\(created.text)")))
+            }
+            let (secondDatabase, second) = try await Self.replica(of: first, label: "test.replica.b")
+            defer { Task { await second.close(); await secondDatabase.shutdown() } }
+            let enterpriseID = PartyID(rawValue: try #require(cast.ids["enterprise"]))
+            let holder = try #require(first.registry.read { $0.party(enterpriseID) })
+            for round in 0..<10 {
+                // A fresh pair each round after the first: the first round's edge stays.
+                var pair = ids
+                if round > 0 {
+                    pair = []
+                    for side in ["L", "R"] {
+                        let created = try await enterprise.post("/v1/datasets", Fixture.dataset("\(side) \(round)", government: false))
+                        pair.append(DatasetID(rawValue: try #require(created.int("id"))))
+                    }
+                    try await Self.waitForAll([second], toReach: Self.head(first))
+                }
+                let (left, right) = (pair[0], pair[1])
+                async let forward: Bool = (try? await first.execute(.recordDerivations(target: right, sources: [DerivationSource(dataset: left, kind: .aggregated)]), by: holder)) != nil
+                async let backward: Bool = (try? await second.execute(.recordDerivations(target: left, sources: [DerivationSource(dataset: right, kind: .aggregated)]), by: holder)) != nil
+                let outcomes = await [forward, backward]
+                #expect(outcomes.filter { $0 }.count == 1, "round \(round): \(outcomes)")
+            }
+            let stored = try await Self.storedHead(first)
+            try await Self.waitForAll([first, second], toReach: stored)
+            let rebuilt = try await RegistryLoader.load(from: first.database).digest
+            #expect(first.registry.read { $0.digest } == rebuilt)
+            #expect(second.registry.read { $0.digest } == rebuilt)
+        }
+    }
+}
+
+private func grantID(_ number: String, in state: borrowing RegistryState) -> GrantID {
+    state.grant(number: number)!.id
+}
