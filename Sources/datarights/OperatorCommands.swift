@@ -11,8 +11,8 @@ func withStore<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (Regis
     try await withOperatorStartup(database, logLevel: logLevel) { _, store, logger in try await body(store, logger) }
 }
 
-/// ``withStore(_:logLevel:_:)`` with the registry's core loaded too (holding the writer lease), and
-/// closed first.
+/// ``withStore(_:logLevel:_:)`` with the registry's core loaded too — one more replica for the
+/// command's life, writing in its turn beside any serving replica — and closed first.
 func withRegistry<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (RegistryService) async throws -> T) async throws -> T {
     try await withOperatorStartup(database, logLevel: logLevel) { startup, store, logger in
         let registry = try await RegistryService.open(database: store, sandbox: false, logger: logger)
@@ -21,8 +21,8 @@ func withRegistry<T>(_ database: DatabaseOptions, logLevel: String?, _ body: (Re
     }
 }
 
-/// ``withStore(_:logLevel:_:)`` with the core loaded read-only: no writer lease (a node may be serving
-/// the same database), writes refused, pending migrations applied only to an embedded cluster (a report
+/// ``withStore(_:logLevel:_:)`` with the core loaded read-only (a node may be serving the same
+/// database), writes refused, pending migrations applied only to an embedded cluster (a report
 /// never changes an external database's schema).
 func withReadOnlyRegistry<T>(
     _ database: DatabaseOptions, logLevel: String?, _ body: (RegistryService, RegistryDatabase, Logger) async throws -> T
@@ -51,7 +51,7 @@ struct KeysCommand: AsyncParsableCommand {
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API key and print it once.",
-            discussion: "Writes directly to the database, so the server must not be running against it (the writer lease says so).")
+            discussion: "Writes to the database as one more replica would: running servers on the same database follow the new key within moments.")
 
         @Flag(help: "Create the key for the operator party, creating that party if there is none.")
         var `operator` = false

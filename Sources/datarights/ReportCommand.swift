@@ -12,7 +12,7 @@ import RegistryStore
 /// statistic written to a file, for the regulator who works from scripts (issue 16).
 ///
 /// The report is the API's own answer: the core is loaded read-only from the database (embedded or
-/// external; no writer lease, so a node may be serving it meanwhile) and the request goes through the
+/// external; it reads one snapshot and writes nothing, so nodes may be serving it meanwhile) and the request goes through the
 /// same router as over HTTP — authentication with the regulator's key, parameters, problems, rows, CSV —
 /// without a network. Every page is fetched, so the file holds every row; the core is one snapshot of
 /// the database, so every page reflects the same audit sequence.

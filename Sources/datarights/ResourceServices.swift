@@ -46,16 +46,16 @@ struct StoreService: ClosingService {
     }
 }
 
-/// The registry's in-memory core and its single writer: on a graceful shutdown the writes still under
-/// way (a usage group in PostgreSQL, the clock's last tick) are committed and answered, then the writer
-/// lease is released.
+/// The registry's in-memory core and its writer: on a graceful shutdown the writes still under way (a
+/// usage group in PostgreSQL, the clock's last tick) are committed and answered, then the replica stops
+/// following the log and closes its connections.
 struct RegistryCoreService: ClosingService {
     let registry: RegistryService
     var description: String { "registry" }
 
     func run() async throws {
-        // Cancelled, the group is past its grace period: the lease is released without waiting for a
-        // write that may be stuck in the database.
+        // Cancelled, the group is past its grace period: the replica closes without waiting for a write
+        // that may be stuck in the database.
         if (try? await gracefulShutdown()) != nil { await registry.drain() }
         await close()
     }

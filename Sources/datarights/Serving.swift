@@ -10,7 +10,7 @@ import UnixSignals
 ///
 /// The group's list is [embedded cluster, store, registry, app, signal watcher] and a group shuts down in
 /// reverse order: the HTTP server stops first (the registry's clock with it, after the server), then the
-/// registry's writes are drained and its lease released, the pool closes, and the cluster stops last.
+/// registry's writes are drained and it stops following the log, the pool closes, and the cluster stops last.
 /// Any service ending — the watcher after a signal, or the app failing (its port taken) — shuts the
 /// whole group down that way; a failure is then rethrown.
 enum Serving {
