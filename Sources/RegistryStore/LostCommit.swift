@@ -93,10 +93,22 @@ extension RegistryService {
         }
     }
 
+    /// `txid_status` of `transaction`; nil when the server has never assigned it. After a failover the
+    /// new primary (a promoted standby) may not have received the transaction at all: its id is then in
+    /// that server's future (SQLSTATE 22023), nothing of it exists there, and only the audit entry at the
+    /// write's sequence can tell — there is none, or another replica's (the core is then rebuilt).
+    private static func status(of transaction: Int64, on connection: PostgresConnection) throws -> PostgresTransactionStatus? {
+        do {
+            return try connection.transactionStatus(transaction)
+        } catch let error as PostgresError where error.sqlState == "22023" {
+            return nil
+        }
+    }
+
     /// One look; nil when PostgreSQL cannot tell yet.
     private static func resolveOnce(_ lost: LostCommit, attempt: Int, on connection: PostgresConnection) throws -> CommitOutcome? {
-        if let identity = lost.identity {
-            switch try connection.transactionStatus(identity.transaction) {
+        if let identity = lost.identity, let status = try Self.status(of: identity.transaction, on: connection) {
+            switch status {
             case .aborted:
                 return .rolledBack
             case .inProgress:

@@ -128,6 +128,9 @@ struct ServeCommand: AsyncParsableCommand {
                     demoLoaded = true
                 } catch BulkLoader.Failure.notEmpty {
                     logger.notice("Demo requested, but the database already holds a registry: serving it as it is")
+                } catch BulkLoader.Failure.replicaWriting {
+                    // Replicas started together: one loads the demo, the others follow what it commits.
+                    logger.notice("Demo requested, but another replica is writing this database: serving what it holds")
                 }
             }
             let registry = try await RegistryService.open(
