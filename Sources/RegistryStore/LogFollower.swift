@@ -1,6 +1,7 @@
 import Logging
 import PostgresClient
 import RegistryCore
+import Synchronization
 
 /// Many replicas, one log (issue 18).
 ///
@@ -119,39 +120,58 @@ extension RegistryService {
         }
     }
 
-    /// Follows the log until cancelled (``close()``): listens on ``logChannel`` and catches up on each
-    /// notification, and every ``followPollInterval`` without one. A connection that breaks is replaced
-    /// (and listens again) at the next round; an error is logged once until the next success.
+    /// Follows the log until cancelled (``close()``): catches up on each notification on ``logChannel``,
+    /// and every ``followPollInterval`` without one.
+    ///
+    /// The listening connection is held for as long as it lives, by one closure on the follower pool's
+    /// thread: handed back between rounds, the pool's idle check would consume (and drop) a notification
+    /// that arrived meanwhile. The closure only wakes the catching up, which runs here; wakes coalesce.
+    /// A connection that breaks is replaced and listens again — and the first look after LISTEN finds
+    /// whatever was committed while nobody listened.
     func follow() async {
-        let listening = ListeningConnection()
-        var failing = false
-        while !Task.isCancelled {
-            do {
-                _ = try await follower.withConnection { connection in
-                    if !listening.isListening(on: connection) {
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let stop = Mutex(false)
+        let follower = self.follower
+        let logger = self.logger
+        let listener = Task.detached {
+            let failing = Mutex(false)
+            while !stop.withLock({ $0 }) {
+                do {
+                    try await follower.withConnection { connection in
                         try connection.listen(Self.logChannel)
-                        listening.mark(connection)
+                        if failing.withLock({ was in defer { was = false }; return was }) { logger.notice("Listening to the log again") }
+                        wake.yield()
+                        while !stop.withLock({ $0 }) {
+                            _ = try connection.waitForNotifications(timeout: Self.followPollInterval)
+                            wake.yield()
+                        }
                     }
-                    return try connection.waitForNotifications(timeout: Self.followPollInterval).count
+                } catch {
+                    if !failing.withLock({ was in defer { was = true }; return was }) {
+                        logger.error("Could not listen to the log; retrying", metadata: ["error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: Self.followPollInterval)
                 }
-                guard !Task.isCancelled else { return }
-                try await catchUp()
-                if failing { logger.notice("Following the log again") }
-                failing = false
-            } catch {
-                if !failing { logger.error("Could not follow the log; retrying", metadata: ["error": "\(error)"]) }
-                failing = true
-                try? await Task.sleep(for: Self.followPollInterval)
             }
+            wake.finish()
         }
+        await withTaskCancellationHandler {
+            var failing = false
+            for await _ in wakes {
+                do {
+                    try await catchUp()
+                    if failing { logger.notice("Following the log again") }
+                    failing = false
+                } catch {
+                    if !failing { logger.error("Could not follow the log; retrying", metadata: ["error": "\(error)"]) }
+                    failing = true
+                }
+            }
+        } onCancel: {
+            stop.withLock { $0 = true }
+        }
+        stop.withLock { $0 = true }
+        await listener.value
     }
 }
 
-/// Which connection of the follower's pool has run LISTEN: a replaced connection must run it again.
-final class ListeningConnection: @unchecked Sendable {
-    // @unchecked: touched only by the follower's one pool worker, one round at a time.
-    private var current: ObjectIdentifier?
-
-    func isListening(on connection: PostgresConnection) -> Bool { current == ObjectIdentifier(connection) }
-    func mark(_ connection: PostgresConnection) { current = ObjectIdentifier(connection) }
-}
