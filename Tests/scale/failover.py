@@ -24,12 +24,16 @@ def round_once(number, options, generator):
     stack = scalelib.Stack(keep=options.keep)
     try:
         primary = stack.postgres("primary")
-        primary.init_primary(synchronous_standby="standby1")
+        primary.init_primary()
         primary.start()
         scalelib.create_database(primary)
+        operator = scalelib.operator_key(primary.url(), stack.root + "/keys")  # migrates the schema too
         standby = stack.postgres("standby")
         standby.init_standby(primary, "standby1")
         standby.start()
+        # From now on a COMMIT is acknowledged only once the standby has it (synchronous_commit = on).
+        primary.psql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'", database="postgres")
+        primary.psql("SELECT pg_reload_conf()", database="postgres")
         deadline = time.time() + 30
         while primary.psql("SELECT count(*) FROM pg_stat_replication WHERE application_name = 'standby1' AND sync_state = 'sync'",
                            database="postgres")[0][0] != "1":
@@ -37,7 +41,6 @@ def round_once(number, options, generator):
             time.sleep(0.1)
         url = ("postgresql://postgres@127.0.0.1:%d,127.0.0.1:%d/datarights?target_session_attrs=read-write&connect_timeout=2"
                % (primary.port, standby.port))
-        operator = scalelib.operator_key(url, stack.root + "/keys")
         replicas = [stack.replica("replica-%d" % n, url) for n in range(1, options.replicas + 1)]
         for replica in replicas:
             assert replica.start() is not None, "replica %s did not start" % replica.name
