@@ -136,15 +136,16 @@ def main():
             replica.terminate()
 
     say("")
-    say("| replicas | decisions/s (p99) | replica CPU ms per 1,000 decisions, each | usage events/s (p99) | "
-        "replica CPU ms per 1,000 events, each | PostgreSQL CPU ms per 1,000 events | non-2xx |")
+    say("| replicas | decisions/s (p99) | replica CPU ms per 1,000 decisions: each (all) | usage events/s (p99) | "
+        "replica CPU ms per 1,000 events: each (all) | PostgreSQL CPU ms per 1,000 events | non-2xx |")
     say("|---:|---:|---|---:|---|---:|---:|")
     for row in rows:
-        say("| %d | %s (%.1f ms) | %s | %s (%.0f ms) | %s | %.1f | %d / %d |" % (
+        say("| %d | %s (%.1f ms) | %s (%.1f) | %s (%.0f ms) | %s (%.2f) | %.1f | %d / %d |" % (
             row["replicas"], format(round(row["decisions_per_s"]), ","), row["decision_p99_ms"],
-            " / ".join("%.1f" % (1000 * c) for c in row["decision_cpu_per_1000"]),
+            " / ".join("%.1f" % (1000 * c) for c in row["decision_cpu_per_1000"]), 1000 * sum(row["decision_cpu_per_1000"]),
             format(round(row["events_per_s"]), ","), row["usage_p99_ms"],
-            " / ".join("%.2f" % (1000 * c) for c in row["usage_cpu_per_1000"]), 1000 * row["postgres_cpu_per_1000_events"],
+            " / ".join("%.2f" % (1000 * c) for c in row["usage_cpu_per_1000"]), 1000 * sum(row["usage_cpu_per_1000"]),
+            1000 * row["postgres_cpu_per_1000_events"],
             row["decision_non2xx"], row["usage_non200"]))
     return 0
 
