@@ -232,7 +232,7 @@ class Replica:
 
 
 class HAProxy:
-    """Debian's HAProxy on a loopback port, round robin over the replicas, health-checking /readyz."""
+    """Debian's HAProxy on a loopback port with the shipped configuration (Deploy/haproxy.cfg)."""
 
     def __init__(self, root, replicas, port=None):
         self.directory = os.path.join(root, "haproxy")
@@ -241,29 +241,28 @@ class HAProxy:
         self.process = None
         os.makedirs(self.directory, exist_ok=True)
         self.config = os.path.join(self.directory, "haproxy.cfg")
-        servers = "\n".join("    server %s 127.0.0.1:%d check inter 200ms fall 2 rise 1" % (replica.name, replica.port)
-                            for replica in replicas)
         with open(self.config, "w") as handle:
-            handle.write("""global
-    maxconn 4096
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 60s
-    timeout server 60s
-    option http-keep-alive
-    retries 2
-    retry-on conn-failure empty-response
-    option redispatch
-frontend api
-    bind 127.0.0.1:%d
-    default_backend replicas
-backend replicas
-    balance roundrobin
-    option httpchk GET /readyz
-    http-check expect status 200
-%s
-""" % (self.port, servers))
+            handle.write(self.render(os.path.join(ROOT, "Deploy", "haproxy.cfg"), self.port, replicas))
+
+    @staticmethod
+    def render(shipped, port, replicas):
+        """The shipped Deploy/haproxy.cfg, in the foreground without root's sockets, on `port`, with one
+        server line per replica."""
+        lines = []
+        for line in open(shipped).read().split("\n"):
+            stripped = line.strip()
+            if stripped.startswith(("user ", "group ", "daemon", "stats socket", "log /dev/log")):
+                continue
+            if stripped.startswith("frontend stats"):
+                break  # the statistics frontend (a fixed port) is left out
+            if stripped.startswith("server replica-"):
+                continue
+            if stripped.startswith("bind 127.0.0.1:8080"):
+                line = "    bind 127.0.0.1:%d" % port
+            lines.append(line)
+            if stripped.startswith("default-server"):
+                lines.extend("    server %s 127.0.0.1:%d check" % (replica.name, replica.port) for replica in replicas)
+        return "\n".join(lines) + "\n"
 
     @property
     def base(self):
