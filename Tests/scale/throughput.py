@@ -109,9 +109,11 @@ def main():
         decisions, decision_cpu, decision_db, _ = measure("decisions", replicas, lambda: wrk(
             proxy.base, LUA_DECISIONS, {"DECISIONS_URLS": paths, "DECISIONS_TOKEN": market.lab}, options.duration,
             options.connections))
+        wal_before = primary.psql("SELECT pg_current_wal_lsn() - '0/0'")[0][0]
         usage, usage_cpu, usage_db, _ = measure("usage", replicas, lambda: wrk(
             proxy.base, LUA_USAGE, {"USAGE_TARGETS": targets, "USAGE_BATCH": str(options.batch), "USAGE_RUN": "m%d" % count},
             options.duration, options.connections))
+        wal_bytes = int(float(primary.psql("SELECT pg_current_wal_lsn() - '0/0'")[0][0]) - float(wal_before))
         decided = int(decisions["requests"]) - int(decisions.get("non2xx", 0))
         events = int(usage["accepted"]) + int(usage["denied"])
         row = {
@@ -123,29 +125,32 @@ def main():
             "usage_p99_ms": int(usage["p99_us"]) / 1000,
             "usage_cpu_per_1000": [1000 * cpu / max(1, events) for cpu in usage_cpu],
             "postgres_cpu_per_1000_events": 1000 * usage_db / max(1, events),
+            "wal_bytes_per_event": wal_bytes / max(1, events),
             "usage_non200": int(usage["non200"]), "decision_non2xx": int(decisions.get("non2xx", 0)),
         }
         rows.append(row)
         say("  decisions %.0f/s (p99 %.1f ms), CPU per 1,000 by replica %s ms; usage %.0f events/s (p99 %.0f ms), CPU per "
-            "1,000 events by replica %s ms, PostgreSQL %.1f ms" % (
+            "1,000 events by replica %s ms, PostgreSQL %.1f ms, WAL %.0f bytes an event" % (
                 row["decisions_per_s"], row["decision_p99_ms"], ["%.1f" % (1000 * c) for c in row["decision_cpu_per_1000"]],
                 row["events_per_s"], row["usage_p99_ms"], ["%.2f" % (1000 * c) for c in row["usage_cpu_per_1000"]],
-                1000 * row["postgres_cpu_per_1000_events"]))
+                1000 * row["postgres_cpu_per_1000_events"], row["wal_bytes_per_event"]))
         proxy.stop()
         for replica in replicas:
             replica.terminate()
 
+    stored = primary.psql("SELECT pg_total_relation_size('usage_event'), count(*) FROM usage_event")[0]
     say("")
+    say("usage_event on disk: %.0f bytes an event with its index (%s events)" % (int(stored[0]) / max(1, int(stored[1])), stored[1]))
     say("| replicas | decisions/s (p99) | replica CPU ms per 1,000 decisions: each (all) | usage events/s (p99) | "
-        "replica CPU ms per 1,000 events: each (all) | PostgreSQL CPU ms per 1,000 events | non-2xx |")
-    say("|---:|---:|---|---:|---|---:|---:|")
+        "replica CPU ms per 1,000 events: each (all) | PostgreSQL CPU ms per 1,000 events | WAL bytes an event | non-2xx |")
+    say("|---:|---:|---|---:|---|---:|---:|---:|")
     for row in rows:
-        say("| %d | %s (%.1f ms) | %s (%.1f) | %s (%.0f ms) | %s (%.2f) | %.1f | %d / %d |" % (
+        say("| %d | %s (%.1f ms) | %s (%.1f) | %s (%.0f ms) | %s (%.2f) | %.1f | %.0f | %d / %d |" % (
             row["replicas"], format(round(row["decisions_per_s"]), ","), row["decision_p99_ms"],
             " / ".join("%.1f" % (1000 * c) for c in row["decision_cpu_per_1000"]), 1000 * sum(row["decision_cpu_per_1000"]),
             format(round(row["events_per_s"]), ","), row["usage_p99_ms"],
             " / ".join("%.2f" % (1000 * c) for c in row["usage_cpu_per_1000"]), 1000 * sum(row["usage_cpu_per_1000"]),
-            1000 * row["postgres_cpu_per_1000_events"],
+            1000 * row["postgres_cpu_per_1000_events"], row["wal_bytes_per_event"],
             row["decision_non2xx"], row["usage_non200"]))
     return 0
 
