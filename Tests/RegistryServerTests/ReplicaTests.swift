@@ -119,8 +119,8 @@ import Testing
     }
 
     /// Two replicas asked at once to close a cycle from either end: the rules are checked on the state
-    /// each write commits on, so exactly one edge is recorded (R11: the lineage has no cycle).
-    @Test func R11_twoReplicasCannotBothRecordEdgesThatCloseACycle() async throws {
+    /// each write commits on, so exactly one edge is recorded: the lineage stays acyclic, which R12's inheritance along it needs.
+    @Test func R12_twoReplicasCannotBothRecordEdgesThatCloseACycle() async throws {
         try await RegistryScenarioTests.withCast { cast, first in
             let enterprise = cast.as("enterprise")
             var ids: [DatasetID] = []
