@@ -44,7 +44,9 @@ extension RequestEnvelopeMiddleware {
             return .from(registryError)
         default:
             if let overload = StoreErrors.overloadDescription(error) {
-                return .serviceUnavailable(overload)
+                var problem = Problem.serviceUnavailable(overload)
+                problem.retryAfterSeconds = 1
+                return problem
             }
             return .internalError
         }

@@ -8,20 +8,35 @@ import Synchronization
 /// Every change the registry makes is an entry of the audit chain, committed in PostgreSQL in the same
 /// transaction as its records; the chain's sequence is the one order of every write of every replica.
 /// A replica keeps its core equal to PostgreSQL by applying the entries beyond its head, in order
-/// (``catchUp()``): a command's entries carry whole records, a usage batch's carries a digest and its
+/// (``catchUp(through:)``): a command's entries carry whole records, a usage batch's carries a digest and its
 /// row keeps the batch's effects. Applying an entry yields the entry again — its hash covers the previous
 /// hash, so an entry applied twice, skipped or different yields another hash — and any difference
 /// rebuilds the core from the tables rather than go on from a state PostgreSQL does not hold.
 ///
-/// Writes take turns (``withTurn(_:)``): a replica takes a PostgreSQL advisory lock, catches up, then
-/// plans on a core that equals PostgreSQL, persists and applies as a single writer would. The lock only
+/// Writes take turns: a replica takes a PostgreSQL advisory lock, catches up, then plans on a core that
+/// equals PostgreSQL, persists and applies as a single writer would — a command inside its own
+/// transaction (``takeTurn(in:identity:)``), a run of usage groups around its transactions
+/// (``withTurn(_:)``). The lock only
 /// saves wasted work; what makes two replicas unable to both accept conflicting writes is the chain:
 /// every write inserts the entry after the head it planned on, and `audit_event`'s primary key on the
 /// sequence and unique previous hash let only one write follow a given entry. A write planned on a head
 /// that moved fails at that insert, changes nothing, and is planned again after a catch-up.
+/// The core could not follow the chain inside a write's turn: it is rebuilt from the tables before the
+/// write is planned again.
+struct FollowingFailed: Error {
+    var reason: String
+}
+
+/// What a command's transaction planned, kept for after its COMMIT (or a COMMIT whose answer was lost).
+final class PlannedWrite: Sendable {
+    private let planned = Mutex<(entries: [ChangeEntry], audit: [AuditEntry], answer: StoredAnswer?)?>(nil)
+    func set(_ value: (entries: [ChangeEntry], audit: [AuditEntry], answer: StoredAnswer?)) { planned.withLock { $0 = value } }
+    var value: (entries: [ChangeEntry], audit: [AuditEntry], answer: StoredAnswer?)? { planned.withLock { $0 } }
+}
+
 extension RegistryService {
     /// Key of the turn lock ("DRWRITER" in ASCII, the key the single writer's lease used).
-    static let turnKey: Int64 = 0x4452_5752_4954_4552
+    public static let turnKey: Int64 = 0x4452_5752_4954_4552
 
     /// The channel schema 0013's trigger notifies when the chain grows.
     static let logChannel = "datarights_log"
@@ -33,9 +48,10 @@ extension RegistryService {
     /// PostgreSQL, with the core caught up to PostgreSQL's chain.
     func withTurn<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         try await writer.withLock {
-            try await takeTurn()
             do {
-                try await catchUpLocked()
+                let head = try await takeTurn()
+                // The follower has usually applied everything already: then no page is read.
+                if registry.read({ $0.auditHead.lastSequence }) != head { try await catchUpLocked() }
             } catch {
                 await endTurn()
                 throw error
@@ -51,25 +67,70 @@ extension RegistryService {
         }
     }
 
-    private func takeTurn() async throws {
+    /// Takes the turn lock and returns the chain's head sequence as of then, in one round trip (schema
+    /// 0014's `datarights_take_turn`).
+    private func takeTurn() async throws -> Int64 {
         // Waits while another replica writes; a replica that stopped answering lets go when its session
-        // ends. lock_timeout bounds the wait (a 503 for this write, not a hang).
-        _ = try await lease.query(
-            "SELECT set_config('lock_timeout', \(Limits.turnWaitMilliseconds.description + "ms"), false), pg_advisory_lock(\(Self.turnKey))"
-        ) { _ in 0 }
+        // ends. lock_timeout bounds the wait: a 503 for this write, not a hang.
+        do {
+            return try await lease.query(
+                "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)))"
+            ) { try $0.decode(Int64.self) }[0]
+        } catch let error as PostgresError where error.sqlState == "55P03" {
+            logger.warning("Another replica held the turn too long; this write is not made", metadata: ["waited_ms": "\(Limits.turnWaitMilliseconds)"])
+            throw RegistryServiceError.turnTimedOut
+        }
     }
 
     private func endTurn() async {
-        // False (with a warning) when the session ended meanwhile, and the lock with it.
+        // False (with a warning) when the lock was not taken, or the session ended meanwhile and the
+        // lock with it.
         _ = try? await lease.query("SELECT pg_advisory_unlock(\(Self.turnKey))") { _ in 0 }
     }
 
-    /// Applies every entry PostgreSQL holds beyond the core's head (under the writer lock).
-    func catchUp() async throws {
-        try await writer.withLock { try await catchUpLocked() }
+    /// Takes the turn inside `connection`'s open transaction and brings the core up to the chain's head
+    /// as of then (the caller holds the writer lock): a command's way, one round trip when the core is
+    /// current. The turn ends with the transaction. Records the transaction's id in `identity`.
+    /// - Throws: ``RegistryServiceError/turnTimedOut`` after ``Limits/turnWaitMilliseconds``;
+    ///   ``FollowingFailed`` when the core is to be rebuilt instead.
+    func takeTurn(in connection: PostgresConnection, identity: TransactionIdentity) throws {
+        let (head, transaction): (Int64, Int64)
+        do {
+            (head, transaction) = try connection.query(
+                "SELECT datarights_take_turn_in_transaction(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds))), txid_current()"
+            )[0].decode((Int64, Int64).self)
+        } catch let error as PostgresError where error.sqlState == "55P03" {
+            throw RegistryServiceError.turnTimedOut
+        }
+        identity.set(transaction: transaction, backend: connection.backendPID)
+        var current = registry.read { $0.auditHead.lastSequence }
+        guard current < head, database.fence.reason == nil else { return }
+        guard head - current <= Int64(Limits.maxFollowEntries) else {
+            throw FollowingFailed(reason: "more than \(Limits.maxFollowEntries) entries behind the chain")
+        }
+        // Nobody else writes while the turn is held: the head stays where it is.
+        while current < head {
+            let page = try Self.logPage(on: connection, after: current, limit: Limits.followPageEntries)
+            guard let last = page.last else { return }
+            if let sequence = registry.follow(page) {
+                throw FollowingFailed(reason: "the entry at sequence \(sequence) did not reproduce from its record")
+            }
+            current = last.entry.sequence
+        }
     }
 
-    /// ``catchUp()`` for a caller that holds the writer lock. A core further behind than
+    /// Applies every entry PostgreSQL holds beyond the core's head (under the writer lock).
+    ///
+    /// - Parameter target: the sequence a notification announced; nothing is read when the core holds
+    ///   it already (this replica's own write, applied as it committed).
+    func catchUp(through target: Int64? = nil) async throws {
+        try await writer.withLock {
+            if let target, registry.read({ $0.auditHead.lastSequence }) >= target { return }
+            try await catchUpLocked()
+        }
+    }
+
+    /// ``catchUp(through:)`` for a caller that holds the writer lock. A core further behind than
     /// ``Limits/maxFollowEntries`` entries, or one an entry does not reproduce, is rebuilt from the tables.
     func catchUpLocked() async throws {
         // A lost COMMIT being resolved explains a difference by itself, and applies it when known.
@@ -94,7 +155,7 @@ extension RegistryService {
         }
     }
 
-    private func rebuild(reason: String) async throws {
+    func rebuild(reason: String) async throws {
         logger.warning("Rebuilding the core from PostgreSQL", metadata: ["reason": "\(reason)"])
         database.fence.engage("rebuilding the core from PostgreSQL: \(reason)")
         defer { database.fence.lift() }
@@ -129,7 +190,8 @@ extension RegistryService {
     /// A connection that breaks is replaced and listens again — and the first look after LISTEN finds
     /// whatever was committed while nobody listened.
     func follow() async {
-        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // A wake carries the highest sequence its notifications announced; nil to look regardless.
+        let (wakes, wake) = AsyncStream.makeStream(of: Int64?.self, bufferingPolicy: .bufferingNewest(1))
         let stop = Mutex(false)
         let follower = self.follower
         let logger = self.logger
@@ -140,10 +202,12 @@ extension RegistryService {
                     try await follower.withConnection { connection in
                         try connection.listen(Self.logChannel)
                         if failing.withLock({ was in defer { was = false }; return was }) { logger.notice("Listening to the log again") }
-                        wake.yield()
+                        wake.yield(nil)
                         while !stop.withLock({ $0 }) {
-                            _ = try connection.waitForNotifications(timeout: Self.followPollInterval)
-                            wake.yield()
+                            let notifications = try connection.waitForNotifications(timeout: Self.followPollInterval)
+                            let announced = notifications.map { Int64($0.payload) }
+                            // A notification without a sequence (or none at all, the poll) looks regardless.
+                            wake.yield(announced.isEmpty || announced.contains(nil) ? nil : announced.compactMap { $0 }.max())
                         }
                     }
                 } catch {
@@ -157,9 +221,10 @@ extension RegistryService {
         }
         await withTaskCancellationHandler {
             var failing = false
-            for await _ in wakes {
+            for await target in wakes {
+                if let target, registry.read({ $0.auditHead.lastSequence }) >= target { continue }
                 do {
-                    try await catchUp()
+                    try await catchUp(through: target)
                     if failing { logger.notice("Following the log again") }
                     failing = false
                 } catch {

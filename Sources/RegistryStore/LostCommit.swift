@@ -31,6 +31,11 @@ final class TransactionIdentity: Sendable {
         state.withLock { $0 = (transaction, backend) }
     }
 
+    /// Records a transaction id read by a statement of the caller's own.
+    func set(transaction: Int64, backend: Int32) {
+        state.withLock { $0 = (transaction, backend) }
+    }
+
     var value: (transaction: Int64, backend: Int32)? { state.withLock { $0 } }
 }
 

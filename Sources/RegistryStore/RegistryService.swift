@@ -126,61 +126,72 @@ public final class RegistryService: Sendable {
     func perform(_ command: RegistryCommand, by actor: Party?, recording: IdempotentWrite?) async throws -> (entries: [ChangeEntry], answer: StoredAnswer?) {
         if case .settings(.advanceClock) = command, !sandbox { throw RegistryError.notFound("the sandbox clock exists only in sandbox mode") }
         try checkNotFenced()  // fail fast; checked again under the lock
-        return try await withTurn {
-            do {
-                return try await performInTurn(command, by: actor, recording: recording)
-            } catch let error as PostgresError where Self.isChainConflict(error) {
-                // Another replica wrote after this one caught up (its turn lock was lost): nothing of this
-                // write committed. Caught up again, it is planned on the state it now commits on.
-                logger.notice("Another replica wrote first; planning the write again", metadata: ["error": "\(error)"])
-                try await catchUpLocked()
+        return try await writer.withLock {
+            var replanned = false
+            while true {
                 do {
                     return try await performInTurn(command, by: actor, recording: recording)
                 } catch let error as PostgresError where Self.isChainConflict(error) {
-                    throw RegistryServiceError.chainMoved
+                    // Another replica wrote after this one caught up (it took no turn: a binary from
+                    // before schema 0014 during an upgrade): nothing of this write committed. Planned
+                    // again, it is checked on the state it then commits on.
+                    guard !replanned else { throw RegistryServiceError.chainMoved }
+                    replanned = true
+                    logger.notice("Another replica wrote first; planning the write again", metadata: ["error": "\(error)"])
+                } catch let behind as FollowingFailed {
+                    // The chain could not be followed inside the turn: rebuilt from the tables, and
+                    // planned again on that.
+                    try await rebuild(reason: behind.reason)
                 }
             }
         }
     }
 
-    /// ``perform(_:by:recording:)`` once, in this replica's turn.
+    /// ``perform(_:by:recording:)`` once: in one transaction that takes the turn (a transaction-scoped
+    /// lock, schema 0014), applies whatever other replicas committed since the core's head, plans on
+    /// that state and writes. One pool hop; its COMMIT ends the turn.
     private func performInTurn(_ command: RegistryCommand, by actor: Party?, recording: IdempotentWrite?) async throws -> (entries: [ChangeEntry], answer: StoredAnswer?) {
-            try checkNotFenced()
-            let now = self.now()
-            let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
-            let (entries, audit, answer) = try registry.read { state -> ([ChangeEntry], [AuditEntry], StoredAnswer?) in
-                let entries = try state.plan(command, by: actor, at: now)
-                var head = state.auditHead
-                let audit = entries.map {
-                    head.append(at: now, actor: actorName, kind: $0.kind, payload: CanonicalJSON.encode($0.record))
+        let identity = TransactionIdentity()
+        let planned = PlannedWrite()
+        let registry = self.registry
+        let now = self.now()
+        let actorName = actor.map { "party:\($0.id.rawValue)" } ?? "system"
+        let apply: @Sendable () -> Void = {
+            guard let (entries, audit, _) = planned.value, !entries.isEmpty else { return }
+            let applied = registry.apply(entries, actor: actorName, at: now)
+            precondition(applied == audit, "the core's audit chain must match what was persisted")
+        }
+        do {
+            try await database.pool.withTransaction { connection in
+                try self.takeTurn(in: connection, identity: identity)
+                try self.checkNotFenced()
+                let (entries, audit, answer) = try registry.read { state -> ([ChangeEntry], [AuditEntry], StoredAnswer?) in
+                    let entries = try state.plan(command, by: actor, at: now)
+                    var head = state.auditHead
+                    let audit = entries.map {
+                        head.append(at: now, actor: actorName, kind: $0.kind, payload: CanonicalJSON.encode($0.record))
+                    }
+                    return (entries, audit, try recording.map { try $0.render(entries, state) })
                 }
-                return (entries, audit, try recording.map { try $0.render(entries, state) })
+                planned.set((entries, audit, answer))
+                // Nothing to write (derivations already recorded): the empty transaction commits.
+                guard !entries.isEmpty else { return }
+                for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
+                for entry in audit { try RecordSQL.insert(entry, on: connection) }
+                if let recording, let answer { try IdempotencySQL.insert(recording, answer: answer, at: now, on: connection) }
             }
-            // Nothing to write (derivations already recorded): the answer is given, and stored nowhere.
-            guard !entries.isEmpty, let lastAudit = audit.last else { return ([], answer) }
-            let identity = TransactionIdentity()
-            let registry = self.registry
-            let apply: @Sendable () -> Void = {
-                let applied = registry.apply(entries, actor: actorName, at: now)
-                precondition(applied == audit, "the core's audit chain must match what was persisted")
+        } catch let error as PostgresError where error.isCommitOutcomeUnknown {
+            // Never guess: PostgreSQL may have committed it (finding 11).
+            guard let (entries, audit, answer) = planned.value, let lastAudit = audit.last else { throw error }
+            switch await settleLostCommit(LostCommit(identity: identity.value, lastAudit: lastAudit), apply: apply) {
+            case .committed: return (entries, answer)
+            case .rolledBack: throw error
+            case .rebuilt, nil: throw RegistryServiceError.commitOutcomeUnknown
             }
-            do {
-                try await database.pool.withTransaction { connection in
-                    try identity.record(connection)
-                    for entry in entries { try RecordSQL.upsert(entry.record, on: connection) }
-                    for entry in audit { try RecordSQL.insert(entry, on: connection) }
-                    if let recording, let answer { try IdempotencySQL.insert(recording, answer: answer, at: now, on: connection) }
-                }
-            } catch let error as PostgresError where error.isCommitOutcomeUnknown {
-                // Never guess: PostgreSQL may have committed it (finding 11).
-                switch await settleLostCommit(LostCommit(identity: identity.value, lastAudit: lastAudit), apply: apply) {
-                case .committed: return (entries, answer)
-                case .rolledBack: throw error
-                case .rebuilt, nil: throw RegistryServiceError.commitOutcomeUnknown
-                }
-            }
-            apply()
-            return (entries, answer)
+        }
+        guard let (entries, _, answer) = planned.value else { preconditionFailure("a committed write was planned") }
+        apply()
+        return (entries, answer)
     }
 
     /// True when PostgreSQL refused a write's audit entry because another entry already follows the head
@@ -223,6 +234,8 @@ public enum RegistryServiceError: Error, CustomStringConvertible {
     case chainDiverged(sequence: Int64)
     /// Other replicas kept writing after this one caught up, twice (503: retry).
     case chainMoved
+    /// Another replica held the turn for longer than ``Limits/turnWaitMilliseconds`` (503: retry).
+    case turnTimedOut
 
     public var description: String {
         switch self {
@@ -234,6 +247,8 @@ public enum RegistryServiceError: Error, CustomStringConvertible {
             "PostgreSQL holds a different audit entry at sequence \(sequence)"
         case .chainMoved:
             "other replicas wrote at the same moment and this write was not made; retry"
+        case .turnTimedOut:
+            "another replica has been writing for more than \(Limits.turnWaitMilliseconds / 1000) s and this write was not made; retry shortly"
         }
     }
 }

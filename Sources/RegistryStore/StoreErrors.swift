@@ -17,7 +17,7 @@ public enum StoreErrors {
             return "the database cannot take writes right now (\(postgresError.sqlState ?? "")); retry later"
         case let serviceError as RegistryServiceError:
             switch serviceError {
-            case .fenced, .commitOutcomeUnknown, .chainMoved: return serviceError.description
+            case .fenced, .commitOutcomeUnknown, .chainMoved, .turnTimedOut: return serviceError.description
             case .chainDiverged: return nil
             }
         default:

@@ -255,12 +255,20 @@ import Testing
         try await Self.withCast { cast, registry in
             let before = registry.registry.read { $0.auditHead.lastSequence }
             let writers = ["ministry", "enterprise", "lab"]
+            // Each writer on its own connection, so that the server really has 48 writes in hand at once
+            // (one test-client connection would hand them over one after the other).
+            let port = try #require(cast.api.client.port)
             let statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
                 for index in 0..<48 {
-                    let client = cast.as(writers[index % writers.count])
+                    let key = try #require(cast.keys[writers[index % writers.count]])
+                    let body = String(decoding: try JSONSerialization.data(withJSONObject: Fixture.dataset("Concurrent \(index)", government: index % writers.count == 0)), as: UTF8.self)
                     group.addTask {
-                        let government = index % writers.count == 0
-                        return try await client.post("/v1/datasets", Fixture.dataset("Concurrent \(index)", government: government)).status
+                        let answer = try await RawHTTP.exchange(
+                            port: port,
+                            "POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\n"
+                                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)",
+                            readTimeout: 60)
+                        return HTTPResponse.Status(code: answer.httpStatus)
                     }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }

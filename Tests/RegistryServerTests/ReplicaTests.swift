@@ -4,6 +4,7 @@ import Logging
 import PostgresClient
 import RegistryCore
 import RegistryStore
+import Synchronization
 import Testing
 
 /// Replicas on one database (issue 18): each follows the committed log, writes are ordered by
@@ -156,6 +157,49 @@ import Testing
             #expect(second.registry.read { $0.digest } == rebuilt)
         }
     }
+
+    /// A replica that holds the turn and does not let go (here: a session holding the lock by hand)
+    /// costs the others a 503 with Retry-After once the wait limit passes — never a hang, never a 500,
+    /// and nothing of the refused write is stored (R30: the chain does not move).
+    @Test func R30_aWriteThatWaitsTooLongForItsTurnIs503AndWritesNothing() async throws {
+        try await RegistryScenarioTests.withCast { cast, registry in
+            let holder = PostgresPool(
+                configuration: PostgresPool.Configuration(connection: registry.database.pool.configuration.connection, maxConnections: 1),
+                logger: Logger(label: "test.turn-holder"))
+            let before = try await Self.storedHead(registry)
+            let (locked, release) = (TurnFlag(), TurnFlag())
+            let holding = Task {
+                try await holder.withConnection { connection in
+                    _ = try connection.query("SELECT pg_advisory_lock(\(RegistryService.turnKey))")
+                    locked.raise()
+                    while !release.isRaised { usleep(10_000) }
+                    _ = try connection.query("SELECT pg_advisory_unlock(\(RegistryService.turnKey))")
+                }
+            }
+            while !locked.isRaised { try await Task.sleep(for: .milliseconds(5)) }
+            let started = ContinuousClock.now
+            let answer = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("Waits for its turn", government: false))
+            release.raise()
+            try await holding.value
+            let waited = ContinuousClock.now - started
+            await holder.shutdown()
+            #expect(answer.status == .serviceUnavailable, "\(answer.text)")
+            #expect(answer.headers[.retryAfter] == "1")
+            #expect(answer.string("detail")?.contains("another replica") == true, "\(answer.text)")
+            #expect(waited >= .milliseconds(Limits.turnWaitMilliseconds), "refused after \(waited)")
+            #expect(try await Self.storedHead(registry) == before)
+            // The turn free again, the same write is made.
+            let again = try await cast.as("enterprise").post("/v1/datasets", Fixture.dataset("Waits for its turn", government: false))
+            #expect(again.status == .created, "\(again.text)")
+        }
+    }
+}
+
+/// A flag one thread raises and another watches.
+private final class TurnFlag: Sendable {
+    private let raised = Atomic(false)
+    func raise() { raised.store(true, ordering: .releasing) }
+    var isRaised: Bool { raised.load(ordering: .acquiring) }
 }
 
 private func grantID(_ number: String, in state: borrowing RegistryState) -> GrantID {
