@@ -170,6 +170,30 @@ import Testing
         #expect(market.state.catalog.statisticsRevision == revision + 1)
     }
 
+    /// Replicas (issue 18): a follower may apply another replica's use of a past day after it kept that
+    /// day (the other's clock a little behind, a batch committed just before midnight), and a core
+    /// rebuilt from PostgreSQL is another history: either way the kept day is computed again.
+    @Test("R29: use committed late on a kept day, or a rebuilt rollup, refreshes the statistics kept for it")
+    func R29_lateUseOnAKeptDayRefreshesIt() {
+        var market = Market.random(seed: 11)
+        let cache = StatisticsCache()
+        let days = Self.firstDay...Self.firstDay.adding(days: 11)
+        let before = market.state.usageStatistics(by: .national, in: days, daily: true, cache: cache)
+        #expect(cache.count > 0)
+        // Day 3 is long past (the rollup's last day is 11): use arrives for it all the same.
+        market.use(market.datasets[0], by: market.labs[0], day: 3, region: "CN-BJ", tokens: 777)
+        let after = market.state.usageStatistics(by: .national, in: days, daily: true, cache: cache)
+        #expect(after == market.state.usageStatistics(by: .national, in: days, daily: true))
+        let dayThree = Self.firstDay.adding(days: 3)
+        let tokens = { (cells: [StatisticsCell]) in cells.first { $0.day == dayThree }?.figures.tokens ?? 0 }
+        #expect(tokens(after) == tokens(before) + 777)
+        // A rollup loaded afresh with different rows (a rebuild) is not mistaken for the one kept.
+        var rebuilt = Market.random(seed: 12)
+        rebuilt.state.catalog = market.state.catalog
+        #expect(rebuilt.state.usageStatistics(by: .national, in: days, daily: true, cache: cache)
+            == rebuilt.state.usageStatistics(by: .national, in: days, daily: true))
+    }
+
     /// One lab alone uses a region: that region's cell is small (it describes one lab's use), while the
     /// lab's own cell counts only holders — small with two holders, shown with three.
     @Test("R29: a region used by one lab alone is a small cell; a lab's cell needs three holders")

@@ -128,8 +128,10 @@ struct ValueSummary: Sendable {
 /// Per-day summaries of the rollup by dimension value, kept between answers (issue 16: a 30-day answer
 /// at national scale walks millions of rollup rows; a day's summary is a few hundred values). Only days
 /// before the rollup's last day are kept — usage is committed on the current day, so earlier days no
-/// longer change — and each is kept with the catalog's ``CatalogState/statisticsRevision`` and the
-/// calendar's offset it was made under: a transfer, a tag change or a new offset makes it stale. Shared by
+/// longer change — and each is kept with the catalog's ``CatalogState/statisticsRevision``, the rollup's
+/// generation and late changes (``UsageRollup/lateChanges``) and the calendar's offset it was made under:
+/// a transfer, a tag change, a rebuilt core, use committed late on a past day (another replica's clock)
+/// or a new offset makes it stale. Shared by
 /// the readers of one registry (its own lock); a reader that finds nothing computes and stores.
 public final class StatisticsCache: Sendable {
     struct Key: Hashable {
@@ -137,8 +139,15 @@ public final class StatisticsCache: Sendable {
         var day: Int32
     }
 
+    /// What a kept day was computed from.
+    struct Revision: Equatable {
+        var catalog: Int64
+        var rollupGeneration: Int64
+        var rollupLateChanges: Int64
+    }
+
     struct Entry {
-        var revision: Int64
+        var revision: Revision
         var offsetSeconds: Int32
         var summary: [String: ValueSummary]
     }
@@ -150,7 +159,7 @@ public final class StatisticsCache: Sendable {
     /// Day summaries held now.
     public var count: Int { entries.withLock { $0.count } }
 
-    func summary(_ dimension: StatisticsDimension, _ day: CivilDate, revision: Int64, offsetSeconds: Int32) -> [String: ValueSummary]? {
+    func summary(_ dimension: StatisticsDimension, _ day: CivilDate, revision: Revision, offsetSeconds: Int32) -> [String: ValueSummary]? {
         entries.withLock { entries in
             guard let entry = entries[Key(dimension: dimension, day: day.daysSince1970)], entry.revision == revision,
                 entry.offsetSeconds == offsetSeconds else { return nil }
@@ -158,7 +167,7 @@ public final class StatisticsCache: Sendable {
         }
     }
 
-    func store(_ summary: [String: ValueSummary], _ dimension: StatisticsDimension, _ day: CivilDate, revision: Int64, offsetSeconds: Int32) {
+    func store(_ summary: [String: ValueSummary], _ dimension: StatisticsDimension, _ day: CivilDate, revision: Revision, offsetSeconds: Int32) {
         entries.withLock { entries in
             // Bounded: past the limit, stale entries go first, then everything (the next answers rebuild).
             if entries.count >= Limits.maxStatisticsCachedDays {
@@ -195,7 +204,8 @@ extension RegistryState {
         guard let first = rollup.firstDay, let last = rollup.lastDay, days.lowerBound <= last, days.upperBound >= first else { return [] }
         let span = max(days.lowerBound, first)...min(days.upperBound, last)
         let mapper = StatisticsMapper(state: self, dimension: dimension)
-        let revision = catalog.statisticsRevision
+        let revision = StatisticsCache.Revision(
+            catalog: catalog.statisticsRevision, rollupGeneration: rollup.generation, rollupLateChanges: rollup.lateChanges)
         let offset = Int32(settings.calendar.utcOffsetSeconds)
         // Each value's days in day order (the days are met in order), so the answer needs no sort of its
         // cells: only the distinct values are ordered, and each value's label is made once.

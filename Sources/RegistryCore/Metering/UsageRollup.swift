@@ -1,3 +1,5 @@
+import Synchronization
+
 /// One cell of the usage rollup (issue 16, for R29): accepted use of `dataset` by `assignee` for
 /// `purpose` in `useRegion` on `day`, the registry calendar's day the use was committed on (the day the
 /// daily caps count it against, R27; not the day the assignee dated it).
@@ -138,6 +140,14 @@ public struct UsageRollup: Sendable {
     /// The first and last day with a row (accepted or denied).
     public private(set) var firstDay: CivilDate?
     public private(set) var lastDay: CivilDate?
+    /// This rollup's history, for what is kept of it elsewhere (``StatisticsCache``): a new rollup (a load,
+    /// a rebuild after the core could not follow the log) gets a new generation, and ``lateChanges``
+    /// counts rows added to a day before ``lastDay`` — which a replica following the log sees when
+    /// another replica, its clock a little behind, commits use on a day this one had already left.
+    public private(set) var generation = UsageRollup.nextGeneration()
+    public private(set) var lateChanges: Int64 = 0
+    private static let generations = Atomic<Int64>(0)
+    private static func nextGeneration() -> Int64 { generations.add(1, ordering: .relaxed).newValue }
 
     public init() {}
 
@@ -303,6 +313,7 @@ public struct UsageRollup: Sendable {
 
     private mutating func see(_ day: CivilDate) {
         precondition(day.daysSince1970 >= 0, "usage is committed after 1970")
+        if let lastDay, day < lastDay { lateChanges += 1 }
         firstDay = min(firstDay ?? day, day)
         lastDay = max(lastDay ?? day, day)
     }
