@@ -45,11 +45,9 @@ function request()
   return prepared[math.random(preparedCount)]
 end
 
+local here = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
+local result = dofile(here .. "lib/wrk-result.lua")
+
 function done(summary, latency, requests)
-  local errors = summary.errors
-  local seconds = summary.duration / 1e6
-  io.write(string.format(
-    "RESULT requests=%d duration_us=%d rps=%.1f p50_us=%d p99_us=%d max_us=%d non2xx=%d socket_errors=%d\n",
-    summary.requests, summary.duration, summary.requests / seconds, latency:percentile(50), latency:percentile(99),
-    latency.max, errors.status, errors.connect + errors.read + errors.write + errors.timeout))
+  io.write(result.line(summary, latency))
 end

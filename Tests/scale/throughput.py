@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Issue 18, "Must show": decisions and durable usage throughput with 1, 2 and 3 replicas in one run, and
-the CPU each replica (and PostgreSQL) spends per 1,000 decisions or events.
+"""Issue 18, "Must show": decisions, durable usage and command throughput with 1, 2 and 3 replicas in one
+run, and the CPU each replica (and PostgreSQL) spends per 1,000 decisions, events or commands.
 
 One private PostgreSQL, one registry; for each replica count the replicas are started afresh on it and
 HAProxy is put in front of them; wrk drives GET /v1/decisions (Benchmarks/decisions-http.lua) and then
@@ -8,6 +8,9 @@ POST /v1/usage (Benchmarks/usage-http.lua: BATCH events a request) through HAPro
 each. CPU seconds come from /proc (utime + stime) before and after each run: every replica's, and all of
 PostgreSQL's processes together. wrk, HAProxy, PostgreSQL and the replicas share this machine's cores, so
 the rates do not add up with replicas here; the CPU per unit is what a cluster of machines scales by.
+
+Then POST /v1/datasets (Benchmarks/commands-http.lua: one new dataset a request), the command write path:
+each write takes the turn, so commands from all replicas commit one at a time.
 
 Usage: python3 Tests/scale/throughput.py [--counts 1 2 3] [--duration 10] [--connections 16] [--batch 1000]
 """
@@ -25,6 +28,7 @@ from scalelib import say
 
 LUA_DECISIONS = os.path.join(scalelib.ROOT, "Benchmarks", "decisions-http.lua")
 LUA_USAGE = os.path.join(scalelib.ROOT, "Benchmarks", "usage-http.lua")
+LUA_COMMANDS = os.path.join(scalelib.ROOT, "Benchmarks", "commands-http.lua")
 
 
 def postgres_cpu():
@@ -114,6 +118,10 @@ def main():
             proxy.base, LUA_USAGE, {"USAGE_TARGETS": targets, "USAGE_BATCH": str(options.batch), "USAGE_RUN": "m%d" % count},
             options.duration, options.connections))
         wal_bytes = int(float(primary.psql("SELECT pg_current_wal_lsn() - '0/0'")[0][0]) - float(wal_before))
+        commands, command_cpu, command_db, _ = measure("commands", replicas, lambda: wrk(
+            proxy.base, LUA_COMMANDS, {"COMMANDS_TOKEN": market.enterprise, "COMMANDS_RUN": str(count)},
+            options.duration, options.connections))
+        written = int(commands["requests"]) - int(commands.get("non2xx", 0))
         decided = int(decisions["requests"]) - int(decisions.get("non2xx", 0))
         events = int(usage["accepted"]) + int(usage["denied"])
         row = {
@@ -127,6 +135,11 @@ def main():
             "postgres_cpu_per_1000_events": 1000 * usage_db / max(1, events),
             "wal_bytes_per_event": wal_bytes / max(1, events),
             "usage_non200": int(usage["non200"]), "decision_non2xx": int(decisions.get("non2xx", 0)),
+            "commands_per_s": written / (int(commands["duration_us"]) / 1e6),
+            "command_p99_ms": int(commands["p99_us"]) / 1000,
+            "command_cpu_per_1000": [1000 * cpu / max(1, written) for cpu in command_cpu],
+            "postgres_cpu_per_1000_commands": 1000 * command_db / max(1, written),
+            "command_non2xx": int(commands.get("non2xx", 0)),
         }
         rows.append(row)
         say("  decisions %.0f/s (p99 %.1f ms), CPU per 1,000 by replica %s ms; usage %.0f events/s (p99 %.0f ms), CPU per "
@@ -134,6 +147,9 @@ def main():
                 row["decisions_per_s"], row["decision_p99_ms"], ["%.1f" % (1000 * c) for c in row["decision_cpu_per_1000"]],
                 row["events_per_s"], row["usage_p99_ms"], ["%.2f" % (1000 * c) for c in row["usage_cpu_per_1000"]],
                 1000 * row["postgres_cpu_per_1000_events"], row["wal_bytes_per_event"]))
+        say("  commands (POST /v1/datasets) %.0f/s (p99 %.1f ms, %d not 2xx), CPU per 1,000 by replica %s ms, PostgreSQL %.0f ms" % (
+            row["commands_per_s"], row["command_p99_ms"], row["command_non2xx"],
+            ["%.0f" % (1000 * c) for c in row["command_cpu_per_1000"]], 1000 * row["postgres_cpu_per_1000_commands"]))
         proxy.stop()
         for replica in replicas:
             replica.terminate()
@@ -152,6 +168,14 @@ def main():
             " / ".join("%.2f" % (1000 * c) for c in row["usage_cpu_per_1000"]), 1000 * sum(row["usage_cpu_per_1000"]),
             1000 * row["postgres_cpu_per_1000_events"], row["wal_bytes_per_event"],
             row["decision_non2xx"], row["usage_non200"]))
+    say("")
+    say("| replicas | commands/s (p99) | replica CPU ms per 1,000 commands: each (all) | PostgreSQL CPU ms per 1,000 commands | non-2xx |")
+    say("|---:|---:|---|---:|---:|")
+    for row in rows:
+        say("| %d | %s (%.1f ms) | %s (%.0f) | %.0f | %d |" % (
+            row["replicas"], format(round(row["commands_per_s"]), ","), row["command_p99_ms"],
+            " / ".join("%.0f" % (1000 * c) for c in row["command_cpu_per_1000"]), 1000 * sum(row["command_cpu_per_1000"]),
+            1000 * row["postgres_cpu_per_1000_commands"], row["command_non2xx"]))
     return 0
 
 
