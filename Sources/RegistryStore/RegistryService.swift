@@ -128,6 +128,7 @@ public final class RegistryService: Sendable {
         try checkNotFenced()  // fail fast; checked again under the lock
         return try await writer.withLock {
             var replanned = false
+            var rebuilds = 0
             while true {
                 do {
                     return try await performInTurn(command, by: actor, recording: recording)
@@ -140,7 +141,10 @@ public final class RegistryService: Sendable {
                     logger.notice("Another replica wrote first; planning the write again", metadata: ["error": "\(error)"])
                 } catch let behind as FollowingFailed {
                     // The chain could not be followed inside the turn: rebuilt from the tables, and
-                    // planned again on that.
+                    // planned again on that — twice at most (entries that cannot be followed arriving
+                    // all the while: a binary from before schema 0013 writing usage during an upgrade).
+                    guard rebuilds < 2 else { throw RegistryServiceError.chainMoved }
+                    rebuilds += 1
                     try await rebuild(reason: behind.reason)
                 }
             }

@@ -272,7 +272,7 @@ import Testing
     }
 
     @Test func everyOperationAnswersEveryPrincipalAsTheTableSays() async throws {
-        let documented = try OpenAPIDocumentTests.operations()
+        let documented = try await OpenAPIDocumentTests.operations()
         #expect(Set(documented) == Set(Self.table.keys), "the table and the document differ: \(Set(documented).symmetricDifference(Self.table.keys).sorted())")
 
         try await RegistryScenarioTests.withCast { cast, registry in

@@ -86,7 +86,7 @@ enum CSVCheck {
         #expect(negotiated.headers[.contentType] == "text/csv; charset=utf-8", sourceLocation: sourceLocation)
         #expect(negotiated.text == csv.text, "Accept: text/csv gives the same CSV as format=csv", sourceLocation: sourceLocation)
 
-        let records = try StandardCSV.parse(csv.text)
+        let records = try await StandardCSV.parse(csv.text)
         let header = try #require(records.first, "a header row, even for an empty page", sourceLocation: sourceLocation)
         #expect(Set(header).count == header.count, "columns are unique", sourceLocation: sourceLocation)
         #expect(records.count == items.count + 1, "\(path): one record per JSON item", sourceLocation: sourceLocation)

@@ -1,5 +1,6 @@
 import Foundation
 import RegistryCore
+import TestSupport
 @testable import RegistryServer
 import Testing
 
@@ -378,7 +379,7 @@ import FoundationXML
 
     /// Writes the samples, alone and together in one HTML page, to a temporary directory, for a person to
     /// convert and look at (`rsvg-convert`, or the page in a browser); html5lib's strict parser reads the page.
-    @Test func samplePicturesParseAsHTML5AndAreWrittenForAPersonToLookAt() throws {
+    @Test func samplePicturesParseAsHTML5AndAreWrittenForAPersonToLookAt() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("datarights-console-pictures")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let samples = Self.samples().sorted { $0.key < $1.key }
@@ -393,7 +394,7 @@ import FoundationXML
             </main></body></html>
             """
         try Data(page.utf8).write(to: directory.appendingPathComponent("pictures.html"))
-        try StrictHTML5.check(page)
+        try await StrictHTML5.check(page)
     }
 }
 
@@ -401,20 +402,10 @@ import FoundationXML
 enum StrictHTML5 {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
-    static func check(_ page: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sys, html5lib; html5lib.HTMLParser(strict=True).parse(sys.stdin.buffer.read())"]
-        let input = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardError = errors
-        try process.run()
-        try input.fileHandleForWriting.write(contentsOf: Data(page.utf8))
-        try input.fileHandleForWriting.close()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw Failure(description: String(decoding: message, as: UTF8.self)) }
+    static func check(_ page: String) async throws {
+        let result = try await PythonProcess.run(
+            ["-c", "import sys, html5lib; html5lib.HTMLParser(strict=True).parse(sys.stdin.buffer.read())"], input: Data(page.utf8))
+        guard result.status == 0 else { throw Failure(description: result.errorText) }
     }
 }
 

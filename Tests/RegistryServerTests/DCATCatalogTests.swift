@@ -4,6 +4,7 @@ import HummingbirdTesting
 import PostgresClient
 import RegistryCore
 import RegistryStore
+import TestSupport
 import Testing
 
 /// The public catalog as DCAT-AP 3 JSON-LD (issue 17) through the API on a real PostgreSQL: a registry
@@ -154,7 +155,7 @@ import Testing
 
     /// Runs Tests/dcat/check_dcat.py over the pages; fails the test with its output unless it passes.
     /// Without python3 or rdflib the check fails, as CI installs both (.ci/install-deps).
-    static func checkWithRDFLib(pages: [String], expected: [String: Any], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func checkWithRDFLib(pages: [String], expected: [String: Any], sourceLocation: SourceLocation = #_sourceLocation) async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dcat-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -167,21 +168,15 @@ import Testing
             files.append(file.path)
         }
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("dcat/check_dcat.py")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, expectedFile.path] + files
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
+        let result: PythonProcess.Result
         do {
-            try process.run()
+            result = try await PythonProcess.run([script.path, expectedFile.path] + files)
         } catch {
             Issue.record("python3 could not be started (.ci/install-deps installs it): \(error)", sourceLocation: sourceLocation)
             return
         }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "check_dcat.py exited \(process.terminationStatus):\n\(text)", sourceLocation: sourceLocation)
+        let text = result.outputText + result.errorText
+        #expect(result.status == 0, "check_dcat.py exited \(result.status):\n\(text)", sourceLocation: sourceLocation)
         #expect(text.hasPrefix("check_dcat: "), "\(text)", sourceLocation: sourceLocation)
     }
 
@@ -204,7 +199,7 @@ import Testing
             let expected: [String: Any] = [
                 "catalogPublisher": "Operator", "catalogModified": Self.orNull(modified), "datasets": listed, "hidden": hidden,
             ]
-            try Self.checkWithRDFLib(pages: pages, expected: expected)
+            try await Self.checkWithRDFLib(pages: pages, expected: expected)
         }
     }
 

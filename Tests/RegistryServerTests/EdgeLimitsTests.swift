@@ -55,17 +55,19 @@ import TestSupport
         edge.decisionRequestBurstPerKey = 2
         try await RegistryScenarioTests.withCast(edge: edge) { cast, _ in
             let lab = cast.as("lab")
+            let (port, key) = (try #require(cast.api.client.port), try #require(cast.keys["lab"]))
             let body = #"{"events":[{"grant":"GR-1","tokens":1,"at":"2026-12-01T00:00:00Z","key":"k"}]}"#
-            // Each bucket holds its burst; past it, a 429. The requests go at once: one after another,
-            // on a loaded machine each could take longer than the one-a-second refill and never meet 429.
+            // Each bucket holds its burst; past it, a 429. The requests go at once, each on a connection
+            // of its own: one after another (the test client's one connection), on a loaded machine each
+            // could take longer than the one-a-second refill and never meet 429.
             var statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                for _ in 0..<6 { group.addTask { try await lab.raw(.post, "/v1/usage", body).status } }
+                for _ in 0..<6 { group.addTask { try await RawHTTP.status(port: port, "POST", "/v1/usage", token: key, json: body) } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(statuses.contains { $0 != .tooManyRequests } && statuses.contains(.tooManyRequests), "\(statuses)")
             let decision = "/v1/decisions?dataset=1&purpose=model_training&tokens=1"
             statuses = try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
-                for _ in 0..<8 { group.addTask { try await lab.get(decision).status } }
+                for _ in 0..<8 { group.addTask { try await RawHTTP.status(port: port, "GET", decision, token: key) } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
             #expect(statuses.filter { $0 != .tooManyRequests }.count >= 2 && statuses.contains(.tooManyRequests), "\(statuses)")

@@ -90,7 +90,7 @@ import Glibc
             #expect(try await Self.count("SELECT count(*) FROM audit_event", registry) == auditBefore + 7)
 
             // The refusal report: each line with the API's reason, the others imported.
-            let report = try StandardCSV.parse(String(contentsOfFile: file + ".refused.csv", encoding: .utf8))
+            let report = try await StandardCSV.parse(String(contentsOfFile: file + ".refused.csv", encoding: .utf8))
             #expect(report.first == ["line", "record", "ref", "status", "field", "title", "detail", "recorded"])
             let byLine = Dictionary(uniqueKeysWithValues: report.dropFirst().map { ($0[0], $0) })
             #expect(byLine.keys.sorted() == ["10", "12", "8", "9"], "\(report)")

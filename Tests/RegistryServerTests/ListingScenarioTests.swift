@@ -298,7 +298,7 @@ import TestSupport
             let csv = try await cast.as("lab").raw(path, accept: "text/csv")
             #expect(csv.headers[.contentType] == "text/csv; charset=utf-8")
             #expect(csv.headers[.contentDisposition]?.contains("filename=\"statement-\(cast.ids["lab"]!)-2026-01-01-\(today).csv\"") == true)
-            let records = try StandardCSV.parse(csv.text)
+            let records = try await StandardCSV.parse(csv.text)
             #expect(records.first == ["party", "from", "to", "kind", "side", "grant", "dataset", "counterparty", "postings", "tokens", "amount_fen"])
             #expect(records.map { $0[3] } == ["kind", "opening_balance", "use", "total_debits", "total_credits", "closing_balance"])
             #expect(records[1][4...9].allSatisfy(\.isEmpty) && records[2][5] == grant)

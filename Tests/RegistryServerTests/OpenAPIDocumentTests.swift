@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 @testable import RegistryServer
 import RegistryStore
+import TestSupport
 import Testing
 
 /// docs/openapi.yaml is a valid OpenAPI 3.1 document, checked by the reference validator
@@ -13,22 +14,14 @@ import Testing
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("docs/openapi.yaml").path
 
-    static func python(_ script: String, _ arguments: [String] = []) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    static func python(_ script: String, _ arguments: [String] = []) async throws -> (status: Int32, output: String) {
+        let result = try await PythonProcess.run(["-c", script] + arguments)
+        return (result.status, result.outputText + result.errorText)
     }
 
     /// Every operation the document declares, as "METHOD path" (read with PyYAML).
-    static func operations() throws -> [String] {
-        let result = try python(
+    static func operations() async throws -> [String] {
+        let result = try await python(
             """
             import sys, yaml
             document = yaml.safe_load(open(sys.argv[1]))
@@ -41,13 +34,13 @@ import Testing
         return result.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
     }
 
-    static var validatorInstalled: Bool {
-        (try? python("import openapi_spec_validator, yaml").status) == 0
+    static func validatorInstalled() async -> Bool {
+        (try? await python("import openapi_spec_validator, yaml").status) == 0
     }
 
-    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "openapi-spec-validator is not installed"))
-    func theDocumentValidatesAsOpenAPI31() throws {
-        let result = try Self.python(
+    @Test(.enabled("openapi-spec-validator is not installed") { await validatorInstalled() || ProcessInfo.processInfo.environment["CI"] != nil })
+    func theDocumentValidatesAsOpenAPI31() async throws {
+        let result = try await Self.python(
             """
             import sys, yaml
             from openapi_spec_validator import validate
@@ -60,9 +53,9 @@ import Testing
         #expect(result.output.contains("valid"))
     }
 
-    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "PyYAML is not installed"))
+    @Test(.enabled("PyYAML is not installed") { await validatorInstalled() || ProcessInfo.processInfo.environment["CI"] != nil })
     func everyRouteTheServerServesIsDocumentedAndNothingElse() async throws {
-        let inDocument = Set(try Self.operations())
+        let inDocument = Set(try await Self.operations())
         let (router, registry, database) = try await TestApp.makeRouter()
         defer { Task { await registry.close(); await database.shutdown() } }
         // The web console (`/console`, HTML for people) is not the API: the document describes /v1 and the
@@ -79,9 +72,9 @@ import Testing
 
     /// The query parameters each operation reads (`RouteTable.queryParameters`, which refuses any other
     /// with a 400) are those the document lists for it, and no operation of the document lists others.
-    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "PyYAML is not installed"))
-    func F16_everyOperationsQueryParametersAreTheDocumentsAndNoOthers() throws {
-        let documented = try Self.python(
+    @Test(.enabled("PyYAML is not installed") { await validatorInstalled() || ProcessInfo.processInfo.environment["CI"] != nil })
+    func F16_everyOperationsQueryParametersAreTheDocumentsAndNoOthers() async throws {
+        let documented = try await Self.python(
             """
             import sys, yaml
             document = yaml.safe_load(open(sys.argv[1]))
@@ -110,9 +103,9 @@ import Testing
 
     /// Every CSV example of the document starts with the header its operation is served with: the
     /// columns of its item type (issue 16; the contract check holds CSV bodies to their content type only).
-    @Test(.enabled(if: validatorInstalled || ProcessInfo.processInfo.environment["CI"] != nil, "PyYAML is not installed"))
-    func everyCSVExampleHasTheHeaderItsListIsServedWith() throws {
-        let result = try Self.python(
+    @Test(.enabled("PyYAML is not installed") { await validatorInstalled() || ProcessInfo.processInfo.environment["CI"] != nil })
+    func everyCSVExampleHasTheHeaderItsListIsServedWith() async throws {
+        let result = try await Self.python(
             """
             import sys, yaml, json
             document = yaml.safe_load(open(sys.argv[1]))

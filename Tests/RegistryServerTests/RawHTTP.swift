@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Testing
 
 #if canImport(Glibc)
@@ -87,6 +88,17 @@ final class RawHTTP: @unchecked Sendable {
             if count < 0 { return (String(decoding: received, as: UTF8.self), errno == ECONNRESET) }
             received += buffer[0..<count]
         }
+    }
+
+    /// The status of one request sent on a connection of its own (closed after it): requests sent this
+    /// way from several tasks reach the server at the same time, where the test client's one connection
+    /// would hand them over one after the other.
+    static func status(
+        port: Int, _ method: String, _ path: String, token: String, json body: String? = nil, readTimeout: Double = 60
+    ) async throws -> HTTPResponse.Status {
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n"
+        if let body { request += "Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)" } else { request += "\r\n" }
+        return HTTPResponse.Status(code: try await exchange(port: port, request, readTimeout: readTimeout).httpStatus)
     }
 
     /// One request written at once, and what came back (checked against docs/openapi.yaml).

@@ -262,14 +262,7 @@ import Testing
                 for index in 0..<48 {
                     let key = try #require(cast.keys[writers[index % writers.count]])
                     let body = String(decoding: try JSONSerialization.data(withJSONObject: Fixture.dataset("Concurrent \(index)", government: index % writers.count == 0)), as: UTF8.self)
-                    group.addTask {
-                        let answer = try await RawHTTP.exchange(
-                            port: port,
-                            "POST /v1/datasets HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(key)\r\nContent-Type: application/json\r\n"
-                                + "Content-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)",
-                            readTimeout: 60)
-                        return HTTPResponse.Status(code: answer.httpStatus)
-                    }
+                    group.addTask { try await RawHTTP.status(port: port, "POST", "/v1/datasets", token: key, json: body) }
                 }
                 return try await group.reduce(into: [HTTPResponse.Status]()) { $0.append($1) }
             }

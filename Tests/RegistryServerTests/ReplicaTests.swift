@@ -158,6 +158,33 @@ import Testing
         }
     }
 
+    /// A replica whose command meets, inside its turn, an entry it cannot reproduce — here a usage batch
+    /// without stored effects, as batches written before schema 0013 are — does not go on from a state
+    /// PostgreSQL does not hold: it rebuilds its core from the tables and plans the command on that (R30).
+    @Test func R30_aCommandThatMeetsAnEntryItCannotFollowRebuildsAndThenWrites() async throws {
+        try await RegistryScenarioTests.withCast { cast, first in
+            let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 10_000)
+            let (secondDatabase, second) = try await Self.replica(of: first, label: "test.replica.b")
+            defer { Task { await secondDatabase.shutdown() } }
+            // The second stops following (its own write will have to catch up, inside its turn).
+            await second.close()
+            let labID = PartyID(rawValue: try #require(cast.ids["lab"]))
+            let now = Timestamp(microsecondsSince1970: Int64(Date().timeIntervalSince1970 * 1_000_000))
+            let replies = try await first.recordUsage(UsageSubmission(party: labID, events: [UsageEvent(grant: grant, tokens: 700, usedAt: now, key: "unfollowable")]))
+            #expect(replies.allSatisfy { $0.answer.accepted })
+            try await first.database.pool.execute("UPDATE usage_batch SET effects = NULL")
+            let behind = Self.head(second)
+            #expect(behind < (try await Self.storedHead(first)))
+
+            _ = try await second.issueKey(for: labID, label: "written after a rebuild", by: nil)
+            let stored = try await Self.storedHead(first)
+            #expect(Self.head(second) == stored)
+            let rebuilt = try await RegistryLoader.load(from: first.database).digest
+            #expect(second.registry.read { $0.digest } == rebuilt)
+            #expect(second.registry.read { $0.usage.usage(of: grantID(grant, in: $0)).tokens } == 700)
+        }
+    }
+
     /// A replica that holds the turn and does not let go (here: a session holding the lock by hand)
     /// costs the others a 503 with Retry-After once the wait limit passes — never a hang, never a 500,
     /// and nothing of the refused write is stored (R30: the chain does not move).

@@ -73,7 +73,7 @@ import Glibc
         #expect(csvReported == 0, "\(csvLog)")
         let (jsonReported, jsonLog) = try await run(["report", "audit/events", "limit=3", "--format", "json", "--out", jsonFile, "--key", regulator], "report-json")
         #expect(jsonReported == 0, "\(jsonLog)")
-        let records = try StandardCSV.parse(String(contentsOfFile: csvFile, encoding: .utf8))
+        let records = try await StandardCSV.parse(String(contentsOfFile: csvFile, encoding: .utf8))
         let audit = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: jsonFile))) as? [String: Any])
         let entries = try #require(audit["items"] as? [[String: Any]])
         #expect(entries.count > 6, "more than two pages of three")

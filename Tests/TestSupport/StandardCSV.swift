@@ -10,33 +10,19 @@ public enum StandardCSV {
 
     /// The records of `text`, each a list of fields. The input is read with `newline=''`, as the `csv`
     /// module asks, so that a CR LF inside a quoted field stays in the field.
-    public static func parse(_ text: String) throws -> [[String]] {
+    public static func parse(_ text: String) async throws -> [[String]] {
         let script = """
             import csv, io, json, sys
             records = list(csv.reader(io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", newline=""), strict=True))
             sys.stdout.write(json.dumps(records))
             """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script]
-        let input = Pipe()
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        // Python reads every record before it writes anything, so writing all first cannot block both.
-        try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
-        try input.fileHandleForWriting.close()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(description: "python3's csv module refused the text: \(String(decoding: message, as: UTF8.self))")
+        // Python reads every record before it writes anything.
+        let result = try await PythonProcess.run(["-c", script], input: Data(text.utf8))
+        guard result.status == 0 else {
+            throw Failure(description: "python3's csv module refused the text: \(result.errorText)")
         }
-        guard let records = try JSONSerialization.jsonObject(with: data) as? [[String]] else {
-            throw Failure(description: "python3 did not answer a list of records: \(String(decoding: data, as: UTF8.self))")
+        guard let records = try JSONSerialization.jsonObject(with: result.output) as? [[String]] else {
+            throw Failure(description: "python3 did not answer a list of records: \(result.outputText)")
         }
         return records
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import HTTPTypes
 import HummingbirdTesting
 import NIOCore
@@ -33,19 +34,20 @@ enum ContractCheck {
 
     static func load() -> Loaded {
         let inCI = ProcessInfo.processInfo.environment["CI"] != nil
-        guard (try? OpenAPIDocumentTests.python("import yaml").status) == 0 else {
+        guard (try? PythonProcess.runBlocking(["-c", "import yaml"]).status) == 0 else {
             return inCI ? .failed("python3 with PyYAML is required in CI") : .skipped("python3 with PyYAML is not installed")
         }
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("datarights-openapi-\(getpid()).json")
         defer { try? FileManager.default.removeItem(at: output) }
         do {
-            let result = try OpenAPIDocumentTests.python(
+            // Once per test process, on first use (a static cannot await).
+            let result = try PythonProcess.runBlocking(["-c",
                 """
                 import sys, json, yaml
                 loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's, when PyYAML has it: 3 times faster
                 json.dump(yaml.load(open(sys.argv[1]), Loader=loader), open(sys.argv[2], "w"), default=str)
-                """, [OpenAPIDocumentTests.document, output.path])
-            guard result.status == 0 else { return .failed("PyYAML cannot read docs/openapi.yaml: \(result.output)") }
+                """, OpenAPIDocumentTests.document, output.path])
+            guard result.status == 0 else { return .failed("PyYAML cannot read docs/openapi.yaml: \(result.errorText)") }
             guard let document = JSONValue(parsing: try Data(contentsOf: output)) else { return .failed("PyYAML's JSON does not parse") }
             return .contract(OpenAPIContract(document: document))
         } catch {
