@@ -225,6 +225,9 @@ public struct Limits: Sendable, Equatable {
     public static let maxFollowEntries = 200_000
     /// How long a write waits for its turn while another replica writes, in milliseconds (then 503).
     public static let turnWaitMilliseconds = 10_000
+    /// How long a replica may fail to listen to or catch up with the log before readiness fails (its
+    /// reads would fall behind the others').
+    public static let followTroubleSeconds: Int64 = 5
     /// A cold start reads on two connections: how long one waits for the other's snapshot or import, and
     /// for the other's tables (a million-dataset registry reads in seconds), in seconds.
     public static let coldStartHandOffSeconds = 120

@@ -21,6 +21,36 @@ import Synchronization
 /// every write inserts the entry after the head it planned on, and `audit_event`'s primary key on the
 /// sequence and unique previous hash let only one write follow a given entry. A write planned on a head
 /// that moved fails at that insert, changes nothing, and is planned again after a catch-up.
+/// Whether a replica keeps up with the log, for readiness: a replica that cannot listen or cannot
+/// catch up goes on answering reads from a core that falls behind, so after
+/// ``Limits/followTroubleSeconds`` of trouble ``RegistryDatabase/readiness()`` fails and the load
+/// balancer sends its requests to the others — until it follows again.
+public final class FollowHealth: Sendable {
+    public enum Part: Sendable, Hashable { case listening, catchingUp }
+    private let trouble = Mutex<[Part: (since: ContinuousClock.Instant, reason: String)]>([:])
+
+    public init() {}
+
+    /// Records that `part` fails (the first failure's time is kept until it succeeds).
+    func failing(_ part: Part, _ reason: String) {
+        trouble.withLock { trouble in
+            trouble[part] = (trouble[part]?.since ?? .now, reason)
+        }
+    }
+
+    func succeeded(_ part: Part) { _ = trouble.withLock { $0.removeValue(forKey: part) } }
+
+    /// The reason, when some part has failed without a success for at least `duration`.
+    public func trouble(lastingAtLeast duration: Duration) -> String? {
+        let now = ContinuousClock.now
+        return trouble.withLock { trouble in
+            trouble.filter { now - $0.value.since >= duration }.sorted { $0.value.since < $1.value.since }.first.map {
+                "this replica has not been following the log for \(Int((now - $0.value.since).components.seconds)) s: \($0.value.reason)"
+            }
+        }
+    }
+}
+
 /// The core could not follow the chain inside a write's turn: it is rebuilt from the tables before the
 /// write is planned again.
 struct FollowingFailed: Error {
@@ -195,12 +225,14 @@ extension RegistryService {
         let stop = Mutex(false)
         let follower = self.follower
         let logger = self.logger
+        let health = database.following
         let listener = Task.detached {
             let failing = Mutex(false)
             while !stop.withLock({ $0 }) {
                 do {
                     try await follower.withConnection { connection in
                         try connection.listen(Self.logChannel)
+                        health.succeeded(.listening)
                         if failing.withLock({ was in defer { was = false }; return was }) { logger.notice("Listening to the log again") }
                         wake.yield(nil)
                         while !stop.withLock({ $0 }) {
@@ -211,6 +243,7 @@ extension RegistryService {
                         }
                     }
                 } catch {
+                    health.failing(.listening, "\(error)")
                     if !failing.withLock({ was in defer { was = true }; return was }) {
                         logger.error("Could not listen to the log; retrying", metadata: ["error": "\(error)"])
                     }
@@ -225,9 +258,11 @@ extension RegistryService {
                 if let target, registry.read({ $0.auditHead.lastSequence }) >= target { continue }
                 do {
                     try await catchUp(through: target)
+                    health.succeeded(.catchingUp)
                     if failing { logger.notice("Following the log again") }
                     failing = false
                 } catch {
+                    health.failing(.catchingUp, "\(error)")
                     if !failing { logger.error("Could not follow the log; retrying", metadata: ["error": "\(error)"]) }
                     failing = true
                 }

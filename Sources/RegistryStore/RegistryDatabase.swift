@@ -20,6 +20,8 @@ public final class RegistryDatabase: Sendable {
     public let limits: Limits
     /// Engaged while the node's core may differ from PostgreSQL: writes are refused and readiness fails.
     public let fence = WriteFence()
+    /// Whether the replica serving from this database keeps up with its log (readiness fails when not).
+    public let following = FollowHealth()
     private let shuttingDown = Atomic<Bool>(false)
     private let logger: Logger
     private let readinessTimeout: Duration
@@ -48,6 +50,7 @@ public final class RegistryDatabase: Sendable {
     public func readiness() async -> Readiness {
         if shuttingDown.load(ordering: .relaxed) { return .notReady(reason: "shutting down") }
         if let reason = fence.reason { return .notReady(reason: reason) }
+        if let reason = following.trouble(lastingAtLeast: .seconds(Limits.followTroubleSeconds)) { return .notReady(reason: reason) }
         let migrations = self.migrations
         let pool = self.pool
         let outcome = await Deadline.race(readinessTimeout) {

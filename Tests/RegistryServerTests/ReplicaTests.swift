@@ -185,6 +185,41 @@ import Testing
         }
     }
 
+    /// A replica that cannot catch up with the log (here: the chain's table is out of its reach) goes on
+    /// answering reads from a core that falls behind; after a few seconds of that it says it is not
+    /// ready, so HAProxy's check sends its requests to the others, and it is ready again once it follows.
+    @Test func R30_aReplicaThatCannotFollowTheLogIsNotReadyUntilItFollowsAgain() async throws {
+        try await RegistryScenarioTests.withCast { cast, registry in
+            guard case .ready = await registry.database.readiness() else {
+                Issue.record("not ready before the test")
+                return
+            }
+            try await registry.database.pool.execute("ALTER TABLE audit_event RENAME TO audit_event_hidden")
+            let started = ContinuousClock.now
+            var reason: String?
+            while ContinuousClock.now - started < .seconds(30) {
+                if case .notReady(let why) = await registry.database.readiness() {
+                    reason = why
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let unreadyAfter = ContinuousClock.now - started
+            let readyz = try await cast.api.get("/readyz")
+            try await registry.database.pool.execute("ALTER TABLE audit_event_hidden RENAME TO audit_event")
+            #expect(reason?.contains("not been following the log") == true, "\(reason ?? "still ready")")
+            #expect(unreadyAfter >= .seconds(Limits.followTroubleSeconds), "unready after \(unreadyAfter)")
+            #expect(readyz.status == .serviceUnavailable, "\(readyz.text)")
+            // Following again (the next poll), it is ready again.
+            let restored = ContinuousClock.now
+            var ready = false
+            while !ready, ContinuousClock.now - restored < .seconds(10) {
+                if case .ready = await registry.database.readiness() { ready = true } else { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(ready)
+        }
+    }
+
     /// A replica that holds the turn and does not let go (here: a session holding the lock by hand)
     /// costs the others a 503 with Retry-After once the wait limit passes — never a hang, never a 500,
     /// and nothing of the refused write is stored (R30: the chain does not move).
