@@ -39,6 +39,12 @@ struct SystemController: APIController {
         Gauge(label: "datarights_db_pool_connections").record(statistics.connections)
         Gauge(label: "datarights_db_pool_idle_connections").record(statistics.idle)
         Gauge(label: "datarights_db_pool_waiting_requests").record(statistics.waiting)
+        // Replicas (issue 18): how this one keeps up with the others' writes.
+        let following = database.following
+        Gauge(label: "datarights_follow_trouble_seconds").record(following.troubleSeconds)
+        Gauge(label: "datarights_follow_applied_entries").record(following.appliedEntries)
+        Gauge(label: "datarights_core_rebuilds").record(following.rebuilds)
+        Gauge(label: "datarights_turn_timeouts").record(following.turnTimeouts)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))

@@ -28,8 +28,30 @@ import Synchronization
 public final class FollowHealth: Sendable {
     public enum Part: Sendable, Hashable { case listening, catchingUp }
     private let trouble = Mutex<[Part: (since: ContinuousClock.Instant, reason: String)]>([:])
+    private let applied = Atomic<Int64>(0)
+    private let rebuilt = Atomic<Int64>(0)
+    private let turnsTimedOut = Atomic<Int64>(0)
 
     public init() {}
+
+    /// Entries of other replicas' writes applied from the log since the process started (metrics).
+    public var appliedEntries: Int64 { applied.load(ordering: .relaxed) }
+    /// Times the core was rebuilt from the tables instead (metrics).
+    public var rebuilds: Int64 { rebuilt.load(ordering: .relaxed) }
+    /// Writes refused because another replica held the turn too long (metrics).
+    public var turnTimeouts: Int64 { turnsTimedOut.load(ordering: .relaxed) }
+
+    func didApply(_ entries: Int) { applied.add(Int64(entries), ordering: .relaxed) }
+    func didRebuild() { rebuilt.add(1, ordering: .relaxed) }
+    func didTimeOutOnTurn() { turnsTimedOut.add(1, ordering: .relaxed) }
+
+    /// For how long some part has been failing, in seconds; 0 when following.
+    public var troubleSeconds: Double {
+        let now = ContinuousClock.now
+        guard let since = trouble.withLock({ $0.values.map(\.since).min() }) else { return 0 }
+        let elapsed = (now - since).components
+        return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+    }
 
     /// Records that `part` fails (the first failure's time is kept until it succeeds).
     func failing(_ part: Part, _ reason: String) {
@@ -108,6 +130,7 @@ extension RegistryService {
             ) { try $0.decode(Int64.self) }[0]
         } catch let error as PostgresError where error.sqlState == "55P03" {
             logger.warning("Another replica held the turn too long; this write is not made", metadata: ["waited_ms": "\(Limits.turnWaitMilliseconds)"])
+            database.following.didTimeOutOnTurn()
             throw RegistryServiceError.turnTimedOut
         }
     }
@@ -130,6 +153,7 @@ extension RegistryService {
                 "SELECT datarights_take_turn_in_transaction(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds))), txid_current()"
             )[0].decode((Int64, Int64).self)
         } catch let error as PostgresError where error.sqlState == "55P03" {
+            database.following.didTimeOutOnTurn()
             throw RegistryServiceError.turnTimedOut
         }
         identity.set(transaction: transaction, backend: connection.backendPID)
@@ -145,6 +169,7 @@ extension RegistryService {
             if let sequence = registry.follow(page) {
                 throw FollowingFailed(reason: "the entry at sequence \(sequence) did not reproduce from its record")
             }
+            database.following.didApply(page.count)
             current = last.entry.sequence
         }
     }
@@ -181,12 +206,14 @@ extension RegistryService {
                 try await rebuild(reason: "the entry at sequence \(sequence) did not reproduce from its record")
                 return
             }
+            database.following.didApply(page.count)
             guard page.count == Limits.followPageEntries else { return }
         }
     }
 
     func rebuild(reason: String) async throws {
         logger.warning("Rebuilding the core from PostgreSQL", metadata: ["reason": "\(reason)"])
+        database.following.didRebuild()
         database.fence.engage("rebuilding the core from PostgreSQL: \(reason)")
         defer { database.fence.lift() }
         registry.replace(with: try await RegistryLoader.load(from: database))

@@ -53,6 +53,8 @@ import Testing
                 lags.append(ContinuousClock.now - written)
             }
             lags.sort()
+            // Each followed the first's 20 writes from the log (metrics: /metrics shows the count).
+            #expect(secondDatabase.following.appliedEntries >= 20 && thirdDatabase.following.appliedEntries >= 20)
             #expect(lags[lags.count * 99 / 100] < .milliseconds(1_000), "lag p99 \(lags[lags.count * 99 / 100])")
 
             // A write through the second: the first and the third follow it, and the first then writes on top.
@@ -182,6 +184,7 @@ import Testing
             let rebuilt = try await RegistryLoader.load(from: first.database).digest
             #expect(second.registry.read { $0.digest } == rebuilt)
             #expect(second.registry.read { $0.usage.usage(of: grantID(grant, in: $0)).tokens } == 700)
+            #expect(secondDatabase.following.rebuilds == 1)
         }
     }
 
@@ -205,11 +208,13 @@ import Testing
                 try await Task.sleep(for: .milliseconds(100))
             }
             let unreadyAfter = ContinuousClock.now - started
+            let troubleSeconds = registry.database.following.troubleSeconds
             let readyz = try await cast.api.get("/readyz")
             try await registry.database.pool.execute("ALTER TABLE audit_event_hidden RENAME TO audit_event")
             #expect(reason?.contains("not been following the log") == true, "\(reason ?? "still ready")")
             #expect(unreadyAfter >= .seconds(Limits.followTroubleSeconds), "unready after \(unreadyAfter)")
             #expect(readyz.status == .serviceUnavailable, "\(readyz.text)")
+            #expect(troubleSeconds >= Double(Limits.followTroubleSeconds), "\(troubleSeconds)")
             // Following again (the next poll), it is ready again.
             let restored = ContinuousClock.now
             var ready = false
@@ -217,6 +222,7 @@ import Testing
                 if case .ready = await registry.database.readiness() { ready = true } else { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(ready)
+            #expect(registry.database.following.troubleSeconds == 0)
         }
     }
 
