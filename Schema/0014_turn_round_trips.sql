@@ -20,23 +20,20 @@ CREATE TRIGGER audit_event_notify AFTER INSERT ON audit_event
 -- write of the replica that held the turn before. (A plain `SELECT pg_advisory_lock(k), (SELECT max(seq)
 -- …)` would read the head as of the statement's start, before it waited.) `lock_timeout` bounds the wait:
 -- 55P03 when another replica holds the turn longer.
-CREATE FUNCTION datarights_take_turn(turn_key bigint, wait_ms integer) RETURNS bigint
+--
+-- `in_transaction`: a write that is one transaction (a command) takes the transaction's lock, so its
+-- COMMIT or ROLLBACK lets go and no round trip is spent on unlocking, and the wait bound is the
+-- transaction's too; a run of usage groups (several transactions) takes the session's and unlocks.
+-- Both levels of one key exclude each other across sessions.
+CREATE FUNCTION datarights_take_turn(turn_key bigint, wait_ms integer, in_transaction boolean) RETURNS bigint
     LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
-    PERFORM set_config('lock_timeout', wait_ms::text || 'ms', false);
-    PERFORM pg_advisory_lock(turn_key);
-    RETURN coalesce((SELECT max(seq) FROM audit_event), 0);
-END
-$$;
-
--- The same for a write that is one transaction (a command): the lock is the transaction's, so its
--- COMMIT or ROLLBACK lets go and no round trip is spent on unlocking. The wait bound is the
--- transaction's too.
-CREATE FUNCTION datarights_take_turn_in_transaction(turn_key bigint, wait_ms integer) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE AS $$
-BEGIN
-    PERFORM set_config('lock_timeout', wait_ms::text || 'ms', true);
-    PERFORM pg_advisory_xact_lock(turn_key);
+    PERFORM set_config('lock_timeout', wait_ms::text || 'ms', in_transaction);
+    IF in_transaction THEN
+        PERFORM pg_advisory_xact_lock(turn_key);
+    ELSE
+        PERFORM pg_advisory_lock(turn_key);
+    END IF;
     RETURN coalesce((SELECT max(seq) FROM audit_event), 0);
 END
 $$;

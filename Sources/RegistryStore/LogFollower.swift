@@ -53,7 +53,8 @@ public final class FollowHealth: Sendable {
         return Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
     }
 
-    /// Records that `part` fails (the first failure's time is kept until it succeeds).
+    /// Records that `part` fails (the first failure's time is kept until it succeeds). `reason` is said
+    /// by the public `/readyz`: a fixed phrase — the error itself goes to the log.
     func failing(_ part: Part, _ reason: String) {
         trouble.withLock { trouble in
             trouble[part] = (trouble[part]?.since ?? .now, reason)
@@ -126,7 +127,7 @@ extension RegistryService {
         // ends. lock_timeout bounds the wait: a 503 for this write, not a hang.
         do {
             return try await lease.query(
-                "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)))"
+                "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)), false)"
             ) { try $0.decode(Int64.self) }[0]
         } catch let error as PostgresError where error.sqlState == "55P03" {
             logger.warning("Another replica held the turn too long; this write is not made", metadata: ["waited_ms": "\(Limits.turnWaitMilliseconds)"])
@@ -150,7 +151,7 @@ extension RegistryService {
         let (head, transaction): (Int64, Int64)
         do {
             (head, transaction) = try connection.query(
-                "SELECT datarights_take_turn_in_transaction(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds))), txid_current()"
+                "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)), true), txid_current()"
             )[0].decode((Int64, Int64).self)
         } catch let error as PostgresError where error.sqlState == "55P03" {
             database.following.didTimeOutOnTurn()
@@ -270,7 +271,7 @@ extension RegistryService {
                         }
                     }
                 } catch {
-                    health.failing(.listening, "\(error)")
+                    health.failing(.listening, "it cannot listen for the log's notifications")
                     if !failing.withLock({ was in defer { was = true }; return was }) {
                         logger.error("Could not listen to the log; retrying", metadata: ["error": "\(error)"])
                     }
@@ -289,7 +290,7 @@ extension RegistryService {
                     if failing { logger.notice("Following the log again") }
                     failing = false
                 } catch {
-                    health.failing(.catchingUp, "\(error)")
+                    health.failing(.catchingUp, "it cannot read the log")
                     if !failing { logger.error("Could not follow the log; retrying", metadata: ["error": "\(error)"]) }
                     failing = true
                 }
