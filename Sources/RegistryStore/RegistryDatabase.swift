@@ -61,7 +61,9 @@ public final class RegistryDatabase: Sendable {
             if status.isCurrent { return .ready(appliedMigrations: status.applied.count) }
             return .notReady(reason: "\(status.pending.count) migration(s) pending: run `datarights migrate` or serve without --no-migrate")
         case .finished(.failure(let error)):
-            return .notReady(reason: "database unreachable or unusable: \(error)")
+            // The error names the server, database and user: for the log, not for the public answer.
+            logger.warning("Readiness: the database is unreachable or unusable", metadata: ["error": "\(error)"])
+            return .notReady(reason: "database unreachable or unusable (the server's log says why)")
         case .timedOut:
             return .notReady(reason: "database did not answer within \(readinessTimeout)")
         }
