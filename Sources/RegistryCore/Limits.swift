@@ -190,9 +190,20 @@ public struct Limits: Sendable, Equatable {
 
     // Metering.
 
-    /// Usage groups the writer commits back to back (pipelined) before it gives up its lock, so that
-    /// commands waiting for it are not starved by a steady stream of usage.
-    public static let maxPipelinedUsageGroups = 64
+    // Quota leases (issue 18, schema 0015, docs/SCALING.md "Quotas across replicas").
+
+    /// How long a quota lease lives without a draw before another replica may reclaim it: what a crashed
+    /// replica strands, at most. Every draw extends it.
+    public static let quotaLeaseSeconds: Int64 = 10
+    /// A lease not drawn from for this long is given back by its replica (an idle grant holds nothing).
+    public static let quotaLeaseIdleMilliseconds: Int64 = 2_000
+    /// How often a replica measures its rates and gives back idle leases.
+    public static let quotaLeaseSweepMilliseconds: Int64 = 500
+    /// A reservation asks, beyond what the batch needs, for this many seconds of the subject's recent rate
+    /// on this replica (at least ``minQuotaSliceTokens``), capped by PostgreSQL at the tokens available
+    /// beyond the need divided by twice the replicas holding the subject.
+    public static let quotaSliceSeconds: Int64 = 1
+    public static let minQuotaSliceTokens: Int64 = 1_000
 
     // Lineage.
 

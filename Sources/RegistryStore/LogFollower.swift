@@ -145,9 +145,12 @@ extension RegistryService {
     /// Takes the turn inside `connection`'s open transaction and brings the core up to the chain's head
     /// as of then (the caller holds the writer lock): a command's way, one round trip when the core is
     /// current. The turn ends with the transaction. Records the transaction's id in `identity`.
+    /// - Parameter plannedOn: for a usage batch planned before the turn, the head it was planned on.
+    /// - Returns: true when an entry other than a usage batch was applied (a command: a rule may have changed).
     /// - Throws: ``RegistryServiceError/turnTimedOut`` after ``Limits/turnWaitMilliseconds``;
     ///   ``FollowingFailed`` when the core is to be rebuilt instead.
-    func takeTurn(in connection: PostgresConnection, identity: TransactionIdentity) throws {
+    @discardableResult
+    func takeTurn(in connection: PostgresConnection, identity: TransactionIdentity, plannedOn: Int64? = nil) throws -> Bool {
         let (head, transaction): (Int64, Int64)
         do {
             (head, transaction) = try connection.query(
@@ -159,20 +162,25 @@ extension RegistryService {
         }
         identity.set(transaction: transaction, backend: connection.backendPID)
         var current = registry.read { $0.auditHead.lastSequence }
-        guard current < head, database.fence.reason == nil else { return }
+        guard current < head, database.fence.reason == nil else { return false }
         guard head - current <= Int64(Limits.maxFollowEntries) else {
             throw FollowingFailed(reason: "more than \(Limits.maxFollowEntries) entries behind the chain")
         }
         // Nobody else writes while the turn is held: the head stays where it is.
+        var ruleChanged = false
         while current < head {
             let page = try Self.logPage(on: connection, after: current, limit: Limits.followPageEntries)
-            guard let last = page.last else { return }
+            guard let last = page.last else { return ruleChanged }
+            if let plannedOn, page.contains(where: { $0.entry.sequence > plannedOn && $0.entry.kind != RegistryState.usageAuditKind.rawValue }) {
+                ruleChanged = true
+            }
             if let sequence = registry.follow(page) {
                 throw FollowingFailed(reason: "the entry at sequence \(sequence) did not reproduce from its record")
             }
             database.following.didApply(page.count)
             current = last.entry.sequence
         }
+        return ruleChanged
     }
 
     /// Applies every entry PostgreSQL holds beyond the core's head (under the writer lock).

@@ -1,6 +1,7 @@
 import Logging
 import PostgresClient
 public import RegistryCore
+import Synchronization
 
 extension RegistryService {
     /// Meters `submission`'s events (R26–R28) and returns an answer for each, in order, once they are
@@ -26,144 +27,131 @@ extension RegistryService {
 
     /// Commits groups until the queue is empty.
     private func drainUsage() async {
-        while let first = usageQueue.nextGroup() {
-            guard await commitPipelined(startingWith: first) else { return }
-        }
-    }
-
-    /// A group planned and on its way into PostgreSQL.
-    private struct InFlight {
-        var group: [UsageQueue.Pending]
-        var batch: UsageBatch
-        var audit: AuditEntry?
-        /// Its transaction (nil when every event was a replay: nothing to write).
-        var persisted: Task<Void, any Error>?
-        /// Opens when its transaction has committed or failed (the group before's, for a replay-only group).
-        var gate: CommitGate?
-        /// Its transaction's id, taken before COMMIT, to resolve a lost COMMIT answer.
-        var identity: TransactionIdentity
-    }
-
-    /// Commits groups in a pipeline under the writer lock. While one group's transaction is in
-    /// PostgreSQL, the next is planned in the core (counting the first as if applied) and its
-    /// transaction starts writing its events on a second connection; it sets the counters and commits
-    /// only once the first has committed (``CommitGate``), so transactions commit in order and a later
-    /// one never commits without the one before. Each group is applied and answered after its own
-    /// COMMIT. If one fails, the group planned on top of it rolls back at the gate and both are
-    /// recovered (``recover(_:after:)``): planned afresh, and a culprit isolated, unless the database is
-    /// unavailable. The lock is given up after ``maxPipelinedGroups`` so that commands waiting for it
-    /// get their turn.
-    /// - Returns: false when it found the queue empty (``UsageQueue/nextGroup()`` returned nil, which
-    ///   ends draining); true when the caller must ask the queue again.
-    private func commitPipelined(startingWith first: [UsageQueue.Pending]) async -> Bool {
-        do {
-            return try await withTurn {
-                var group: [UsageQueue.Pending]? = first
-                var inFlight: InFlight?
-                var groups = 0
-                while let current = group {
-                    groups += 1
-                    if let reason = database.fence.reason {
-                        // The core may differ from PostgreSQL: plan nothing on it.
-                        Self.fail(current, RegistryServiceError.fenced(reason))
-                    } else {
-                        let flight = plan(current, after: inFlight)
-                        if let pending = inFlight, let error = await finish(pending) {
-                            // `flight` was planned on the group that failed: its transaction rolls back at the gate.
-                            _ = try? await flight.persisted?.value
-                            inFlight = nil
-                            await recover(pending.group, after: error)
-                            await recover(current, after: UsagePipelineError.previousGroupFailed)
-                        } else {
-                            inFlight = flight
-                        }
-                    }
-                    group = groups < Self.maxPipelinedGroups ? usageQueue.nextGroup() : nil
-                }
-                if let last = inFlight, let error = await finish(last) { await recover(last.group, after: error) }
-                return groups >= Self.maxPipelinedGroups
-            }
-        } catch {
-            // Only taking the turn throws (the database unreachable, another replica's turn too long, a
-            // rebuild that failed): before any group was planned.
-            Self.fail(first, error)
-            return true
-        }
-    }
-
-    /// Plans `group` in the core (over `pending`, a group not applied yet) and starts its transaction.
-    private func plan(_ group: [UsageQueue.Pending], after pending: InFlight?) -> InFlight {
-        let now = self.now()
-        let (batch, audit) = registry.read { state in
-            let batch = state.planUsage(group.map(\.submission), at: now, after: pending?.batch)
-            return (batch, batch.isReplayOnly ? nil : state.usageAuditEntry(for: batch, actor: Self.usageActor, after: pending?.audit))
-        }
-        return startPersisting(group, batch, audit, after: pending?.gate)
-    }
-
-    /// Starts `batch`'s transaction: it writes the batch's rows at once, waits at `previous` for the
-    /// group before to commit, then sets the counters and commits (or rolls back if that one failed).
-    private func startPersisting(_ group: [UsageQueue.Pending], _ batch: UsageBatch, _ audit: AuditEntry?, after previous: CommitGate?) -> InFlight {
-        let identity = TransactionIdentity()
-        guard let audit else { return InFlight(group: group, batch: batch, audit: nil, persisted: nil, gate: previous, identity: identity) }
-        let gate = CommitGate()
-        let task = Task {
-            do {
-                try await self.database.pool.withConnection { connection in
-                    try connection.withTransaction { connection in
-                        try identity.record(connection)
-                        try UsageSQL.write(batch, audit: audit, on: connection)
-                        // Blocks this pool-owned thread (never an event loop or the cooperative pool).
-                        try previous?.wait()
-                        try UsageSQL.settle(batch, on: connection)
-                    }
-                }
-                gate.open(nil)
-            } catch {
-                gate.open(error)
-                throw error
+        while let group = usageQueue.nextGroup() {
+            _ = try? await writer.withLock {
+                if let error = await commitLeased(group) { await recover(group, after: error) }
             }
         }
-        return InFlight(group: group, batch: batch, audit: audit, persisted: task, gate: gate, identity: identity)
     }
 
-    /// Waits for `flight`'s transaction, then applies it to the core and answers its requests. Returns
-    /// nil when it did; otherwise the error, with the requests not answered (the caller recovers them).
+    /// Commits `requests` as one batch, planned on this replica's quota leases (issue 18, schema 0015),
+    /// and answers them; returns the error, with the requests not answered, when nothing of it committed
+    /// (the caller recovers them). Called under the writer lock.
     ///
-    /// A COMMIT whose answer was lost is resolved from PostgreSQL first (``settleLostCommit(_:apply:)``):
-    /// if it committed, it is applied and answered like any other.
-    private func finish(_ flight: InFlight) async -> (any Error)? {
-        do {
-            try await flight.persisted?.value
-        } catch let error as PostgresError where error.isCommitOutcomeUnknown {
-            guard let audit = flight.audit else { return error }
-            let registry = self.registry
-            let batch = flight.batch
-            let outcome = await settleLostCommit(LostCommit(identity: flight.identity.value, lastAudit: audit)) {
-                let applied = registry.applyUsage(batch, actor: Self.usageActor)
-                precondition(applied == audit, "the core's audit chain must match what was persisted")
+    /// 1. Slices: what the group may draw beyond the leases held is reserved first (one transaction),
+    ///    and id blocks taken when used up.
+    /// 2. Planned on the core and the slices: R27 against the slices, every other rule against the core.
+    /// 3. One transaction: the events (most of the bytes) and the draws, without the turn — several
+    ///    replicas write theirs at once; then the turn (transaction-scoped) and the chain's head: entries
+    ///    other replicas appended since the plan are applied; if one of them is not a usage batch (a rule
+    ///    may have changed: a suspension, a flag, a cap) the transaction rolls back and the group is
+    ///    planned again. Else the batch is settled on that state — counters, transfers, ledger, one audit
+    ///    entry after the head — and COMMIT ends the turn.
+    /// 4. Applied to the core and answered; the slices shrink by what was drawn.
+    private func commitLeased(_ requests: [UsageQueue.Pending]) async -> (any Error)? {
+        var attempts = 0
+        while true {
+            attempts += 1
+            if let reason = database.fence.reason { return RegistryServiceError.fenced(reason) }
+            let now = self.now()
+            let submissions = requests.map(\.submission)
+            let events = submissions.reduce(0) { $0 + $1.events.count }
+            let ids: (batch: Int64, firstEvent: Int64)
+            do {
+                ids = try await prepareLeases(for: submissions, events: events, at: now)
+            } catch {
+                return error
             }
-            switch outcome {
-            case .committed:
-                Self.answer(flight)
+            let allowance = quotaLeases.allowance()
+            let (plan, plannedHead) = registry.read { state in
+                (state.planLeasedUsage(submissions, at: now, allowance: allowance, batch: ids.batch, firstEvent: ids.firstEvent),
+                 state.auditHead.lastSequence)
+            }
+            if plan.batch.isReplayOnly {
+                Self.answer(requests, plan.batch)
                 return nil
-            case .rolledBack: return error
-            case .rebuilt, nil: return RegistryServiceError.commitOutcomeUnknown
             }
-        } catch {
-            logger.error("usage group commit failed", metadata: ["requests": "\(flight.group.count)", "error": "\(error)"])
-            return error
+            do {
+                try await persist(plan, plannedOn: plannedHead)
+                Self.answer(requests, plan.batch)
+                return nil
+            } catch let lost as LeaseLost {
+                logger.notice("Quota leases were reclaimed; planning again", metadata: ["leases": "\(lost.leases)"])
+                quotaLeases.forget(lost.leases)
+                if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
+            } catch is RulesChangedSincePlan {
+                if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
+            } catch let refused as LeasedSettlementRefused {
+                // What the slices guarantee does not hold on the state the batch would commit on (a cap
+                // lowered, or counters written before the slices): they are given back and reserved afresh.
+                logger.warning("A usage batch could not be settled on its slices; reserving again", metadata: ["reason": "\(refused)"])
+                quotaLeases.drop(subjectsOf: plan.draws)
+                if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
+            } catch let behind as FollowingFailed {
+                do { try await rebuild(reason: behind.reason) } catch { return error }
+                if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
+            } catch {
+                return error
+            }
         }
-        if let audit = flight.audit {
-            let applied = registry.applyUsage(flight.batch, actor: Self.usageActor)
-            precondition(applied == audit, "the core's audit chain must match what was persisted")
-        }
-        Self.answer(flight)
-        return nil
     }
 
-    private static func answer(_ flight: InFlight) {
-        for (pending, reply) in zip(flight.group, flight.batch.replies) { pending.continuation.resume(returning: reply) }
+    /// Makes sure the book holds id blocks for `events` events and slices for what the submissions may
+    /// draw, reserving what is missing in one transaction; returns the batch's ids.
+    private func prepareLeases(for submissions: [UsageSubmission], events: Int, at now: Timestamp) async throws -> (batch: Int64, firstEvent: Int64) {
+        let requests = quotaLeases.shortfalls(registry.read { $0.quotaDemand(of: submissions, at: now) })
+        let ids = quotaLeases.ids(forEvents: events)
+        guard !requests.isEmpty || ids == nil else { return ids! }
+        let holder = quotaLeases.holder
+        let (granted, blocks) = try await database.pool.withTransaction { connection in
+            (try QuotaLeaseSQL.reserve(requests, holder: holder, on: connection), ids == nil ? try QuotaLeaseSQL.takeBlocks(on: connection) : nil)
+        }
+        quotaLeases.add(granted)
+        if let blocks { quotaLeases.refill(eventBlock: blocks.events, batchBlock: blocks.batches) }
+        guard let ids = quotaLeases.ids(forEvents: events) else { preconditionFailure("a fresh block holds a whole batch") }
+        return ids
+    }
+
+    /// `plan`'s transaction (step 3 of ``commitLeased(_:)``), then its application to the core. A COMMIT
+    /// whose answer was lost is resolved from PostgreSQL: applied if it committed, else thrown.
+    private func persist(_ plan: LeasedUsagePlan, plannedOn plannedHead: Int64) async throws {
+        let identity = TransactionIdentity()
+        let settled = SettledUsage()
+        let registry = self.registry
+        let leases = quotaLeases
+        let apply: @Sendable () -> Void = {
+            guard let (batch, audit) = settled.value else { return }
+            let applied = registry.applyUsage(batch, actor: Self.usageActor)
+            precondition(applied == audit, "the core's audit chain must match what was persisted")
+            leases.committed(plan.draws, batch: batch.id, lastEvent: batch.events.last?.id)
+        }
+        do {
+            try await database.pool.withTransaction { connection in
+                try UsageSQL.writeEvents(plan.batch, on: connection)
+                try QuotaLeaseSQL.draw(plan.draws, on: connection)
+                // The turn: from here to COMMIT only. Entries since the plan are applied to the core.
+                if try self.takeTurn(in: connection, identity: identity, plannedOn: plannedHead) { throw RulesChangedSincePlan() }
+                try self.checkNotFenced()
+                let (batch, audit) = try registry.read { state in
+                    let batch = try state.settleLeasedUsage(plan.batch)
+                    return (batch, state.usageAuditEntry(for: batch, actor: Self.usageActor))
+                }
+                settled.set((batch, audit))
+                try UsageSQL.writeSettled(batch, audit: audit, on: connection)
+            }
+        } catch let error as PostgresError where error.isCommitOutcomeUnknown {
+            guard let (_, audit) = settled.value else { throw error }
+            switch await settleLostCommit(LostCommit(identity: identity.value, lastAudit: audit), apply: apply) {
+            case .committed: return
+            case .rolledBack: throw error
+            case .rebuilt, nil: throw RegistryServiceError.commitOutcomeUnknown
+            }
+        }
+        apply()
+    }
+
+    private static func answer(_ requests: [UsageQueue.Pending], _ batch: UsageBatch) {
+        for (pending, reply) in zip(requests, batch.replies) { pending.continuation.resume(returning: reply) }
     }
 
     /// Requests whose group failed with `error` (nothing of it committed): answered with the error when
@@ -196,7 +184,7 @@ extension RegistryService {
                 Self.fail(Array(part), RegistryServiceError.fenced(reason))
                 continue
             }
-            guard let error = await finish(plan(Array(part), after: nil)) else { continue }
+            guard let error = await commitLeased(Array(part)) else { continue }
             if let error = error as? PostgresError, Self.isChainConflict(error) {
                 Self.fail(Array(part), RegistryServiceError.chainMoved)
                 continue
@@ -237,7 +225,6 @@ extension RegistryService {
     /// is unknown (every request would fail the same).
     private static func isolatable(_ error: any Error) -> Bool {
         switch error {
-        case UsagePipelineError.previousGroupFailed: return true
         case is RegistryServiceError: return false
         case let postgresError as PostgresError:
             return postgresError.kind == .server && !postgresError.isCommitOutcomeUnknown && !postgresError.isResourceOrOperatorError
@@ -249,16 +236,19 @@ extension RegistryService {
         for pending in group { pending.continuation.resume(throwing: error) }
     }
 
-    /// Groups committed under one hold of the writer lock.
-    static var maxPipelinedGroups: Int { Limits.maxPipelinedUsageGroups }
+    /// Plans of one group (entries of other kinds appended meanwhile, leases reclaimed) before it fails with 503.
+    static let maxLeasedAttempts = 4
 
     static let usageActor = "system:metering"
 }
 
-/// Why a group's transaction rolled back without a fault of its own.
-enum UsagePipelineError: Error, CustomStringConvertible {
-    /// The group committed before it failed; this one was planned on it and rolled back at the gate.
-    case previousGroupFailed
+/// Another replica appended an entry that is not a usage batch after the head a batch was planned on: a
+/// rule may have changed, so the batch is planned again on the state that entry made.
+struct RulesChangedSincePlan: Error {}
 
-    var description: String { "the usage group before this one failed to commit; nothing of this one was written" }
+/// A batch settled inside its transaction, kept for after its COMMIT (or a COMMIT whose answer was lost).
+final class SettledUsage: Sendable {
+    private let settled = Mutex<(batch: UsageBatch, audit: AuditEntry)?>(nil)
+    func set(_ value: (batch: UsageBatch, audit: AuditEntry)) { settled.withLock { $0 = value } }
+    var value: (batch: UsageBatch, audit: AuditEntry)? { settled.withLock { $0 } }
 }

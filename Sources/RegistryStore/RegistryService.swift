@@ -25,6 +25,9 @@ public final class RegistryService: Sendable {
     /// The connection that listens for the log's notifications.
     let follower: PostgresPool
     private let following = Mutex<Task<Void, Never>?>(nil)
+    /// This replica's slices of quotas and id blocks (schema 0015).
+    let quotaLeases = QuotaLeases()
+    private let sweeping = Mutex<Task<Void, Never>?>(nil)
     let logger: Logger
     /// The wall clock the registry's time is read from; tests pin it so that nothing depends on the day
     /// they run.
@@ -58,6 +61,7 @@ public final class RegistryService: Sendable {
         let service = RegistryService(registry: Registry(state: state), database: database, sandbox: sandbox, logger: logger, wallClock: wallClock)
         // Entries committed while the core loaded are applied at once; the rest as they come.
         service.following.withLock { $0 = Task { await service.follow() } }
+        service.sweeping.withLock { $0 = Task { await service.sweepLeases() } }
         return service
     }
 
@@ -98,8 +102,14 @@ public final class RegistryService: Sendable {
         }
     }
 
-    /// Stops following the log and closes the replica's own connections.
+    /// Stops following the log, gives back the unused part of its quota leases, and closes the replica's
+    /// own connections. Call it after ``drain()``.
     public func close() async {
+        if let task = sweeping.withLock({ $0 }) {
+            task.cancel()
+            await task.value
+            await giveBackLeases(quotaLeases.takeAll())
+        }
         if let task = following.withLock({ $0 }) {
             task.cancel()
             await task.value

@@ -3,20 +3,12 @@ import RegistryCore
 
 /// How a group commit of usage is written, and how the metering state is read back (schema 0005).
 ///
-/// A group's transaction runs in two steps: ``write(_:audit:on:)`` its own rows at once, then, after the
-/// group before has committed, ``settle(_:on:)`` the counters (see ``CommitGate``).
+/// A batch's transaction runs in two steps: ``writeEvents(_:on:)`` without the turn, then, holding it,
+/// ``writeSettled(_:audit:on:)`` (schema 0015, quota leases).
 enum UsageSQL {
-    /// The batch's own rows: audit entry, batch row, events and postings (new rows only, no row another
-    /// batch touches, so it may run while the batch before is still committing).
-    static func write(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
-        try RecordSQL.insert(audit, on: connection)
-        let summary = batch.summary
-        try connection.execute("""
-            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event, effects)
-            VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
-                    \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence),
-                    \(batch.events.last?.id), \(UsageBatchEffects(batch).encoded()))
-            """)
+    /// The batch's events: written before the turn is taken (several replicas' at once), each event's
+    /// answer planned on the replica's quota leases.
+    static func writeEvents(_ batch: UsageBatch, on connection: PostgresConnection) throws {
         let recordedAt = RecordSQL.timestamp(batch.at)
         try connection.copyFrom(table: "usage_event", columns: [
             "id", "batch_id", "assignee_id", "grant_id", "dataset_id", "idempotency_key", "tokens", "used_at", "recorded_at",
@@ -29,6 +21,19 @@ enum UsageSQL {
                     event.answer.reason, event.answer.amount, event.metadata.map(PostgresJSONB.init))
             }
         }
+    }
+
+    /// What the batch settles, under the turn on the state it commits on: its audit entry, batch row,
+    /// postings and the counters' new values.
+    static func writeSettled(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
+        try RecordSQL.insert(audit, on: connection)
+        let summary = batch.summary
+        try connection.execute("""
+            INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event, effects)
+            VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
+                    \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence),
+                    \(batch.events.last?.id), \(UsageBatchEffects(batch).encoded()))
+            """)
         if !batch.transfers.isEmpty {
             try connection.copyFrom(table: "ledger_transfer", columns: [
                 "id", "batch_id", "kind", "grant_id", "dataset_id", "debit_party", "credit_party", "amount", "tokens", "at",
@@ -40,9 +45,10 @@ enum UsageSQL {
                 }
             }
         }
+        try settle(batch, on: connection)
     }
 
-    /// The counters' new absolute values: after the batch before has committed, so the newer values win.
+    /// The counters' new absolute values, settled under the turn on the current counters.
     static func settle(_ batch: UsageBatch, on connection: PostgresConnection) throws {
         if !batch.grantUsage.isEmpty {
             try connection.execute("""
@@ -106,7 +112,7 @@ enum UsageSQL {
              LedgerAccount(debits: try row.decode(Int64.self, column: 1), credits: try row.decode(Int64.self, column: 2)))
         }
         let last = try connection.query("""
-            SELECT (SELECT coalesce((SELECT last_event FROM usage_batch WHERE last_event IS NOT NULL ORDER BY id DESC LIMIT 1), 0)),
+            SELECT (SELECT coalesce(max(last_event), 0) FROM usage_batch),
                    (SELECT coalesce(max(id), 0) FROM ledger_transfer),
                    (SELECT coalesce(max(id), 0) FROM usage_batch), (SELECT max(committed_at) FROM usage_batch)
             """)[0]

@@ -176,7 +176,7 @@ private struct RoyaltyEdge: Hashable {
 /// Each grant, assignee and dataset the batch touches is looked up once and given a slot; events then
 /// work on the slots (no dictionary per counter per event, no strings unless an event is denied).
 /// The meter as a plan sees it: the core's, with a pending batch's changes over it.
-private struct MeterView {
+struct MeterView {
     let meter: UsageMeter
     let grants: [GrantID: GrantUsage]
     let assignees: [PartyID: DailyUsage]
@@ -216,7 +216,7 @@ private struct MeterView {
     }
 }
 
-private struct UsagePlanner {
+struct UsagePlanner {
     /// A grant as the batch sees it: its terms, counters and what it settled in this batch.
     struct GrantSlot {
         var grant: Grant
@@ -242,7 +242,7 @@ private struct UsagePlanner {
     let meter: MeterView
     let now: Timestamp
     let today: CivilDate
-    let batch: Int64
+    var batch: Int64
     let earliest: Int64
     let latest: Int64
     var nextEvent: Int64
@@ -264,14 +264,19 @@ private struct UsagePlanner {
     var totalCharged: Int64
     /// Quota denials of this batch, for the denial rollup (nil when rollups are off).
     var quotaDenials: [QuotaDenialCell: DenialTotals]?
+    /// With quota leases (issue 18): the slices this replica holds, which the batch's events draw from
+    /// instead of the counters (nil: the counters are current and checked directly).
+    var allowance: QuotaAllowance?
+    /// Tokens drawn from each lease by this batch.
+    var draws: [Int64: Int64] = [:]
 
-    init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int) {
+    init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int, ids: (batch: Int64, firstEvent: Int64)? = nil) {
         self.state = state
         self.meter = meter
         self.now = now
         today = state.settings.calendar.date(at: now)
-        batch = meter.lastBatch + 1
-        nextEvent = meter.lastEvent + 1
+        batch = ids?.batch ?? meter.lastBatch + 1
+        nextEvent = ids?.firstEvent ?? meter.lastEvent + 1
         totalCharged = meter.totalCharged
         quotaDenials = state.usage.rollupsEnabled ? [:] : nil
         earliest = now.microsecondsSince1970 - state.usage.reportWindowSeconds * 1_000_000
@@ -307,7 +312,7 @@ private struct UsagePlanner {
     }
 
     /// The slot of the grant numbered `number`, made on first sight; -1 when there is no such grant.
-    private mutating func slot(for number: String) -> Int {
+    mutating func slot(for number: String) -> Int {
         if number == lastNumber { return lastSlot }
         let slot: Int
         if let known = slotByNumber[number] {
@@ -330,7 +335,7 @@ private struct UsagePlanner {
         return slot
     }
 
-    private mutating func assigneeSlot(_ party: PartyID) -> Int {
+    mutating func assigneeSlot(_ party: PartyID) -> Int {
         if let slot = assigneeSlotByParty[party] { return slot }
         assigneeSlots.append(DailySlot(tokens: meter.assigneeTokens(of: party, on: today), cap: state.assigneeCaps[party]))
         assigneeIDs.append(party)
@@ -338,7 +343,7 @@ private struct UsagePlanner {
         return assigneeSlots.count - 1
     }
 
-    private mutating func datasetSlot(_ dataset: DatasetID) -> Int {
+    mutating func datasetSlot(_ dataset: DatasetID) -> Int {
         if let slot = datasetSlotByID[dataset] { return slot }
         datasetSlots.append(DailySlot(tokens: meter.datasetTokens(of: dataset, on: today), cap: state.market.policies[dataset]?.dailyTokenCap))
         datasetIDs.append(dataset)
@@ -369,6 +374,7 @@ private struct UsagePlanner {
         if usedAt < grant.validFrom.microsecondsSince1970 - Limits.usageClockSkewSeconds * 1_000_000 || event.usedAt >= grant.validUntil {
             return .denied(event: id, rule: .r23, reason: "the use is dated \(event.usedAt), outside grant \(grant.number)'s validity window")
         }
+        if allowance != nil { return decideFromLeases(event, slot: slot, id: id) }
         let used = grantSlots[slot].usage
         let assignee = grantSlots[slot].assignee
         let dataset = grantSlots[slot].dataset

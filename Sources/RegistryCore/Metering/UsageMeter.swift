@@ -106,9 +106,11 @@ public struct UsageMeter: Sendable {
         for (party, account) in effects.accounts { accounts[party] = account }
         totalCharged = effects.totalCharged
         rollup.add(effects.rollup, denials: effects.quotaDenials)
-        if effects.lastEvent != 0 { lastEvent = effects.lastEvent }
+        // Replicas number events and batches from blocks (schema 0015), so a batch applied later in the
+        // chain may carry lower ids than one before it: the core keeps the highest, as a rebuild reads them.
+        lastEvent = max(lastEvent, effects.lastEvent)
         if effects.lastTransfer != 0 { lastTransfer = effects.lastTransfer }
-        lastBatch = effects.batch
+        lastBatch = max(lastBatch, effects.batch)
     }
 
     /// What the state digest covers of metering: every counter and account, and the last ids (the

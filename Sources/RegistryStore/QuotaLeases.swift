@@ -1,0 +1,283 @@
+import Foundation
+import Logging
+import PostgresClient
+import RegistryCore
+import Synchronization
+
+/// This replica's quota leases and id blocks (issue 18; schema 0015; docs/SCALING.md "Quotas across
+/// replicas"): the slices of grants' quotas and of daily caps it reserved in PostgreSQL, which its usage
+/// batches draw from without the turn, and the blocks of event and batch ids it numbers them from.
+///
+/// The book is this process's view; PostgreSQL's `quota_lease` rows are the truth. A batch's draws are
+/// checked there in the batch's own transaction (a lease another replica reclaimed after it expired
+/// refuses them: ``LeaseLost``), and the book learns of a draw only once its batch committed.
+final class QuotaLeases: Sendable {
+    struct Lease: Sendable {
+        var id: Int64
+        var position: Int64
+        var remaining: Int64
+        /// The quota or cap it was reserved under: a lease reserved under a cap since changed is given back.
+        var limit: Int64
+        var lastDraw: ContinuousClock.Instant
+    }
+
+    private struct State {
+        var leases: [QuotaSubject: [Lease]] = [:]
+        var subjectOfLease: [Int64: QuotaSubject] = [:]
+        /// Tokens drawn per subject since the last sweep, and the rate measured at it (tokens a second).
+        var drawn: [QuotaSubject: Int64] = [:]
+        var rate: [QuotaSubject: Int64] = [:]
+        var lastSweep = ContinuousClock.now
+        /// Leases dropped from the book that PostgreSQL still holds live (given back at the next sweep).
+        var toEnd: [Int64] = []
+        var events = (next: Int64(0), end: Int64(0))
+        var batches = (next: Int64(0), end: Int64(0))
+    }
+
+    /// Names this replica's leases: host, process and a random part (a restarted process is another holder).
+    let holder: String
+    private let state = Mutex(State())
+
+    init() {
+        var generator = SystemRandomNumberGenerator()
+        holder = "\(ProcessInfo.processInfo.hostName)/\(getpid())/\(String(UInt32.random(in: 0...UInt32.max, using: &generator), radix: 16))"
+    }
+
+    // MARK: Ids
+
+    /// The batch id and first event id for a batch of `events` events, or nil when a block is used up
+    /// (``QuotaLeaseSQL/takeBlocks(on:)`` refills). Nothing is consumed until ``committed(_:events:)``.
+    func ids(forEvents events: Int) -> (batch: Int64, firstEvent: Int64)? {
+        state.withLock { state in
+            guard state.batches.next < state.batches.end, state.events.end - state.events.next >= Int64(events) else { return nil }
+            return (state.batches.next, state.events.next)
+        }
+    }
+
+    func refill(eventBlock: Int64, batchBlock: Int64) {
+        state.withLock { state in
+            if state.events.end - state.events.next < Int64(Limits.maxUsageEventsPerCommit) {
+                state.events = (eventBlock, eventBlock + QuotaLeaseSQL.eventBlockSize)
+            }
+            if state.batches.next >= state.batches.end { state.batches = (batchBlock, batchBlock + QuotaLeaseSQL.batchBlockSize) }
+        }
+    }
+
+    // MARK: Slices
+
+    /// What to reserve so that `demand` can be met: per subject, the tokens the book lacks (`need`) and a
+    /// second's worth at the subject's recent rate (`extra`, at least ``Limits/minQuotaSliceTokens``).
+    /// Leases reserved under another limit than today's are dropped first (to be given back).
+    func shortfalls(_ demand: [QuotaSubject: (limit: Int64, tokens: Int64)]) -> [QuotaLeaseSQL.Request] {
+        state.withLock { state in
+            var requests: [QuotaLeaseSQL.Request] = []
+            for (subject, wanted) in demand {
+                var held: Int64 = 0
+                if let leases = state.leases[subject] {
+                    for lease in leases where lease.limit != wanted.limit { Self.drop(lease.id, in: &state) }
+                    held = state.leases[subject]?.reduce(0) { $0 + $1.remaining } ?? 0
+                }
+                guard wanted.tokens > held else { continue }
+                let rate = state.rate[subject] ?? 0
+                requests.append(QuotaLeaseSQL.Request(
+                    subject: subject, limit: wanted.limit, need: wanted.tokens - held,
+                    extra: max(Limits.minQuotaSliceTokens, rate.multipliedReportingOverflow(by: Limits.quotaSliceSeconds).partialValue)))
+            }
+            return requests.sorted { $0.subject < $1.subject }
+        }
+    }
+
+    func add(_ granted: [(subject: QuotaSubject, limit: Int64, lease: Int64, position: Int64, size: Int64)]) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            for grant in granted {
+                state.leases[grant.subject, default: []].append(
+                    Lease(id: grant.lease, position: grant.position, remaining: grant.size, limit: grant.limit, lastDraw: now))
+                state.subjectOfLease[grant.lease] = grant.subject
+            }
+        }
+    }
+
+    /// The slices held now, for a plan.
+    func allowance() -> QuotaAllowance {
+        state.withLock { state in
+            var allowance = QuotaAllowance()
+            for (subject, leases) in state.leases {
+                let slices = leases.map { QuotaAllowance.Slice(lease: $0.id, position: $0.position, remaining: $0.remaining) }
+                switch subject.scope {
+                case .grant: allowance.grants[GrantID(rawValue: subject.id)] = slices
+                case .assignee: allowance.assignees[PartyID(rawValue: subject.id)] = slices
+                case .dataset: allowance.datasets[DatasetID(rawValue: subject.id)] = slices
+                }
+            }
+            return allowance
+        }
+    }
+
+    /// A batch committed: its draws leave the slices, its ids are used.
+    func committed(_ draws: [(lease: Int64, tokens: Int64)], batch: Int64, lastEvent: Int64?) {
+        let now = ContinuousClock.now
+        state.withLock { state in
+            for draw in draws {
+                guard let subject = state.subjectOfLease[draw.lease], let index = state.leases[subject]?.firstIndex(where: { $0.id == draw.lease }) else {
+                    continue
+                }
+                state.leases[subject]![index].position += draw.tokens
+                state.leases[subject]![index].remaining -= draw.tokens
+                state.leases[subject]![index].lastDraw = now
+                state.drawn[subject, default: 0] += draw.tokens
+                if state.leases[subject]![index].remaining <= 0 { Self.drop(draw.lease, in: &state) }
+            }
+            state.batches.next = max(state.batches.next, batch + 1)
+            if let lastEvent { state.events.next = max(state.events.next, lastEvent + 1) }
+        }
+    }
+
+    /// Leases PostgreSQL no longer honours (expired and reclaimed): dropped without giving back.
+    func forget(_ leases: [Int64]) {
+        state.withLock { state in
+            for lease in leases { Self.drop(lease, in: &state, end: false) }
+        }
+    }
+
+    /// Drops every lease of `subjects` (a batch could not be settled on them), to be given back.
+    func drop(subjectsOf draws: [(lease: Int64, tokens: Int64)]) {
+        state.withLock { state in
+            let subjects = Set(draws.compactMap { state.subjectOfLease[$0.lease] })
+            for subject in subjects { for lease in state.leases[subject] ?? [] { Self.drop(lease.id, in: &state) } }
+        }
+    }
+
+    /// The sweep: measures each subject's rate and picks the leases to give back — idle for
+    /// ``Limits/quotaLeaseIdleMilliseconds``, of a past day, or dropped — removing them from the book.
+    func sweep(today: Int32) -> [Int64] {
+        let now = ContinuousClock.now
+        let idle = Duration.milliseconds(Limits.quotaLeaseIdleMilliseconds)
+        return state.withLock { state in
+            let elapsed = max(now - state.lastSweep, .milliseconds(1))
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            state.rate = state.drawn.mapValues { Int64(Double($0) / seconds) }
+            state.drawn = [:]
+            state.lastSweep = now
+            for (subject, leases) in state.leases {
+                for lease in leases where now - lease.lastDraw >= idle || (subject.scope != .grant && subject.day < today) {
+                    Self.drop(lease.id, in: &state)
+                }
+            }
+            defer { state.toEnd = [] }
+            return state.toEnd
+        }
+    }
+
+    /// Every lease held (a stopping replica gives them all back).
+    func takeAll() -> [Int64] {
+        state.withLock { state in
+            for lease in state.subjectOfLease.keys { Self.drop(lease, in: &state) }
+            defer { state.toEnd = [] }
+            return state.toEnd
+        }
+    }
+
+    /// Live leases in the book and the tokens they hold unused (for /metrics).
+    var held: (leases: Int, tokens: Int64) {
+        state.withLock { state in
+            (state.subjectOfLease.count, state.leases.values.reduce(0) { $0 + $1.reduce(0) { $0 + $1.remaining } })
+        }
+    }
+
+    private static func drop(_ lease: Int64, in state: inout State, end: Bool = true) {
+        guard let subject = state.subjectOfLease.removeValue(forKey: lease) else { return }
+        state.leases[subject]?.removeAll { $0.id == lease }
+        if state.leases[subject]?.isEmpty == true { state.leases[subject] = nil }
+        if end { state.toEnd.append(lease) }
+    }
+}
+
+/// A batch drew from leases PostgreSQL no longer honours: reclaimed by another replica after they expired.
+struct LeaseLost: Error, CustomStringConvertible {
+    var leases: [Int64]
+    var description: String { "quota leases \(leases) were reclaimed after they expired" }
+}
+
+/// The statements of schema 0015.
+enum QuotaLeaseSQL {
+    static let eventBlockSize: Int64 = 65_536
+    static let batchBlockSize: Int64 = 256
+
+    struct Request: Sendable {
+        var subject: QuotaSubject
+        var limit: Int64
+        var need: Int64
+        var extra: Int64
+    }
+
+    /// A block of event ids and one of batch ids (one nextval each: the sequences step by a block).
+    static func takeBlocks(on connection: PostgresConnection) throws -> (events: Int64, batches: Int64) {
+        try connection.query("SELECT nextval('usage_event_id_block'), nextval('usage_batch_id_block')")[0].decode((Int64, Int64).self)
+    }
+
+    /// Reserves slices for `requests` (sorted by subject: the lock order), in one transaction.
+    static func reserve(
+        _ requests: [QuotaLeaseSQL.Request], holder: String, on connection: PostgresConnection
+    ) throws -> [(subject: QuotaSubject, limit: Int64, lease: Int64, position: Int64, size: Int64)] {
+        guard !requests.isEmpty else { return [] }
+        let rows = try connection.query("""
+            SELECT subject_index, lease_id, start_position, granted FROM datarights_reserve_quota(
+                \(holder), \(requests.map(\.subject.scope.rawValue)), \(requests.map(\.subject.id)), \(requests.map(\.subject.day)),
+                \(requests.map(\.limit)), \(requests.map(\.need)), \(requests.map(\.extra)), \(Int32(Limits.quotaLeaseSeconds * 1000)))
+            """)
+        return try (0..<rows.count).map { index in
+            let (subjectIndex, lease, position, size) = try rows[index].decode((Int32, Int64, Int64, Int64).self)
+            let request = requests[Int(subjectIndex) - 1]
+            return (request.subject, request.limit, lease, position, size)
+        }
+    }
+
+    /// Draws a batch's tokens from its leases, in the batch's transaction; extends them while in use.
+    /// - Throws: ``LeaseLost`` naming the leases that refused (ended: reclaimed after they expired).
+    static func draw(_ draws: [(lease: Int64, tokens: Int64)], on connection: PostgresConnection) throws {
+        guard !draws.isEmpty else { return }
+        let rows = try connection.query("""
+            UPDATE quota_lease l SET used = l.used + d.tokens,
+                expires_at = greatest(l.expires_at, now() + \(Int32(Limits.quotaLeaseSeconds)) * interval '1 second')
+            FROM unnest(\(draws.map(\.lease)), \(draws.map(\.tokens))) AS d (id, tokens)
+            WHERE l.id = d.id AND NOT l.ended AND l.used + d.tokens <= l.size
+            RETURNING l.id
+            """)
+        guard rows.count < draws.count else { return }
+        let drawn = Set(try (0..<rows.count).map { try rows[$0].decode(Int64.self, column: 0) })
+        throw LeaseLost(leases: draws.map(\.lease).filter { !drawn.contains($0) })
+    }
+
+    /// Gives back the unused part of `leases` (schema 0015's `datarights_end_leases`).
+    static func end(_ leases: [Int64], holder: String, on connection: PostgresConnection) throws {
+        guard !leases.isEmpty else { return }
+        _ = try connection.query("SELECT datarights_end_leases(\(holder), \(leases))")
+    }
+}
+
+extension RegistryService {
+    /// Every ``Limits/quotaLeaseSweepMilliseconds`` until cancelled: measures rates and gives back idle
+    /// leases (an idle grant holds nothing; docs/SCALING.md). The book is swept under the writer lock, so
+    /// no batch is between its plan and its commit; the giving back runs after.
+    func sweepLeases() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(Limits.quotaLeaseSweepMilliseconds))
+            guard !Task.isCancelled else { return }
+            let today = registry.read { $0.settings.calendar.date(at: now()).daysSince1970 }
+            guard let idle = try? await writer.withLock({ quotaLeases.sweep(today: today) }) else { continue }
+            await giveBackLeases(idle)
+        }
+    }
+
+    /// Ends `leases` in PostgreSQL; what fails is left to expire (``Limits/quotaLeaseSeconds``).
+    func giveBackLeases(_ leases: [Int64]) async {
+        guard !leases.isEmpty else { return }
+        let holder = quotaLeases.holder
+        do {
+            try await database.pool.withConnection { connection in try QuotaLeaseSQL.end(leases, holder: holder, on: connection) }
+        } catch {
+            logger.warning("Could not give back quota leases; they expire", metadata: ["leases": "\(leases.count)", "error": "\(error)"])
+        }
+    }
+}
