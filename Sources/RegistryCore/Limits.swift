@@ -29,6 +29,9 @@ public struct Limits: Sendable, Equatable {
     /// How long a write whose COMMIT answer was lost waits for PostgreSQL to say whether it committed
     /// before it is answered 503; the node stays fenced (no writes, not ready) until it knows.
     public var lostCommitAnswerWaitMilliseconds: Int = 10_000
+    /// A quota lease not drawn from for this long is given back by its replica (an idle grant holds
+    /// nothing; issue 18). Tests that must keep a slice across a pause raise it.
+    public var quotaLeaseIdleMilliseconds: Int64 = 2_000
     /// A benchmark switch, not a limit: false keeps no usage rollups (issue 16), so that one run can
     /// measure the durable usage rate with and without them (`DATARIGHTS_BENCH_NO_USAGE_ROLLUPS=1`).
     /// Never off in service: statistics would then be missing the usage metered meanwhile.
@@ -195,8 +198,6 @@ public struct Limits: Sendable, Equatable {
     /// How long a quota lease lives without a draw before another replica may reclaim it: what a crashed
     /// replica strands, at most. Every draw extends it.
     public static let quotaLeaseSeconds: Int64 = 10
-    /// A lease not drawn from for this long is given back by its replica (an idle grant holds nothing).
-    public static let quotaLeaseIdleMilliseconds: Int64 = 2_000
     /// How often a replica measures its rates and gives back idle leases.
     public static let quotaLeaseSweepMilliseconds: Int64 = 500
     /// A reservation asks, beyond what the batch needs, for this many seconds of the subject's recent rate

@@ -149,10 +149,10 @@ final class QuotaLeases: Sendable {
     }
 
     /// The sweep: measures each subject's rate and picks the leases to give back — idle for
-    /// ``Limits/quotaLeaseIdleMilliseconds``, of a past day, or dropped — removing them from the book.
-    func sweep(today: Int32) -> [Int64] {
+    /// ``Limits/quotaLeaseIdleMilliseconds`` (`idleMilliseconds`), of a past day, or dropped — removing them from the book.
+    func sweep(today: Int32, idleMilliseconds: Int64) -> [Int64] {
         let now = ContinuousClock.now
-        let idle = Duration.milliseconds(Limits.quotaLeaseIdleMilliseconds)
+        let idle = Duration.milliseconds(idleMilliseconds)
         return state.withLock { state in
             let elapsed = max(now - state.lastSweep, .milliseconds(1))
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
@@ -265,7 +265,7 @@ extension RegistryService {
             try? await Task.sleep(for: .milliseconds(Limits.quotaLeaseSweepMilliseconds))
             guard !Task.isCancelled else { return }
             let today = registry.read { $0.settings.calendar.date(at: now()).daysSince1970 }
-            guard let idle = try? await writer.withLock({ quotaLeases.sweep(today: today) }) else { continue }
+            guard let idle = try? await writer.withLock({ quotaLeases.sweep(today: today, idleMilliseconds: database.limits.quotaLeaseIdleMilliseconds) }) else { continue }
             await giveBackLeases(idle)
         }
     }
