@@ -6,7 +6,11 @@
    until the grant's quota denies them. In about a third of the trials one replica is killed with -9
    mid-trial and started again. Afterwards: the tokens PostgreSQL accepted on the grant are never above
    its quota and equal what clients were told (after retrying, with the same keys, the requests that got
-   no answer); the under-use (quota − accepted once clients stopped on quota denials) is recorded.
+   no answer); every accepted token was drawn from a quota lease (schema 0015); the under-use (quota −
+   accepted once clients stopped on quota denials) is recorded and checked against docs/SCALING.md's bound
+   (H − 1)·s + H·200, with H the processes that held slices of the grant (a killed replica and its restart
+   are two): the other holders' slices (s, the largest slice of the trial) and what each holder's slices
+   keep below one event (events ask at most 200 tokens).
 2. Lag: writes through one replica directly (a dataset created), and the time until each other replica
    answers it; p50 / p99 over the writes (target p99 ≤ 100 ms).
 
@@ -74,14 +78,17 @@ def trial(number, market, proxy, replicas, generator, clients, kill):
         "WHERE g.number = '%s' AND e.accepted" % grant)[0][0])
     counted = int(market.primary.psql(
         "SELECT coalesce(u.tokens, 0) FROM \"grant\" g LEFT JOIN grant_usage u ON u.grant_id = g.id WHERE g.number = '%s'" % grant)[0][0])
+    drawn, largest, leases, held, holders = (int(value) for value in market.primary.psql(
+        "SELECT coalesce(sum(l.used), 0), coalesce(max(l.size), 0), count(*), coalesce(sum(l.size - l.used) FILTER (WHERE NOT l.ended), 0),"
+        " count(DISTINCT l.holder) "
+        "FROM quota_lease l JOIN \"grant\" g ON l.scope = 'grant' AND l.subject_id = g.id WHERE g.number = '%s'" % grant)[0])
     return {
         "trial": number, "quota": quota, "accepted": stored, "told": told, "counted": counted,
         "under_use": quota - stored, "killed": killed.name if killed else None, "restart_s": restart,
         "unanswered": len(ledger.unanswered), "conflicts": len(ledger.conflicts), "statuses": ledger.statuses,
-        # Every event the grant's quota denied asked for more than was left when it was planned, and what is
-        # left only shrinks: with exact quotas the final under-use is below the smallest of them.
-        "smallest_denied": min([tokens for (_, tokens, accepted, quota_name) in ledger.acknowledged.values()
-                                if not accepted and quota_name == "grant"] or [0]),
+        "drawn": drawn, "largest_slice": largest, "leases": leases, "held_at_end": held,
+        # A killed replica's process and its restart are two holders (the first one's slices expire).
+        "bound": (max(holders, 1) - 1) * largest + max(holders, 1) * 200,
     }
 
 
@@ -141,31 +148,35 @@ def main():
         kill = options.replicas > 1 and generator.random() < 1 / 3
         result = trial(number, market, proxy, replicas, generator, options.clients, kill)
         results.append(result)
-        say("trial %3d: quota %7d accepted %7d (told %7d, counted %7d) under-use %5d%s unanswered %d statuses %s" % (
-            number, result["quota"], result["accepted"], result["told"], result["counted"], result["under_use"],
+        say("trial %3d: quota %7d accepted %7d (told %7d, counted %7d, drawn %7d) under-use %5d (bound %6d; %d leases, largest %d,"
+            " held at end %d)%s unanswered %d statuses %s" % (
+            number, result["quota"], result["accepted"], result["told"], result["counted"], result["drawn"], result["under_use"],
+            result["bound"], result["leases"], result["largest_slice"], result["held_at_end"],
             "  killed %s (back in %.1f s)" % (result["killed"], result["restart_s"]) if result["killed"] else "",
             result["unanswered"], result["statuses"]))
     elapsed = time.time() - started
 
     delays = lag(market, replicas, options.lag_writes)
     over = [r for r in results if r["accepted"] > r["quota"]]
-    mismatched = [r for r in results if r["accepted"] != r["told"] or r["accepted"] != r["counted"]]
+    mismatched = [r for r in results if r["accepted"] != r["told"] or r["accepted"] != r["counted"] or r["accepted"] != r["drawn"]]
     unanswered = [r for r in results if r["unanswered"] or r["conflicts"]]
     under = sorted(r["under_use"] for r in results)
     say("")
     say("== %d replicas behind HAProxy, %d trials in %.0f s (%d with a replica killed -9 and restarted)" % (
         options.replicas, len(results), elapsed, sum(1 for r in results if r["killed"])))
     say("  accepted above the quota:                       %d trials" % len(over))
-    say("  accepted ≠ what clients were told or counted:   %d trials" % len(mismatched))
+    say("  accepted ≠ told, counted or drawn from leases:  %d trials" % len(mismatched))
     say("  requests never answered after retries:          %d trials" % len(unanswered))
-    inexact = [r for r in results if r["smallest_denied"] == 0 or r["under_use"] >= r["smallest_denied"]]
-    say("  under-use (quota − accepted): min %d, median %d, max %d tokens (clients stop at their first quota denial;"
-        " events ask 1–200 tokens)" % (under[0], under[len(under) // 2], under[-1]))
-    say("  trials where an event the quota denied would have fit in what was left: %d" % len(inexact))
+    beyond = [r for r in results if r["under_use"] > r["bound"]]
+    shares = sorted(r["under_use"] / r["quota"] for r in results)
+    say("  under-use (quota − accepted): min %d, median %d, max %d tokens; as a share of the quota median %.2f %%, max %.2f %%"
+        " (clients stop at their first quota denial; events ask 1–200 tokens)" % (
+            under[0], under[len(under) // 2], under[-1], 100 * shares[len(shares) // 2], 100 * shares[-1]))
+    say("  trials with under-use above (H − 1)·largest slice + H·200 (H: holders of the grant's slices): %d" % len(beyond))
     say("  lag over %d writes (%d observations): p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
         options.lag_writes, len(delays), 1000 * scalelib.percentile(delays, 0.5), 1000 * scalelib.percentile(delays, 0.99),
         1000 * max(delays)))
-    failed = bool(over or mismatched or unanswered or inexact) or scalelib.percentile(delays, 0.99) > 0.1
+    failed = bool(over or mismatched or unanswered or beyond) or scalelib.percentile(delays, 0.99) > 0.1
     say("RESULT %s" % ("FAIL" if failed else "PASS"))
     return 1 if failed else 0
 
