@@ -169,6 +169,15 @@ final class QuotaLeases: Sendable {
         }
     }
 
+    /// Leases dropped from the book since the last call, to be given back before reserving again (a cap
+    /// changed: the old slices must not count against the new cap).
+    func takeDropped() -> [Int64] {
+        state.withLock { state in
+            defer { state.toEnd = [] }
+            return state.toEnd
+        }
+    }
+
     /// Every lease held (a stopping replica gives them all back).
     func takeAll() -> [Int64] {
         state.withLock { state in

@@ -102,6 +102,9 @@ extension RegistryService {
         let requests = quotaLeases.shortfalls(registry.read { $0.quotaDemand(of: submissions, at: now) })
         let ids = quotaLeases.ids(forEvents: events)
         guard !requests.isEmpty || ids == nil else { return ids! }
+        // Slices reserved under a limit since changed are given back first (their own transaction: the
+        // reservation then locks subjects in one sorted order).
+        await giveBackLeases(quotaLeases.takeDropped())
         let holder = quotaLeases.holder
         let (granted, blocks) = try await database.pool.withTransaction { connection in
             (try QuotaLeaseSQL.reserve(requests, holder: holder, on: connection), ids == nil ? try QuotaLeaseSQL.takeBlocks(on: connection) : nil)

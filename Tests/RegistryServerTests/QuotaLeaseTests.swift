@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import PostgresClient
 import RegistryCore
 import RegistryStore
