@@ -45,6 +45,10 @@ struct SystemController: APIController {
         Gauge(label: "datarights_follow_applied_entries").record(following.appliedEntries)
         Gauge(label: "datarights_core_rebuilds").record(following.rebuilds)
         Gauge(label: "datarights_turn_timeouts").record(following.turnTimeouts)
+        // Quota leases (schema 0015): reservations made, leases lost to expiry, usage groups planned again.
+        Gauge(label: "datarights_quota_reservations").record(following.quotaReservations)
+        Gauge(label: "datarights_quota_leases_lost").record(following.quotaLeasesLost)
+        Gauge(label: "datarights_usage_replans").record(following.usageReplans)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: metrics.emitToBuffer())))

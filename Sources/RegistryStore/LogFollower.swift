@@ -13,11 +13,11 @@ import Synchronization
 /// hash, so an entry applied twice, skipped or different yields another hash — and any difference
 /// rebuilds the core from the tables rather than go on from a state PostgreSQL does not hold.
 ///
-/// Writes take turns: a replica takes a PostgreSQL advisory lock, catches up, then plans on a core that
-/// equals PostgreSQL, persists and applies as a single writer would — a command inside its own
-/// transaction (``takeTurn(in:identity:)``), a run of usage groups around its transactions
-/// (``withTurn(_:)``). The lock only
-/// saves wasted work; what makes two replicas unable to both accept conflicting writes is the chain:
+/// Writes take turns: a replica takes a PostgreSQL advisory lock inside its write's transaction
+/// (``takeTurn(in:identity:plannedOn:)``), catches up, and — a command — plans on a core that equals
+/// PostgreSQL, persists and applies as a single writer would; a usage batch, whose events and quota
+/// draws were written before the turn (schema 0015, quota leases), settles its counters and audit entry
+/// on that state. The lock only saves wasted work; what makes two replicas unable to both accept conflicting writes is the chain:
 /// every write inserts the entry after the head it planned on, and `audit_event`'s primary key on the
 /// sequence and unique previous hash let only one write follow a given entry. A write planned on a head
 /// that moved fails at that insert, changes nothing, and is planned again after a catch-up.
@@ -32,7 +32,22 @@ public final class FollowHealth: Sendable {
     private let rebuilt = Atomic<Int64>(0)
     private let turnsTimedOut = Atomic<Int64>(0)
 
+    private let reservations = Atomic<Int64>(0)
+    private let lostLeases = Atomic<Int64>(0)
+    private let replans = Atomic<Int64>(0)
+
     public init() {}
+
+    /// Transactions that reserved quota slices (metrics; schema 0015).
+    public var quotaReservations: Int64 { reservations.load(ordering: .relaxed) }
+    /// Leases this replica drew on after another replica had reclaimed them (expired; metrics).
+    public var quotaLeasesLost: Int64 { lostLeases.load(ordering: .relaxed) }
+    /// Usage groups planned again because a rule changed, a lease was lost or settling refused (metrics).
+    public var usageReplans: Int64 { replans.load(ordering: .relaxed) }
+
+    func didReserve() { reservations.add(1, ordering: .relaxed) }
+    func didLoseLeases(_ count: Int) { lostLeases.add(Int64(count), ordering: .relaxed) }
+    func didReplan() { replans.add(1, ordering: .relaxed) }
 
     /// Entries of other replicas' writes applied from the log since the process started (metrics).
     public var appliedEntries: Int64 { applied.load(ordering: .relaxed) }
@@ -96,51 +111,6 @@ extension RegistryService {
 
     /// How long a replica waits for a notification before it looks anyway.
     static let followPollInterval = Duration.milliseconds(Limits.followPollMilliseconds)
-
-    /// Runs `body` as the cluster's one writer: under the process's writer lock, holding the turn lock in
-    /// PostgreSQL, with the core caught up to PostgreSQL's chain.
-    func withTurn<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        try await writer.withLock {
-            do {
-                let head = try await takeTurn()
-                // The follower has usually applied everything already: then no page is read.
-                if registry.read({ $0.auditHead.lastSequence }) != head { try await catchUpLocked() }
-            } catch {
-                await endTurn()
-                throw error
-            }
-            do {
-                let result = try await body()
-                await endTurn()
-                return result
-            } catch {
-                await endTurn()
-                throw error
-            }
-        }
-    }
-
-    /// Takes the turn lock and returns the chain's head sequence as of then, in one round trip (schema
-    /// 0014's `datarights_take_turn`).
-    private func takeTurn() async throws -> Int64 {
-        // Waits while another replica writes; a replica that stopped answering lets go when its session
-        // ends. lock_timeout bounds the wait: a 503 for this write, not a hang.
-        do {
-            return try await lease.query(
-                "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)), false)"
-            ) { try $0.decode(Int64.self) }[0]
-        } catch let error as PostgresError where error.sqlState == "55P03" {
-            logger.warning("Another replica held the turn too long; this write is not made", metadata: ["waited_ms": "\(Limits.turnWaitMilliseconds)"])
-            database.following.didTimeOutOnTurn()
-            throw RegistryServiceError.turnTimedOut
-        }
-    }
-
-    private func endTurn() async {
-        // False (with a warning) when the lock was not taken, or the session ended meanwhile and the
-        // lock with it.
-        _ = try? await lease.query("SELECT pg_advisory_unlock(\(Self.turnKey))") { _ in 0 }
-    }
 
     /// Takes the turn inside `connection`'s open transaction and brings the core up to the chain's head
     /// as of then (the caller holds the writer lock): a command's way, one round trip when the core is

@@ -78,14 +78,18 @@ extension RegistryService {
             } catch let lost as LeaseLost {
                 logger.notice("Quota leases were reclaimed; planning again", metadata: ["leases": "\(lost.leases)"])
                 quotaLeases.forget(lost.leases)
+                database.following.didLoseLeases(lost.leases.count)
+                database.following.didReplan()
                 if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
             } catch is RulesChangedSincePlan {
+                database.following.didReplan()
                 if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
             } catch let refused as LeasedSettlementRefused {
                 // What the slices guarantee does not hold on the state the batch would commit on (a cap
                 // lowered, or counters written before the slices): they are given back and reserved afresh.
                 logger.warning("A usage batch could not be settled on its slices; reserving again", metadata: ["reason": "\(refused)"])
                 quotaLeases.drop(subjectsOf: plan.draws)
+                database.following.didReplan()
                 if attempts >= Self.maxLeasedAttempts { return RegistryServiceError.chainMoved }
             } catch let behind as FollowingFailed {
                 do { try await rebuild(reason: behind.reason) } catch { return error }
@@ -109,6 +113,7 @@ extension RegistryService {
         let (granted, blocks) = try await database.pool.withTransaction { connection in
             (try QuotaLeaseSQL.reserve(requests, holder: holder, on: connection), ids == nil ? try QuotaLeaseSQL.takeBlocks(on: connection) : nil)
         }
+        if !requests.isEmpty { database.following.didReserve() }
         quotaLeases.add(granted)
         if let blocks { quotaLeases.refill(eventBlock: blocks.events, batchBlock: blocks.batches) }
         guard let ids = quotaLeases.ids(forEvents: events) else { preconditionFailure("a fresh block holds a whole batch") }

@@ -9,7 +9,8 @@ import Synchronization
 /// A write is planned by the core against its current state, persisted in one transaction together with
 /// its audit entries, and only then applied to the core. Writes run one at a time (``AsyncSerialLock``);
 /// reads go straight to the core under its read lock. Any number of replicas serve one database: each
-/// follows the committed log, and they take turns to write (``withTurn(_:)``, LogFollower.swift).
+/// follows the committed log, and they take turns to write (``takeTurn(in:identity:plannedOn:)``,
+/// LogFollower.swift; usage from quota slices, QuotaLeases.swift).
 public final class RegistryService: Sendable {
     public let registry: Registry
     public let database: RegistryDatabase
@@ -20,8 +21,6 @@ public final class RegistryService: Sendable {
     /// `party:key` of the idempotent requests being written now: a second request with a key in here is
     /// refused (409) rather than planned twice.
     let idempotencyInFlight = Mutex<Set<String>>([])
-    /// The connection that holds the turn lock while this replica writes.
-    let lease: PostgresPool
     /// The connection that listens for the log's notifications.
     let follower: PostgresPool
     private let following = Mutex<Task<Void, Never>?>(nil)
@@ -83,7 +82,6 @@ public final class RegistryService: Sendable {
         self.database = database
         self.sandbox = sandbox
         let oneConnection = PostgresPool.Configuration(connection: database.pool.configuration.connection, maxConnections: 1)
-        self.lease = PostgresPool(configuration: oneConnection, logger: logger)
         self.follower = PostgresPool(configuration: oneConnection, logger: logger)
         self.logger = logger
     }
@@ -115,7 +113,6 @@ public final class RegistryService: Sendable {
             await task.value
         }
         await follower.shutdown()
-        await lease.shutdown()
     }
 
     /// The registry's time: the wall clock, plus the sandbox offset in sandbox mode.

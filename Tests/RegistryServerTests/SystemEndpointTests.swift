@@ -120,7 +120,10 @@ import Testing
                 #expect(text.contains(#"http_server_requests_total{http_route="/healthz""#))
                 #expect(text.contains("# TYPE http_server_request_duration_seconds histogram"))
                 #expect(text.contains("datarights_db_pool_connections"))
-                for replicaGauge in ["datarights_follow_trouble_seconds", "datarights_follow_applied_entries", "datarights_core_rebuilds", "datarights_turn_timeouts"] {
+                for replicaGauge in [
+                    "datarights_follow_trouble_seconds", "datarights_follow_applied_entries", "datarights_core_rebuilds", "datarights_turn_timeouts",
+                    "datarights_quota_reservations", "datarights_quota_leases_lost", "datarights_usage_replans",
+                ] {
                     #expect(text.contains("# TYPE \(replicaGauge) gauge"), "\(replicaGauge)")
                 }
             }

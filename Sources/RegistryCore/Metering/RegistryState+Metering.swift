@@ -176,7 +176,7 @@ private struct RoyaltyEdge: Hashable {
 /// Each grant, assignee and dataset the batch touches is looked up once and given a slot; events then
 /// work on the slots (no dictionary per counter per event, no strings unless an event is denied).
 /// The meter as a plan sees it: the core's, with a pending batch's changes over it.
-struct MeterView {
+private struct MeterView {
     let meter: UsageMeter
     let grants: [GrantID: GrantUsage]
     let assignees: [PartyID: DailyUsage]
@@ -216,7 +216,7 @@ struct MeterView {
     }
 }
 
-struct UsagePlanner {
+private struct UsagePlanner {
     /// A grant as the batch sees it: its terms, counters and what it settled in this batch.
     struct GrantSlot {
         var grant: Grant
@@ -270,13 +270,13 @@ struct UsagePlanner {
     /// Tokens drawn from each lease by this batch.
     var draws: [Int64: Int64] = [:]
 
-    init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int, ids: (batch: Int64, firstEvent: Int64)? = nil) {
+    init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int) {
         self.state = state
         self.meter = meter
         self.now = now
         today = state.settings.calendar.date(at: now)
-        batch = ids?.batch ?? meter.lastBatch + 1
-        nextEvent = ids?.firstEvent ?? meter.lastEvent + 1
+        batch = meter.lastBatch + 1
+        nextEvent = meter.lastEvent + 1
         totalCharged = meter.totalCharged
         quotaDenials = state.usage.rollupsEnabled ? [:] : nil
         earliest = now.microsecondsSince1970 - state.usage.reportWindowSeconds * 1_000_000
@@ -312,7 +312,7 @@ struct UsagePlanner {
     }
 
     /// The slot of the grant numbered `number`, made on first sight; -1 when there is no such grant.
-    mutating func slot(for number: String) -> Int {
+    private mutating func slot(for number: String) -> Int {
         if number == lastNumber { return lastSlot }
         let slot: Int
         if let known = slotByNumber[number] {
@@ -335,7 +335,7 @@ struct UsagePlanner {
         return slot
     }
 
-    mutating func assigneeSlot(_ party: PartyID) -> Int {
+    private mutating func assigneeSlot(_ party: PartyID) -> Int {
         if let slot = assigneeSlotByParty[party] { return slot }
         assigneeSlots.append(DailySlot(tokens: meter.assigneeTokens(of: party, on: today), cap: state.assigneeCaps[party]))
         assigneeIDs.append(party)
@@ -343,7 +343,7 @@ struct UsagePlanner {
         return assigneeSlots.count - 1
     }
 
-    mutating func datasetSlot(_ dataset: DatasetID) -> Int {
+    private mutating func datasetSlot(_ dataset: DatasetID) -> Int {
         if let slot = datasetSlotByID[dataset] { return slot }
         datasetSlots.append(DailySlot(tokens: meter.datasetTokens(of: dataset, on: today), cap: state.market.policies[dataset]?.dailyTokenCap))
         datasetIDs.append(dataset)
@@ -532,3 +532,155 @@ extension MeteredEvent {
         bytes.append(contentsOf: key.utf8)
     }
 }
+
+// MARK: Quota leases (issue 18, schema 0015)
+
+extension RegistryState {
+    /// Plans a group commit of usage without the turn (issue 18): like ``planUsage(_:at:after:)``, but R27's
+    /// quotas are checked against `allowance` — this replica's slices — and each accepted event draws from
+    /// them; an event is charged by its position in the grant's cumulative tokens. Event ids start at
+    /// `firstEvent` and the batch is numbered `batch` (blocks this replica took from PostgreSQL).
+    /// The counters, transfers and audit entry are settled later on the state the batch commits on
+    /// (``settleLeasedUsage(_:)``).
+    public func planLeasedUsage(
+        _ submissions: [UsageSubmission], at now: Timestamp, allowance: QuotaAllowance, batch: Int64, firstEvent: Int64
+    ) -> LeasedUsagePlan {
+        var planner = UsagePlanner(
+            state: self, meter: MeterView(meter: usage, pending: nil), at: now, events: submissions.reduce(0) { $0 + $1.events.count })
+        planner.batch = batch
+        planner.nextEvent = firstEvent
+        planner.allowance = allowance
+        var replies: [[UsageReply]] = []
+        replies.reserveCapacity(submissions.count)
+        for submission in submissions {
+            var answers: [UsageReply] = []
+            answers.reserveCapacity(submission.events.count)
+            for event in submission.events { answers.append(planner.meter(event, by: submission.party)) }
+            replies.append(answers)
+        }
+        var draws: [(lease: Int64, tokens: Int64)] = []
+        for lease in planner.draws.keys.sorted() { draws.append((lease, planner.draws[lease] ?? 0)) }
+        return LeasedUsagePlan(batch: planner.finish(replies: replies), draws: draws)
+    }
+
+    /// Settles a batch planned on an allowance on this state — the state it commits on, current under the
+    /// turn: each accepted event counted on the counters as they are now, the use and royalty transfers
+    /// posted (numbered after this state's last), the ledger's totals. Also checks what the leases
+    /// guarantee: no quota or cap exceeded, no counter beyond its capacity; a refusal means nothing may
+    /// be written (a cap lowered since the slices were reserved).
+    public func settleLeasedUsage(_ planned: UsageBatch) throws -> UsageBatch {
+        var planner = UsagePlanner(
+            state: self, meter: MeterView(meter: usage, pending: nil), at: planned.at, events: planned.events.count)
+        planner.batch = planned.id
+        planner.events = planned.events
+        planner.answered = planned.answered
+        if planner.quotaDenials != nil {
+            planner.quotaDenials = Dictionary(planned.quotaDenials.map { ($0.cell, $0.totals) }, uniquingKeysWith: { $0.adding($1) })
+        }
+        for event in planned.events where event.answer.accepted {
+            guard let id = event.grant, let grant = grant(id) else {
+                throw LeasedSettlementRefused(description: "an accepted event names no grant")
+            }
+            try planner.settle(event, of: grant)
+        }
+        return planner.finish(replies: planned.replies)
+    }
+}
+
+extension DenialTotals {
+    func adding(_ other: DenialTotals) -> DenialTotals {
+        var sum = self
+        sum.add(other)
+        return sum
+    }
+}
+
+extension UsagePlanner {
+    /// R27 against the allowance: the event fits when the replica's slices of the grant and, where a cap
+    /// applies, of the assignee's and the dataset's day hold its tokens. Accepted, it takes them from the
+    /// slices and is charged ⌊(p + t)·price ÷ 10⁶⌋ − ⌊p·price ÷ 10⁶⌋ for each piece at position p.
+    mutating func decideFromLeases(_ event: UsageEvent, slot: Int, id: Int64) -> UsageAnswer {
+        let grant = grantSlots[slot].grant
+        let assignee = grantSlots[slot].assignee
+        let dataset = grantSlots[slot].dataset
+        let tokens = event.tokens
+        let grantRoom = QuotaAllowance.total(allowance?.grants[grant.id])
+        let assigneeRoom = assigneeSlots[assignee].cap == nil ? nil : QuotaAllowance.total(allowance?.assignees[grant.assignee])
+        let datasetRoom = datasetSlots[dataset].cap == nil ? nil : QuotaAllowance.total(allowance?.datasets[grant.dataset])
+        let fits = tokens <= grantRoom && assigneeRoom.map { tokens <= $0 } ?? true && datasetRoom.map { tokens <= $0 } ?? true
+        if !fits, let (quota, reason) = RegistryState.quotaDenial(
+            grant: grant, used: GrantUsage(tokens: grant.tokenQuota - grantRoom), tokens: tokens,
+            assigneeToday: assigneeSlots[assignee].cap.map { $0 - (assigneeRoom ?? 0) } ?? 0, assigneeCap: assigneeSlots[assignee].cap,
+            datasetToday: datasetSlots[dataset].cap.map { $0 - (datasetRoom ?? 0) } ?? 0, datasetCap: datasetSlots[dataset].cap)
+        {
+            return .denied(event: id, rule: .r27, quota: quota, reason: reason)
+        }
+        // Taken out and put back, so that neither the allowance nor a slice list is copied per event.
+        var slices = allowance ?? QuotaAllowance()
+        allowance = nil
+        var amount: Int64 = 0
+        var grantSlices = slices.grants.removeValue(forKey: grant.id) ?? []
+        for piece in QuotaAllowance.take(tokens, from: &grantSlices) {
+            draws[piece.lease, default: 0] += piece.tokens
+            if !grant.free {
+                amount += RegistryState.charge(tokens: piece.position + piece.tokens, pricePerMillion: grant.pricePerMillionTokens)
+                    - RegistryState.charge(tokens: piece.position, pricePerMillion: grant.pricePerMillionTokens)
+            }
+        }
+        slices.grants[grant.id] = grantSlices
+        if assigneeRoom != nil {
+            var daily = slices.assignees.removeValue(forKey: grant.assignee) ?? []
+            for piece in QuotaAllowance.take(tokens, from: &daily) { draws[piece.lease, default: 0] += piece.tokens }
+            slices.assignees[grant.assignee] = daily
+        }
+        if datasetRoom != nil {
+            var daily = slices.datasets.removeValue(forKey: grant.dataset) ?? []
+            for piece in QuotaAllowance.take(tokens, from: &daily) { draws[piece.lease, default: 0] += piece.tokens }
+            slices.datasets[grant.dataset] = daily
+        }
+        allowance = slices
+        // The counters as far as this replica knows them; settled again on the state the batch commits on.
+        grantSlots[slot].usage.tokens += tokens
+        grantSlots[slot].usage.charged += amount
+        grantSlots[slot].settledEvents += 1
+        grantSlots[slot].settledTokens += tokens
+        grantSlots[slot].settledAmount += amount
+        assigneeSlots[assignee].tokens += tokens
+        assigneeSlots[assignee].touched = true
+        datasetSlots[dataset].tokens += tokens
+        datasetSlots[dataset].touched = true
+        totalCharged += amount
+        return .accepted(event: id, amount: amount)
+    }
+
+    /// Counts an event accepted on an allowance on the current counters, checking what must hold.
+    mutating func settle(_ event: MeteredEvent, of grant: Grant) throws {
+        let slot = self.slot(for: grant.number)
+        let assignee = grantSlots[slot].assignee
+        let dataset = grantSlots[slot].dataset
+        let tokens = event.tokens
+        let amount = event.answer.amount
+        guard grantSlots[slot].usage.tokens <= grant.tokenQuota - tokens else {
+            throw LeasedSettlementRefused(description: "grant \(grant.number)'s quota would be exceeded")
+        }
+        let assigneeLimit = min(assigneeSlots[assignee].cap ?? Limits.maxCounterTokens, Limits.maxCounterTokens)
+        let datasetLimit = min(datasetSlots[dataset].cap ?? Limits.maxCounterTokens, Limits.maxCounterTokens)
+        guard assigneeSlots[assignee].tokens <= assigneeLimit - tokens, datasetSlots[dataset].tokens <= datasetLimit - tokens else {
+            throw LeasedSettlementRefused(description: "a daily cap of grant \(grant.number)'s assignee or dataset would be exceeded")
+        }
+        guard totalCharged <= Limits.maxLedgerChargeFen - amount, grantSlots[slot].usage.charged <= Limits.maxLedgerChargeFen - amount else {
+            throw LeasedSettlementRefused(description: "the ledger has reached its capacity of \(Limits.maxLedgerChargeFen) fen of charges")
+        }
+        totalCharged += amount
+        grantSlots[slot].usage.tokens += tokens
+        grantSlots[slot].usage.charged += amount
+        grantSlots[slot].settledEvents += 1
+        grantSlots[slot].settledTokens += tokens
+        grantSlots[slot].settledAmount += amount
+        assigneeSlots[assignee].tokens += tokens
+        assigneeSlots[assignee].touched = true
+        datasetSlots[dataset].tokens += tokens
+        datasetSlots[dataset].touched = true
+    }
+}
+
