@@ -277,6 +277,68 @@ import Testing
         #expect(meter.usage.lastEvent == second.events.last!.id)
     }
 
+    // MARK: Quota leases (issue 18)
+
+    @Test("R27, R28: a batch planned on quota slices draws only from them, charges each piece by its position, and settles on the current counters")
+    func aBatchPlannedOnSlicesChargesByPositionAndSettlesOnTheCurrentState() throws {
+        var meter = try Meter()
+        let dataset = try meter.dataset()
+        let price: Int64 = 333_333
+        try meter.offer(dataset, price: price)
+        let grant = try meter.grant(on: dataset, quota: 1_000)
+        let lab = meter.lab.id
+        // This replica holds positions 0..<300 and 500..<900 of the grant; 300..<500 is another replica's.
+        var allowance = QuotaAllowance()
+        allowance.grants[grant.id] = [
+            QuotaAllowance.Slice(lease: 7, position: 0, remaining: 300), QuotaAllowance.Slice(lease: 9, position: 500, remaining: 400),
+        ]
+        let plan = meter.world.state.planLeasedUsage(
+            [UsageSubmission(party: lab, events: [
+                meter.event(grant, 250, key: "a"), meter.event(grant, 100, key: "b"), meter.event(grant, 400, key: "c"), meter.event(grant, 350, key: "d"),
+            ])], at: meter.world.now, allowance: allowance, batch: 70_000, firstEvent: 1_000_000)
+        let answers = plan.batch.replies[0].map(\.answer)
+        let c = Self.charge
+        #expect(answers[0].accepted && answers[0].amount == c(250, price) - c(0, price))
+        #expect(answers[1].accepted && answers[1].amount == (c(300, price) - c(250, price)) + (c(550, price) - c(500, price)), "straddles both slices")
+        #expect(!answers[2].accepted && answers[2].quota == .grant && (answers[2].reason ?? "").contains("350 remaining"), "\(answers[2])")
+        #expect(answers[3].accepted && answers[3].amount == c(900, price) - c(550, price))
+        #expect(plan.draws.map(\.lease) == [7, 9] && plan.draws.map(\.tokens) == [300, 400], "\(plan.draws)")
+        #expect(plan.batch.id == 70_000 && plan.batch.events.map(\.id) == [1_000_000, 1_000_001, 1_000_002, 1_000_003])
+        // Settled on a state where another replica's 200 tokens (its slice 300..<500, partly used) committed first.
+        let other = meter.world.state.planUsage([UsageSubmission(party: lab, events: [meter.event(grant, 200, key: "x")])], at: meter.world.now)
+        _ = meter.world.state.applyUsage(other, actor: "system")
+        let settled = try meter.world.state.settleLeasedUsage(plan.batch)
+        let charged = answers.filter(\.accepted).reduce(0) { $0 + $1.amount }
+        #expect(settled.grantUsage.first?.usage == GrantUsage(tokens: 900, charged: other.grantUsage[0].usage.charged + charged))
+        #expect(settled.transfers.first?.id == other.transfers.last!.id + 1, "transfers numbered after the state's last")
+        #expect(settled.transfers.first?.amount == charged && settled.transfers.first?.tokens == 700)
+        _ = meter.world.state.applyUsage(settled, actor: "system")
+        #expect(meter.usage.lastEvent == 1_000_003 && meter.usage.lastBatch == 70_000)
+        // A later batch with lower ids (another replica's block) leaves the highest ids in place.
+        let late = meter.world.state.planLeasedUsage(
+            [UsageSubmission(party: lab, events: [meter.event(grant, 100, key: "e")])], at: meter.world.now,
+            allowance: QuotaAllowance(), batch: 5, firstEvent: 10)
+        _ = meter.world.state.applyUsage(try meter.world.state.settleLeasedUsage(late.batch), actor: "system")
+        #expect(meter.usage.lastEvent == 1_000_003 && meter.usage.lastBatch == 70_000)
+    }
+
+    @Test("R27: settling refuses a batch that would take the grant past its quota on the state it commits on")
+    func settlingRefusesABatchBeyondTheQuota() throws {
+        var meter = try Meter()
+        let dataset = try meter.dataset()
+        try meter.offer(dataset, price: 1_000)
+        let grant = try meter.grant(on: dataset, quota: 1_000)
+        let lab = meter.lab.id
+        var allowance = QuotaAllowance()
+        allowance.grants[grant.id] = [QuotaAllowance.Slice(lease: 1, position: 0, remaining: 600)]
+        let plan = meter.world.state.planLeasedUsage(
+            [UsageSubmission(party: lab, events: [meter.event(grant, 600, key: "a")])], at: meter.world.now, allowance: allowance, batch: 1, firstEvent: 1)
+        // Tokens committed outside the slices (no replica could, with every use drawn from leases).
+        let outside = meter.world.state.planUsage([UsageSubmission(party: lab, events: [meter.event(grant, 500, key: "b")])], at: meter.world.now)
+        _ = meter.world.state.applyUsage(outside, actor: "system")
+        #expect(throws: LeasedSettlementRefused.self) { try meter.world.state.settleLeasedUsage(plan.batch) }
+    }
+
     // MARK: R27: daily caps
 
     @Test("R27: an assignee's daily cap counts across its grants, names the quota and resets at local midnight; the grant's quota does not")

@@ -23,28 +23,6 @@ public struct QuotaAllowance: Sendable {
     public var datasets: [DatasetID: [Slice]] = [:]
 
     public init() {}
-
-    static func total(_ slices: [Slice]?) -> Int64 { slices?.reduce(0) { $0 + $1.remaining } ?? 0 }
-
-    /// Takes `tokens` from `slices`, oldest first: the pieces taken, each with its lease and position.
-    static func take(_ tokens: Int64, from slices: inout [Slice]) -> [(lease: Int64, position: Int64, tokens: Int64)] {
-        var pieces: [(lease: Int64, position: Int64, tokens: Int64)] = []
-        var left = tokens
-        var index = 0
-        while left > 0, index < slices.count {
-            let piece = min(left, slices[index].remaining)
-            if piece > 0 {
-                pieces.append((slices[index].lease, slices[index].position, piece))
-                slices[index].position += piece
-                slices[index].remaining -= piece
-                left -= piece
-            }
-            index += 1
-        }
-        precondition(left == 0, "a draw is checked against the allowance first")
-        slices.removeAll { $0.remaining == 0 }
-        return pieces
-    }
 }
 
 /// A usage batch planned on a ``QuotaAllowance``, with what it draws from each lease.

@@ -229,6 +229,9 @@ private struct UsagePlanner {
         var settledEvents: Int64 = 0
         var settledTokens: Int64 = 0
         var settledAmount: Int64 = 0
+        /// With quota leases: this replica's slices of the grant, and the tokens they hold together.
+        var slices: [LeaseSlice] = []
+        var room: Int64 = 0
     }
 
     /// A daily counter as the batch changes it.
@@ -236,6 +239,22 @@ private struct UsagePlanner {
         var tokens: Int64
         var cap: Int64?
         var touched = false
+        /// With quota leases and a cap: this replica's slices of the day's cap, and their tokens together.
+        var slices: [LeaseSlice] = []
+        var room: Int64 = 0
+    }
+
+    /// A slice of a lease as the batch draws from it.
+    struct LeaseSlice {
+        var lease: Int64
+        var position: Int64
+        var remaining: Int64
+        var drawn: Int64 = 0
+    }
+
+    static func leaseSlices(_ slices: [QuotaAllowance.Slice]?) -> (slices: [LeaseSlice], room: Int64) {
+        guard let slices else { return ([], 0) }
+        return (slices.map { LeaseSlice(lease: $0.lease, position: $0.position, remaining: $0.remaining) }, slices.reduce(0) { $0 + $1.remaining })
     }
 
     let state: RegistryState
@@ -267,8 +286,8 @@ private struct UsagePlanner {
     /// With quota leases (issue 18): the slices this replica holds, which the batch's events draw from
     /// instead of the counters (nil: the counters are current and checked directly).
     var allowance: QuotaAllowance?
-    /// Tokens drawn from each lease by this batch.
-    var draws: [Int64: Int64] = [:]
+    /// When settling a batch planned on slices: the digest of its events, already computed.
+    var knownDigest: String?
 
     init(state: RegistryState, meter: MeterView, at now: Timestamp, events: Int) {
         self.state = state
@@ -325,6 +344,7 @@ private struct UsagePlanner {
                 grant: grant, usable: grant.state == .active || grant.state == .agreed || grant.state == .expired,
                 flagged: state.lineage.graph.effectiveRestrictions(of: Int32(grant.dataset.rawValue)).flagged, usage: meter.usage(of: grant.id),
                 assignee: assigneeSlot(grant.assignee), dataset: datasetSlot(grant.dataset)))
+            if let allowance { (grantSlots[slot].slices, grantSlots[slot].room) = Self.leaseSlices(allowance.grants[grant.id]) }
             slotByNumber[number] = slot
         } else {
             slot = -1
@@ -338,6 +358,7 @@ private struct UsagePlanner {
     private mutating func assigneeSlot(_ party: PartyID) -> Int {
         if let slot = assigneeSlotByParty[party] { return slot }
         assigneeSlots.append(DailySlot(tokens: meter.assigneeTokens(of: party, on: today), cap: state.assigneeCaps[party]))
+        if let allowance { (assigneeSlots[assigneeSlots.count - 1].slices, assigneeSlots[assigneeSlots.count - 1].room) = Self.leaseSlices(allowance.assignees[party]) }
         assigneeIDs.append(party)
         assigneeSlotByParty[party] = assigneeSlots.count - 1
         return assigneeSlots.count - 1
@@ -346,6 +367,7 @@ private struct UsagePlanner {
     private mutating func datasetSlot(_ dataset: DatasetID) -> Int {
         if let slot = datasetSlotByID[dataset] { return slot }
         datasetSlots.append(DailySlot(tokens: meter.datasetTokens(of: dataset, on: today), cap: state.market.policies[dataset]?.dailyTokenCap))
+        if let allowance { (datasetSlots[datasetSlots.count - 1].slices, datasetSlots[datasetSlots.count - 1].room) = Self.leaseSlices(allowance.datasets[dataset]) }
         datasetIDs.append(dataset)
         datasetSlotByID[dataset] = datasetSlots.count - 1
         return datasetSlots.count - 1
@@ -444,7 +466,8 @@ private struct UsagePlanner {
             accounts[credit, default: meter.account(of: credit)].credits += amount
         }
         let settled = grantSlots.filter { $0.settledTokens > 0 }.sorted { $0.grant.id < $1.grant.id }
-        for slot in settled {
+        // A plan on quota slices posts nothing: its transfers are made when it is settled, on the state it commits on.
+        for slot in settled where allowance == nil {
             let grant = slot.grant
             let payee = state.operateHolder(of: grant.dataset, on: today) ?? grant.grantor
             post(.use, grant: grant.id, dataset: grant.dataset, debit: grant.assignee, credit: payee, amount: slot.settledAmount, tokens: slot.settledTokens)
@@ -464,30 +487,42 @@ private struct UsagePlanner {
                 post(.royalty, grant: grant.id, dataset: share.to, debit: from, credit: to, amount: amount, tokens: slot.settledTokens)
             }
         }
-        var digest = SHA256()
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 * 1024)
         var accepted = 0
         var tokens: Int64 = 0
         var amount: Int64 = 0
-        for event in events {
-            event.appendCanonicalBytes(to: &bytes)
-            if bytes.count >= 60 * 1024 {
-                digest.update(data: bytes)
-                bytes.removeAll(keepingCapacity: true)
-            }
-            if event.answer.accepted {
+        let eventsDigest: String
+        if let knownDigest {
+            // Settling a batch planned on quota slices: the events, and so their digest, are as planned.
+            for event in events where event.answer.accepted {
                 accepted += 1
                 tokens += event.tokens
                 amount += event.answer.amount
             }
+            eventsDigest = knownDigest
+        } else {
+            var digest = SHA256()
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(64 * 1024)
+            for event in events {
+                event.appendCanonicalBytes(to: &bytes)
+                if bytes.count >= 60 * 1024 {
+                    digest.update(data: bytes)
+                    bytes.removeAll(keepingCapacity: true)
+                }
+                if event.answer.accepted {
+                    accepted += 1
+                    tokens += event.tokens
+                    amount += event.answer.amount
+                }
+            }
+            digest.update(data: bytes)
+            eventsDigest = Array(digest.finalize()).hexString
         }
-        digest.update(data: bytes)
         let (rollup, denials) = rollupDeltas(settled)
         let summary = UsageBatchSummary(
             batch: batch, events: events.count, accepted: accepted, denied: events.count - accepted, tokens: tokens, amount: amount,
             transfers: transfers.count, firstEvent: events.first?.id ?? 0, lastEvent: events.last?.id ?? 0,
-            eventsDigest: Array(digest.finalize()).hexString)
+            eventsDigest: eventsDigest)
         return UsageBatch(
             id: batch, at: now, events: events, replies: replies, transfers: transfers,
             grantUsage: settled.map { ($0.grant.id, $0.usage) },
@@ -558,9 +593,7 @@ extension RegistryState {
             for event in submission.events { answers.append(planner.meter(event, by: submission.party)) }
             replies.append(answers)
         }
-        var draws: [(lease: Int64, tokens: Int64)] = []
-        for lease in planner.draws.keys.sorted() { draws.append((lease, planner.draws[lease] ?? 0)) }
-        return LeasedUsagePlan(batch: planner.finish(replies: replies), draws: draws)
+        return LeasedUsagePlan(batch: planner.finish(replies: replies), draws: planner.leaseDraws)
     }
 
     /// Settles a batch planned on an allowance on this state — the state it commits on, current under the
@@ -577,11 +610,17 @@ extension RegistryState {
         if planner.quotaDenials != nil {
             planner.quotaDenials = Dictionary(planned.quotaDenials.map { ($0.cell, $0.totals) }, uniquingKeysWith: { $0.adding($1) })
         }
+        planner.knownDigest = planned.summary.eventsDigest
+        // Summed per grant first: one lookup and one check per grant, not per event.
+        var sums: [GrantID: (events: Int64, tokens: Int64, amount: Int64)] = [:]
         for event in planned.events where event.answer.accepted {
-            guard let id = event.grant, let grant = grant(id) else {
-                throw LeasedSettlementRefused(description: "an accepted event names no grant")
-            }
-            try planner.settle(event, of: grant)
+            guard let id = event.grant else { throw LeasedSettlementRefused(description: "an accepted event names no grant") }
+            let sum = sums[id] ?? (0, 0, 0)
+            sums[id] = (sum.events + 1, sum.tokens + event.tokens, sum.amount + event.answer.amount)
+        }
+        for id in sums.keys.sorted() {
+            guard let grant = grant(id), let sum = sums[id] else { throw LeasedSettlementRefused(description: "an accepted event names no grant") }
+            try planner.settle(grant, events: sum.events, tokens: sum.tokens, amount: sum.amount)
         }
         return planner.finish(replies: planned.replies)
     }
@@ -604,41 +643,38 @@ extension UsagePlanner {
         let assignee = grantSlots[slot].assignee
         let dataset = grantSlots[slot].dataset
         let tokens = event.tokens
-        let grantRoom = QuotaAllowance.total(allowance?.grants[grant.id])
-        let assigneeRoom = assigneeSlots[assignee].cap == nil ? nil : QuotaAllowance.total(allowance?.assignees[grant.assignee])
-        let datasetRoom = datasetSlots[dataset].cap == nil ? nil : QuotaAllowance.total(allowance?.datasets[grant.dataset])
-        let fits = tokens <= grantRoom && assigneeRoom.map { tokens <= $0 } ?? true && datasetRoom.map { tokens <= $0 } ?? true
+        let assigneeCap = assigneeSlots[assignee].cap
+        let datasetCap = datasetSlots[dataset].cap
+        let fits = tokens <= grantSlots[slot].room && (assigneeCap == nil || tokens <= assigneeSlots[assignee].room)
+            && (datasetCap == nil || tokens <= datasetSlots[dataset].room)
         if !fits, let (quota, reason) = RegistryState.quotaDenial(
-            grant: grant, used: GrantUsage(tokens: grant.tokenQuota - grantRoom), tokens: tokens,
-            assigneeToday: assigneeSlots[assignee].cap.map { $0 - (assigneeRoom ?? 0) } ?? 0, assigneeCap: assigneeSlots[assignee].cap,
-            datasetToday: datasetSlots[dataset].cap.map { $0 - (datasetRoom ?? 0) } ?? 0, datasetCap: datasetSlots[dataset].cap)
+            grant: grant, used: GrantUsage(tokens: grant.tokenQuota - grantSlots[slot].room), tokens: tokens,
+            assigneeToday: assigneeCap.map { $0 - assigneeSlots[assignee].room } ?? 0, assigneeCap: assigneeCap,
+            datasetToday: datasetCap.map { $0 - datasetSlots[dataset].room } ?? 0, datasetCap: datasetCap)
         {
             return .denied(event: id, rule: .r27, quota: quota, reason: reason)
         }
-        // Taken out and put back, so that neither the allowance nor a slice list is copied per event.
-        var slices = allowance ?? QuotaAllowance()
-        allowance = nil
         var amount: Int64 = 0
-        var grantSlices = slices.grants.removeValue(forKey: grant.id) ?? []
-        for piece in QuotaAllowance.take(tokens, from: &grantSlices) {
-            draws[piece.lease, default: 0] += piece.tokens
-            if !grant.free {
-                amount += RegistryState.charge(tokens: piece.position + piece.tokens, pricePerMillion: grant.pricePerMillionTokens)
-                    - RegistryState.charge(tokens: piece.position, pricePerMillion: grant.pricePerMillionTokens)
+        var left = tokens
+        var index = 0
+        while left > 0 {
+            let piece = min(left, grantSlots[slot].slices[index].remaining)
+            if piece > 0 {
+                let position = grantSlots[slot].slices[index].position
+                if !grant.free {
+                    amount += RegistryState.charge(tokens: position + piece, pricePerMillion: grant.pricePerMillionTokens)
+                        - RegistryState.charge(tokens: position, pricePerMillion: grant.pricePerMillionTokens)
+                }
+                grantSlots[slot].slices[index].position += piece
+                grantSlots[slot].slices[index].remaining -= piece
+                grantSlots[slot].slices[index].drawn += piece
+                left -= piece
             }
+            index += 1
         }
-        slices.grants[grant.id] = grantSlices
-        if assigneeRoom != nil {
-            var daily = slices.assignees.removeValue(forKey: grant.assignee) ?? []
-            for piece in QuotaAllowance.take(tokens, from: &daily) { draws[piece.lease, default: 0] += piece.tokens }
-            slices.assignees[grant.assignee] = daily
-        }
-        if datasetRoom != nil {
-            var daily = slices.datasets.removeValue(forKey: grant.dataset) ?? []
-            for piece in QuotaAllowance.take(tokens, from: &daily) { draws[piece.lease, default: 0] += piece.tokens }
-            slices.datasets[grant.dataset] = daily
-        }
-        allowance = slices
+        grantSlots[slot].room -= tokens
+        if assigneeCap != nil { Self.draw(tokens, from: &assigneeSlots[assignee]) }
+        if datasetCap != nil { Self.draw(tokens, from: &datasetSlots[dataset]) }
         // The counters as far as this replica knows them; settled again on the state the batch commits on.
         grantSlots[slot].usage.tokens += tokens
         grantSlots[slot].usage.charged += amount
@@ -653,13 +689,34 @@ extension UsagePlanner {
         return .accepted(event: id, amount: amount)
     }
 
-    /// Counts an event accepted on an allowance on the current counters, checking what must hold.
-    mutating func settle(_ event: MeteredEvent, of grant: Grant) throws {
+    /// Takes `tokens` from a daily slot's slices, oldest first (the caller checked its room).
+    private static func draw(_ tokens: Int64, from slot: inout DailySlot) {
+        var left = tokens
+        var index = 0
+        while left > 0 {
+            let piece = min(left, slot.slices[index].remaining)
+            slot.slices[index].remaining -= piece
+            slot.slices[index].drawn += piece
+            left -= piece
+            index += 1
+        }
+        slot.room -= tokens
+    }
+
+    /// What the batch drew from each lease, in lease order.
+    var leaseDraws: [(lease: Int64, tokens: Int64)] {
+        var draws: [(lease: Int64, tokens: Int64)] = []
+        for slot in grantSlots { for slice in slot.slices where slice.drawn > 0 { draws.append((slice.lease, slice.drawn)) } }
+        for slot in assigneeSlots { for slice in slot.slices where slice.drawn > 0 { draws.append((slice.lease, slice.drawn)) } }
+        for slot in datasetSlots { for slice in slot.slices where slice.drawn > 0 { draws.append((slice.lease, slice.drawn)) } }
+        return draws.sorted { $0.lease < $1.lease }
+    }
+
+    /// Counts a grant's events accepted on an allowance on the current counters, checking what must hold.
+    mutating func settle(_ grant: Grant, events: Int64, tokens: Int64, amount: Int64) throws {
         let slot = self.slot(for: grant.number)
         let assignee = grantSlots[slot].assignee
         let dataset = grantSlots[slot].dataset
-        let tokens = event.tokens
-        let amount = event.answer.amount
         guard grantSlots[slot].usage.tokens <= grant.tokenQuota - tokens else {
             throw LeasedSettlementRefused(description: "grant \(grant.number)'s quota would be exceeded")
         }
@@ -674,7 +731,7 @@ extension UsagePlanner {
         totalCharged += amount
         grantSlots[slot].usage.tokens += tokens
         grantSlots[slot].usage.charged += amount
-        grantSlots[slot].settledEvents += 1
+        grantSlots[slot].settledEvents += events
         grantSlots[slot].settledTokens += tokens
         grantSlots[slot].settledAmount += amount
         assigneeSlots[assignee].tokens += tokens
