@@ -193,6 +193,10 @@ public struct Limits: Sendable, Equatable {
 
     // Metering.
 
+    /// Usage groups a replica commits back to back (pipelined) before it gives up its writer lock, so that
+    /// commands waiting for it are not starved by a steady stream of usage.
+    public static let maxPipelinedUsageGroups = 64
+
     // Quota leases (issue 18, schema 0015, docs/SCALING.md "Quotas across replicas").
 
     /// How long a quota lease lives without a draw before another replica may reclaim it: what a crashed

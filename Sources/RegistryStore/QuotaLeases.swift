@@ -45,21 +45,24 @@ final class QuotaLeases: Sendable {
 
     // MARK: Ids
 
-    /// The batch id and first event id for a batch of `events` events, or nil when a block is used up
-    /// (``QuotaLeaseSQL/takeBlocks(on:)`` refills). Nothing is consumed until ``committed(_:events:)``.
-    func ids(forEvents events: Int) -> (batch: Int64, firstEvent: Int64)? {
+    /// The batch id and first event id for a batch of `events` events — after `pending`'s, a batch not
+    /// committed yet — or nil when a block is used up (``QuotaLeaseSQL/takeBlocks(on:)`` refills).
+    /// Nothing is consumed until ``committed(_:batch:lastEvent:)``.
+    func ids(forEvents events: Int, after pending: (batch: Int64, lastEvent: Int64)?) -> (batch: Int64, firstEvent: Int64)? {
         state.withLock { state in
-            guard state.batches.next < state.batches.end, state.events.end - state.events.next >= Int64(events) else { return nil }
-            return (state.batches.next, state.events.next)
+            let batch = max(state.batches.next, (pending?.batch ?? 0) + 1)
+            let event = max(state.events.next, (pending?.lastEvent ?? 0) + 1)
+            guard batch < state.batches.end, state.events.end - event >= Int64(events) else { return nil }
+            return (batch, event)
         }
     }
 
+    /// Blocks fresh from PostgreSQL's sequences, above every id handed out before: they replace the
+    /// current ones (what is left of those is not used).
     func refill(eventBlock: Int64, batchBlock: Int64) {
         state.withLock { state in
-            if state.events.end - state.events.next < Int64(Limits.maxUsageEventsPerCommit) {
-                state.events = (eventBlock, eventBlock + QuotaLeaseSQL.eventBlockSize)
-            }
-            if state.batches.next >= state.batches.end { state.batches = (batchBlock, batchBlock + QuotaLeaseSQL.batchBlockSize) }
+            state.events = (eventBlock, eventBlock + QuotaLeaseSQL.eventBlockSize)
+            state.batches = (batchBlock, batchBlock + QuotaLeaseSQL.batchBlockSize)
         }
     }
 
@@ -68,14 +71,17 @@ final class QuotaLeases: Sendable {
     /// What to reserve so that `demand` can be met: per subject, the tokens the book lacks (`need`) and a
     /// second's worth at the subject's recent rate (`extra`, at least ``Limits/minQuotaSliceTokens``).
     /// Leases reserved under another limit than today's are dropped first (to be given back).
-    func shortfalls(_ demand: [QuotaSubject: (limit: Int64, tokens: Int64)]) -> [QuotaLeaseSQL.Request] {
-        state.withLock { state in
+    /// `pending`: draws of a batch not committed yet (not in the book yet, and not to be counted twice).
+    func shortfalls(_ demand: [QuotaSubject: (limit: Int64, tokens: Int64)], excluding pending: [(lease: Int64, tokens: Int64)]) -> [QuotaLeaseSQL.Request] {
+        let drawn = Dictionary(pending.map { ($0.lease, $0.tokens) }, uniquingKeysWith: +)
+        return state.withLock { state in
             var requests: [QuotaLeaseSQL.Request] = []
             for (subject, wanted) in demand {
                 var held: Int64 = 0
                 if let leases = state.leases[subject] {
-                    for lease in leases where lease.limit != wanted.limit { Self.drop(lease.id, in: &state) }
-                    held = state.leases[subject]?.reduce(0) { $0 + $1.remaining } ?? 0
+                    // Not while a batch draws from them: its slices stay until it has committed or failed.
+                    for lease in leases where lease.limit != wanted.limit && drawn[lease.id] == nil { Self.drop(lease.id, in: &state) }
+                    held = state.leases[subject]?.reduce(0) { $0 + $1.remaining - (drawn[$1.id] ?? 0) } ?? 0
                 }
                 guard wanted.tokens > held else { continue }
                 let rate = state.rate[subject] ?? 0
@@ -98,12 +104,18 @@ final class QuotaLeases: Sendable {
         }
     }
 
-    /// The slices held now, for a plan.
-    func allowance() -> QuotaAllowance {
-        state.withLock { state in
+    /// The slices held now, for a plan, less what `pending` (a batch not committed yet) draws from them:
+    /// a batch draws each slice from its start, so what is left begins after it.
+    func allowance(excluding pending: [(lease: Int64, tokens: Int64)]) -> QuotaAllowance {
+        let drawn = Dictionary(pending.map { ($0.lease, $0.tokens) }, uniquingKeysWith: +)
+        return state.withLock { state in
             var allowance = QuotaAllowance()
             for (subject, leases) in state.leases {
-                let slices = leases.map { QuotaAllowance.Slice(lease: $0.id, position: $0.position, remaining: $0.remaining) }
+                let slices = leases.compactMap { lease -> QuotaAllowance.Slice? in
+                    let taken = drawn[lease.id] ?? 0
+                    return lease.remaining > taken
+                        ? QuotaAllowance.Slice(lease: lease.id, position: lease.position + taken, remaining: lease.remaining - taken) : nil
+                }
                 switch subject.scope {
                 case .grant: allowance.grants[GrantID(rawValue: subject.id)] = slices
                 case .assignee: allowance.assignees[PartyID(rawValue: subject.id)] = slices

@@ -295,7 +295,7 @@ import Testing
         let plan = meter.world.state.planLeasedUsage(
             [UsageSubmission(party: lab, events: [
                 meter.event(grant, 250, key: "a"), meter.event(grant, 100, key: "b"), meter.event(grant, 400, key: "c"), meter.event(grant, 350, key: "d"),
-            ])], at: meter.world.now, allowance: allowance, batch: 70_000, firstEvent: 1_000_000)
+            ])], at: meter.world.now, after: nil, allowance: allowance, batch: 70_000, firstEvent: 1_000_000)
         let answers = plan.batch.replies[0].map(\.answer)
         let c = Self.charge
         #expect(answers[0].accepted && answers[0].amount == c(250, price) - c(0, price))
@@ -316,7 +316,7 @@ import Testing
         #expect(meter.usage.lastEvent == 1_000_003 && meter.usage.lastBatch == 70_000)
         // A later batch with lower ids (another replica's block) leaves the highest ids in place.
         let late = meter.world.state.planLeasedUsage(
-            [UsageSubmission(party: lab, events: [meter.event(grant, 100, key: "e")])], at: meter.world.now,
+            [UsageSubmission(party: lab, events: [meter.event(grant, 100, key: "e")])], at: meter.world.now, after: nil,
             allowance: QuotaAllowance(), batch: 5, firstEvent: 10)
         _ = meter.world.state.applyUsage(try meter.world.state.settleLeasedUsage(late.batch), actor: "system")
         #expect(meter.usage.lastEvent == 1_000_003 && meter.usage.lastBatch == 70_000)
@@ -332,7 +332,7 @@ import Testing
         var allowance = QuotaAllowance()
         allowance.grants[grant.id] = [QuotaAllowance.Slice(lease: 1, position: 0, remaining: 600)]
         let plan = meter.world.state.planLeasedUsage(
-            [UsageSubmission(party: lab, events: [meter.event(grant, 600, key: "a")])], at: meter.world.now, allowance: allowance, batch: 1, firstEvent: 1)
+            [UsageSubmission(party: lab, events: [meter.event(grant, 600, key: "a")])], at: meter.world.now, after: nil, allowance: allowance, batch: 1, firstEvent: 1)
         // Tokens committed outside the slices (no replica could, with every use drawn from leases).
         let outside = meter.world.state.planUsage([UsageSubmission(party: lab, events: [meter.event(grant, 500, key: "b")])], at: meter.world.now)
         _ = meter.world.state.applyUsage(outside, actor: "system")

@@ -577,11 +577,15 @@ extension RegistryState {
     /// `firstEvent` and the batch is numbered `batch` (blocks this replica took from PostgreSQL).
     /// The counters, transfers and audit entry are settled later on the state the batch commits on
     /// (``settleLeasedUsage(_:)``).
+    ///
+    /// - Parameter pending: a batch planned before this one and not applied yet: its keys are replays here.
+    ///   (Its slices are the caller's to leave out of `allowance`; its counters are settled before this
+    ///   batch's.)
     public func planLeasedUsage(
-        _ submissions: [UsageSubmission], at now: Timestamp, allowance: QuotaAllowance, batch: Int64, firstEvent: Int64
+        _ submissions: [UsageSubmission], at now: Timestamp, after pending: UsageBatch?, allowance: QuotaAllowance, batch: Int64, firstEvent: Int64
     ) -> LeasedUsagePlan {
         var planner = UsagePlanner(
-            state: self, meter: MeterView(meter: usage, pending: nil), at: now, events: submissions.reduce(0) { $0 + $1.events.count })
+            state: self, meter: MeterView(meter: usage, pending: pending), at: now, events: submissions.reduce(0) { $0 + $1.events.count })
         planner.batch = batch
         planner.nextEvent = firstEvent
         planner.allowance = allowance
