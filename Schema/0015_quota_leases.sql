@@ -10,8 +10,9 @@
 -- limit − committed − Σ unused. A draw moves tokens from a lease's unused part to the committed counter
 -- in one transaction (`used + Δ <= size AND NOT ended`, re-checked on the row version it waited for), so
 -- the sum does not grow; ending a lease shrinks it. Hence committed ≤ limit at every commit: overspend is
--- impossible, whatever any replica's clock says. Lock order everywhere: subject rows (sorted), then
--- lease rows; a draw locks lease rows only, and takes the turn after.
+-- impossible, whatever any replica's clock says. Lock order everywhere: by (scope, subject_id, day), a
+-- subject's row before its lease rows, lease rows by id; a draw locks its lease rows only, in that order
+-- (QuotaLeaseSQL.draw), and takes the turn after.
 
 -- Ids without the turn: replicas take blocks (one nextval = one block).
 DO $$
@@ -85,7 +86,7 @@ BEGIN
             WHERE s.scope = scopes[i] AND s.subject_id = subjects[i] AND s.day = days[i] FOR UPDATE;
         -- Wait for draws in flight on the subject's live leases; the statements after see them committed.
         PERFORM 1 FROM quota_lease l
-            WHERE l.scope = scopes[i] AND l.subject_id = subjects[i] AND l.day = days[i] AND NOT l.ended FOR UPDATE;
+            WHERE l.scope = scopes[i] AND l.subject_id = subjects[i] AND l.day = days[i] AND NOT l.ended ORDER BY l.id FOR UPDATE;
         UPDATE quota_lease l SET ended = true
             WHERE l.scope = scopes[i] AND l.subject_id = subjects[i] AND l.day = days[i] AND NOT l.ended AND l.expires_at < now();
         SELECT coalesce(sum(l.size - l.used), 0), count(DISTINCT l.holder) FILTER (WHERE l.holder <> holder_name)

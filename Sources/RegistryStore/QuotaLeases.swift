@@ -258,11 +258,18 @@ enum QuotaLeaseSQL {
     /// - Throws: ``LeaseLost`` naming the leases that refused (ended: reclaimed after they expired).
     static func draw(_ draws: [(lease: Int64, tokens: Int64)], on connection: PostgresConnection) throws {
         guard !draws.isEmpty else { return }
+        // The rows are locked first in schema 0015's order (subject, then lease), the order in which a
+        // reservation locks every live lease of a subject: an UPDATE alone would lock them in whatever
+        // order its join visits them, and meet a reservation locking the other way (a deadlock).
         let rows = try connection.query("""
+            WITH locked AS (
+                SELECT l.id FROM quota_lease l WHERE l.id = ANY (\(draws.map(\.lease)))
+                ORDER BY l.scope, l.subject_id, l.day, l.id FOR UPDATE
+            )
             UPDATE quota_lease l SET used = l.used + d.tokens,
                 expires_at = greatest(l.expires_at, now() + \(Int32(Limits.quotaLeaseSeconds)) * interval '1 second')
             FROM unnest(\(draws.map(\.lease)), \(draws.map(\.tokens))) AS d (id, tokens)
-            WHERE l.id = d.id AND NOT l.ended AND l.used + d.tokens <= l.size
+            WHERE l.id = d.id AND l.id IN (SELECT id FROM locked) AND NOT l.ended AND l.used + d.tokens <= l.size
             RETURNING l.id
             """)
         guard rows.count < draws.count else { return }
