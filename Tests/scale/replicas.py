@@ -176,7 +176,9 @@ def main():
     say("  lag over %d writes (%d observations): p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
         options.lag_writes, len(delays), 1000 * scalelib.percentile(delays, 0.5), 1000 * scalelib.percentile(delays, 0.99),
         1000 * max(delays)))
-    failed = bool(over or mismatched or unanswered or beyond) or scalelib.percentile(delays, 0.99) > 0.1
+    deadlocks = market.primary.deadlocks()
+    say("  deadlocks PostgreSQL broke (lock-order defects among the replicas' writes): %d" % deadlocks)
+    failed = bool(over or mismatched or unanswered or beyond or deadlocks) or scalelib.percentile(delays, 0.99) > 0.1
     say("RESULT %s" % ("FAIL" if failed else "PASS"))
     return 1 if failed else 0
 

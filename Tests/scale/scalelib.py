@@ -161,6 +161,11 @@ class Postgres:
         if self.postmaster_pid():
             self.pg_ctl("stop", "-m", "immediate", "-w", check=False)
 
+    def deadlocks(self):
+        """How many times this server's log says it broke a deadlock (a lock-order defect in the writers)."""
+        with open(os.path.join(self.directory, "server.log"), errors="replace") as log:
+            return sum(1 for line in log if "deadlock detected" in line)
+
     def psql(self, sql, database="datarights"):
         command = [self.tool("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
                    "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-c", sql]

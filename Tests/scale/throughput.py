@@ -156,6 +156,7 @@ def main():
 
     stored = primary.psql("SELECT pg_total_relation_size('usage_event'), count(*) FROM usage_event")[0]
     say("")
+    say("deadlocks PostgreSQL broke during the runs: %d" % primary.deadlocks())
     say("usage_event on disk: %.0f bytes an event with its index (%s events)" % (int(stored[0]) / max(1, int(stored[1])), stored[1]))
     say("| replicas | decisions/s (p99) | replica CPU ms per 1,000 decisions: each (all) | usage events/s (p99) | "
         "replica CPU ms per 1,000 events: each (all) | PostgreSQL CPU ms per 1,000 events | WAL bytes an event | non-2xx |")
