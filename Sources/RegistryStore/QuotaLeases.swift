@@ -106,11 +106,14 @@ final class QuotaLeases: Sendable {
 
     /// The slices held now, for a plan, less what `pending` (a batch not committed yet) draws from them:
     /// a batch draws each slice from its start, so what is left begins after it.
-    func allowance(excluding pending: [(lease: Int64, tokens: Int64)]) -> QuotaAllowance {
+    ///
+    /// Daily caps' slices only of `day` (days since 1970-01-01, the registry calendar's day the batch is
+    /// planned on): another day's slices count against another day's cap.
+    func allowance(excluding pending: [(lease: Int64, tokens: Int64)], day: Int32) -> QuotaAllowance {
         let drawn = Dictionary(pending.map { ($0.lease, $0.tokens) }, uniquingKeysWith: +)
         return state.withLock { state in
             var allowance = QuotaAllowance()
-            for (subject, leases) in state.leases {
+            for (subject, leases) in state.leases where subject.scope == .grant || subject.day == day {
                 let slices = leases.compactMap { lease -> QuotaAllowance.Slice? in
                     let taken = drawn[lease.id] ?? 0
                     return lease.remaining > taken

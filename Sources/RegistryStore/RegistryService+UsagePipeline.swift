@@ -90,7 +90,8 @@ extension RegistryService {
         let now = self.now()
         let submissions = requests.map(\.submission)
         let ids = try await prepareLeases(for: submissions, at: now, after: pending?.plan)
-        let allowance = quotaLeases.allowance(excluding: pending?.plan.draws ?? [])
+        let day = registry.read { $0.settings.calendar.date(at: now).daysSince1970 }
+        let allowance = quotaLeases.allowance(excluding: pending?.plan.draws ?? [], day: day)
         let (plan, plannedHead) = registry.read { state in
             (state.planLeasedUsage(submissions, at: now, after: pending?.plan.batch, allowance: allowance, batch: ids.batch, firstEvent: ids.firstEvent),
              state.auditHead.lastSequence)
