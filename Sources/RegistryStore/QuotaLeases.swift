@@ -69,13 +69,19 @@ final class QuotaLeases: Sendable {
     // MARK: Slices
 
     /// What to reserve so that `demand` can be met: per subject, the tokens the book lacks (`need`) and a
-    /// second's worth at the subject's recent rate (`extra`, at least ``Limits/minQuotaSliceTokens``).
+    /// second's worth at the subject's recent rate (`extra`, at least ``Limits/minQuotaSliceTokens``) —
+    /// and, when anything is to be reserved, a top-up (`need` 0) to one such slice for the demand's other
+    /// subjects holding under half of one beyond their part of the demand: one reservation for many
+    /// subjects, not one each, as they run low at different times.
     /// Leases reserved under another limit than today's are dropped first (to be given back).
     /// `pending`: draws of a batch not committed yet (not in the book yet, and not to be counted twice).
     func shortfalls(_ demand: [QuotaSubject: (limit: Int64, tokens: Int64)], excluding pending: [(lease: Int64, tokens: Int64)]) -> [QuotaLeaseSQL.Request] {
         let drawn = Dictionary(pending.map { ($0.lease, $0.tokens) }, uniquingKeysWith: +)
         return state.withLock { state in
             var requests: [QuotaLeaseSQL.Request] = []
+            // Subjects that can meet this demand but hold under half a slice beyond it: topped up too
+            // when a reservation is made anyway, so that they do not each need one of their own soon after.
+            var low: [QuotaLeaseSQL.Request] = []
             for (subject, wanted) in demand {
                 var held: Int64 = 0
                 if let leases = state.leases[subject] {
@@ -83,12 +89,17 @@ final class QuotaLeases: Sendable {
                     for lease in leases where lease.limit != wanted.limit && drawn[lease.id] == nil { Self.drop(lease.id, in: &state) }
                     held = state.leases[subject]?.reduce(0) { $0 + $1.remaining - (drawn[$1.id] ?? 0) } ?? 0
                 }
-                guard wanted.tokens > held else { continue }
                 let rate = state.rate[subject] ?? 0
-                requests.append(QuotaLeaseSQL.Request(
-                    subject: subject, limit: wanted.limit, need: wanted.tokens - held,
-                    extra: max(Limits.minQuotaSliceTokens, rate.multipliedReportingOverflow(by: Limits.quotaSliceSeconds).partialValue)))
+                let slice = max(Limits.minQuotaSliceTokens, rate.multipliedReportingOverflow(by: Limits.quotaSliceSeconds).partialValue)
+                if wanted.tokens > held {
+                    requests.append(QuotaLeaseSQL.Request(subject: subject, limit: wanted.limit, need: wanted.tokens - held, extra: slice))
+                } else if held - wanted.tokens < slice / 2 {
+                    // Up to one slice beyond the demand, never more: what one replica holds stays within a
+                    // slice, which docs/SCALING.md's under-use bound counts on.
+                    low.append(QuotaLeaseSQL.Request(subject: subject, limit: wanted.limit, need: 0, extra: slice - (held - wanted.tokens)))
+                }
             }
+            if !requests.isEmpty { requests += low }
             return requests.sorted { $0.subject < $1.subject }
         }
     }
@@ -141,7 +152,8 @@ final class QuotaLeases: Sendable {
                 state.leases[subject]![index].remaining -= draw.tokens
                 state.leases[subject]![index].lastDraw = now
                 state.drawn[subject, default: 0] += draw.tokens
-                if state.leases[subject]![index].remaining <= 0 { Self.drop(draw.lease, in: &state) }
+                // Used up: its draw ended it in PostgreSQL (QuotaLeaseSQL.draw), nothing to give back.
+                if state.leases[subject]![index].remaining <= 0 { Self.drop(draw.lease, in: &state, end: false) }
             }
             state.batches.next = max(state.batches.next, batch + 1)
             if let lastEvent { state.events.next = max(state.events.next, lastEvent + 1) }
@@ -257,7 +269,9 @@ enum QuotaLeaseSQL {
         }
     }
 
-    /// Draws a batch's tokens from its leases, in the batch's transaction; extends them while in use.
+    /// Draws a batch's tokens from its leases, in the batch's transaction; extends them while in use, and
+    /// ends one it uses up (its unused part is nothing: ending it changes no sum, and spares the replica
+    /// a transaction to give it back before its next reservation).
     /// - Throws: ``LeaseLost`` naming the leases that refused (ended: reclaimed after they expired).
     static func draw(_ draws: [(lease: Int64, tokens: Int64)], on connection: PostgresConnection) throws {
         guard !draws.isEmpty else { return }
@@ -269,7 +283,7 @@ enum QuotaLeaseSQL {
                 SELECT l.id FROM quota_lease l WHERE l.id = ANY (\(draws.map(\.lease)))
                 ORDER BY l.scope, l.subject_id, l.day, l.id FOR UPDATE
             )
-            UPDATE quota_lease l SET used = l.used + d.tokens,
+            UPDATE quota_lease l SET used = l.used + d.tokens, ended = l.used + d.tokens = l.size,
                 expires_at = greatest(l.expires_at, now() + \(Int32(Limits.quotaLeaseSeconds)) * interval '1 second')
             FROM unnest(\(draws.map(\.lease)), \(draws.map(\.tokens))) AS d (id, tokens)
             WHERE l.id = d.id AND l.id IN (SELECT id FROM locked) AND NOT l.ended AND l.used + d.tokens <= l.size
