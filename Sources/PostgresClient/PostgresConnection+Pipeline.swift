@@ -56,6 +56,58 @@ extension PostgresConnection {
         return state.affectedRows
     }
 
+    /// Runs different statements, each with its own bind parameters, in libpq pipeline mode: all are
+    /// sent, then one sync point, so that they cost one round trip together instead of one each. Returns
+    /// each statement's result, in order. Inside ``withTransaction(isolation:retry:_:)`` they commit or
+    /// roll back with it; outside one, the sync point commits them together.
+    ///
+    /// The first failing statement's error is thrown once the pipeline has been drained (PostgreSQL
+    /// skips the statements after it). Meant for a handful of statements whose parameters fit the
+    /// socket buffers (tens of kilobytes): they are all sent before any result is read.
+    @discardableResult
+    public func queryPipelined(_ queries: [PostgresQuery]) throws -> [PostgresResult] {
+        guard !queries.isEmpty else { return [] }
+        guard PQenterPipelineMode(handle) == 1 else {
+            throw PostgresError(kind: .protocolViolation, message: "could not enter pipeline mode: \(Self.trimmed(PQerrorMessage(handle)))")
+        }
+        for query in queries {
+            let sent = Self.withParameterArrays(query.bindings) { count, types, values, lengths, formats in
+                PQsendQueryParams(handle, query.sql, count, types, values, lengths, formats, 1)
+            }
+            // After a send failure the connection is unusable and the pool discards it.
+            guard sent == 1 else { throw connectionError(context: "pipelined send") }
+        }
+        guard PQpipelineSync(handle) == 1 else { throw connectionError(context: "pipeline sync") }
+        var results: [PostgresResult] = []
+        results.reserveCapacity(queries.count)
+        var firstError: PostgresError?
+        while true {
+            guard let result = PQgetResult(handle) else {
+                // NULL ends one statement's results; only a broken connection ends here.
+                if isBroken { throw connectionError(context: "pipeline results") }
+                continue
+            }
+            let status = PQresultStatus(result)
+            if status == PGRES_PIPELINE_SYNC {
+                PQclear(result)
+                break
+            } else if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
+                results.append(PostgresResult(taking: result))
+            } else {
+                if status != PGRES_PIPELINE_ABORTED, firstError == nil {
+                    firstError = makeError(result, context: queries[min(results.count, queries.count - 1)].sql)
+                }
+                PQclear(result)
+            }
+        }
+        _ = PQexitPipelineMode(handle)
+        if let firstError { throw firstError }
+        guard results.count == queries.count else {
+            throw PostgresError(kind: .protocolViolation, message: "a pipeline of \(queries.count) statements returned \(results.count) results")
+        }
+        return results
+    }
+
     private struct PipelineState {
         var inCurrentBatch = 0
         var batchesInFlight = 0

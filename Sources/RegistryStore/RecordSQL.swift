@@ -141,11 +141,16 @@ enum RecordSQL {
     }
 
     static func insert(_ entry: AuditEntry, on connection: PostgresConnection) throws {
-        try connection.execute("""
-            INSERT INTO audit_event (seq, at, actor, kind, payload, prev_hash, hash)
-            VALUES (\(entry.sequence), \(timestamp(entry.at)), \(entry.actor), \(entry.kind), \(entry.payload),
-                    \(entry.previousHash), \(entry.hash))
-            """)
+        try connection.execute(insertion(of: entry))
+    }
+
+    /// The statement appending `entry` to the chain.
+    static func insertion(of entry: AuditEntry) -> PostgresQuery {
+        """
+        INSERT INTO audit_event (seq, at, actor, kind, payload, prev_hash, hash)
+        VALUES (\(entry.sequence), \(timestamp(entry.at)), \(entry.actor), \(entry.kind), \(entry.payload),
+                \(entry.previousHash), \(entry.hash))
+        """
     }
 
     static func timestamp(_ value: Timestamp) -> PostgresTimestamp {

@@ -3,14 +3,15 @@ import RegistryCore
 
 /// How the usage rollups are written with each group commit and read back at a rebuild (schema 0009).
 enum UsageRollupSQL {
-    /// Adds the batch's rollup deltas to their cells: one statement for each rollup, whatever the number
+    /// The statements adding the batch's rollup deltas to their cells: one for each rollup, whatever the number
     /// of cells. Runs in the batch's transaction after the batch before has committed (in
-    /// ``UsageSQL/settle(_:on:)``), so two transactions never wait on each other's cells. The deltas come
+    /// ``UsageSQL/writeSettled(_:audit:on:)``), so two transactions never wait on each other's cells. The deltas come
     /// in cell order and each cell once (ON CONFLICT may touch a row only once a statement).
-    static func write(_ batch: UsageBatch, on connection: PostgresConnection) throws {
+    static func statements(_ batch: UsageBatch) -> [PostgresQuery] {
+        var statements: [PostgresQuery] = []
         let cells = batch.rollup
         if !cells.isEmpty {
-            try connection.execute("""
+            statements.append("""
                 INSERT INTO usage_rollup AS r (day, dataset_id, assignee_id, purpose, use_region, events, tokens, amount)
                 SELECT DATE '1970-01-01' + c.day, c.dataset_id, c.assignee_id, c.purpose, c.use_region, c.events, c.tokens, c.amount
                 FROM unnest(\(cells.map(\.cell.day.daysSince1970)), \(cells.map(\.cell.dataset.rawValue)), \(cells.map(\.cell.assignee.rawValue)),
@@ -23,7 +24,7 @@ enum UsageRollupSQL {
         }
         let denials = batch.quotaDenials
         if !denials.isEmpty {
-            try connection.execute("""
+            statements.append("""
                 INSERT INTO usage_denial_rollup AS r (day, assignee_id, dataset_id, quota, events, tokens)
                 SELECT DATE '1970-01-01' + d.day, d.assignee_id, d.dataset_id, d.quota, d.events, d.tokens
                 FROM unnest(\(denials.map(\.cell.day.daysSince1970)), \(denials.map(\.cell.assignee.rawValue)),
@@ -34,6 +35,7 @@ enum UsageRollupSQL {
                 SET events = r.events + EXCLUDED.events, tokens = r.tokens + EXCLUDED.tokens
                 """)
         }
+        return statements
     }
 
     /// Reads both rollups back into `state`'s meter (a rebuild), streamed with binary COPY.

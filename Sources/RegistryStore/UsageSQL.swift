@@ -24,61 +24,56 @@ enum UsageSQL {
     }
 
     /// What the batch settles, under the turn on the state it commits on: its audit entry, batch row,
-    /// postings and the counters' new values.
+    /// postings and the counters' new values — sent as one pipeline (one round trip while the turn is
+    /// held, where one statement each took eight).
     static func writeSettled(_ batch: UsageBatch, audit: AuditEntry, on connection: PostgresConnection) throws {
-        try RecordSQL.insert(audit, on: connection)
         let summary = batch.summary
-        try connection.execute("""
+        var statements: [PostgresQuery] = [
+            RecordSQL.insertion(of: audit),
+            """
             INSERT INTO usage_batch (id, committed_at, events, accepted, tokens, amount, events_digest, audit_seq, last_event, effects)
             VALUES (\(batch.id), \(RecordSQL.timestamp(batch.at)), \(Int32(summary.events)), \(Int32(summary.accepted)),
                     \(summary.tokens), \(summary.amount), \(Array(hex: summary.eventsDigest)), \(audit.sequence),
                     \(batch.events.last?.id), \(UsageBatchEffects(batch).encoded()))
-            """)
-        if !batch.transfers.isEmpty {
-            try connection.copyFrom(table: "ledger_transfer", columns: [
-                "id", "batch_id", "kind", "grant_id", "dataset_id", "debit_party", "credit_party", "amount", "tokens", "at",
-            ]) { rows in
-                for transfer in batch.transfers {
-                    try rows.append(
-                        transfer.id, transfer.batch, transfer.kind.rawValue, transfer.grant.rawValue, transfer.dataset.rawValue,
-                        transfer.debit.rawValue, transfer.credit.rawValue, transfer.amount, transfer.tokens, RecordSQL.timestamp(transfer.at))
-                }
-            }
+            """,
+        ]
+        let transfers = batch.transfers
+        if !transfers.isEmpty {
+            statements.append("""
+                INSERT INTO ledger_transfer (id, batch_id, kind, grant_id, dataset_id, debit_party, credit_party, amount, tokens, at)
+                SELECT * FROM unnest(\(transfers.map(\.id)), \(transfers.map(\.batch)), \(transfers.map(\.kind.rawValue)),
+                                     \(transfers.map(\.grant.rawValue)), \(transfers.map(\.dataset.rawValue)), \(transfers.map(\.debit.rawValue)),
+                                     \(transfers.map(\.credit.rawValue)), \(transfers.map(\.amount)), \(transfers.map(\.tokens)),
+                                     \(transfers.map { RecordSQL.timestamp($0.at) }))
+                """)
         }
-        try settle(batch, on: connection)
-    }
-
-    /// The counters' new absolute values, settled under the turn on the current counters.
-    static func settle(_ batch: UsageBatch, on connection: PostgresConnection) throws {
         if !batch.grantUsage.isEmpty {
-            try connection.execute("""
+            statements.append("""
                 INSERT INTO grant_usage (grant_id, tokens, charged)
                 SELECT * FROM unnest(\(batch.grantUsage.map(\.grant.rawValue)), \(batch.grantUsage.map(\.usage.tokens)),
                                      \(batch.grantUsage.map(\.usage.charged)))
                 ON CONFLICT (grant_id) DO UPDATE SET tokens = EXCLUDED.tokens, charged = EXCLUDED.charged
                 """)
         }
-        try UsageRollupSQL.write(batch, on: connection)
-        try upsertDaily("assignee", batch.assigneeDaily.map { ($0.party.rawValue, $0.usage) }, on: connection)
-        try upsertDaily("dataset", batch.datasetDaily.map { ($0.dataset.rawValue, $0.usage) }, on: connection)
+        statements += UsageRollupSQL.statements(batch)
+        let daily = batch.assigneeDaily.map { ("assignee", $0.party.rawValue, $0.usage) } + batch.datasetDaily.map { ("dataset", $0.dataset.rawValue, $0.usage) }
+        if !daily.isEmpty {
+            statements.append("""
+                INSERT INTO daily_usage (subject, subject_id, day, tokens)
+                SELECT u.subject, u.id, DATE '1970-01-01' + u.day, u.tokens
+                FROM unnest(\(daily.map(\.0)), \(daily.map(\.1)), \(daily.map(\.2.day.daysSince1970)), \(daily.map(\.2.tokens))) AS u (subject, id, day, tokens)
+                ON CONFLICT (subject, subject_id, day) DO UPDATE SET tokens = EXCLUDED.tokens
+                """)
+        }
         if !batch.accounts.isEmpty {
-            try connection.execute("""
+            statements.append("""
                 INSERT INTO ledger_account (party_id, debits, credits)
                 SELECT * FROM unnest(\(batch.accounts.map(\.party.rawValue)), \(batch.accounts.map(\.account.debits)),
                                      \(batch.accounts.map(\.account.credits)))
                 ON CONFLICT (party_id) DO UPDATE SET debits = EXCLUDED.debits, credits = EXCLUDED.credits
                 """)
         }
-    }
-
-    private static func upsertDaily(_ subject: String, _ rows: [(id: Int64, usage: DailyUsage)], on connection: PostgresConnection) throws {
-        guard !rows.isEmpty else { return }
-        try connection.execute("""
-            INSERT INTO daily_usage (subject, subject_id, day, tokens)
-            SELECT \(subject), u.id, DATE '1970-01-01' + u.day, u.tokens
-            FROM unnest(\(rows.map(\.id)), \(rows.map(\.usage.day.daysSince1970)), \(rows.map(\.usage.tokens))) AS u (id, day, tokens)
-            ON CONFLICT (subject, subject_id, day) DO UPDATE SET tokens = EXCLUDED.tokens
-            """)
+        try connection.queryPipelined(statements)
     }
 
     /// Reads the metering state back into `state`: counters, accounts, and the answers to every event

@@ -149,6 +149,35 @@ import Testing
         #expect(try await pool.query("SELECT 2") { try $0.decode(Int.self, column: 0) } == [2])
     }
 
+    @Test func differentStatementsInOnePipelineAnswerInOrderAndFailTogether() async throws {
+        let pool = try await TestCluster.makePool(maxConnections: 1)
+        defer { Task { await pool.shutdown() } }
+        try await pool.execute("CREATE TABLE grant_use (id int8 PRIMARY KEY, tokens int8 NOT NULL)")
+        let results = try await pool.withTransaction { connection in
+            try connection.queryPipelined([
+                "INSERT INTO grant_use (id, tokens) SELECT * FROM unnest(\([Int64(1), 2, 3]), \([Int64(10), 20, 30]))",
+                "UPDATE grant_use SET tokens = tokens + \(Int64(1)) WHERE id >= \(Int64(2))",
+                "SELECT sum(tokens)::int8 FROM grant_use",
+            ]).map { ($0.affectedRows, $0.count) }
+        }
+        #expect(results.map(\.0) == [3, 2, 1])
+        #expect(results.map(\.1) == [0, 0, 1])
+        // The second statement fails: none of the three remains, the error is the server's, and the
+        // connection (the pool's only one) left pipeline mode and answers the next statement.
+        let error = await #expect(throws: PostgresError.self) {
+            try await pool.withTransaction { connection in
+                try connection.queryPipelined([
+                    "INSERT INTO grant_use (id, tokens) VALUES (\(Int64(4)), \(Int64(40)))",
+                    "INSERT INTO grant_use (id, tokens) VALUES (\(Int64(1)), \(Int64(99)))",
+                    "INSERT INTO grant_use (id, tokens) VALUES (\(Int64(5)), \(Int64(50)))",
+                ]).count
+            }
+        }
+        #expect(error?.sqlState == "23505")
+        let rows = try await pool.query("SELECT count(*)::int8, sum(tokens)::int8 FROM grant_use") { try $0.decode((Int64, Int64).self) }
+        #expect(rows.map(\.0) == [3] && rows.map(\.1) == [62])
+    }
+
     @Test func notificationsReachAListener() async throws {
         let configuration = try await TestCluster.makeDatabase()
         let received = try await Task.detached {
