@@ -120,12 +120,21 @@ extension RegistryService {
     /// - Throws: ``RegistryServiceError/turnTimedOut`` after ``Limits/turnWaitMilliseconds``;
     ///   ``FollowingFailed`` when the core is to be rebuilt instead.
     @discardableResult
-    func takeTurn(in connection: PostgresConnection, identity: TransactionIdentity, plannedOn: Int64? = nil) throws -> Bool {
+    func takeTurn(
+        in connection: PostgresConnection, identity: TransactionIdentity, plannedOn: Int64? = nil,
+        after prior: (query: PostgresQuery, check: (PostgresResult) throws -> Void)? = nil
+    ) throws -> Bool {
         let (head, transaction): (Int64, Int64)
         do {
-            (head, transaction) = try connection.query(
-                "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)), true), txid_current()"
-            )[0].decode((Int64, Int64).self)
+            let turn: PostgresQuery = "SELECT datarights_take_turn(\(Self.turnKey), \(Int32(Limits.turnWaitMilliseconds)), true), txid_current()"
+            if let prior {
+                // One round trip for both: the statement before the turn, and the turn.
+                let results = try connection.queryPipelined([prior.query, turn])
+                try prior.check(results[0])
+                (head, transaction) = try results[1][0].decode((Int64, Int64).self)
+            } else {
+                (head, transaction) = try connection.query(turn)[0].decode((Int64, Int64).self)
+            }
         } catch let error as PostgresError where error.sqlState == "55P03" {
             database.following.didTimeOutOnTurn()
             throw RegistryServiceError.turnTimedOut

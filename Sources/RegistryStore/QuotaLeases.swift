@@ -274,11 +274,17 @@ enum QuotaLeaseSQL {
     /// a transaction to give it back before its next reservation).
     /// - Throws: ``LeaseLost`` naming the leases that refused (ended: reclaimed after they expired).
     static func draw(_ draws: [(lease: Int64, tokens: Int64)], on connection: PostgresConnection) throws {
-        guard !draws.isEmpty else { return }
-        // The rows are locked first in schema 0015's order (subject, then lease), the order in which a
-        // reservation locks every live lease of a subject: an UPDATE alone would lock them in whatever
-        // order its join visits them, and meet a reservation locking the other way (a deadlock).
-        let rows = try connection.query("""
+        guard let query = drawQuery(draws) else { return }
+        try checkDrawn(try connection.query(query), draws)
+    }
+
+    /// The draw's statement (nil when there is nothing to draw). The rows are locked first in schema
+    /// 0015's order (subject, then lease), the order in which a reservation locks every live lease of a
+    /// subject: an UPDATE alone would lock them in whatever order its join visits them, and meet a
+    /// reservation locking the other way (a deadlock).
+    static func drawQuery(_ draws: [(lease: Int64, tokens: Int64)]) -> PostgresQuery? {
+        guard !draws.isEmpty else { return nil }
+        return """
             WITH locked AS (
                 SELECT l.id FROM quota_lease l WHERE l.id = ANY (\(draws.map(\.lease)))
                 ORDER BY l.scope, l.subject_id, l.day, l.id FOR UPDATE
@@ -288,9 +294,13 @@ enum QuotaLeaseSQL {
             FROM unnest(\(draws.map(\.lease)), \(draws.map(\.tokens))) AS d (id, tokens)
             WHERE l.id = d.id AND l.id IN (SELECT id FROM locked) AND NOT l.ended AND l.used + d.tokens <= l.size
             RETURNING l.id
-            """)
-        guard rows.count < draws.count else { return }
-        let drawn = Set(try (0..<rows.count).map { try rows[$0].decode(Int64.self, column: 0) })
+            """
+    }
+
+    /// - Throws: ``LeaseLost`` naming the leases the draw's `result` did not update.
+    static func checkDrawn(_ result: PostgresResult, _ draws: [(lease: Int64, tokens: Int64)]) throws {
+        guard result.count < draws.count else { return }
+        let drawn = Set(try (0..<result.count).map { try result[$0].decode(Int64.self, column: 0) })
         throw LeaseLost(leases: draws.map(\.lease).filter { !drawn.contains($0) })
     }
 

@@ -188,9 +188,12 @@ extension RegistryService {
                 // draws: the group before draws from the same leases, and a draw made first here would hold
                 // the row it waits for while this waits for it.
                 try previous?.wait()
-                try QuotaLeaseSQL.draw(plan.draws, on: connection)
-                // The turn: from here to COMMIT only. Entries since the plan are applied to the core.
-                if try self.takeTurn(in: connection, identity: identity, plannedOn: plannedHead) { throw RulesChangedSincePlan() }
+                // The draws, then the turn (one round trip): from here to COMMIT only. Entries since the
+                // plan are applied to the core.
+                let draws = QuotaLeaseSQL.drawQuery(plan.draws).map { query in
+                    (query: query, check: { (result: PostgresResult) throws in try QuotaLeaseSQL.checkDrawn(result, plan.draws) })
+                }
+                if try self.takeTurn(in: connection, identity: identity, plannedOn: plannedHead, after: draws) { throw RulesChangedSincePlan() }
                 try self.checkNotFenced()
                 let (batch, audit) = try registry.read { state in
                     let batch = try state.settleLeasedUsage(plan.batch)
