@@ -152,7 +152,7 @@ final class QuotaLeases: Sendable {
                 state.leases[subject]![index].remaining -= draw.tokens
                 state.leases[subject]![index].lastDraw = now
                 state.drawn[subject, default: 0] += draw.tokens
-                // Used up: its draw ended it in PostgreSQL (QuotaLeaseSQL.draw), nothing to give back.
+                // Used up: its draw ended it in PostgreSQL (QuotaLeaseSQL.drawQuery), nothing to give back.
                 if state.leases[subject]![index].remaining <= 0 { Self.drop(draw.lease, in: &state, end: false) }
             }
             state.batches.next = max(state.batches.next, batch + 1)
@@ -269,16 +269,11 @@ enum QuotaLeaseSQL {
         }
     }
 
-    /// Draws a batch's tokens from its leases, in the batch's transaction; extends them while in use, and
-    /// ends one it uses up (its unused part is nothing: ending it changes no sum, and spares the replica
-    /// a transaction to give it back before its next reservation).
-    /// - Throws: ``LeaseLost`` naming the leases that refused (ended: reclaimed after they expired).
-    static func draw(_ draws: [(lease: Int64, tokens: Int64)], on connection: PostgresConnection) throws {
-        guard let query = drawQuery(draws) else { return }
-        try checkDrawn(try connection.query(query), draws)
-    }
-
-    /// The draw's statement (nil when there is nothing to draw). The rows are locked first in schema
+    /// The statement drawing a batch's tokens from its leases, in the batch's transaction (nil when there is
+    /// nothing to draw; sent with the turn, ``RegistryService/takeTurn(in:identity:plannedOn:after:)``).
+    /// It extends the leases while in use and ends one it uses up (its unused part is nothing: ending it
+    /// changes no sum, and spares the replica a transaction to give it back before its next
+    /// reservation). The rows are locked first in schema
     /// 0015's order (subject, then lease), the order in which a reservation locks every live lease of a
     /// subject: an UPDATE alone would lock them in whatever order its join visits them, and meet a
     /// reservation locking the other way (a deadlock).
@@ -297,7 +292,8 @@ enum QuotaLeaseSQL {
             """
     }
 
-    /// - Throws: ``LeaseLost`` naming the leases the draw's `result` did not update.
+    /// - Throws: ``LeaseLost`` naming the leases the draw's `result` did not update (ended: reclaimed
+    ///   after they expired).
     static func checkDrawn(_ result: PostgresResult, _ draws: [(lease: Int64, tokens: Int64)]) throws {
         guard result.count < draws.count else { return }
         let drawn = Set(try (0..<result.count).map { try result[$0].decode(Int64.self, column: 0) })

@@ -21,6 +21,11 @@ import Testing
         return book
     }
 
+    /// What the usage pipeline sends with the turn: the draw, checked.
+    static func draw(_ draws: [(lease: Int64, tokens: Int64)], on connection: PostgresConnection) throws {
+        try QuotaLeaseSQL.checkDrawn(try connection.query(try #require(QuotaLeaseSQL.drawQuery(draws))), draws)
+    }
+
     @Test func R27_aReservationTopsUpTheGroupsOtherSubjectsRunningLowToOneSlice() {
         let slice = Limits.minQuotaSliceTokens  // no rate measured yet: the smallest slice
         // The grant lacks 50; the dataset keeps 800 beyond its 100, more than half a slice: not topped up.
@@ -51,7 +56,7 @@ import Testing
         #expect(leases.map(\.size) == [100, 100])
         let (datasetLease, grantLease) = (leases[0].lease, leases[1].lease)
         try await pool.withTransaction { connection in
-            try QuotaLeaseSQL.draw([(lease: grantLease, tokens: 100), (lease: datasetLease, tokens: 60)], on: connection)
+            try Self.draw([(lease: grantLease, tokens: 100), (lease: datasetLease, tokens: 60)], on: connection)
         }
         let rows = try await pool.query("SELECT id, used, ended FROM quota_lease ORDER BY id") { try $0.decode((Int64, Int64, Bool).self) }
         #expect(rows.map(\.0) == [datasetLease, grantLease])
@@ -65,7 +70,7 @@ import Testing
         #expect(book.held.leases == 1 && book.held.tokens == 40)
         // R27 still: a draw beyond the lease, or on the ended one, is refused.
         await #expect(throws: LeaseLost.self) {
-            try await pool.withTransaction { connection in try QuotaLeaseSQL.draw([(lease: grantLease, tokens: 1)], on: connection) }
+            try await pool.withTransaction { connection in try Self.draw([(lease: grantLease, tokens: 1)], on: connection) }
         }
     }
 }

@@ -31,16 +31,18 @@ import Testing
         try await RegistryScenarioTests.withCast { cast, registry in
             let (_, grant) = try await UsageScenarioTests.grant(cast, quota: 10_000)
             let id = try await Self.grantID(registry, grant)
-            // A replica that reserved 6,000 tokens and died: its lease lives 1.5 s.
+            // A replica that reserved 6,000 tokens and died. Its lease is made to outlive any test run under
+            // load (a 1.5 s lease once expired before the first request was answered in CI) and is expired
+            // below by moving its expiry into the past — what time does to a dead replica's lease.
             let crashed = try await registry.database.pool.query("""
                 SELECT granted FROM datarights_reserve_quota('crashed/1', ARRAY['grant'], ARRAY[\(id)::int8], ARRAY[0], ARRAY[10000::int8],
-                                                             ARRAY[6000::int8], ARRAY[0::int8], 1500)
+                                                             ARRAY[6000::int8], ARRAY[0::int8], 600000)
                 """) { try $0.decode(Int64.self, column: 0) }
             #expect(crashed == [6_000])
             let early = try await Self.meter(cast, grant, tokens: 5_000, key: "early")
             #expect(early["status"] as? String == "denied", "only 4,000 are not held by the crashed replica: \(early)")
             #expect((early["reason"] as? String ?? "").contains("4000 remaining"), "\(early)")
-            try await Task.sleep(for: .milliseconds(1_600))
+            try await registry.database.pool.execute("UPDATE quota_lease SET expires_at = now() - interval '1 second' WHERE holder = 'crashed/1'")
             let later = try await Self.meter(cast, grant, tokens: 5_000, key: "later")
             #expect(later["status"] as? String == "accepted", "the expired lease was reclaimed: \(later)")
             let ended = try await registry.database.pool.query("SELECT ended FROM quota_lease WHERE holder = 'crashed/1'") { try $0.decode(Bool.self, column: 0) }
